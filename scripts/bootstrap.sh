@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up .venv with everything reelgraph needs; fast no-op when nothing changed.
+# torch is pinned to the CPU build found on local disk: any other torch spec
+# would pull gigabytes of CUDA packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3; do
+    if command -v "$cand" >/dev/null 2>&1; then PY=$cand; break; fi
+  done
+fi
+[ -n "$PY" ] || { echo "bootstrap: no python3 found" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv with $PY" >&2
+  "$PY" -m venv .venv
+fi
+
+stamp=.venv/.reelgraph-installed
+want=$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  export PIP_CONSTRAINT="$PWD/scripts/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,1 @@
+"""reelgraph server: aiohttp REST + WebSocket API over the engine."""
