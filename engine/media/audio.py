@@ -1,0 +1,82 @@
+"""AUDIO: float32 samples [C, N] plus a sample rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AudioClip:
+    """Audio held in memory: `samples` is a float32 torch tensor [channels, frames] in -1..1."""
+
+    __slots__ = ("sample_rate", "samples")
+
+    def __init__(self, samples: Any, sample_rate: int):
+        import torch
+
+        t = torch.as_tensor(samples, dtype=torch.float32)
+        if t.ndim == 1:
+            t = t.unsqueeze(0)
+        if t.ndim != 2:
+            raise ValueError(f"audio samples must be [channels, frames], got shape {tuple(t.shape)}")
+        if int(sample_rate) <= 0:
+            raise ValueError(f"sample rate must be positive, got {sample_rate}")
+        self.samples = t.contiguous()
+        self.sample_rate = int(sample_rate)
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+    @classmethod
+    def silence(cls, seconds: float, sample_rate: int = 48000, channels: int = 1) -> AudioClip:
+        import torch
+
+        return cls(torch.zeros(channels, max(0, round(seconds * sample_rate))), sample_rate)
+
+    def with_channels(self, channels: int) -> AudioClip:
+        """Mono <-> stereo: mono is repeated, more channels are averaged down."""
+        if channels == self.channels:
+            return self
+        if self.channels == 1:
+            return AudioClip(self.samples.expand(channels, -1), self.sample_rate)
+        mono = self.samples.mean(dim=0, keepdim=True)
+        return AudioClip(mono.expand(channels, -1), self.sample_rate)
+
+    def resampled(self, sample_rate: int) -> AudioClip:
+        """Band-limited resampling (polyphase-free windowed sinc via torch interpolation of
+        a low-passed signal); good enough for speech and music beds."""
+        import torch
+
+        sample_rate = int(sample_rate)
+        if sample_rate == self.sample_rate or self.frames == 0:
+            return AudioClip(self.samples, sample_rate) if self.frames == 0 else self
+        x = self.samples
+        ratio = sample_rate / self.sample_rate
+        if ratio < 1:  # low-pass before decimating, to avoid aliasing
+            cutoff = 0.5 * ratio
+            half = 32
+            n = torch.arange(-half, half + 1, dtype=torch.float32)
+            window = 0.5 + 0.5 * torch.cos(torch.pi * n / (half + 1))
+            kernel = 2 * cutoff * torch.sinc(2 * cutoff * n) * window
+            kernel = (kernel / kernel.sum()).view(1, 1, -1)
+            x = torch.nn.functional.conv1d(
+                torch.nn.functional.pad(x.unsqueeze(1), (half, half), mode="replicate"), kernel
+            ).squeeze(1)
+        new_frames = max(1, round(self.frames * ratio))
+        pos = torch.arange(new_frames, dtype=torch.float64) / ratio
+        i0 = pos.floor().long().clamp(0, self.frames - 1)
+        i1 = (i0 + 1).clamp(max=self.frames - 1)
+        frac = (pos - i0).float()
+        y = x[:, i0] * (1 - frac) + x[:, i1] * frac
+        return AudioClip(y, sample_rate)
+
+    def __repr__(self) -> str:
+        return f"AudioClip({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"
