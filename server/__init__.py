@@ -1,1 +1,3 @@
 """reelgraph server: aiohttp REST + WebSocket API over the engine."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,132 @@
+"""WebSocket clients: each gets a bounded queue and its own sender task.
+
+Publishing never waits on a client. Progress messages are coalesced per
+(run, node, item): a client that falls behind gets the latest value, not a
+backlog. Previews are dropped for a client that already has a few waiting.
+A client whose queue still overflows is disconnected (it can reconnect and
+read the state from GET /api/runs); the run never notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+MAX_QUEUED = 1000  # messages waiting per client before it is dropped
+MAX_PREVIEWS = 8  # binary preview frames waiting per client; more are dropped
+
+
+class Client:
+    __slots__ = ("dropped", "event", "previews", "progress", "queue", "task", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse):
+        self.ws = ws
+        self.queue: deque[Any] = deque()
+        # (run, node, item) -> latest progress message, sent in the slot of the first one
+        self.progress: dict[tuple[Any, ...], str] = {}
+        self.previews = 0
+        self.dropped = 0
+        self.event = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.clients: set[Client] = set()
+        self.sent = 0
+        self.coalesced = 0
+        self.dropped_previews = 0
+        self.disconnected_slow = 0
+        self._closing: set[asyncio.Future[Any]] = set()
+
+    def stats(self) -> dict[str, int]:
+        return {"clients": len(self.clients), "sent": self.sent, "coalesced": self.coalesced,
+                "dropped_previews": self.dropped_previews, "disconnected_slow": self.disconnected_slow}
+
+    async def serve(self, ws: web.WebSocketResponse, hello: dict[str, Any]) -> None:
+        """Own one connected socket until it closes."""
+        client = Client(ws)
+        self.clients.add(client)
+        client.task = asyncio.create_task(self._sender(client))
+        self._enqueue(client, json.dumps(hello))
+        try:
+            async for msg in ws:
+                # Clients only need to send pings; anything else is ignored.
+                if msg.type == web.WSMsgType.TEXT and msg.data == "ping":
+                    self._enqueue(client, json.dumps({"type": "pong"}))
+        finally:
+            self.clients.discard(client)
+            client.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.task
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """A JSON event to every client (called on the event loop)."""
+        text = json.dumps(message, separators=(",", ":"), default=str)
+        if message.get("type") == "node.progress":
+            key = (message.get("run_id"), message.get("node_id"), message.get("item"))
+            for c in list(self.clients):
+                if key in c.progress:
+                    c.progress[key] = text
+                    self.coalesced += 1
+                else:
+                    c.progress[key] = text
+                    self._enqueue(c, key)
+            return
+        for c in list(self.clients):
+            self._enqueue(c, text)
+
+    def publish_binary(self, frame: bytes) -> None:
+        for c in list(self.clients):
+            if c.previews >= MAX_PREVIEWS:
+                self.dropped_previews += 1
+                continue
+            c.previews += 1
+            self._enqueue(c, frame)
+
+    def _enqueue(self, c: Client, item: Any) -> None:
+        if len(c.queue) >= MAX_QUEUED:
+            self._drop(c)
+            return
+        c.queue.append(item)
+        c.event.set()
+
+    def _drop(self, c: Client) -> None:
+        if c not in self.clients:
+            return
+        self.clients.discard(c)
+        self.disconnected_slow += 1
+        c.queue.clear()
+        c.progress.clear()
+        task = asyncio.ensure_future(c.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"client too slow"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _sender(self, c: Client) -> None:
+        while True:
+            if not c.queue:
+                c.event.clear()
+                await c.event.wait()
+                continue
+            item = c.queue.popleft()
+            if isinstance(item, tuple):  # a coalesced progress slot
+                text = c.progress.pop(item, None)
+                if text is None:
+                    continue
+                await c.ws.send_str(text)
+            elif isinstance(item, bytes):
+                c.previews -= 1
+                await c.ws.send_bytes(item)
+            else:
+                await c.ws.send_str(item)
+            self.sent += 1
+
+    async def close_all(self) -> None:
+        for c in list(self.clients):
+            with contextlib.suppress(Exception):
+                await c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
