@@ -5,10 +5,10 @@ the methods that need them. Importing this package registers msgpack codecs so
 the disk cache can store audio, scenes, cues and speech timings.
 """
 
+from . import codecs as _codecs  # noqa: F401  (registers the disk-cache codecs)
 from .audio import AudioClip
 from .records import Cue, Scene, SpeechTimings, WordTiming
 from .video import FileVideo, MappedVideo, TensorVideo, VideoStream
-from . import codecs as _codecs  # noqa: F401  (registers the disk-cache codecs)
 
 __all__ = [
     "AudioClip", "Cue", "FileVideo", "MappedVideo", "Scene", "SpeechTimings", "TensorVideo",

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..types import register_type
+
+# One scene record; SplitScenes outputs list[SCENE], so per-scene nodes map over it.
+SCENE = register_type("SCENE", "#ffd54f", "One scene: title, narration, visual prompt")
+# Word and sentence times of one utterance, from the TTS alignments.
+TIMINGS = register_type("TIMINGS", "#ce93d8", "Word timings of an utterance (from TTS)")
+
 
 @dataclass(frozen=True)
 class Scene:

@@ -17,6 +17,7 @@ any number of times and never holds all frames in memory unless it is a
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -167,7 +168,7 @@ class IndexedVideo(VideoStream):
     def __init__(self, source: VideoStream, indices: Sequence[int], fps: float | None = None,
                  audio: Any = MappedVideo._KEEP):
         idx = list(indices)
-        if any(b < a for a, b in zip(idx, idx[1:], strict=False)):
+        if any(b < a for a, b in itertools.pairwise(idx)):
             raise ValueError("frame indices must not decrease")
         if idx and (idx[0] < 0 or idx[-1] >= source.frame_count):
             raise ValueError("frame indices outside the source video")
@@ -305,8 +306,8 @@ def decode_audio(path: str | Path, *, start: float = 0.0, duration: float | None
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray())
     data = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
-    a = int(round(start * rate))
-    b = data.shape[1] if duration is None else a + int(round(duration * rate))
+    a = round(start * rate)
+    b = data.shape[1] if duration is None else a + round(duration * rate)
     return AudioClip(np.ascontiguousarray(data[:, a:b], dtype=np.float32), rate)
 
 
