@@ -305,9 +305,12 @@ class Cache:
                 self.memory.put(key, result)
         return result
 
-    def put(self, key: str, result: Result, *, seconds: float = 0.0, nbytes: int | None = None) -> None:
+    def put(
+        self, key: str, result: Result, *, seconds: float = 0.0, nbytes: int | None = None, persist: bool = False
+    ) -> None:
+        """`persist` sends it to disk however fast it was (results of nodes that write files)."""
         self.memory.put(key, result, nbytes)
-        if self.disk is not None and seconds >= self.disk_min_seconds:
+        if self.disk is not None and (persist or seconds >= self.disk_min_seconds):
             self.disk.put(key, result)
 
     def flush(self) -> None:

@@ -213,8 +213,10 @@ def compile_plan(
             continue
         needed.add(n)
         stack.extend(preds[n])
-    if targets is not None or check_all:
-        # Explicit targets: problems of nodes they do not need are only warnings.
+    if check_all:
+        blocking_nodes = set(nodes)
+    elif targets is not None:
+        # Run-to-here: problems of nodes the targets do not need are only warnings.
         blocking_nodes = needed
     else:
         blocking_nodes = needed | (set(nodes) - set(types))
@@ -223,7 +225,7 @@ def compile_plan(
     order = _topological_order(needed, preds)
     if len(order) < len(needed):
         _report_cycles(needed - set(order), preds, issues, file)
-        _raise(issues, blocking_nodes)
+        _raise(issues, blocking_nodes, nodes)
 
     # 5. per node, in topological order: inputs, types, widgets, keys
     planned: dict[str, PlannedNode] = {}
@@ -256,6 +258,8 @@ def compile_plan(
                 continue
             if spec.name in entry_inputs:
                 value = entry_inputs[spec.name]
+                if is_link(value):
+                    continue  # a link that did not resolve: already reported
                 if spec.widget is not None:
                     problem = spec.widget.check(value)
                     if problem:
@@ -303,7 +307,7 @@ def compile_plan(
         pn.key = _node_key(pn, planned, salt, side_effect_salt, issues, file)
         planned[nid] = pn
 
-    return Plan(workflow, planned, wanted, _raise(issues, blocking_nodes))
+    return Plan(workflow, planned, wanted, _raise(issues, blocking_nodes, nodes))
 
 
 def _topological_order(needed: set[str], preds: dict[str, list[str]]) -> list[str]:
@@ -388,11 +392,12 @@ def _node_key(
     return h.hexdigest()
 
 
-def _raise(issues: list[Issue], needed: set[str]) -> list[Issue]:
-    """Raise the errors that block the run; return the rest as warnings."""
+def _raise(issues: list[Issue], needed: set[str], all_nodes: dict[str, Any]) -> list[Issue]:
+    """Raise the errors that block the run; return the rest as warnings. An error blocks
+    unless it belongs to a node of the workflow that the run does not need."""
     errors, warnings = [], []
     for i in issues:
-        blocking = i.severity == "error" and (i.node is None or i.node in needed)
+        blocking = i.severity == "error" and (i.node is None or i.node in needed or i.node not in all_nodes)
         if blocking:
             errors.append(i)
         else:

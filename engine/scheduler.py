@@ -266,9 +266,10 @@ class _Run:
     # -- phase 2: run them ----------------------------------------------------
     def execute(self) -> RunResult:
         t0 = time.perf_counter()
-        self.emit("run.started", None, {"targets": self.plan.targets})
+        self.emit("run.started", None, {"targets": self.plan.targets, "nodes": len(self.plan.nodes)})
         nodes = self.plan.nodes
         to_run = self._demand()
+        self.emit("run.scheduled", None, {"to_run": len(to_run), "cached": len(self.cached)})
         waiting: dict[str, int] = {}
         consumers: dict[str, list[str]] = {}
         uses: dict[str, int] = {}
@@ -464,7 +465,7 @@ class _Run:
             result = Result(self._call(pn, kwargs, pn.key, None))
         else:
             result = self._compute_mapped(pn, kwargs)
-        self.cache.put(pn.key, result, seconds=time.perf_counter() - t)
+        self.cache.put(pn.key, result, seconds=time.perf_counter() - t, persist=pn.type.side_effects)
         return result
 
     def _compute_mapped(self, pn: PlannedNode, kwargs: dict[str, Any]) -> Result:

@@ -1,0 +1,101 @@
+"""list[T] fan-out (a node taking T runs per element) and fan-in (a node taking list[T])."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import Cache, Engine, MemoryCache
+
+from . import testnodes
+from .helpers import link, n, registry, workflow
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = Engine(registry(), Cache(MemoryCache(1 << 26)), out_dir=tmp_path)
+    yield eng
+    eng.close()
+
+
+def pipeline(text: str):
+    return workflow({
+        "w": n("test.Words", text=text),
+        "up": n("test.Upper", text=link("w", "words")),  # takes TEXT, fed list[TEXT]: maps
+        "join": n("test.Join", items=link("up", "text"), sep="-"),  # takes list[TEXT]: fan-in
+    })
+
+
+def upper_calls():
+    return sorted(c.split(":", 1)[1] for c in testnodes.CALLS if c.startswith("Upper:"))
+
+
+def test_fan_out_and_fan_in(engine):
+    testnodes.CALLS.clear()
+    result = engine.run(pipeline("one two three"), targets=["join", "up"])
+    assert result.outputs["join"]["text"] == "ONE-TWO-THREE"
+    assert result.outputs["up"]["text"] == ["ONE", "TWO", "THREE"]
+    assert upper_calls() == ["one", "three", "two"]
+
+
+def test_each_element_is_cached_on_its_own(engine):
+    engine.run(pipeline("one two three"), targets=["join"])
+    testnodes.CALLS.clear()
+    result = engine.run(pipeline("one TWO-b three four"), targets=["join"])
+    assert result.outputs["join"]["text"] == "ONE-TWO-B-THREE-FOUR"
+    # Only the changed and the new element ran; "one" and "three" came from the cache.
+    assert upper_calls() == ["TWO-b", "four"]
+
+
+def test_mapped_output_types_propagate(engine):
+    from engine import validate_workflow
+
+    # up's output is list[TEXT] after mapping, so Join (list[TEXT]) accepts it and
+    # a TEXT-taking node downstream maps again.
+    wf = pipeline("a b")
+    wf.nodes["again"] = n("test.Upper", text=link("up", "text"))
+    assert validate_workflow(wf, engine.registry) == []
+    assert engine.run(wf, targets=["again"]).outputs["again"]["text"] == ["A", "B"]
+
+
+def test_single_value_into_a_list_input_is_wrapped(engine):
+    wf = workflow({
+        "w": n("test.Words", text="solo"),
+        "up": n("test.Upper", text=link("w", "words")),
+        "first": n("test.Pick", items=link("up", "text")),
+        "again": n("test.Pick", items=link("first", "first")),  # TEXT into list[TEXT]
+    })
+    result = engine.run(wf, targets=["again"])
+    assert result.outputs["again"] == {"first": "SOLO", "count": 1}
+
+
+def test_zip_lists_of_different_length_fails_clearly(engine):
+    wf = workflow({
+        "x": n("test.Numbers", text="1 2 3"),
+        "y": n("test.Numbers", text="10 20"),
+        "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
+    })
+    failure = engine.run(wf, targets=["s"]).failed["s"]
+    assert "differ in length" in failure.message and "a=3" in failure.message and "b=2" in failure.message
+
+
+def test_zip_two_lists_and_broadcast_a_scalar(engine):
+    wf = workflow({
+        "x": n("test.Numbers", text="1 2 3"),
+        "y": n("test.Numbers", text="10 20 30"),
+        "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
+        "t": n("test.Add", a=link("s", "sum"), b=1000),
+    })
+    result = engine.run(wf, targets=["s", "t"])
+    assert result.outputs["s"]["sum"] == [11, 22, 33]
+    assert result.outputs["t"]["sum"] == [1011, 1022, 1033]
+
+
+def test_whole_list_input_with_a_mapped_scalar(engine):
+    wf = workflow({
+        "w1": n("test.Words", text="a b c"),
+        "w2": n("test.Words", text="x y z"),
+        "j": n("test.Join", items=link("w1", "words"), sep=link("w2", "words")),
+    })
+    # items takes the whole list; sep (TEXT) is mapped: one join per separator.
+    result = engine.run(wf, targets=["j"])
+    assert result.outputs["j"]["text"] == ["axbxc", "aybyc", "azbzc"]

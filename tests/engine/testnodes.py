@@ -1,0 +1,96 @@
+"""Small pure-Python nodes for engine tests: cheap, observable, no torch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any
+
+from engine import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
+
+TextIn = socket(TEXT)
+
+# Tests set this before a run that needs two nodes inside at once.
+BARRIER: dict[str, threading.Barrier] = {}
+CALLS: list[str] = []
+
+
+@node("test.Const", category="test", outputs={"value": INT})
+def const(value: Annotated[int, Int(-1000, 1000)] = 0) -> int:
+    """An integer."""
+    CALLS.append("Const")
+    return value
+
+
+@node("test.Add", category="test", outputs={"sum": INT})
+def add(a: Annotated[int, Int()], b: Annotated[int, Int()] = 0) -> int:
+    """a + b"""
+    CALLS.append("Add")
+    return a + b
+
+
+@node("test.Words", category="test", outputs={"words": list_of(TextIn)})
+def words(text: Annotated[str, Text(multiline=True)] = "") -> list[str]:
+    """Split text into words."""
+    return text.split()
+
+
+@node("test.Upper", category="test", outputs={"text": TEXT})
+def upper(text: TextIn) -> str:
+    """Upper-case one text (fed a list, it runs per element)."""
+    CALLS.append(f"Upper:{text}")
+    return text.upper()
+
+
+@node("test.Join", category="test", outputs={"text": TEXT})
+def join(items: list_of(TextIn), sep: str = " ") -> str:
+    """Join a list of texts."""
+    return sep.join(items)
+
+
+@node("test.Pick", category="test", outputs={"first": TEXT, "count": INT})
+def pick(items: list_of(TextIn)) -> tuple[str, int]:
+    """Two outputs from a list."""
+    if not items:
+        raise NodeInputError("items", "the list is empty")
+    return items[0], len(items)
+
+
+@node("test.Barrier", category="test", outputs={"value": INT})
+def barrier(value: Annotated[int, Int()] = 0) -> int:
+    """Waits until another node reaches the same barrier: proves two nodes run at once."""
+    BARRIER["b"].wait()  # the barrier carries its own timeout
+    return value
+
+
+@node("test.Slow", category="test", outputs={"value": INT})
+def slow(ctx: Context, steps: Annotated[int, Int(1, 10000)] = 100, value: Annotated[int, Int()] = 0) -> int:
+    """Sleeps in small steps, reporting progress (a cancellation point)."""
+    for i in range(steps):
+        ctx.progress(i, steps)
+        time.sleep(0.01)
+    return value
+
+
+@node("test.Fail", category="test", outputs={"value": INT})
+def fail(value: Annotated[int, Int()] = 0) -> int:
+    """Always raises."""
+    raise RuntimeError(f"boom {value}")
+
+
+@node("test.Sink", category="test", outputs={}, output=True)
+def sink(value: socket("ANY")) -> None:
+    """An output node that takes anything."""
+    CALLS.append("Sink")
+
+
+@node("test.Pair", category="test", outputs={"a": INT, "b": INT})
+def pair(value: Annotated[int, Int()] = 0) -> dict[str, int]:
+    """Two named outputs returned as a dict."""
+    return {"a": value, "b": -value}
+
+
+@node("test.Numbers", category="test", outputs={"numbers": list_of(socket(INT))})
+def numbers(text: str = "") -> list[int]:
+    """Parse whitespace-separated integers."""
+    return [int(t) for t in text.split()]
