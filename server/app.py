@@ -388,7 +388,8 @@ async def post_run(request: web.Request) -> web.Response:
     unknown = set(body) - {"workflow", "params", "targets", "name"}
     if unknown:
         raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-    params = body.get("params") or {}
+    params = body.get("params")
+    params = {} if params is None else params
     targets = body.get("targets")
     if not isinstance(params, dict):
         raise _bad("'params' must be an object of param name -> value")
@@ -496,7 +497,7 @@ async def cancel_run(request: web.Request) -> web.Response:
         await asyncio.sleep(0.05)
         if s.runner.cancel_running(run_id):
             return web.json_response({"run_id": run_id, "status": "cancelling"}, status=202)
-    raise _bad(f"run is {status}: only queued or running runs can be cancelled", 409, status=status)
+    raise _bad(f"run is {status}: only queued or running runs can be cancelled", 409, run_status=status)
 
 
 async def delete_run(request: web.Request) -> web.Response:
@@ -506,7 +507,7 @@ async def delete_run(request: web.Request) -> web.Response:
     if status is None:
         raise _bad("no such run", 404)
     if status not in FINAL or not s.store.delete(run_id):
-        raise _bad(f"run is {status}: cancel it first", 409, status=status)
+        raise _bad(f"run is {status}: cancel it first", 409, run_status=status)
     folder = s.outputs_dir / run_id
     if re.fullmatch(r"[0-9a-f]{16}", run_id) and folder.is_dir() and not folder.is_symlink():
         import shutil

@@ -1,0 +1,78 @@
+"""Custom nodes the server tests load from a temporary custom_nodes/ folder.
+
+Copied there as `rgtest_nodes.py`; deterministic and cheap, with sleeps only
+where a test needs a run to be in progress for a while (cancel, kill)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from engine import IMAGE, PATH, TEXT, Context, Float, Image, Int, node
+
+
+@node("rgtest.Slow", category="test", outputs={"text": TEXT}, output=True)
+def slow(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 10,
+         delay: Annotated[float, Float(0.0, 10.0)] = 0.01, label: str = "x") -> Any:
+    """Loops `steps` times, sleeping `delay` seconds and reporting progress each time."""
+    for i in range(steps):
+        ctx.progress(i, steps)
+        time.sleep(delay)
+    ctx.progress(steps, steps)
+    return f"{label}:{steps}"
+
+
+@node("rgtest.SlowWrite", category="test", outputs={"path": PATH}, side_effects=True)
+def slow_write(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 10,
+               delay: Annotated[float, Float(0.0, 10.0)] = 0.05,
+               chunk: Annotated[int, Int(1, 1 << 20)] = 1000) -> Any:
+    """Writes `steps` chunks straight into its output file (not atomically), sleeping between."""
+    path = ctx.output_path("slow.bin")
+    with open(path, "wb") as f:
+        for i in range(steps):
+            ctx.progress(i, steps)
+            f.write(bytes([i % 256]) * chunk)
+            f.flush()
+            time.sleep(delay)
+    return str(path)
+
+
+@node("rgtest.Fail", category="test", outputs={"text": TEXT}, output=True)
+def fail(message: str = "boom") -> Any:
+    """Always raises."""
+    raise RuntimeError(message)
+
+
+@node("rgtest.Noise", category="test", outputs={"image": IMAGE})
+def noise(size: Annotated[int, Int(1, 4096)] = 64, seed: Annotated[int, Int(0, 1 << 30)] = 0) -> Any:
+    """A random image."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, size, size, 3, generator=g)
+
+
+@node("rgtest.ManyPreviews", category="test", outputs={"text": TEXT}, output=True)
+def many_previews(ctx: Context, image: Image, count: Annotated[int, Int(1, 10000)] = 10) -> Any:
+    """Sends `count` previews of its image (for the slow-client test)."""
+    for i in range(count):
+        ctx.preview(image, "image")
+        ctx.progress(i + 1, count)
+    return f"sent {count}"
+
+
+@node("rgtest.Spin", category="test", outputs={"value": TEXT}, output=True)
+def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
+         size: Annotated[int, Int(8, 4096)] = 256) -> Any:
+    """CPU-heavy: `iterations` matrix products of `size` x `size`."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(size, size, generator=g)
+    acc = 0.0
+    for i in range(iterations):
+        a = torch.tanh(a @ a)
+        acc += float(a[0, 0])
+        if i % 10 == 0:
+            ctx.progress(i, iterations)
+    return f"{acc:.4f}"
