@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
 from .hub import Hub
@@ -586,7 +587,7 @@ async def post_upload(request: web.Request) -> web.Response:
             part = await reader.next()
             while part is not None and getattr(part, "name", None) != "file":
                 part = await reader.next()
-        except (ValueError, AssertionError, KeyError) as exc:
+        except (ValueError, AssertionError, KeyError, HttpProcessingError) as exc:
             raise _bad(f"bad multipart body: {exc}") from None
         if part is None or not hasattr(part, "read_chunk"):
             raise _bad('multipart upload needs a file field named "file"')
@@ -602,8 +603,11 @@ async def post_upload(request: web.Request) -> web.Response:
     try:
         with open(tmp_fd_path, "wb") as f:
             while True:
-                chunk = await (source.read_chunk(1 << 16) if hasattr(source, "read_chunk")
-                               else source.read(1 << 16))
+                try:
+                    chunk = await (source.read_chunk(1 << 16) if hasattr(source, "read_chunk")
+                                   else source.read(1 << 16))
+                except (ValueError, AssertionError, HttpProcessingError) as exc:
+                    raise _bad(f"bad upload body: {exc}") from None
                 if not chunk:
                     break
                 size += len(chunk)

@@ -29,8 +29,7 @@ def sniff(head: bytes) -> Sniffed | None:
         return "audio", "audio/flac", ".flac"
     if head.startswith(b"OggS"):
         return "audio", "audio/ogg", ".ogg"
-    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
-                                   and head[1] & 0x06 != 0):
+    if head.startswith(b"ID3") or _mpeg_audio_frame(head):
         return "audio", "audio/mpeg", ".mp3"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
@@ -46,6 +45,15 @@ def sniff(head: bytes) -> Sniffed | None:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return ("video", "video/webm", ".webm") if b"webm" in head[:64] else ("video", "video/x-matroska", ".mkv")
     return None
+
+
+def _mpeg_audio_frame(head: bytes) -> bool:
+    """An MPEG audio frame header: sync bits, and no reserved version, layer, bitrate or rate."""
+    if len(head) < 4 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate not in (0, 15) and rate != 3
 
 
 MIME_BY_EXT = {
