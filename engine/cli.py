@@ -59,7 +59,13 @@ class _Progress:
     """Live progress from engine events: one bar for the run, a line for the running nodes."""
 
     def __init__(self, console: Any, plan_nodes: dict[str, Any]):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.plan_nodes = plan_nodes
         self.progress = Progress(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -378,7 +379,7 @@ def _type_name(t: Any) -> str:
 def _display_name(node_id: str) -> str:
     name = node_id.rsplit(".", 1)[-1]
     out = [name[0]]
-    for prev, ch in zip(name, name[1:], strict=False):
+    for prev, ch in itertools.pairwise(name):
         if ch.isupper() and prev.islower():
             out.append(" ")
         out.append(ch)

@@ -123,9 +123,8 @@ def _outputs_exist(result: Result) -> bool:
         v = stack.pop()
         if isinstance(v, (list, tuple)):
             stack.extend(v)
-        elif isinstance(v, os.PathLike) or (isinstance(v, str) and os.path.isabs(v)):
-            if not os.path.exists(v):
-                return False
+        elif (isinstance(v, os.PathLike) or (isinstance(v, str) and os.path.isabs(v))) and not os.path.exists(v):
+            return False
     return True
 
 

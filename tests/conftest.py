@@ -7,7 +7,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def pytest_configure(config):  # noqa: ARG001
+def pytest_configure(config):
     try:
         import torch
 

@@ -57,7 +57,10 @@ class VideoStream:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
-        """Yield frames [start, stop) as uint8 tensors [t<=n, H, W, 3]."""
+        """Yield frames [start, stop) as uint8 tensors [t<=n, H, W, 3].
+
+        Every chunk is a fresh, contiguous buffer that the caller owns: a transform may
+        draw on it in place (which is how overlays avoid copying whole frames)."""
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         n = max(1, int(n))
         for a in range(max(0, start), stop, n):
@@ -110,7 +113,7 @@ class TensorVideo(VideoStream):
         self._audio = audio
 
     def render(self, start: int, stop: int) -> Any:
-        return self.frames[max(0, start):max(0, stop)]
+        return self.frames[max(0, start):max(0, stop)].clone()  # callers own their chunks
 
 
 class ProceduralVideo(VideoStream):
@@ -378,17 +381,20 @@ class ConcatVideo(VideoStream):
                 index += t
 
     def _blend(self, chunk: Any, other: Any, own_weight: Any, mask: Any, *, incoming: bool) -> Any:
-        import torch
+        import cv2
 
         if not bool(mask.any()):
             return chunk
-        w = torch.where(mask, own_weight, torch.ones_like(own_weight)).view(-1, 1, 1, 1)
-        x = chunk.float()
-        if self.transition == "crossfade":
-            y = x * w + other.float().unsqueeze(0) * (1 - w)
-        else:  # fade through black: black exactly at the cut
-            y = x * ((w - 0.5) * 2).clamp(0, 1)
-        return (y + 0.5).clamp(0, 255).to(torch.uint8)
+        frames = chunk.numpy()  # chunks are fresh buffers owned by the consumer: blend in place
+        other_np = other.numpy() if other is not None else None
+        for k in mask.nonzero().flatten().tolist():
+            w = float(own_weight[k])
+            if self.transition == "crossfade":
+                cv2.addWeighted(frames[k], w, other_np, 1.0 - w, 0.0, dst=frames[k])
+            else:  # fade through black: black exactly at the cut
+                g = min(1.0, max(0.0, (w - 0.5) * 2))
+                cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
+        return chunk
 
     def render(self, start: int, stop: int) -> Any:
         return VideoStream.render(self, start, stop)

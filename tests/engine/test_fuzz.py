@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Engine, Cache, MemoryCache, WorkflowError, loads_workflow, validate_workflow
+from engine import Cache, Engine, MemoryCache, WorkflowError, loads_workflow, validate_workflow
 from engine.graph import compile_plan
 
 from .helpers import link, n, registry

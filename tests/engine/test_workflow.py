@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import WorkflowError, apply_params, load_workflow, loads_workflow, save_workflow, validate_workflow
+from engine import (
+    WorkflowError,
+    apply_params,
+    load_workflow,
+    loads_workflow,
+    save_workflow,
+    validate_workflow,
+)
 from engine.workflow import MIGRATIONS, atomic_write, migrate
 
 from .helpers import link, n, registry

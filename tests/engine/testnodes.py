@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from engine import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
 
