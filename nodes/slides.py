@@ -41,6 +41,8 @@ def gradient_background(width: int, height: int, c1: tuple[int, int, int], c2: t
     img += (np.exp(-(d**2) / 0.08) * 28)[..., None]  # glow
     v = np.hypot((x / width - 0.5) * 1.2, (y / height - 0.5) * 1.2)
     img *= (1 - 0.35 * np.clip(v - 0.3, 0, 1))[..., None]  # vignette
+    # A little fixed-seed dither keeps 8-bit gradients (and the encoder) from banding.
+    img += np.random.default_rng(0).uniform(-1.0, 1.0, (height, width, 1)).astype(np.float32)
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -188,8 +188,6 @@ def save(
 def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int, int, int] = (255, 255, 255),
             box_opacity: float = 0.55, margin: float = 0.06) -> Any:
     """A lazy VIDEO with the cues drawn on the frames they cover."""
-    import torch
-
     from engine.media import MappedVideo
 
     from .typography import alpha_blit, load_font, render_text_rgba
@@ -213,7 +211,7 @@ def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int
         active = [k for k, (a, b) in enumerate(spans) if a < first + t and b > first]
         if not active:
             return chunk
-        frames = chunk.numpy().copy()
+        frames = chunk.numpy()  # a fresh buffer we own: draw in place
         for k in active:
             a, b = spans[k]
             lo, hi = max(a, first) - first, min(b, first + t) - first
@@ -221,7 +219,7 @@ def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int
             x = (video.width - img.shape[1]) // 2
             y = video.height - round(video.height * margin) - img.shape[0]
             alpha_blit(frames[lo:hi], img, x, y)
-        return torch.from_numpy(frames)
+        return chunk
 
     return MappedVideo(video, fn)
 

@@ -19,6 +19,7 @@ from engine import (
     Audio,
     Bool,
     Combo,
+    Context,
     Float,
     Image,
     Int,
@@ -94,13 +95,14 @@ def ken_burns_renderer(src: Any, width: int, height: int, count: int, zoom_start
         cy = min(max(cy, ch / 2), sh - ch / 2)
         m = np.array([[s, 0, cx - cw / 2 + 0.5 * s - 0.5], [0, s, cy - ch / 2 + 0.5 * s - 0.5]], np.float64)
         interp = cv2.INTER_AREA if s > 1.5 else cv2.INTER_LINEAR
-        return cv2.warpAffine(src, m, (width, height), flags=interp | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REFLECT)
+        return m, interp
 
     def render(start: int, stop: int) -> Any:
         out = np.empty((stop - start, height, width, 3), np.uint8)
         for k, i in enumerate(range(start, stop)):
-            out[k] = one(i)
+            m, interp = one(i)
+            cv2.warpAffine(src, m, (width, height), dst=out[k], flags=interp | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
         return torch.from_numpy(out)
 
     return render
@@ -124,12 +126,16 @@ def image_to_clip(
     pan_x: Annotated[float, Float(-1.0, 1.0, 0.05)] = 0.3,
     pan_y: Annotated[float, Float(-1.0, 1.0, 0.05)] = 0.0,
     easing: Annotated[str, Combo(EASINGS)] = "ease_in_out",
+    vary: Annotated[bool, Bool()] = False,
+    ctx: Context = None,
 ) -> Any:
     """A still image as a clip with Ken Burns motion: zoom from `zoom_start` to
     `zoom_end` and drift (`pan_x`, `pan_y` in -1..1 of the free room), eased.
     With `audio` linked the clip lasts the audio's length plus `tail` seconds of
     silence (rounded up to whole frames, the audio padded to match) and carries it;
-    otherwise it lasts `duration`. Width/height 0 keep the image size."""
+    otherwise it lasts `duration`. Width/height 0 keep the image size. `vary` picks
+    zoom in or out and the drift direction per clip from its seed (same input, same
+    motion), so a sequence of cards does not move identically."""
     if image.shape[0] < 1:
         raise NodeInputError("image", "empty image batch")
     src = image_to_uint8(image)
@@ -140,6 +146,12 @@ def image_to_clip(
         raise NodeInputError("audio" if audio is not None else "duration",
                              "the clip would last 0 seconds: give a duration above 0")
     count = max(1, math.ceil(seconds * fps - 1e-6))
+    if vary and ctx is not None:
+        rng = ctx.rng
+        if rng.random() < 0.5:
+            zoom_start, zoom_end = zoom_end, zoom_start
+        pan_x = abs(pan_x or 0.3) * rng.choice((-1, 1))
+        pan_y = rng.choice((-0.5, 0.0, 0.5)) * abs(pan_x)
     clip_audio = fit_audio(audio, count / fps) if audio is not None else None
     render = ken_burns_renderer(src, w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing)
     return ProceduralVideo(render, fps=fps, width=w, height=h, frame_count=count, audio=clip_audio)
@@ -347,7 +359,6 @@ def place(pos: str, W: int, H: int, w: int, h: int, margin: int) -> tuple[int, i
 def overlay_rgba(video: VideoStream, rgba: Any, x: int, y: int, opacity: float, start: float,
                  end: float, fade: float = 0.0) -> VideoStream:
     """Blend a fixed RGBA numpy image over frames between `start` and `end` seconds (end 0: to the end)."""
-    import torch
 
     from .typography import alpha_blit
 
@@ -359,7 +370,7 @@ def overlay_rgba(video: VideoStream, rgba: Any, x: int, y: int, opacity: float, 
         t = int(chunk.shape[0])
         if first + t <= a or first >= b:
             return chunk
-        frames = chunk.numpy().copy()
+        frames = chunk.numpy()  # a fresh buffer we own: draw in place
         for k in range(t):
             i = first + k
             if a <= i < b:
@@ -367,7 +378,7 @@ def overlay_rgba(video: VideoStream, rgba: Any, x: int, y: int, opacity: float, 
                 if nf:
                     op *= min(1.0, (i - a + 1) / nf, (b - i) / nf)
                 alpha_blit(frames[k:k + 1], rgba, x, y, op)
-        return torch.from_numpy(frames)
+        return chunk
 
     return MappedVideo(video, fn)
 
