@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-MAX_QUEUED = 1000  # messages waiting per client before it is dropped
+MAX_QUEUED = 20000  # messages waiting per client before it is dropped (texts are shared)
 MAX_PREVIEWS = 8  # binary preview frames waiting per client; more are dropped
 
 

@@ -1,0 +1,270 @@
+"""Server benchmark: start-up time, queue throughput and API latency under load.
+
+A real `python -m server` on a free loopback port. 50 WebSocket clients (in a
+separate process, reading everything: JSON events and binary previews) stay
+connected while one CPU-heavy run executes and 200 small runs
+(Solid -> Invert -> Preview, a different colour each, so nothing is cached)
+are queued behind it. Meanwhile GET /api/runs is timed back to back.
+
+    python bench/server.py [--quick]
+
+Figures: startup_ms (spawn -> first 200 from /api/system), runs_per_s (runs
+finished / wall from the first POST to the last finish), p50/p99 latency of
+GET /api/runs (overall and while the CPU-heavy run executes), POST latency,
+and WebSocket delivery (every client saw every run end). The last line
+printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+
+COMFY_STARTUP_MS = 4200  # ComfyUI start-up on this machine kind, quoted in the issue
+
+HEAVY_NODE = '''
+from typing import Annotated, Any
+from engine import TEXT, Context, Int, node
+
+@node("benchnodes.Spin", category="bench", outputs={"value": TEXT}, output=True)
+def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
+         size: Annotated[int, Int(8, 4096)] = 256) -> Any:
+    """CPU-heavy: repeated matrix products."""
+    import torch
+
+    a = torch.rand(size, size, generator=torch.Generator().manual_seed(0))
+    for i in range(iterations):
+        a = torch.tanh(a @ a)
+        if i % 5 == 0:
+            ctx.progress(i, iterations)
+    return str(float(a[0, 0]))
+'''
+
+
+def small_workflow(i: int) -> dict[str, Any]:
+    color = f"#{(i * 2654435761) & 0xFFFFFF:06x}"
+    return {"format": "reelgraph.workflow", "version": 1, "nodes": {
+        "a": {"type": "image.Solid", "inputs": {"width": 32, "height": 32, "color": color}},
+        "b": {"type": "image.Invert", "inputs": {"image": {"from": "a", "output": "image"}}},
+        "p": {"type": "image.Preview", "inputs": {"image": {"from": "b", "output": "image"}}},
+    }}
+
+
+def heavy_workflow(iterations: int) -> dict[str, Any]:
+    return {"format": "reelgraph.workflow", "version": 1, "nodes": {
+        "h": {"type": "benchnodes.Spin", "inputs": {"iterations": iterations, "size": 512}}}}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
+
+
+# --- WebSocket clients (own process) -------------------------------------------
+
+
+def ws_clients(url: str, n: int, expect_runs: int, ready: Any, result: Any) -> None:
+    async def one(session: aiohttp.ClientSession, stats: dict[str, int]) -> None:
+        async with session.ws_connect(f"{url}/api/ws", max_msg_size=0) as ws:
+            ended: set[str] = set()
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    stats["binary"] += 1
+                    continue
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                stats["text"] += 1
+                ev = json.loads(msg.data)
+                if ev["type"] in ("run.finished", "run.failed", "run.cancelled"):
+                    ended.add(ev["run_id"])
+                    if len(ended) >= expect_runs:
+                        stats["complete"] += 1
+                        return
+                elif ev["type"] == "hello":
+                    stats["hello"] += 1
+
+    async def main() -> dict[str, int]:
+        stats = {"text": 0, "binary": 0, "complete": 0, "hello": 0}
+        async with aiohttp.ClientSession() as session:
+            tasks = [asyncio.create_task(one(session, stats)) for _ in range(n)]
+            while stats["hello"] < n:
+                await asyncio.sleep(0.01)
+            ready.set()
+            await asyncio.wait(tasks, timeout=600)
+        return stats
+
+    result.put(asyncio.run(main()))
+
+
+# --- the bench ------------------------------------------------------------------
+
+
+def start_server(data: Path, nodes_dir: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    port_file = data.parent / "port"
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", "0", "--data", str(data), "--port-file", str(port_file),
+         "--custom-nodes", str(nodes_dir)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import urllib.request
+
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit("server exited during start-up")
+        if port_file.exists():
+            url = f"http://127.0.0.1:{int(port_file.read_text())}"
+            try:
+                with urllib.request.urlopen(f"{url}/api/system", timeout=5) as r:
+                    if r.status == 200:
+                        return proc, url, (time.perf_counter() - t0) * 1000
+            except OSError:
+                pass
+        time.sleep(0.002)
+
+
+async def load(url: str, small: int, heavy_iterations: int) -> dict[str, Any]:
+    """Queue the heavy run, then the small ones, while GET /api/runs is timed back to back."""
+    samples: list[tuple[float, float]] = []  # (wall clock at send, latency ms)
+    post_ms: list[float] = []
+    done = asyncio.Event()
+    async with aiohttp.ClientSession() as s:
+
+        async def poll() -> None:
+            while not done.is_set():
+                sent = time.time()
+                t = time.perf_counter()
+                async with s.get(f"{url}/api/runs?limit=50") as r:
+                    page = await r.json()
+                samples.append((sent, (time.perf_counter() - t) * 1000))
+                counts = page["counts"]
+                if len(post_ms) == small + 1 and counts["queued"] == 0 and counts["running"] == 0:
+                    done.set()
+                await asyncio.sleep(0.002)
+
+        t0 = time.perf_counter()
+        poller = asyncio.create_task(poll())
+        for i in range(small + 1):
+            body = {"workflow": heavy_workflow(heavy_iterations) if i == 0 else small_workflow(i)}
+            t = time.perf_counter()
+            async with s.post(f"{url}/api/runs", json=body) as r:
+                assert r.status == 202, await r.text()
+                run_id = (await r.json())["run_id"]
+            post_ms.append((time.perf_counter() - t) * 1000)
+            if i == 0:
+                heavy_id = run_id
+        queued_s = time.perf_counter() - t0
+        await poller
+        wall = time.perf_counter() - t0
+        async with s.get(f"{url}/api/runs?limit=500") as r:
+            runs = (await r.json())["runs"]
+        async with s.get(f"{url}/api/runs/{heavy_id}") as r:
+            heavy = await r.json()
+        async with s.get(f"{url}/api/system") as r:
+            system = await r.json()
+    finished = sum(1 for r in runs if r["status"] == "finished")
+    small_runs = [r for r in runs if r["id"] != heavy_id]
+    small_span = max(r["ended"] for r in small_runs) - min(r["started"] for r in small_runs)
+    during = [ms for sent, ms in samples if heavy["started"] <= sent <= heavy["ended"]]
+    return {"latencies": [ms for _, ms in samples], "heavy_latencies": during, "post_ms": post_ms,
+            "wall": wall, "queued_s": queued_s, "finished": finished, "total": len(runs),
+            "small_runs_per_s": len(small_runs) / small_span if small_span > 0 else float("nan"),
+            "heavy_s": heavy["summary"].get("seconds"), "system": system}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller CPU-heavy run (under a minute)")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=200)
+    args = ap.parse_args()
+    heavy_iterations = 1000 if args.quick else 4000
+
+    tmp = Path(tempfile.mkdtemp(prefix="rg-bench-server-"))
+    nodes_dir = tmp / "custom_nodes"
+    nodes_dir.mkdir()
+    (nodes_dir / "benchnodes.py").write_text(HEAVY_NODE)
+    startups = []
+    try:
+        # Start-up: median of three cold starts (fresh data folder each time).
+        for i in range(3):
+            proc, url, ms = start_server(tmp / f"startup{i}", nodes_dir)
+            startups.append(ms)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        proc, url, _ = start_server(tmp / "data", nodes_dir)
+        try:
+            ctx = mp.get_context("spawn")
+            ready, result = ctx.Event(), ctx.Queue()
+            clients = ctx.Process(target=ws_clients, args=(url, args.clients, args.runs + 1, ready, result))
+            clients.start()
+            if not ready.wait(60):
+                raise SystemExit("WebSocket clients did not connect")
+            figures = asyncio.run(load(url, args.runs, heavy_iterations))
+            ws_stats = result.get(timeout=300)
+            clients.join(30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    lat, heavy_lat = figures["latencies"], figures["heavy_latencies"]
+    startup_ms = statistics.median(startups)
+    print(f"start-up (spawn -> first /api/system 200): {', '.join(f'{s:.0f}' for s in startups)} ms; "
+          f"median {startup_ms:.0f} ms ({COMFY_STARTUP_MS / startup_ms:.1f}x faster than ComfyUI's "
+          f"{COMFY_STARTUP_MS} ms)")
+    print(f"{figures['finished']}/{figures['total']} runs finished in {figures['wall']:.2f} s "
+          f"({figures['finished'] / figures['wall']:.1f} runs/s; CPU-heavy run {figures['heavy_s']:.2f} s; "
+          f"small runs alone {figures['small_runs_per_s']:.1f} runs/s; "
+          f"all {args.runs + 1} queued in {figures['queued_s']:.2f} s)")
+    print(f"GET /api/runs: {len(lat)} requests, p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+          f"max {max(lat):.1f} ms; during the CPU-heavy run: {len(heavy_lat)} requests, "
+          f"p50 {pct(heavy_lat, 50):.1f} ms, p99 {pct(heavy_lat, 99):.1f} ms")
+    print(f"POST /api/runs: p50 {pct(figures['post_ms'], 50):.1f} ms, p99 {pct(figures['post_ms'], 99):.1f} ms")
+    print(f"WebSocket: {args.clients} clients, {ws_stats['complete']} saw every run end; "
+          f"{ws_stats['text']} JSON messages, {ws_stats['binary']} preview frames; "
+          f"server: {figures['system']['websocket']}")
+    print(json.dumps({
+        "startup_ms": round(startup_ms, 1),
+        "runs_per_s": round(figures["finished"] / figures["wall"], 2),
+        "small_runs_per_s": round(figures["small_runs_per_s"], 2),
+        "p50_ms": round(pct(lat, 50), 2),
+        "p99_ms": round(pct(lat, 99), 2),
+        "p99_ms_during_heavy_run": round(pct(heavy_lat, 99), 2),
+        "get_runs_requests": len(lat),
+        "post_p50_ms": round(pct(figures["post_ms"], 50), 2),
+        "post_p99_ms": round(pct(figures["post_ms"], 99), 2),
+        "runs_finished": figures["finished"],
+        "heavy_run_s": round(figures["heavy_s"] or 0, 2),
+        "ws_clients": args.clients,
+        "ws_clients_complete": ws_stats["complete"],
+        "ws_messages": ws_stats["text"],
+        "ws_previews": ws_stats["binary"],
+        "quick": args.quick,
+    }))
+
+
+if __name__ == "__main__":
+    main()
