@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import Cache, DiskCache, MemoryCache, default_cache_dir
+from .context import CancelToken
 from .errors import Issue, WorkflowError
 from .registry import Registry
 from .scheduler import Engine, Event, RunResult
@@ -154,21 +155,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         progress = _Progress(console, plan.nodes)
         listener = progress
-    try:
-        if progress is not None:
-            progress.progress.start()
+    token = CancelToken()
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
         try:
-            result = engine.run(wf, params=params, targets=args.only or None, out_dir=out_dir, listener=listener)
+            outcome["result"] = engine.run(wf, params=params, targets=args.only or None, out_dir=out_dir,
+                                           listener=listener, cancel=token)
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
         finally:
-            if progress is not None:
-                progress.progress.stop()
-            engine.close()
-    except WorkflowError as exc:
-        _print_issues(exc.issues, console)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
-        return 130
+            done.set()
+
+    # The run happens in a worker so Ctrl+C can cancel it cleanly: running nodes stop at
+    # their next cancellation point and everything finished so far stays cached.
+    worker = threading.Thread(target=work, name="reelgraph-run", daemon=True)
+    if progress is not None:
+        progress.progress.start()
+    worker.start()
+    try:
+        # An Event, not Thread.join: a KeyboardInterrupt inside join() can make
+        # is_alive() report a still-running thread as finished.
+        while not done.is_set():
+            try:
+                done.wait(0.2)
+            except KeyboardInterrupt:
+                if token.cancelled:
+                    console.print("[red]interrupted again: exiting without waiting[/]")
+                    return 130
+                console.print("[yellow]cancelling (Ctrl+C again to exit at once)...[/]")
+                token.cancel()
+    finally:
+        if progress is not None:
+            progress.progress.stop()
+        engine.close()
+    if "error" in outcome:
+        if isinstance(outcome["error"], WorkflowError):
+            _print_issues(outcome["error"].issues, console)
+            return EXIT_INVALID
+        raise outcome["error"]
+    result: RunResult = outcome["result"]
     if not args.quiet:
         _summary(result, console, plan.nodes)
     outputs = [p for values in result.outputs.values() for v in values.values() for p in _paths_in(v)]
@@ -181,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         for p in outputs:
             print(p)
+    if result.status == "cancelled":
+        return 130
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

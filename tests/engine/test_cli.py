@@ -102,3 +102,43 @@ def test_nodes_lists_schemas_as_json():
     assert sigma["widget"]["kind"] == "FLOAT" and sigma["widget"]["max"] == 100.0 and sigma["default"] == 1.0
     assert blur["outputs"] == [{"name": "image", "type": "IMAGE"}]
     assert data["load_errors"] == []
+
+
+SLOW_NODE = '''
+import time
+from engine import INT, Context, node
+
+
+@node("slowpack.Wait", category="test", outputs={"value": INT}, output=True)
+def wait(ctx: Context, steps: int = 100000) -> int:
+    """Sleeps in small steps."""
+    ctx.output_path("started").touch()
+    for i in range(steps):
+        ctx.progress(i, steps)
+        time.sleep(0.01)
+    return steps
+'''
+
+
+def test_ctrl_c_cancels_the_run_cleanly(tmp_path, cache_env):
+    import signal
+    import time
+
+    folder = tmp_path / "nodes"
+    folder.mkdir()
+    (folder / "slow.py").write_text(SLOW_NODE)
+    wf = tmp_path / "slow.json"
+    wf.write_text(json.dumps({"format": "reelgraph.workflow", "version": 1,
+                              "nodes": {"w": {"type": "slowpack.Wait", "inputs": {}}}}))
+    env = {**os.environ, **cache_env, "REELGRAPH_CUSTOM_NODES": str(folder)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(wf), "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    # Press Ctrl+C once the node is really running.
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _out, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "cancelling" in stderr and "cancelled" in stderr
