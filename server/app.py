@@ -70,6 +70,7 @@ class Server:
         self.outputs_dir = self.data / "outputs"
         for d in (self.workflows_dir, self.uploads_dir, self.outputs_dir):
             d.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_data_dir(self.data)
         self.store = RunStore(self.data / "runs.sqlite3")
         self.recovered = self.store.recover()
         self.hub = Hub()
@@ -103,6 +104,25 @@ class Server:
         registry = asyncio.run_coroutine_threadsafe(self.registry(), self.runner.loop).result()  # type: ignore[arg-type]
         cache = Cache(MemoryCache(self.config.memory_cache_bytes), DiskCache(self.data / "cache"))
         return Engine(registry, cache, out_dir=self.outputs_dir)
+
+
+class DataDirInUse(RuntimeError):
+    pass
+
+
+def _lock_data_dir(data: Path) -> Any:
+    """One server per data folder: two would both claim runs and requeue each other's."""
+    f = open(data / "server.lock", "a+")  # noqa: SIM115 - held for the server's lifetime
+    try:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass  # no flock (Windows): unguarded
+    except OSError:
+        f.close()
+        raise DataDirInUse(f"another reelgraph server is using {data}") from None
+    return f
 
 
 def server_of(request: web.Request) -> Server:
@@ -494,10 +514,6 @@ async def cancel_run(request: web.Request) -> web.Response:
     status = s.store.status_of(run_id)
     if status is None:
         raise _bad("no such run", 404)
-    if status == "running":  # claimed a moment ago, cancel token not yet in place
-        await asyncio.sleep(0.05)
-        if s.runner.cancel_running(run_id):
-            return web.json_response({"run_id": run_id, "status": "cancelling"}, status=202)
     raise _bad(f"run is {status}: only queued or running runs can be cancelled", 409, run_status=status)
 
 
@@ -729,6 +745,7 @@ def create_app(config: ServerConfig) -> web.Application:
         if engine is not None:
             await asyncio.to_thread(engine.close)
         server.store.close()
+        server._lock_file.close()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)

@@ -69,7 +69,14 @@ def serve(args: argparse.Namespace) -> int:
         config.custom_nodes = [*default_custom_node_dirs(), *args.custom_nodes]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    return asyncio.run(_run(web, create_app(config), config, args.port_file))
+    from .app import DataDirInUse
+
+    try:
+        app = create_app(config)
+    except DataDirInUse as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return asyncio.run(_run(web, app, config, args.port_file))
 
 
 async def _run(web: object, app: object, config: object, port_file: Path | None) -> int:

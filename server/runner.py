@@ -67,6 +67,7 @@ class Runner:
         self._pending_lock = threading.Lock()
         self._flush_scheduled = False
         self.runs_done = 0
+        self._cancel_requests: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -89,9 +90,15 @@ class Runner:
         self._wake.set()
 
     def cancel_running(self, run_id: str) -> bool:
+        """Cancel the run the worker is executing (or has just claimed, per the database)."""
         live = self.live
         if live is None or live.run_id != run_id:
-            return False
+            if self.store.status_of(run_id) != "running":
+                return False
+            self._cancel_requests.add(run_id)  # claimed, not started yet: cancelled as it starts
+            live = self.live
+            if live is None or live.run_id != run_id:
+                return True
         with live.lock:
             live.user_cancelled = True
             live.nodes.setdefault("__run__", {})["cancel_requested"] = True
@@ -157,6 +164,10 @@ class Runner:
         live = LiveRun(run_id)
         live.cancel = CancelToken()
         self.live = live
+        if run_id in self._cancel_requests:
+            self._cancel_requests.discard(run_id)
+            live.user_cancelled = True
+            live.cancel.cancel()
         stage = self.staging / run_id
         final = self.outputs / run_id
         shutil.rmtree(stage, ignore_errors=True)  # a previous attempt killed mid-way

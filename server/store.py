@@ -97,11 +97,13 @@ class RunStore:
             ).fetchone()
             if row is None:
                 return None
-            self._db.execute(
+            cur = self._db.execute(
                 "UPDATE runs SET status = 'running', started = ?, attempts = attempts + 1,"
                 " nodes = '{}', outputs = '{}', error = NULL WHERE id = ? AND status = 'queued'",
                 (time.time(), row["id"]),
             )
+            if cur.rowcount != 1:
+                return None  # cancelled in between; the caller asks again
             row = self._db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
         return _decode(row)
 

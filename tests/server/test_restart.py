@@ -68,3 +68,16 @@ def test_graceful_stop_requeues_the_running_run(make_server):
     assert run["status"] in ("queued", "running")
     srv.post(f"/api/runs/{run_id}/cancel")
     assert srv.wait_run(run_id)["status"] == "cancelled"
+
+
+def test_one_server_per_data_folder(make_server):
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    srv = make_server()
+    r = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--data", str(srv.data)],
+                       cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "another reelgraph server is using" in r.stderr
+    assert srv.get("/api/system").status == 200

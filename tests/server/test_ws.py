@@ -170,3 +170,13 @@ def test_many_clients_all_see_the_run(server):
                 await ws.close()
 
     asyncio.run(main())
+
+
+def test_cancel_races_the_worker_claiming_the_run(server):
+    for _ in range(5):
+        run_id = server.queue(slow_wf(300, 0.01, "race"))
+        r = server.post(f"/api/runs/{run_id}/cancel")
+        assert r.status in (200, 202), r.body
+        run = server.wait_run(run_id)
+        assert run["status"] == "cancelled"
+        assert run["outputs"] == {}
