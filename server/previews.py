@@ -109,31 +109,37 @@ def encode_preview(event: dict[str, Any], value: Any, kind: str) -> list[bytes]:
 
 
 def _video_frames(base: dict[str, Any], video: Any) -> list[bytes]:
+    """A few frames sampled evenly, as JPEG thumbnails."""
     total = int(getattr(video, "frame_count", 0) or 0)
     if total <= 0:
         return []
     want = sorted({round(i * (total - 1) / max(1, VIDEO_FRAMES - 1)) for i in range(VIDEO_FRAMES)})
-    frames: list[bytes] = []
-    pos = 0
     meta = {"fps": float(getattr(video, "fps", 0) or 0), "frame_count": total,
             "video_width": getattr(video, "width", None), "video_height": getattr(video, "height", None)}
-    for chunk in video.chunks(16):
-        n = int(chunk.shape[0])
-        while want and want[0] < pos + n:
-            idx = want.pop(0)
-            jpeg, w, h = _jpeg(_to_uint8_rgb(chunk[idx - pos]))
-            frames.append(pack_frame({**base, **meta, "kind": "video", "mime": "image/jpeg",
-                                      "index": len(frames), "count": 0, "frame": idx,
-                                      "width": w, "height": h}, jpeg))
-        pos += n
-        if not want:
-            break  # never decode past the last sampled frame
-    out = []
-    for f in frames:  # now that the count is known, rewrite it into each header
-        header, payload = unpack_frame(f)
-        header["count"] = len(frames)
-        out.append(pack_frame(header, payload))
-    return out
+    picked: list[tuple[int, Any]] = []
+    try:
+        # VideoStream.chunks(n, start, stop): jump straight to each sampled frame.
+        for idx in want:
+            chunk = next(iter(video.chunks(1, idx, idx + 1)))
+            picked.append((idx, chunk[0]))
+    except TypeError:
+        picked = []
+        pos = 0
+        pending = list(want)
+        for chunk in video.chunks(16):  # plain chunks(n): stream, stop after the last sample
+            n = int(chunk.shape[0])
+            while pending and pending[0] < pos + n:
+                idx = pending.pop(0)
+                picked.append((idx, chunk[idx - pos]))
+            pos += n
+            if not pending:
+                break
+    frames = []
+    for i, (idx, frame) in enumerate(picked):
+        jpeg, w, h = _jpeg(_to_uint8_rgb(frame))
+        frames.append(pack_frame({**base, **meta, "kind": "video", "mime": "image/jpeg", "index": i,
+                                  "count": len(picked), "frame": idx, "width": w, "height": h}, jpeg))
+    return frames
 
 
 def _wav_frame(base: dict[str, Any], samples: Any, rate: int) -> bytes:

@@ -180,3 +180,23 @@ def test_cancel_races_the_worker_claiming_the_run(server):
         run = server.wait_run(run_id)
         assert run["status"] == "cancelled"
         assert run["outputs"] == {}
+
+
+def test_video_and_audio_previews(server):
+    doc = wf({"v": {"type": "rgtest.VideoPreview", "inputs": {"frames": 30}}})
+    _, got = asyncio.run(_collect(server, {"workflow": doc}))
+    assert got[-1]["type"] == "run.finished"
+    frames = [f for f in got if isinstance(f, tuple)]
+    video = [(h, p) for h, p in frames if h["kind"] == "video"]
+    assert [h["frame"] for h, _ in video] == [0, 10, 19, 29]  # sampled evenly
+    assert all(h["count"] == 4 and h["fps"] == 10.0 and h["frame_count"] == 30 for h, _ in video)
+    for h, payload in video:
+        img = Image.open(io.BytesIO(payload))
+        assert img.format == "JPEG" and img.size == (64, 40)
+        assert abs(img.getpixel((5, 5))[0] - h["frame"] * 8) <= 3  # the right frame
+    audio = [(h, p) for h, p in frames if h["kind"] == "audio"]
+    assert len(audio) == 1 and audio[0][0]["mime"] == "audio/wav" and audio[0][0]["sample_rate"] == 8000
+    import wave
+
+    with wave.open(io.BytesIO(audio[0][1])) as w:
+        assert w.getframerate() == 8000 and w.getnframes() == 8000 and w.getnchannels() == 1

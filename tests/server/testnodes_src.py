@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from engine import IMAGE, PATH, TEXT, Context, Float, Image, Int, node
+from engine import IMAGE, INT, PATH, TEXT, Context, Float, Image, Int, node
 
 
 @node("rgtest.Slow", category="test", outputs={"text": TEXT}, output=True)
@@ -76,3 +76,17 @@ def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
         if i % 10 == 0:
             ctx.progress(i, iterations)
     return f"{acc:.4f}"
+
+
+@node("rgtest.VideoPreview", category="test", outputs={"frames": INT}, output=True)
+def video_preview(ctx: Context, frames: Annotated[int, Int(1, 1000)] = 30) -> Any:
+    """Previews a generated video (frame i is grey level i) and a second of audio."""
+    import torch
+
+    from engine.media.audio import AudioClip
+    from engine.media.video import TensorVideo
+
+    levels = torch.arange(frames, dtype=torch.uint8).view(frames, 1, 1, 1) * 8
+    ctx.preview(TensorVideo(levels.expand(frames, 40, 64, 3).contiguous(), fps=10.0), "video")
+    ctx.preview(AudioClip(torch.zeros(2, 8000), 8000), "audio")
+    return frames
