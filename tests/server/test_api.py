@@ -257,3 +257,16 @@ def test_api_stays_responsive_during_cpu_heavy_run(server):
     assert seen_running
     server.post(f"/api/runs/{run_id}/cancel")
     server.wait_run(run_id)
+
+
+def test_shipped_template_runs_by_name(make_server):
+    from .conftest import REPO
+
+    srv = make_server(extra=["--templates", str(REPO / "workflows")])
+    templates = {t["name"]: t for t in srv.get("/api/workflows").json()["templates"]}
+    assert "demo_image" in templates and templates["demo_image"]["params"]
+    run = srv.wait_run(srv.queue("demo_image", params={"blur": 0.5}))
+    assert run["status"] == "finished", run.get("error")
+    files = [f for outs in run["outputs"].values() for v in outs.values() for f in (v if isinstance(v, list) else [v])
+             if isinstance(f, dict) and f.get("url")]
+    assert files and all(srv.get(f["url"]).status == 200 for f in files)
