@@ -231,6 +231,7 @@ class _Run:
         self.failed: dict[str, NodeFailure] = {}
         self.skipped: list[str] = []
         self.timings: dict[str, float] = {}
+        self.output_bytes: dict[str, int] = {}
 
     def emit(self, type_: str, node_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         if self.listener is not None:
@@ -268,7 +269,9 @@ class _Run:
         self.emit("run.started", None, {"targets": self.plan.targets, "nodes": len(self.plan.nodes)})
         nodes = self.plan.nodes
         to_run = self._demand()
-        self.emit("run.scheduled", None, {"to_run": len(to_run), "cached": len(self.cached)})
+        if self.listener is not None:
+            queued = [nid for nid in nodes if nid in to_run]  # in the order they may run
+            self.emit("run.scheduled", None, {"to_run": len(to_run), "cached": len(self.cached), "queued": queued})
         waiting: dict[str, int] = {}
         consumers: dict[str, list[str]] = {}
         uses: dict[str, int] = {}
@@ -301,6 +304,7 @@ class _Run:
                 if self.listener is not None:
                     self.emit("node.finished", nid, {
                         "node_type": pn.type.id, "seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+                        "output_bytes": self.output_bytes.get(nid, 0),
                     })
                 for c in consumers.get(nid, ()):
                     waiting[c] -= 1
@@ -464,7 +468,10 @@ class _Run:
             result = Result(self._call(pn, kwargs, pn.key, None))
         else:
             result = self._compute_mapped(pn, kwargs)
-        self.cache.put(pn.key, result, seconds=time.perf_counter() - t, persist=pn.type.side_effects)
+        nbytes = sizeof(result)
+        self.output_bytes[pn.id] = nbytes
+        self.cache.put(pn.key, result, seconds=time.perf_counter() - t, nbytes=nbytes,
+                       persist=pn.type.side_effects)
         return result
 
     def _compute_mapped(self, pn: PlannedNode, kwargs: dict[str, Any]) -> Result:
@@ -526,4 +533,4 @@ class _Run:
         return Result(values, keys)
 
 
-__all__ = ["Engine", "Event", "Listener", "NodeFailure", "RunResult", "sizeof"]
+__all__ = ["Engine", "Event", "Listener", "NodeFailure", "RunResult"]

@@ -200,8 +200,10 @@ def test_event_sequence_of_a_run(engine):
         ("node.started", "b"), ("node.finished", "b"),
         ("run.finished", None),
     ]
+    assert events[1].data == {"to_run": 2, "cached": 0, "queued": ["a", "b"]}
     finished = [e for e in events if e.type == "node.finished"]
-    assert all(e.data["seconds"] >= 0 and e.data["peak_rss_mb"] > 0 for e in finished)
+    assert all(e.data["seconds"] >= 0 and e.data["peak_rss_mb"] > 0 and e.data["output_bytes"] > 0
+               for e in finished)
     events.clear()
     engine.run(wf, targets=["b"], listener=events.append)
     assert [(e.type, e.node_id) for e in events] == [
