@@ -470,7 +470,10 @@ async def list_runs(request: web.Request) -> web.Response:
         raise _bad(f"query 'status' must be one of {', '.join(STATUSES)}")
     limit = _int_query(request, "limit", 50, 1, 500)
     offset = _int_query(request, "offset", 0, 0, 1 << 40)
-    rows, total = s.store.page(status=status, limit=limit, offset=offset)
+    order = request.query.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise _bad("query 'order' must be 'newest' or 'oldest'")
+    rows, total = s.store.page(status=status, limit=limit, offset=offset, oldest_first=order == "oldest")
     live = s.runner.live
     return web.json_response({
         "runs": [_summary(r) for r in rows], "total": total, "limit": limit, "offset": offset,

@@ -178,6 +178,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                             "type": "string", "enum": ["queued", "running", "finished", "failed", "cancelled"]}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["newest", "oldest"]},
+                         "description": "newest first (default) or oldest first (the queue in run order)"},
                     ],
                     "responses": {
                         "200": _json({"type": "object", "required": ["runs", "total"], "properties": {

@@ -144,13 +144,15 @@ class RunStore:
         rows = self._all("SELECT status FROM runs WHERE id = ?", (run_id,))
         return rows[0]["status"] if rows else None
 
-    def page(self, *, status: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """Newest first; the running and queued runs are simply the newest rows of their status."""
+    def page(self, *, status: str | None, limit: int, offset: int,
+             oldest_first: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """Newest first (or oldest first: `status=queued` in that order is the queue as it will run)."""
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {_LIST_COLUMNS} FROM runs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                f"SELECT {_LIST_COLUMNS} FROM runs {where} ORDER BY seq {'ASC' if oldest_first else 'DESC'}"
+                " LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
         return [_decode(r) for r in rows], int(total)

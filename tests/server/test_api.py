@@ -164,6 +164,9 @@ def test_history_paging_and_delete(server):
     page2 = server.get("/api/runs?limit=2&offset=2").json()
     assert [r["id"] for r in page2["runs"]] == ids[::-1][2:4]
     assert all(r["status"] == "finished" for r in server.get("/api/runs?status=finished").json()["runs"])
+    oldest = server.get("/api/runs?status=finished&order=oldest&limit=500").json()["runs"]
+    assert [r["id"] for r in oldest if r["id"] in ids] == ids
+    assert server.get("/api/runs?order=sideways").status == 400
     assert server.get("/api/runs?limit=0").status == 400
     assert server.get("/api/runs?status=weird").status == 400
     assert server.request("DELETE", f"/api/runs/{ids[0]}").status == 200
