@@ -140,7 +140,8 @@ def scene_fields(scene: SceneIn) -> Any:
     return scene.title, scene.narration, scene.visual, scene.index
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{{` / `}}` are literal braces; `{name}` is a placeholder.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def parse_values(values: str) -> dict[str, str]:
@@ -178,11 +179,16 @@ def template(
     per batch row. `{{` and `}}` give literal braces. With `strict`, a placeholder
     without a value is an error; otherwise it is left as it is."""
     vals = parse_values(values)
-    missing = sorted({m for m in _PLACEHOLDER.findall(template) if m not in vals})
+    missing = sorted({m for m in _PLACEHOLDER.findall(template) if m and m not in vals})
     if missing and strict:
         raise NodeInputError("values", f"no value for {', '.join('{' + m + '}' for m in missing)}")
-    out = _PLACEHOLDER.sub(lambda m: vals.get(m.group(1), m.group(0)), template)
-    return out.replace("{{", "{").replace("}}", "}")
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]  # an escaped brace
+        return vals.get(m.group(1), m.group(0))
+
+    return _PLACEHOLDER.sub(fill, template)
 
 
 @node("text.Join", category="text", outputs={"text": TEXT})
