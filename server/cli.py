@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .security import is_loopback
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .app import ServerConfig
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,8 +58,6 @@ def serve(args: argparse.Namespace) -> int:
         print(f"refusing to bind {args.host}: a non-loopback address needs --token "
               "(anyone who can reach it could run workflows and read outputs)", file=sys.stderr)
         return 2
-    from aiohttp import web
-
     from .app import ServerConfig, create_app
 
     config = ServerConfig(host=args.host, port=args.port, token=args.token,
@@ -76,38 +81,44 @@ def serve(args: argparse.Namespace) -> int:
     except DataDirInUse as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    return asyncio.run(_run(web, app, config, args.port_file))
+    return asyncio.run(_run(app, config, args.port_file))
 
 
-async def _run(web: object, app: object, config: object, port_file: Path | None) -> int:
-    from aiohttp import web as w
+async def _run(app: web.Application, config: ServerConfig, port_file: Path | None) -> int:
+    from aiohttp import web
 
-    runner = w.AppRunner(app, handle_signals=False, access_log=None)  # type: ignore[arg-type]
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    host = config.host.strip("[]")  # type: ignore[attr-defined]
+    host = config.host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, config.port))  # type: ignore[attr-defined]
+        sock.bind((host, config.port))
     except OSError as exc:
-        print(f"cannot listen on {host}:{config.port}: {exc.strerror}", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"cannot listen on {host}:{config.port}: {exc.strerror}", file=sys.stderr)
         await runner.cleanup()
         return 1
-    site = w.SockSite(runner, sock)
+    site = web.SockSite(runner, sock)
     await site.start()
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    print(f"reelgraph serving http://{shown}:{port}/", flush=True)
+    token = config.token
+    print(f"reelgraph serving http://{shown}:{port}/" + (f"?token={token}" if token else ""), flush=True)
     if port_file is not None:
         tmp = port_file.with_name(port_file.name + ".tmp")
         tmp.write_text(str(port))
         os.replace(tmp, port_file)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    except NotImplementedError:  # no signal handlers on this platform's loop: Ctrl-C ends the sleep
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(3600)
     await runner.cleanup()
     return 0
 

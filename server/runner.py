@@ -86,6 +86,9 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         self._wake.set()
 
