@@ -2,7 +2,8 @@
 
 Publishing never waits on a client. Progress messages are coalesced per
 (run, node, item): a client that falls behind gets the latest value, not a
-backlog. Previews are dropped for a client that already has a few waiting.
+backlog. At most MAX_PREVIEWS preview frames wait per client; a newer one
+pushes out the oldest, so the last preview of a run always arrives.
 A client whose queue still overflows is disconnected (it can reconnect and
 read the state from GET /api/runs); the run never notices.
 """
@@ -18,19 +19,22 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 MAX_QUEUED = 20000  # messages waiting per client before it is dropped (texts are shared)
-MAX_PREVIEWS = 8  # binary preview frames waiting per client; more are dropped
+MAX_PREVIEWS = 8  # binary preview frames waiting per client; a newer one replaces the oldest
+
+
+_PREVIEW = object()  # queue marker: send the oldest waiting preview frame
 
 
 class Client:
-    __slots__ = ("dropped", "event", "previews", "progress", "queue", "task", "ws")
+    __slots__ = ("event", "previews", "progress", "queue", "task", "ws")
 
     def __init__(self, ws: web.WebSocketResponse):
         self.ws = ws
         self.queue: deque[Any] = deque()
         # (run, node, item) -> latest progress message, sent in the slot of the first one
         self.progress: dict[tuple[Any, ...], str] = {}
-        self.previews = 0
-        self.dropped = 0
+        # Waiting preview frames; when full the oldest goes, so the latest preview always arrives.
+        self.previews: deque[bytes] = deque(maxlen=MAX_PREVIEWS)
         self.event = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -83,11 +87,11 @@ class Hub:
 
     def publish_binary(self, frame: bytes) -> None:
         for c in list(self.clients):
-            if c.previews >= MAX_PREVIEWS:
-                self.dropped_previews += 1
-                continue
-            c.previews += 1
-            self._enqueue(c, frame)
+            if len(c.previews) == MAX_PREVIEWS:
+                self.dropped_previews += 1  # the oldest waiting one
+            else:
+                self._enqueue(c, _PREVIEW)
+            c.previews.append(frame)
 
     def _enqueue(self, c: Client, item: Any) -> None:
         if len(c.queue) >= MAX_QUEUED:
@@ -103,6 +107,7 @@ class Hub:
         self.disconnected_slow += 1
         c.queue.clear()
         c.progress.clear()
+        c.previews.clear()
         task = asyncio.ensure_future(c.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"client too slow"))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -119,9 +124,10 @@ class Hub:
                 if text is None:
                     continue
                 await c.ws.send_str(text)
-            elif isinstance(item, bytes):
-                c.previews -= 1
-                await c.ws.send_bytes(item)
+            elif item is _PREVIEW:
+                if not c.previews:
+                    continue
+                await c.ws.send_bytes(c.previews.popleft())
             else:
                 await c.ws.send_str(item)
             self.sent += 1
