@@ -190,7 +190,7 @@ def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int
     """A lazy VIDEO with the cues drawn on the frames they cover."""
     from engine.media import MappedVideo
 
-    from .typography import alpha_blit, load_font, render_text_rgba
+    from .typography import Stamp, alpha_blit, load_font, render_text_rgba
 
     px = max(10, round(video.height * size))
     font = load_font("medium", px)
@@ -202,8 +202,8 @@ def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int
     def image_for(k: int) -> Any:
         if k not in rendered:
             lines = cues[k].text.split("\n")
-            rendered[k] = render_text_rgba(lines, font, color, box=(10, 12, 20, round(255 * box_opacity)),
-                                           pad=pad, spacing=1.18, shadow=max(1, px // 14))
+            rendered[k] = Stamp(render_text_rgba(lines, font, color, box=(10, 12, 20, round(255 * box_opacity)),
+                                                 pad=pad, spacing=1.18, shadow=max(1, px // 14)))
         return rendered[k]
 
     def fn(chunk: Any, first: int) -> Any:
@@ -216,8 +216,8 @@ def burn_in(video: Any, cues: list[Cue], *, size: float = 0.05, color: tuple[int
             a, b = spans[k]
             lo, hi = max(a, first) - first, min(b, first + t) - first
             img = image_for(k)
-            x = (video.width - img.shape[1]) // 2
-            y = video.height - round(video.height * margin) - img.shape[0]
+            x = (video.width - img.w) // 2
+            y = video.height - round(video.height * margin) - img.h
             alpha_blit(frames[lo:hi], img, x, y)
         return chunk
 

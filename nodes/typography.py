@@ -117,20 +117,33 @@ def render_text_rgba(lines: list[str], font: Any, color: tuple[int, int, int], *
     return np.asarray(img)
 
 
+class Stamp:
+    """An RGBA image prepared for repeated blending: premultiplied colour and inverse
+    alpha in float32, so each frame costs one multiply-add over the covered region."""
+
+    def __init__(self, rgba: Any, opacity: float = 1.0):
+        import numpy as np
+
+        a = rgba[..., 3:4].astype(np.float32) * (opacity / 255.0)
+        self.premul = rgba[..., :3].astype(np.float32) * a
+        self.inv = 1.0 - a
+        self.h, self.w = rgba.shape[:2]
+
+
 def alpha_blit(frames: Any, rgba: Any, x: int, y: int, opacity: float = 1.0) -> Any:
-    """Blend an RGBA numpy image onto uint8 frames [t,H,W,3] (numpy, modified in place)
-    at (x, y); parts outside the frame are clipped."""
+    """Blend an RGBA numpy image (or a prepared `Stamp`) onto uint8 frames [t,H,W,3]
+    (numpy, modified in place) at (x, y); parts outside the frame are clipped."""
     import numpy as np
 
+    stamp = rgba if isinstance(rgba, Stamp) else Stamp(rgba, opacity)
     H, W = frames.shape[1:3]
-    h, w = rgba.shape[:2]
     x0, y0 = max(0, x), max(0, y)
-    x1, y1 = min(W, x + w), min(H, y + h)
+    x1, y1 = min(W, x + stamp.w), min(H, y + stamp.h)
     if x0 >= x1 or y0 >= y1:
         return frames
-    src = rgba[y0 - y:y1 - y, x0 - x:x1 - x]
-    a = src[..., 3:4].astype(np.float32) * (opacity / 255.0)
-    region = frames[:, y0:y1, x0:x1].astype(np.float32)
-    region = region * (1 - a) + src[..., :3].astype(np.float32) * a
-    frames[:, y0:y1, x0:x1] = (region + 0.5).astype(np.uint8)
+    inv = stamp.inv[y0 - y:y1 - y, x0 - x:x1 - x]
+    pre = stamp.premul[y0 - y:y1 - y, x0 - x:x1 - x] + 0.5
+    for k in range(frames.shape[0]):
+        region = frames[k, y0:y1, x0:x1]
+        region[...] = (region * inv + pre).astype(np.uint8)
     return frames

@@ -360,7 +360,15 @@ def overlay_rgba(video: VideoStream, rgba: Any, x: int, y: int, opacity: float, 
                  end: float, fade: float = 0.0) -> VideoStream:
     """Blend a fixed RGBA numpy image over frames between `start` and `end` seconds (end 0: to the end)."""
 
-    from .typography import alpha_blit
+    from .typography import Stamp, alpha_blit
+
+    stamps: dict[float, Any] = {}
+
+    def stamp(op: float) -> Any:
+        key = round(op, 3)
+        if key not in stamps:
+            stamps[key] = Stamp(rgba, key)
+        return stamps[key]
 
     a = round(start * video.fps)
     b = video.frame_count if end <= 0 else round(end * video.fps)
@@ -377,7 +385,7 @@ def overlay_rgba(video: VideoStream, rgba: Any, x: int, y: int, opacity: float, 
                 op = opacity
                 if nf:
                     op *= min(1.0, (i - a + 1) / nf, (b - i) / nf)
-                alpha_blit(frames[k:k + 1], rgba, x, y, op)
+                alpha_blit(frames[k:k + 1], stamp(op), x, y)
         return chunk
 
     return MappedVideo(video, fn)
