@@ -71,12 +71,12 @@ def test_latest_previews_win_and_a_flooded_client_is_dropped() -> None:
         before_flood = list(ws.sent)
         stuck = StalledSocket()
         _attach(hub, stuck)
-        for i in range(hubmod.MAX_QUEUED + 1):
+        for i in range(hubmod.MAX_QUEUED + 2):  # +1 is in the stalled send itself
             hub.publish({"type": "run.queued", "run_id": str(i)})
             if i % 500 == 0:
                 await asyncio.sleep(0)  # the reading client keeps up; the stalled one cannot
         await asyncio.sleep(0.01)
-        assert len(ws.sent) == len(before_flood) + hubmod.MAX_QUEUED + 1
+        assert len(ws.sent) == len(before_flood) + hubmod.MAX_QUEUED + 2
         return before_flood, hub, stuck
 
     sent, hub, stuck = asyncio.run(main())
