@@ -389,7 +389,13 @@ class _Run:
             stack.extend(consumers.get(c, ()))
 
     def _pooled(self, nid: str, done: SimpleQueue[Any]) -> None:
-        done.put((nid, *self._run_node(nid)))
+        try:
+            outcome = self._run_node(nid)
+        except BaseException as exc:  # e.g. SystemExit from a node: never leave the run waiting
+            pn = self.plan.nodes[nid]
+            outcome = (None, NodeFailure(nid, pn.type.id, f"{type(exc).__name__}: {exc}",
+                                         traceback.format_exc()), 0.0)
+        done.put((nid, *outcome))
 
     def _run_node(self, nid: str) -> tuple[Result | None, NodeFailure | None, float]:
         pn = self.plan.nodes[nid]

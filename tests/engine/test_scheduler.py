@@ -228,3 +228,10 @@ def test_hundred_thousand_node_chain_validates_and_runs(engine):
     result = engine.run(wf, targets=["n99999"])
     assert result.ok and result.outputs["n99999"]["sum"] == 50_000
     assert len(result.executed) == 100_000
+
+
+def test_a_node_calling_sys_exit_in_a_worker_fails_without_hanging(engine):
+    wf = workflow({"x": n("test.Exit"), "y": n("test.Const", value=1)})
+    result = engine.run(wf, targets=["x", "y"])
+    assert result.status == "failed" and "SystemExit" in result.failed["x"].message
+    assert result.outputs["y"]["value"] == 1

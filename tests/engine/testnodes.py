@@ -94,3 +94,11 @@ def pair(value: Annotated[int, Int()] = 0) -> dict[str, int]:
 def numbers(text: str = "") -> list[int]:
     """Parse whitespace-separated integers."""
     return [int(t) for t in text.split()]
+
+
+@node("test.Exit", category="test", outputs={"value": INT})
+def exit_node(value: Annotated[int, Int()] = 0) -> int:
+    """Calls sys.exit: must fail the node, not hang the run."""
+    import sys
+
+    sys.exit(3)
