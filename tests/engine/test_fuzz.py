@@ -74,6 +74,13 @@ def mutate(doc, m):
             doc[m[1]] = m[2]
 
 
+def mutated(mutations) -> dict:
+    doc = copy.deepcopy(BASE)
+    for m in mutations:
+        mutate(doc, m)
+    return doc
+
+
 def check(text: str) -> None:
     try:
         wf = loads_workflow(text)
@@ -93,18 +100,13 @@ def test_random_json_only_raises_workflow_error(value):
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutation, min_size=1, max_size=6))
 def test_mutated_workflows_only_raise_workflow_error(mutations):
-    doc = copy.deepcopy(BASE)
-    for m in mutations:
-        mutate(doc, m)
-    check(json.dumps(doc))
+    check(json.dumps(mutated(mutations)))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutation, min_size=1, max_size=4))
 def test_mutated_workflows_that_validate_also_run_without_crashing(mutations):
-    doc = copy.deepcopy(BASE)
-    for m in mutations:
-        mutate(doc, m)
+    doc = mutated(mutations)
     try:
         wf = loads_workflow(json.dumps(doc))
         result = Engine(REG, Cache(MemoryCache(1 << 24))).run(wf)
