@@ -252,7 +252,9 @@ async def get_system(request: web.Request) -> web.Response:
 async def get_nodes(request: web.Request) -> web.Response:
     reg = await server_of(request).registry()
     errors = [{"source": e.source, "message": e.message} for e in reg.load_errors]
-    return web.json_response({"nodes": reg.schemas(), "load_errors": errors}, dumps=_dumps)
+    # In a thread: dynamic COMBO options (models on disk) are listed while building schemas.
+    schemas = await asyncio.to_thread(reg.schemas)
+    return web.json_response({"nodes": schemas, "load_errors": errors}, dumps=_dumps)
 
 
 async def get_types(request: web.Request) -> web.Response:
@@ -338,7 +340,7 @@ async def put_workflow(request: web.Request) -> web.Response:
     reg = await s.registry()
     from engine import validate_workflow
 
-    issues = [i.to_dict() for i in validate_workflow(wf, reg)]
+    issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
     path = s.workflows_dir / f"{name}.json"
     created = await asyncio.to_thread(_save_with_backup, s.workflows_dir, path, wf.to_json().encode())
     return web.json_response({"name": name, "saved": True, "issues": issues},
