@@ -190,7 +190,10 @@ class Runner:
             )
             status = result.status
             self.engine.cache.flush()
-            roots = {os.path.realpath(stage): f"outputs/{run_id}"}
+            # Most specific first: the staging folder becomes the run's final folder.
+            roots = {os.path.realpath(stage): f"outputs/{run_id}",
+                     os.path.realpath(self.outputs): "outputs",
+                     os.path.realpath(self.data_dir / "uploads"): "uploads"}
             outputs = {nid: {k: describe(v, roots) for k, v in outs.items()}
                        for nid, outs in result.outputs.items()}
             warnings = [w.to_dict() for w in result.warnings]
@@ -201,7 +204,7 @@ class Runner:
             summary = {"status": status, "seconds": result.wall_s, "executed": len(result.executed),
                        "cached": len(result.cached), "failed": len(result.failed),
                        "skipped": len(result.skipped)}
-            keep = _files_in(outputs) if status != "finished" else None
+            keep = _files_in(outputs, f"outputs/{run_id}/") if status != "finished" else None
         except WorkflowError as exc:
             # Valid when queued, invalid now (a node pack changed between restarts).
             error = {"message": str(exc), "issues": [i.to_dict() for i in exc.issues]}
@@ -275,16 +278,16 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _files_in(outputs: Any) -> set[str]:
-    """Relative names (inside the run folder) of the files the outputs point at."""
+def _files_in(outputs: Any, prefix: str) -> set[str]:
+    """Names inside the run folder (served under `prefix`) of the files the outputs point at."""
     found: set[str] = set()
     stack = [outputs]
     while stack:
         v = stack.pop()
         if isinstance(v, dict):
             f = v.get("file")
-            if isinstance(f, str):
-                found.add(f.split("/", 2)[-1])
+            if isinstance(f, str) and f.startswith(prefix):
+                found.add(f[len(prefix):])
             stack.extend(v.values())
         elif isinstance(v, list):
             stack.extend(v)

@@ -131,6 +131,8 @@ def test_run_outputs_files_with_range_requests(server):
     assert server.get(files[0]["url"], headers={"Range": f"bytes={len(full.body) + 10}-"}).status == 416
     # no staging leftovers once published
     assert not (server.data / "outputs" / ".partial" / run_id).exists()
+    cache = server.get("/api/system").json()["cache"]
+    assert cache["memory"]["entries"] > 0 and "disk" in cache
 
 
 def test_params_and_targets(server):
