@@ -275,3 +275,16 @@ def test_shipped_template_runs_by_name(make_server):
     files = [f for outs in run["outputs"].values() for v in outs.values() for f in (v if isinstance(v, list) else [v])
              if isinstance(f, dict) and f.get("url")]
     assert files and all(srv.get(f["url"]).status == 200 for f in files)
+
+
+def test_failed_run_keeps_finished_outputs_and_drops_partial_files(server):
+    doc = dict(IMAGE_WF)
+    doc["nodes"] = {**IMAGE_WF["nodes"], "w": {"type": "rgtest.WriteThenFail", "inputs": {"name": "broken.bin"}}}
+    run = server.wait_run(server.queue(doc))
+    assert run["status"] == "failed" and run["error"]["node_id"] == "w"
+    assert run["nodes"]["s"]["state"] == "finished"
+    url = run["outputs"]["s"]["paths"][0]["url"]
+    assert server.get(url).status == 200
+    folder = server.data / "outputs" / run["id"]
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_00000.png"]
+    assert server.get(f"/api/files/outputs/{run['id']}/broken.bin").status == 404

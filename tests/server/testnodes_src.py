@@ -90,3 +90,11 @@ def video_preview(ctx: Context, frames: Annotated[int, Int(1, 1000)] = 30) -> An
     ctx.preview(TensorVideo(levels.expand(frames, 40, 64, 3).contiguous(), fps=10.0), "video")
     ctx.preview(AudioClip(torch.zeros(2, 8000), 8000), "audio")
     return frames
+
+
+@node("rgtest.WriteThenFail", category="test", outputs={"path": PATH}, side_effects=True)
+def write_then_fail(ctx: Context, name: str = "broken.bin") -> Any:
+    """Writes half a file straight to its final name in the output folder, then fails."""
+    with open(ctx.output_path(name), "wb") as f:
+        f.write(b"half")
+    raise RuntimeError("disk full (simulated)")
