@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from .errors import Issue, WorkflowError
 from .node import MISSING as MISSING_DEFAULT
 from .node import NodeType
@@ -331,6 +329,8 @@ def _topological_order(needed: set[str], preds: dict[str, list[str]]) -> list[st
 
 def _report_cycles(left: set[str], preds: dict[str, list[str]], issues: list[Issue], file: str | None) -> None:
     """Name the nodes of each cycle (networkx's strongly connected components)."""
+    import networkx as nx
+
     g = nx.DiGraph()
     g.add_nodes_from(left)
     g.add_edges_from((p, n) for n in left for p in preds[n] if p in left)
@@ -341,8 +341,10 @@ def _report_cycles(left: set[str], preds: dict[str, list[str]], issues: list[Iss
             issues.append(Issue("cycle", f"these nodes form a cycle: {shown}", node=members[0], file=file))
 
 
-def to_networkx(plan: Plan) -> nx.DiGraph:
-    """The plan as a networkx graph (edges source -> consumer), for analysis and tools."""
+def to_networkx(plan: Plan) -> Any:
+    """The plan as a networkx DiGraph (edges source -> consumer), for analysis and tools."""
+    import networkx as nx
+
     g = nx.DiGraph()
     for nid, pn in plan.nodes.items():
         g.add_node(nid, type=pn.type.id, key=pn.key)

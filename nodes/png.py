@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import struct
 import zlib
-
-import numpy as np
+from typing import Any
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def encode_png(pixels: np.ndarray, text: dict[str, str] | None = None, level: int = 6) -> bytes:
-    """uint8 [H,W,C] (C = 1, 3 or 4) -> PNG bytes; `text` goes into iTXt chunks (UTF-8)."""
+def encode_png(pixels: Any, text: dict[str, str] | None = None, level: int = 6) -> bytes:
+    """uint8 numpy [H,W,C] (C = 1, 3 or 4) -> PNG bytes; `text` goes into iTXt chunks (UTF-8)."""
+    import numpy as np
+
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
         raise ValueError(f"expected uint8 [H,W,1|3|4], got {pixels.dtype} {tuple(pixels.shape)}")
     h, w, c = pixels.shape

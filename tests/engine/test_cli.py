@@ -142,3 +142,11 @@ def test_ctrl_c_cancels_the_run_cleanly(tmp_path, cache_env):
     _out, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "cancelling" in stderr and "cancelled" in stderr
+
+
+def test_listing_nodes_imports_no_heavy_library():
+    code = ("import sys; from engine import Registry; Registry.discover(); "
+            "print(sorted(m for m in ('torch', 'av', 'cv2', 'diffusers', 'transformers', 'numpy', "
+            "'networkx', 'aiohttp', 'PIL', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
