@@ -356,18 +356,26 @@ class ConcatVideo(VideoStream):
         import torch
 
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        streamed_last: Any = None  # the previous clip's last frame, as streamed (unblended)
         for k, clip in enumerate(self.clips):
             c0, c1 = self.starts[k], self.starts[k + 1]
             a, b = max(start, c0) - c0, min(stop, c1) - c0
             if a >= b:
+                streamed_last = None
                 continue
             head = self._half_for(k) if k > 0 and self.transition != "cut" else 0
             tail = self._half_for(k + 1) if k + 1 < len(self.clips) and self.transition != "cut" else 0
-            prev_last = self.clips[k - 1].frame(-1) if head and a < head else None
+            prev_last = None
+            if head and a < head:
+                # reuse what we just streamed: asking a file-backed clip for its last frame decodes it all
+                prev_last = streamed_last if streamed_last is not None else self.clips[k - 1].frame(-1)
             next_first = self.clips[k + 1].frame(0) if tail and b > clip.frame_count - tail else None
+            streamed_last = None
             index = a
             for chunk in clip.chunks(n, a, b):
                 t = int(chunk.shape[0])
+                if index + t == clip.frame_count:
+                    streamed_last = chunk[-1].clone()
                 pos = torch.arange(index, index + t)
                 if head and index < head:
                     # alpha of the incoming clip: 0.5 at the cut, 1 at the end of the window

@@ -139,3 +139,24 @@ def test_file_video_is_lazy_and_selects_frames(tmp_path):
     assert fv.audio.duration == pytest.approx(1.0, abs=0.05)
     v, a = load_video(str(path), force_fps=10, width=32)
     assert (v.frame_count, v.width, v.height) == (10, 32, 24) and a.duration == pytest.approx(1.0, abs=0.05)
+
+
+def test_concat_renders_each_frame_once():
+    """Streaming a concat pulls every source frame once (plus each next clip's first
+    frame for the transition), never a whole clip again for its last frame."""
+    from engine.media.video import ProceduralVideo
+
+    rendered = []
+
+    def make(value):
+        def render(a, b):
+            rendered.append(b - a)
+            out = torch.empty(b - a, 8, 8, 3, dtype=torch.uint8)
+            out[:] = value
+            return out
+        return ProceduralVideo(render, fps=24, width=8, height=8, frame_count=30)
+
+    cut = ConcatVideo([make(0), make(100), make(200)], "crossfade", 10)
+    frames = collect(cut, 8)
+    assert frames.shape[0] == 90
+    assert sum(rendered) == 90 + 2  # + the first frame of clips 1 and 2
