@@ -27,9 +27,14 @@ async def read_json(request: web.Request) -> Any:
             text=json.dumps({"error": "request body too large"}), content_type="application/json",
         ) from None
     try:
-        return json.loads(data) if data else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(data, parse_constant=_no_constants) if data else None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise bad(f"body is not valid JSON: {exc}") from None
+
+
+def _no_constants(name: str) -> Any:
+    # NaN / Infinity are not JSON: stored, they would make every later answer unparsable.
+    raise bad(f"body is not valid JSON: {name} is not a JSON number")
 
 
 def bad(message: str, status: int = 400, **extra: Any) -> web.HTTPException:

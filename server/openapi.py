@@ -219,8 +219,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {"summary": "An output or uploaded file; supports Range requests",
                         "operationId": "getFile",
                         "responses": {
-                            "200": {"description": "the file", "content": {"application/octet-stream": {}}},
-                            "206": {"description": "a byte range", "content": {"application/octet-stream": {}}},
+                            "200": {"description": "the file (Content-Type from its extension)",
+                                    "content": {"*/*": {}}},
+                            "206": {"description": "a byte range", "content": {"*/*": {}}},
                             "400": _err("refused path"), "404": _err("no such file"),
                             "416": {"description": "range not satisfiable"}}},
             },

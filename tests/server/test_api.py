@@ -288,3 +288,9 @@ def test_failed_run_keeps_finished_outputs_and_drops_partial_files(server):
     folder = server.data / "outputs" / run["id"]
     assert sorted(p.name for p in folder.iterdir()) == ["frame_00000.png"]
     assert server.get(f"/api/files/outputs/{run['id']}/broken.bin").status == 404
+
+
+def test_non_json_constants_and_deep_nesting_are_400(server):
+    assert server.post("/api/runs", raw=b'{"workflow": "image-demo", "params": {"x": NaN}}').status == 400
+    assert server.post("/api/workflows/validate", raw=b"[" * 100000 + b"]" * 100000).status == 400
+    assert server.get("/api/system").status == 200
