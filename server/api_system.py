@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import platform
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +22,7 @@ from .openapi import openapi_document
 from .state import server_of
 
 
+@functools.cache
 def _version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
@@ -27,10 +30,23 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def _driver_gpus() -> list[dict[str, Any]]:
+    """NVIDIA GPUs as the Linux driver lists them: known before torch is imported."""
+    out = []
+    with contextlib.suppress(OSError):
+        for info in sorted(Path("/proc/driver/nvidia/gpus").glob("*/information")):
+            fields = dict(line.split(":", 1) for line in info.read_text().splitlines() if ":" in line)
+            out.append({"type": "cuda", "index": len(out), "name": fields.get("Model", "").strip(),
+                        "bus": info.parent.name, "source": "driver"})
+    return out
+
+
 def _devices() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"type": "cpu", "cores": os.cpu_count()}]
     torch = sys.modules.get("torch")  # only asked once something imported it: never pay for it here
-    if torch is not None:
+    if torch is None:
+        out.extend(_driver_gpus())
+    else:
         with contextlib.suppress(Exception):
             if torch.cuda.is_available():
                 for i in range(torch.cuda.device_count()):
@@ -49,7 +65,8 @@ async def get_system(request: web.Request) -> web.Response:
     return web.json_response({
         "version": __version__,
         "versions": {"reelgraph": __version__, "python": platform.python_version(),
-                     "aiohttp": _version("aiohttp"), "torch": _version("torch"), "av": _version("av")},
+                     **{d: _version(d) for d in ("aiohttp", "torch", "diffusers", "av", "numpy",
+                                                 "pillow", "piper-tts")}},
         "platform": platform.platform(),
         "torch_loaded": "torch" in sys.modules,
         "devices": _devices(),
