@@ -67,7 +67,8 @@ def render_card(
     title: str, body: str, *, width: int, height: int, background: str, color1: str, color2: str,
     accent: str, text_color: str, image: Any = None, dim: float = 0.45, margin: float = 0.08,
     title_size: float = 0.085, body_size: float = 0.042, align: str = "left",
-    font: str = "bold", kicker: str = "", reserve_bottom: float = 0.16,
+    font: str = "bold", kicker: str = "", reserve_bottom: float = 0.16, decorate: bool = True,
+    seed: int = 0,
 ) -> Any:
     """Render a title card; returns uint8 [H,W,3] numpy."""
     import numpy as np
@@ -91,6 +92,8 @@ def render_card(
     else:
         raise NodeInputError("background", f"unknown background {background!r}")
     canvas = PILImage.fromarray(bg)
+    if decorate:
+        canvas = _decorate(canvas, acc, seed)
     draw = ImageDraw.Draw(canvas)
     mx, my = int(width * margin), int(height * margin)
     inner_w = width - 2 * mx
@@ -140,6 +143,26 @@ def render_card(
     return np.asarray(canvas)
 
 
+def _decorate(canvas: Any, accent: tuple[int, int, int], seed: int) -> Any:
+    """Quiet shapes in the accent colour on the right-hand side, placed by `seed`."""
+    import random
+
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    W, H = canvas.size
+    rng = random.Random(seed)
+    layer = PILImage.new("RGBA", (W, H), (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    cx, cy, r = W * rng.uniform(0.74, 0.82), H * rng.uniform(0.32, 0.48), H * rng.uniform(0.27, 0.33)
+    d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(*accent, 20))
+    cx2, cy2, r2 = cx + r * rng.uniform(0.25, 0.45), cy + r * rng.uniform(0.35, 0.6), r * 0.7
+    d.ellipse((cx2 - r2, cy2 - r2, cx2 + r2, cy2 + r2), outline=(*accent, 60), width=max(1, round(H * 0.008)))
+    cx3, cy3, r3 = cx - r * rng.uniform(0.7, 0.9), cy - r * rng.uniform(0.6, 0.8), H * 0.018
+    d.ellipse((cx3 - r3, cy3 - r3, cx3 + r3, cy3 + r3), fill=(*accent, 150))
+    return PILImage.alpha_composite(canvas.convert("RGBA"), layer).convert("RGB")
+
+
 BACKGROUNDS = ("gradient", "solid", "image")
 ALIGNS = ("left", "center", "right")
 
@@ -165,11 +188,13 @@ def title_card(
     margin: Annotated[float, Float(0.0, 0.4, 0.01)] = 0.08,
     reserve_bottom: Annotated[float, Float(0.0, 0.5, 0.01)] = 0.16,
     show_number: bool = True,
+    decorate: bool = True,
 ) -> Any:
     """A slide: a title, an accent bar and body text, word-wrapped inside safe margins
     (`reserve_bottom` keeps room for subtitles), over a gradient, a solid colour or an
     image (darkened). Link a `scene` to take its title and visual prompt as the text;
-    `palette` auto then gives each scene its own colours. Sizes are fractions of the height."""
+    `palette` auto then gives each scene its own colours. `decorate` adds quiet accent
+    shapes on the right. Sizes are fractions of the height."""
     import torch
 
     kicker = ""
@@ -185,5 +210,6 @@ def title_card(
     px = render_card(title, body, width=width, height=height, background=background, color1=color1,
                      color2=color2, accent=accent, text_color=text_color, image=image, margin=margin,
                      title_size=title_size, body_size=body_size, align=align, font=font,
-                     kicker=kicker, reserve_bottom=reserve_bottom)
+                     kicker=kicker, reserve_bottom=reserve_bottom, decorate=decorate,
+                     seed=scene.index if scene is not None else 0)
     return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
