@@ -53,7 +53,9 @@ class Reply:
 class ServerProcess:
     """One server subprocess; `stop()` / `kill()` / `start()` again on the same data folder."""
 
-    def __init__(self, data: Path, *, token: str | None = None, extra: list[str] | None = None):
+    def __init__(self, data: Path, *, token: str | None = None, extra: list[str] | None = None,
+                 command: list[str] | None = None):
+        self.command = command or [sys.executable, "-m", "server"]
         self.data = data
         self.token = token
         self.extra = extra or []
@@ -66,7 +68,7 @@ class ServerProcess:
         port_file.unlink(missing_ok=True)
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         env.pop("REELGRAPH_TOKEN", None)
-        cmd = [sys.executable, "-m", "server", "--port", "0", "--data", str(self.data),
+        cmd = [*self.command, "--port", "0", "--data", str(self.data),
                "--port-file", str(port_file), "--custom-nodes", str(self.data.parent / "custom_nodes"),
                "--templates", str(self.data.parent / "templates"), *self.extra]
         if self.token:

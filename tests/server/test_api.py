@@ -294,3 +294,14 @@ def test_non_json_constants_and_deep_nesting_are_400(server):
     assert server.post("/api/runs", raw=b'{"workflow": "image-demo", "params": {"x": NaN}}').status == 400
     assert server.post("/api/workflows/validate", raw=b"[" * 100000 + b"]" * 100000).status == 400
     assert server.get("/api/system").status == 200
+
+
+def test_reelgraph_serve_command(make_server):
+    """The `serve` subcommand reaches the CLI through the reelgraph.commands entry point."""
+    import sys
+    from pathlib import Path
+
+    srv = make_server(command=[str(Path(sys.executable).parent / "reelgraph"), "serve"])
+    system = srv.get("/api/system").json()
+    assert system["version"] and system["queue"]["length"] == 0
+    assert srv.wait_run(srv.queue(slow_wf(1, 0.0)))["status"] == "finished"
