@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ class Server:
         self._lock_file = _lock_data_dir(self.data)
         self.store = RunStore(self.data / "runs.sqlite3")
         self.recovered = self.store.recover()
+        self._sweep_leftovers()
         self.hub = Hub()
         self.runner = Runner(self.store, self.data, self._make_engine)
         self.runner.publish = self.hub.publish
@@ -56,6 +58,20 @@ class Server:
         self.runner.want_previews = lambda: bool(self.hub.clients)
         self._registry: asyncio.Future[Any] | None = None
         self.started = time.time()
+
+    def _sweep_leftovers(self) -> None:
+        """What a killed server may leave: half-received uploads, temp files of atomic
+        writes, and staging folders of runs that will not run again (queued ones are
+        wiped by the worker when they start)."""
+        for pattern, folder in ((".upload-*.tmp", self.uploads_dir), (".*.tmp", self.workflows_dir),
+                                (".*.tmp", self.workflows_dir / ".backups")):
+            for p in folder.glob(pattern):
+                p.unlink(missing_ok=True)
+        staging = self.outputs_dir / ".partial"
+        if staging.is_dir():
+            for d in staging.iterdir():
+                if self.store.status_of(d.name) != "queued":
+                    shutil.rmtree(d, ignore_errors=True)
 
     # The registry loads in a thread so the first response does not wait for node packs.
     def start_loading(self, loop: asyncio.AbstractEventLoop) -> None:

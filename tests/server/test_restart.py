@@ -33,7 +33,12 @@ def test_sigkill_then_restart_resumes_queue_and_keeps_history(make_server):
     partial = data / "outputs" / ".partial" / running / "slow.bin"
     assert partial.exists() and partial.stat().st_size < 40 * 1000
 
+    # leftovers of a killed server that the next start sweeps away
+    (data / "uploads" / ".upload-1-2.tmp").write_bytes(b"half an upload")
+    (data / "outputs" / ".partial" / "0123456789abcdef").mkdir()
     srv.start()  # same data folder, new process
+    assert not (data / "uploads" / ".upload-1-2.tmp").exists()
+    assert not (data / "outputs" / ".partial" / "0123456789abcdef").exists()
     system = srv.get("/api/system").json()
     assert system["recovered_runs"] == [running]
     run = srv.wait_run(running)
