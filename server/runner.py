@@ -154,9 +154,12 @@ class Runner:
             try:
                 self._execute(row)
             except Exception:  # the worker must survive anything a run does
-                self.store.finish(row["id"], "failed", nodes={}, outputs={},
-                                  error={"message": "internal error", "traceback": traceback.format_exc()},
+                error = {"message": "internal error", "traceback": traceback.format_exc()}
+                self.live = None
+                self.store.finish(row["id"], "failed", nodes={}, outputs={}, error=error,
                                   warnings=[], summary={"status": "failed"})
+                self._emit({"type": "run.failed", "run_id": row["id"], "status": "failed",
+                            "time": time.time(), "error": error})
             self.runs_done += 1
 
     def _execute(self, row: dict[str, Any]) -> None:
