@@ -1,0 +1,195 @@
+"""Editor benchmark: a generated 500-node workflow in headless Chromium.
+
+A real `reelgraph serve` on a free loopback port (temporary data folder) and
+Debian's Chromium (1600x1000 viewport) driven by Playwright. The workflow is a
+500-node chain (image.Solid -> 499 x image.Blur) laid out in a 25 x 20 grid so
+that, fitted to the view, the whole graph is on screen. Input is sent the way
+a real mouse does: drags and wheel events at 120 per second, not awaited one
+by one. Frames are counted in the page with requestAnimationFrame.
+
+    python bench/editor.py [--quick]
+
+Figures: open_500_ms (median over several opens of `/?workflow=NAME`'s code
+path, from the request to the first painted frame with every node and wire in
+the DOM; open_500_first_ms is the first, cold one), pan_fps and zoom_fps while
+the whole graph is in view. ComfyUI's frontend 1.27.10 measured on the same
+kind of machine: 552 ms, 23 fps panning, 22 fps zooming. The last line printed
+is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+COMFY = {"open_500_ms": 552, "pan_fps": 23, "zoom_fps": 22}  # ComfyUI frontend 1.27.10, quoted in the issue
+INPUT_HZ = 120
+
+
+def chain_workflow(n: int = 500, columns: int = 25) -> dict[str, Any]:
+    """image.Solid then n-1 image.Blur nodes, each fed by the previous one, snaking through a grid."""
+    nodes: dict[str, Any] = {}
+    for i in range(n):
+        row, col = divmod(i, columns)
+        if row % 2:
+            col = columns - 1 - col
+        pos = [col * 280, row * 140]
+        if i == 0:
+            nodes["n0"] = {"type": "image.Solid", "type_version": 1,
+                           "inputs": {"width": 64, "height": 64, "color": "#336699", "batch": 1}, "ui": {"pos": pos}}
+        else:
+            nodes[f"n{i}"] = {"type": "image.Blur", "type_version": 1,
+                              "inputs": {"image": {"from": f"n{i - 1}", "output": "image"}, "sigma": 1.0},
+                              "ui": {"pos": pos}}
+    return {"format": "reelgraph.workflow", "version": 1, "name": f"Chain of {n}", "nodes": nodes,
+            "params": {}, "groups": [], "notes": []}
+
+
+class Server:
+    def __init__(self, data: Path):
+        self.data = data
+        port_file = data / "port"
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        exe = REPO / ".venv" / "bin" / "reelgraph"
+        cmd = [str(exe) if exe.exists() else "reelgraph", "serve", "--port", "0", "--data", str(data / "data"),
+               "--port-file", str(port_file)]
+        self.log = open(data / "server.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start: " + (data / "server.log").read_text())
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
+
+    def put(self, name: str, doc: dict[str, Any]) -> None:
+        req = urllib.request.Request(f"{self.url}/api/workflows/{name}", data=json.dumps(doc).encode(),
+                                     method="PUT", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            r.read()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+FRAME_COUNTER = """() => { window.__frames = []; window.__counting = true;
+  const tick = (t) => { if (!window.__counting) return; window.__frames.push(t); requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); }"""
+FRAME_STOP = """() => { window.__counting = false; const f = window.__frames;
+  return f.length > 1 ? (f.length - 1) * 1000 / (f[f.length - 1] - f[0]) : 0; }"""
+
+
+async def measure(page: Any, action: Any) -> float:
+    await page.evaluate(FRAME_COUNTER)
+    await action()
+    return float(await page.evaluate(FRAME_STOP))
+
+
+async def pan(page: Any, seconds: float, box: dict[str, float]) -> None:
+    """Drag on empty canvas in a loop, one move every 1/120 s, none awaited until the end."""
+    x0, y0 = box["x"] + 12, box["y"] + 12
+    await page.mouse.move(x0, y0)
+    await page.mouse.down()
+    pending = []
+    steps = int(seconds * INPUT_HZ)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        phase = (i % 240) / 240
+        dx = 200 * (phase * 2 if phase < 0.5 else 2 - phase * 2)
+        pending.append(asyncio.ensure_future(page.mouse.move(x0 + dx, y0 + dx * 0.5)))
+        await asyncio.sleep(max(0.0, t0 + (i + 1) / INPUT_HZ - time.perf_counter()))
+    await asyncio.gather(*pending)
+    await page.mouse.up()
+
+
+async def zoom(page: Any, seconds: float, box: dict[str, float]) -> None:
+    """Wheel at the centre, one notch every 1/120 s: in for a while, then out again."""
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    pending = []
+    steps = int(seconds * INPUT_HZ)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        direction = -1 if (i // 4) % 2 == 0 else 1  # 4 notches in (x1.8), 4 out: the graph stays about in view
+        pending.append(asyncio.ensure_future(page.mouse.wheel(0, 100 * direction)))
+        await asyncio.sleep(max(0.0, t0 + (i + 1) / INPUT_HZ - time.perf_counter()))
+    await asyncio.gather(*pending)
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="reelgraph-bench-editor-"))
+    server = Server(tmp)
+    try:
+        server.put("bench500", chain_workflow(500))
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+            await page.goto(f"{server.url}/?workflow=bench500")
+            await page.wait_for_function("document.body.classList.contains('ready')", timeout=60000)
+            first = await page.evaluate("window.reelgraph.lastOpenMs")
+            nodes = await page.locator("[data-node-id]").count()
+            links = await page.locator("[data-link]").count()
+            opens = []
+            for _ in range(3 if quick else 7):
+                await page.evaluate("window.reelgraph.openByName('bench500', 'workflow')")
+                opens.append(await page.evaluate("window.reelgraph.lastOpenMs"))
+            await page.evaluate("window.reelgraph.editor.fit()")
+            await page.wait_for_timeout(400)
+            box = await page.locator("#canvas").bounding_box()
+            secs = 1.5 if quick else 4.0
+            pan_fps = await measure(page, lambda: pan(page, secs, box))
+            await page.wait_for_timeout(400)
+            zoom_fps = await measure(page, lambda: zoom(page, secs, box))
+            await browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {
+        "nodes": nodes, "links": links,
+        "open_500_ms": round(statistics.median(opens), 1), "open_500_first_ms": round(first, 1),
+        "pan_fps": round(pan_fps, 1), "zoom_fps": round(zoom_fps, 1),
+        "vs_comfyui": {"open": round(COMFY["open_500_ms"] / max(1.0, statistics.median(opens)), 2),
+                       "pan": round(pan_fps / COMFY["pan_fps"], 2), "zoom": round(zoom_fps / COMFY["zoom_fps"], 2)},
+        "goals_met": statistics.median(opens) <= 300 and pan_fps >= 50 and zoom_fps >= 50,
+    }
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer opens, shorter interactions (under a minute)")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(json.dumps({"error": f"{CHROMIUM} not found: install Debian's chromium"}))
+        return 1
+    result = asyncio.run(run(args.quick))
+    print(f"open 500 nodes: {result['open_500_ms']} ms (first {result['open_500_first_ms']} ms; ComfyUI {COMFY['open_500_ms']} ms)")
+    print(f"pan: {result['pan_fps']} fps, zoom: {result['zoom_fps']} fps (ComfyUI {COMFY['pan_fps']} / {COMFY['zoom_fps']})")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
