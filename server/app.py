@@ -26,7 +26,7 @@ def create_app(config: ServerConfig) -> web.Application:
     server = Server(config)
     app = web.Application(
         client_max_size=config.max_body,
-        middlewares=[headers, make_middleware(config.token, _allowed_hosts(config)), json_errors],
+        middlewares=[headers, make_middleware(config.token, _allowed_hosts(config), config.allow_origins), json_errors],
     )
     app[SERVER_KEY] = server
     r = app.router

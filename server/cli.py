@@ -48,6 +48,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="extra custom-nodes folder (repeatable; default ./custom_nodes and REELGRAPH_CUSTOM_NODES)")
     p.add_argument("--allow-host", action="append", default=[],
                    help="extra Host name to answer without a token (e.g. a local alias)")
+    p.add_argument("--allow-origin", action="append", default=[],
+                   help="extra origin trusted for writes and the WebSocket, e.g. https://reel.example "
+                        "behind a TLS proxy (the server's own origin always is)")
     p.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (MiB)")
     p.add_argument("--port-file", type=Path, default=None,
                    help="write the bound port to this file once listening (for scripts and tests)")
@@ -61,7 +64,8 @@ def serve(args: argparse.Namespace) -> int:
     from .app import ServerConfig, create_app
 
     config = ServerConfig(host=args.host, port=args.port, token=args.token,
-                          allow_hosts=set(args.allow_host), max_upload=args.max_upload_mb << 20)
+                          allow_hosts=set(args.allow_host), allow_origins=set(args.allow_origin),
+                          max_upload=args.max_upload_mb << 20)
     if args.data is not None:
         config.data_dir = args.data
     if args.web is not None:

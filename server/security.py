@@ -57,8 +57,11 @@ def token_of(request: web.Request) -> str | None:
             or request.cookies.get(COOKIE))
 
 
-def make_middleware(token: str | None, allowed_hosts: set[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
+def make_middleware(token: str | None, allowed_hosts: set[str],
+                    allowed_origins: set[str] | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """`allowed_origins`: extra origins trusted for writes (a TLS reverse proxy's https://name)."""
     allowed = {h.lower() for h in allowed_hosts}
+    origins = {o.lower().rstrip("/") for o in allowed_origins or ()}
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -75,7 +78,7 @@ def make_middleware(token: str | None, allowed_hosts: set[str]) -> Callable[...,
             origin = request.headers.get("Origin")
             if origin is not None:
                 own = f"{request.scheme}://{request.host}".lower()
-                if origin.lower().rstrip("/") != own:
+                if origin.lower().rstrip("/") not in (own, *origins):
                     return _deny(403, f"cross-origin request from {origin!r} refused")
             if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
                 return _deny(403, "cross-site request refused")

@@ -31,6 +31,7 @@ class ServerConfig:
     templates_dir: Path = REPO / "workflows"
     custom_nodes: list[Path] | None = None  # None: the engine's defaults
     allow_hosts: set[str] = field(default_factory=set)
+    allow_origins: set[str] = field(default_factory=set)
     max_body: int = 32 << 20  # JSON bodies
     max_upload: int = 1 << 30  # one uploaded file
     memory_cache_bytes: int | None = None

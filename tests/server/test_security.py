@@ -129,6 +129,12 @@ def test_cross_origin_websocket_is_refused(server):
     asyncio.run(main())
 
 
+def test_allowed_origin_for_a_proxy(make_server):
+    srv = make_server(extra=["--allow-origin", "https://reel.example"])
+    assert srv.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://reel.example"}).status == 202
+    assert srv.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://evil.example"}).status == 403
+
+
 def test_dns_rebinding_host_is_refused(server):
     status, _body = raw_get(server.port, "/api/system", headers={"Host": f"evil.example:{server.port}"})
     assert status == 403
