@@ -35,6 +35,11 @@ class AudioClip:
     def duration(self) -> float:
         return self.frames / self.sample_rate
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (the memory cache budgets by this)."""
+        return int(self.samples.element_size() * self.samples.nelement())
+
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = 48000, channels: int = 1) -> AudioClip:
         import torch

@@ -47,6 +47,13 @@ class VideoStream:
     def size(self) -> tuple[int, int]:
         return self.width, self.height
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (the memory cache budgets by this): the audio, plus the
+        frames for a TensorVideo; a lazy stream holds no frames."""
+        a = self._audio
+        return 4096 + (a.nbytes if a is not None else 0)
+
     def render(self, start: int, stop: int) -> Any:
         """Frames [start, stop) as uint8 [t, H, W, 3]. The default walks `chunks`."""
         import torch
@@ -114,6 +121,10 @@ class TensorVideo(VideoStream):
 
     def render(self, start: int, stop: int) -> Any:
         return self.frames[max(0, start):max(0, stop)].clone()  # callers own their chunks
+
+    @property
+    def nbytes(self) -> int:
+        return super().nbytes + int(self.frames.nelement())
 
 
 class ProceduralVideo(VideoStream):
