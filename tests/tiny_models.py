@@ -1,0 +1,314 @@
+"""Tiny random-weight diffusers pipelines, built from configs (as diffusers' own tests do).
+
+    python tests/tiny_models.py DIR [name ...]
+
+writes every tiny pipeline (or the named ones) into DIR/diffusers/<name>, a
+models folder: point REELGRAPH_MODELS at DIR to try the generative workflows
+without any weights. The outputs are noise, but every node runs through the same
+`from_pretrained` path real models take.
+
+The tiny models keep the compression ratios of the real families (LTX: 32x
+spatial, 8x temporal; Wan and CogVideoX: 8x and 4x), so the frame and size rules
+the nodes check at validation are the real ones.
+"""
+
+from __future__ import annotations
+
+import string
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_CHARS = string.ascii_lowercase + string.digits + ".,!?'-:;"
+_WORDS = ("the", "a", "an", "of", "and", "in", "on", "cat", "dog", "sea", "sun", "city", "night",
+          "red", "blue", "green", "light", "forest", "mountain", "river", "sky", "robot", "street")
+
+
+def clip_tokenizer() -> Any:
+    from transformers import CLIPTokenizer
+
+    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in _CHARS:
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    merges: list[tuple[str, str]] = []
+    for w in _WORDS:  # merge each word left to right so common words are one token
+        cur = w[0]
+        for i, ch in enumerate(w[1:], 1):
+            right = ch + ("</w>" if i == len(w) - 1 else "")
+            merges.append((cur, right))
+            cur = cur + right
+            vocab.setdefault(cur, len(vocab))
+    merges = list(dict.fromkeys(merges))
+    # model_max_length: without it transformers 5 pads prompts to an enormous length.
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+def t5_tokenizer() -> Any:
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    pieces += [(c, -3.0) for c in _CHARS] + [("▁" + w, -1.0) for w in _WORDS]
+    # T5Tokenizer(vocab_file=...) silently ignores the file; a vocab list works. No extra ids.
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=512)
+
+
+def clip_text_encoder(vocab_size: int, hidden: int = 32, with_projection: bool = False) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    cfg = CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden,
+                         intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
+                         num_hidden_layers=2, vocab_size=vocab_size, projection_dim=hidden)
+    return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(cfg)
+
+
+def t5_encoder(vocab_size: int, d_model: int = 32) -> Any:
+    from transformers import T5Config, T5EncoderModel
+
+    cfg = T5Config(vocab_size=vocab_size, d_model=d_model, d_ff=37, d_kv=8, num_layers=2,
+                   num_heads=4, relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+                   decoder_start_token_id=0)
+    return T5EncoderModel(cfg)
+
+
+def clip_vision(hidden: int = 32, projection: int = 32, with_projection: bool = True) -> tuple[Any, Any]:
+    """An image encoder and its processor. image_size 224 / patch 32: the pipelines resize to 224."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
+
+    cfg = CLIPVisionConfig(hidden_size=hidden, projection_dim=projection, num_hidden_layers=2,
+                           num_attention_heads=4, image_size=224, intermediate_size=37, patch_size=32)
+    proc = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
+    return (CLIPVisionModelWithProjection if with_projection else CLIPVisionModel)(cfg), proc
+
+
+def _sd_parts() -> dict[str, Any]:
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+
+    tok = clip_tokenizer()
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+        norm_num_groups=4, attention_head_dim=4)
+    vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3,
+                        down_block_types=("DownEncoderBlock2D",) * 4,
+                        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4,
+                        norm_num_groups=4, layers_per_block=1, sample_size=64)
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                          clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    return {"unet": unet, "vae": vae, "scheduler": sched, "tokenizer": tok,
+            "text_encoder": clip_text_encoder(len(tok))}
+
+
+def build_sd() -> Any:
+    """Stable Diffusion 1.x layout (UNet + KL VAE with 8x compression + CLIP text)."""
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline(**_sd_parts(), safety_checker=None, feature_extractor=None,
+                                   image_encoder=None, requires_safety_checker=False)
+
+
+def build_sdxl() -> Any:
+    """SDXL layout: two CLIP text encoders, added time ids."""
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+
+    parts = _sd_parts()
+    tok = parts["tokenizer"]
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=64,
+        norm_num_groups=4, attention_head_dim=4, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + 6 * 8)
+    return StableDiffusionXLPipeline(
+        vae=parts["vae"], text_encoder=clip_text_encoder(len(tok)), tokenizer=tok,
+        text_encoder_2=clip_text_encoder(len(tok), with_projection=True), tokenizer_2=clip_tokenizer(),
+        unet=unet, scheduler=parts["scheduler"], force_zeros_for_empty_prompt=True)
+
+
+def build_animatediff() -> Any:
+    from diffusers import AnimateDiffPipeline, MotionAdapter, UNet2DConditionModel
+
+    parts = _sd_parts()
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
+        norm_num_groups=4, attention_head_dim=4)
+    adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=1,
+                            motion_norm_num_groups=4, motion_num_attention_heads=2,
+                            motion_max_seq_length=32)
+    return AnimateDiffPipeline(unet=unet, motion_adapter=adapter, vae=parts["vae"],
+                               text_encoder=parts["text_encoder"], tokenizer=parts["tokenizer"],
+                               scheduler=parts["scheduler"], feature_extractor=None, image_encoder=None)
+
+
+def build_svd() -> Any:
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=24,
+        addition_time_embed_dim=8, num_frames=8)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32, 32, 32), in_channels=3, out_channels=3,
+                                       down_block_types=("DownEncoderBlock2D",) * 4, latent_channels=4)
+    sched = EulerDiscreteScheduler(
+        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, interpolation_type="linear",
+        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
+        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
+    encoder, proc = clip_vision()
+    return StableVideoDiffusionPipeline(vae=vae, image_encoder=encoder, unet=unet, scheduler=sched,
+                                        feature_extractor=proc)
+
+
+def _ltx_parts() -> dict[str, Any]:
+    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+
+    tok = t5_tokenizer()
+    # Every decoder_* argument is given: left out, they default to a 950 MB full-size decoder.
+    # patch 4 x three 2x stages: the real 32x spatial / 8x temporal compression.
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False, False, False, False, False), upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1), timestep_conditioning=False, patch_size=4, patch_size_t=1,
+        encoder_causal=True, decoder_causal=False)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
+    sched = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
+                                            base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
+    return {"transformer": transformer, "vae": vae, "scheduler": sched, "tokenizer": tok,
+            "text_encoder": t5_encoder(len(tok))}
+
+
+def build_ltx() -> Any:
+    """LTX-Video text-to-video; the same folder serves image-to-video (LTXImageToVideoPipeline)."""
+    from diffusers import LTXPipeline
+
+    return LTXPipeline(**_ltx_parts())
+
+
+def _wan_vae() -> Any:
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])
+
+
+def build_wan() -> Any:
+    """Wan 2.1 text-to-video layout (UMT5 replaced by a tiny T5 encoder)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+
+    tok = t5_tokenizer()
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+    return WanPipeline(tokenizer=tok, text_encoder=t5_encoder(len(tok)), vae=_wan_vae(),
+                       transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
+
+
+def build_wan_i2v() -> Any:
+    """Wan 2.1 image-to-video layout: CLIP image encoder, 36 input channels."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+
+    tok = t5_tokenizer()
+    encoder, proc = clip_vision(hidden=32, projection=32, with_projection=False)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, image_dim=32)
+    return WanImageToVideoPipeline(
+        tokenizer=tok, text_encoder=t5_encoder(len(tok)), vae=_wan_vae(), transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), image_encoder=encoder, image_processor=proc)
+
+
+def _cog_parts(in_channels: int) -> dict[str, Any]:
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXTransformer3DModel
+
+    tok = t5_tokenizer()
+    transformer = CogVideoXTransformer3DModel(
+        # The image-to-video model uses 3D rotary embeddings: head dim must split into even thirds.
+        num_attention_heads=4, attention_head_dim=16 if in_channels == 8 else 8,
+        in_channels=in_channels, out_channels=4,
+        time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=4, sample_height=4,
+        sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=16,
+        use_rotary_positional_embeddings=in_channels == 8)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), latent_channels=4,
+        layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
+    return {"tokenizer": tok, "text_encoder": t5_encoder(len(tok)), "vae": vae,
+            "transformer": transformer, "scheduler": CogVideoXDDIMScheduler()}
+
+
+def build_cogvideox() -> Any:
+    from diffusers import CogVideoXPipeline
+
+    return CogVideoXPipeline(**_cog_parts(4))
+
+
+def build_cogvideox_i2v() -> Any:
+    from diffusers import CogVideoXImageToVideoPipeline
+
+    return CogVideoXImageToVideoPipeline(**_cog_parts(8))
+
+
+BUILDERS: dict[str, Callable[[], Any]] = {
+    "tiny-sd": build_sd,
+    "tiny-sdxl": build_sdxl,
+    "tiny-animatediff": build_animatediff,
+    "tiny-svd": build_svd,
+    "tiny-ltx": build_ltx,
+    "tiny-wan": build_wan,
+    "tiny-wan-i2v": build_wan_i2v,
+    "tiny-cogvideox": build_cogvideox,
+    "tiny-cogvideox-i2v": build_cogvideox_i2v,
+}
+
+
+def write(models_dir: Path, names: list[str] | None = None, *, seed: int = 0) -> dict[str, Path]:
+    """Build and save the tiny pipelines into `models_dir/diffusers/<name>`."""
+    import torch
+
+    out: dict[str, Path] = {}
+    for name in names or list(BUILDERS):
+        torch.manual_seed(seed)
+        pipe = BUILDERS[name]()
+        path = Path(models_dir) / "diffusers" / name
+        pipe.save_pretrained(path, safe_serialization=True)
+        out[name] = path
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        print("\npipelines:", ", ".join(BUILDERS))
+        return 0 if argv else 2
+    unknown = [n for n in argv[1:] if n not in BUILDERS]
+    if unknown:
+        print(f"unknown pipeline(s) {', '.join(unknown)}; choose from {', '.join(BUILDERS)}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(1)
+    for name, path in write(Path(argv[0]), argv[1:] or None).items():
+        print(f"{name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
