@@ -31,6 +31,7 @@ from engine import (
     INT,
     VIDEO,
     AnyValue,
+    Audio,
     Bool,
     Combo,
     Context,
@@ -40,6 +41,7 @@ from engine import (
     NodeInputError,
     Seed,
     Text,
+    Video,
     node,
 )
 from engine import models as M
@@ -353,8 +355,6 @@ def _cache_key(name: str, opts: LoadOptions) -> tuple[Any, ...]:
 
 
 def _load(name: str, opts: LoadOptions, device: str) -> Any:
-    import diffusers
-    import torch
 
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
@@ -910,3 +910,60 @@ def unload_models(
     except M.ModelNotFound as exc:
         raise NodeInputError("model", str(exc)) from None
     return M.model_cache().unload(match=lambda k: isinstance(k, tuple) and len(k) > 1 and k[1] == path)
+
+
+FIT_MODES = ("slow", "hold", "loop", "pingpong")
+
+
+def fit_indices(count: int, total: int, mode: str) -> list[int]:
+    """Which source frame each of `total` output frames shows, for a clip of `count` frames."""
+    if count <= 0 or total <= 0:
+        return []
+    if mode == "slow":  # stretch evenly over the duration
+        return [min(count - 1, j * count // total) for j in range(total)]
+    if mode == "hold":  # play once, then hold the last frame
+        return [min(j, count - 1) for j in range(total)]
+    if mode == "loop":
+        return [j % count for j in range(total)]
+    period = max(1, 2 * count - 2)  # pingpong: 0 1 2 1 0 1 2 ...
+    return [(j % period) if (j % period) < count else period - (j % period) for j in range(total)]
+
+
+@node("diffusion.FitClip", category="generate/video", outputs={"video": VIDEO})
+def fit_clip(
+    video: Video,
+    audio: Audio = None,
+    seconds: Annotated[float, Float(0.0, 3600.0, 0.1)] = 0.0,
+    tail: Annotated[float, Float(0.0, 10.0, 0.05)] = 0.4,
+    mode: Annotated[str, Combo(FIT_MODES)] = "slow",
+) -> Any:
+    """Make a generated clip (a few seconds at most) as long as its narration: `audio`'s
+    duration plus `tail`, or `seconds`. `slow` stretches it, `hold` freezes the last frame,
+    `loop` and `pingpong` repeat it. The audio becomes the clip's sound track. Streamed:
+    frames are taken from the clip as they are needed."""
+    import torch
+
+    from engine.media.video import ProceduralVideo
+
+    length = (audio.duration + tail) if audio is not None else seconds
+    if length <= 0:
+        raise NodeInputError("seconds", "give an audio to follow or a length in seconds")
+    total = max(1, round(length * video.fps))
+    idx = fit_indices(video.frame_count, total, mode)
+    if not idx:
+        raise NodeInputError("video", "the clip has no frames")
+
+    def render(start: int, stop: int) -> Any:
+        wanted = idx[start:stop]
+        if not wanted:
+            return torch.zeros(0, video.height, video.width, 3, dtype=torch.uint8)
+        lo, hi = min(wanted), max(wanted) + 1
+        frames = video.render(lo, hi)
+        return frames[torch.tensor([i - lo for i in wanted])].contiguous()
+
+    out = ProceduralVideo(render, fps=video.fps, width=video.width, height=video.height, frame_count=total)
+    if audio is not None:
+        from .video import fit_audio
+
+        out = out.with_audio(fit_audio(audio, total / video.fps))
+    return out
