@@ -106,12 +106,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=1 << 16, compress=False)
     if not ws.can_prepare(request).ok:
         raise bad("this endpoint takes a WebSocket upgrade")
+    only_run = request.query.get("run") or None
     await ws.prepare(request)
     live = s.runner.live
-    await s.hub.serve(ws, {
+    hello: dict[str, Any] = {
         "type": "hello", "version": __version__, "running": live.run_id if live else None,
         "counts": s.store.counts(), "preview_format": "uint32 BE header length | JSON header | payload",
-    })
+    }
+    if only_run is not None:
+        # Following one run: say where it stands now, so no event before the connect is missed.
+        hello["run"] = {"id": only_run, "status": s.store.status_of(only_run)}
+    await s.hub.serve(ws, hello, only_run)
     return ws
 
 

@@ -26,10 +26,11 @@ _PREVIEW = object()  # queue marker: send the oldest waiting preview frame
 
 
 class Client:
-    __slots__ = ("event", "previews", "progress", "queue", "task", "ws")
+    __slots__ = ("event", "only_run", "previews", "progress", "queue", "task", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse):
+    def __init__(self, ws: web.WebSocketResponse, only_run: str | None = None):
         self.ws = ws
+        self.only_run = only_run  # set: this client follows one run only
         self.queue: deque[Any] = deque()
         # (run, node, item) -> latest progress message, sent in the slot of the first one
         self.progress: dict[tuple[Any, ...], str] = {}
@@ -52,9 +53,9 @@ class Hub:
         return {"clients": len(self.clients), "sent": self.sent, "coalesced": self.coalesced,
                 "dropped_previews": self.dropped_previews, "disconnected_slow": self.disconnected_slow}
 
-    async def serve(self, ws: web.WebSocketResponse, hello: dict[str, Any]) -> None:
+    async def serve(self, ws: web.WebSocketResponse, hello: dict[str, Any], only_run: str | None = None) -> None:
         """Own one connected socket until it closes."""
-        client = Client(ws)
+        client = Client(ws, only_run)
         self.clients.add(client)
         client.task = asyncio.create_task(self._sender(client))
         self._enqueue(client, json.dumps(hello))
@@ -69,12 +70,16 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await client.task
 
+    def _audience(self, run_id: Any) -> list[Client]:
+        return [c for c in self.clients if c.only_run is None or c.only_run == run_id]
+
     def publish(self, message: dict[str, Any]) -> None:
         """A JSON event to every client (called on the event loop)."""
         text = json.dumps(message, separators=(",", ":"), default=str)
+        run_id = message.get("run_id")
         if message.get("type") == "node.progress":
-            key = (message.get("run_id"), message.get("node_id"), message.get("item"))
-            for c in list(self.clients):
+            key = (run_id, message.get("node_id"), message.get("item"))
+            for c in self._audience(run_id):
                 if key in c.progress:
                     c.progress[key] = text
                     self.coalesced += 1
@@ -82,11 +87,11 @@ class Hub:
                     c.progress[key] = text
                     self._enqueue(c, key)
             return
-        for c in list(self.clients):
+        for c in self._audience(run_id):
             self._enqueue(c, text)
 
-    def publish_binary(self, frame: bytes) -> None:
-        for c in list(self.clients):
+    def publish_binary(self, frame: bytes, run_id: str | None = None) -> None:
+        for c in self._audience(run_id):
             if len(c.previews) == MAX_PREVIEWS:
                 self.dropped_previews += 1  # the oldest waiting one
             else:

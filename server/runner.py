@@ -61,7 +61,7 @@ class Runner:
         self._thread: threading.Thread | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.publish: Callable[[dict[str, Any]], None] = lambda m: None
-        self.publish_binary: Callable[[bytes], None] = lambda b: None
+        self.publish_binary: Callable[[bytes, str | None], None] = lambda b, r: None
         self.want_previews: Callable[[], bool] = lambda: False
         self._pending: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._pending_lock = threading.Lock()
@@ -250,7 +250,7 @@ class Runner:
                 except Exception:
                     frames = []
                 for f in frames:
-                    self._to_loop(self.publish_binary, f)
+                    self._to_loop(self.publish_binary, f, ev.run_id)
             return
         msg = ev.to_dict()
         nid = ev.node_id

@@ -200,3 +200,24 @@ def test_video_and_audio_previews(server):
 
     with wave.open(io.BytesIO(audio[0][1])) as w:
         assert w.getframerate() == 8000 and w.getnframes() == 8000 and w.getnchannels() == 1
+
+
+def test_following_one_run(server):
+    async def main() -> None:
+        async with aiohttp.ClientSession() as s:
+            a = server.queue(slow_wf(100, 0.01, "a"))  # b waits behind it
+            b = server.queue(slow_wf(3, 0.0, "b"))
+            async with s.ws_connect(f"{server.url}/api/ws?run={b}") as ws:
+                hello = await ws.receive_json(timeout=10)
+                assert hello["run"] == {"id": b, "status": "queued"}
+                seen = []
+                while True:
+                    ev = await ws.receive_json(timeout=30)
+                    seen.append(ev)
+                    if ev["type"] in FINAL:
+                        break
+            assert {e["run_id"] for e in seen} == {b}
+            assert seen[0]["type"] == "run.started" and seen[-1]["type"] == "run.finished"
+            assert server.get(f"/api/runs/{a}").json()["status"] == "finished"
+
+    asyncio.run(main())
