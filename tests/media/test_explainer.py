@@ -110,6 +110,7 @@ def test_scene_boundaries_in_sync(explainer):
         seg = track[lo: lo + len(ref) + rate // 2]
         corr = np.correlate(seg, ref, mode="valid")
         audio_start = (lo + int(np.argmax(corr))) / rate
+        print(f"scene {k}: clip start {starts[k]:.4f}s, audio {audio_start:.4f}s, picture cut {video_cut:.4f}s")
         assert abs(audio_start - starts[k]) <= frame, (k, audio_start, starts[k])
         assert abs(video_cut - audio_start) <= frame, (k, video_cut, audio_start)
 
