@@ -58,7 +58,7 @@ export class Palette {
     if (ctx.type) {
       this.filterEl.hidden = false;
       this.filterEl.innerHTML = `<span class="sockdot" style="--c:${typeColor(ctx.type)}"></span>` +
-        `${ctx.dir === "out" ? "takes" : "gives"} <b>${esc(ctx.type)}</b>`;
+        `<span>nodes that ${ctx.dir === "out" ? "take" : "give"} <b>${esc(ctx.type)}</b></span>`;
     } else this.filterEl.hidden = true;
     this.update();
     this.input.focus();
