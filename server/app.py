@@ -14,7 +14,7 @@ from aiohttp import web
 
 from . import api_files, api_runs, api_system, api_workflows
 from .common import error, json_errors
-from .security import headers, make_middleware
+from .security import headers, is_loopback, make_middleware
 from .state import SERVER_KEY, DataDirInUse, Server, ServerConfig
 
 
@@ -23,6 +23,8 @@ def _allowed_hosts(config: ServerConfig) -> set[str]:
 
 
 def create_app(config: ServerConfig) -> web.Application:
+    if not is_loopback(config.host) and not config.token:
+        raise ValueError(f"refusing to serve on {config.host}: a non-loopback address needs a token")
     server = Server(config)
     app = web.Application(
         client_max_size=config.max_body,
