@@ -7,7 +7,9 @@ import contextlib
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -127,7 +129,21 @@ async def get_run(request: web.Request) -> web.Response:
                error=row["error"], warnings=row["warnings"], workflow=row["workflow"])
     if row["status"] == "queued":
         out["position"] = s.store.queue_position(row["id"])
+    out["files"] = await asyncio.to_thread(_run_files, s.outputs_dir, row["id"]) if row["status"] in FINAL else []
     return web.json_response(out)
+
+
+def _run_files(outputs: Path, run_id: str) -> list[dict[str, Any]]:
+    """Every file in the run's output folder (including ones no output node reported)."""
+    folder = outputs / run_id
+    if not re.fullmatch(r"[0-9a-f]{16}", run_id) or not folder.is_dir() or folder.is_symlink():
+        return []
+    found = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink() and not any(part.startswith(".") for part in p.parts[-3:]):
+            rel = f"outputs/{run_id}/{p.relative_to(folder).as_posix()}"
+            found.append({"file": rel, "url": f"/api/files/{quote(rel)}", "size": p.stat().st_size})
+    return found
 
 
 async def cancel_run(request: web.Request) -> web.Response:

@@ -75,6 +75,9 @@ _RUN = {
         "params": {"type": "object"}, "targets": {"type": "array", "nullable": True, "items": {"type": "string"}},
         "warnings": {"type": "array", "items": _ISSUE}, "workflow": {"type": "object"},
         "position": {"type": "integer"}, "cancel_requested": {"type": "boolean"},
+        "files": {"type": "array", "description": "every file in the run's output folder",
+                  "items": {"type": "object", "properties": {
+                      "file": {"type": "string"}, "url": {"type": "string"}, "size": {"type": "integer"}}}},
     }}],
 }
 

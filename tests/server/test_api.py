@@ -129,6 +129,8 @@ def test_run_outputs_files_with_range_requests(server):
     tail = server.get(files[0]["url"], headers={"Range": "bytes=-5"})
     assert tail.status == 206 and tail.body == full.body[-5:]
     assert server.get(files[0]["url"], headers={"Range": f"bytes={len(full.body) + 10}-"}).status == 416
+    assert run["files"] == [{"file": f"outputs/{run_id}/frame_00000.png", "url": files[0]["url"],
+                             "size": len(full.body)}]
     # no staging leftovers once published
     assert not (server.data / "outputs" / ".partial" / run_id).exists()
     cache = server.get("/api/system").json()["cache"]
