@@ -207,6 +207,8 @@ def measure_bytes(value: Any) -> int:
             stack.extend(v)
         elif hasattr(v, "components") and isinstance(v.components, dict):
             stack.extend(v.components.values())  # a diffusers pipeline
+        elif isinstance(getattr(v, "nbytes", None), int):
+            total += v.nbytes
     return total
 
 

@@ -74,7 +74,12 @@ def t5_encoder(vocab_size: int, d_model: int = 32) -> Any:
 
 def clip_vision(hidden: int = 32, projection: int = 32, with_projection: bool = True) -> tuple[Any, Any]:
     """An image encoder and its processor. image_size 224 / patch 32: the pipelines resize to 224."""
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, CLIPVisionModelWithProjection
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        CLIPVisionModelWithProjection,
+    )
 
     cfg = CLIPVisionConfig(hidden_size=hidden, projection_dim=projection, num_hidden_layers=2,
                            num_attention_heads=4, image_size=224, intermediate_size=37, patch_size=32)
@@ -171,7 +176,11 @@ def build_svd() -> Any:
 
 
 def _ltx_parts() -> dict[str, Any]:
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXVideoTransformer3DModel,
+    )
 
     tok = t5_tokenizer()
     # Every decoder_* argument is given: left out, they default to a 950 MB full-size decoder.
@@ -222,7 +231,11 @@ def build_wan() -> Any:
 
 def build_wan_i2v() -> Any:
     """Wan 2.1 image-to-video layout: CLIP image encoder, 36 input channels."""
-    from diffusers import FlowMatchEulerDiscreteScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
 
     tok = t5_tokenizer()
     encoder, proc = clip_vision(hidden=32, projection=32, with_projection=False)
@@ -236,7 +249,11 @@ def build_wan_i2v() -> Any:
 
 
 def _cog_parts(in_channels: int) -> dict[str, Any]:
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXTransformer3DModel
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXTransformer3DModel,
+    )
 
     tok = t5_tokenizer()
     transformer = CogVideoXTransformer3DModel(

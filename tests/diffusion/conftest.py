@@ -1,0 +1,73 @@
+"""Tiny random-weight pipelines, built once per session into a temporary models folder and
+loaded back by the nodes through the same from_pretrained path real models take."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("diffusers")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory) -> Path:
+    from tests.tiny_models import write
+
+    root = tmp_path_factory.mktemp("models")
+    write(root)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REELGRAPH_MODELS", str(root))
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from engine import Registry
+
+    reg = Registry.discover()
+    assert reg.load_errors == [], [e.message for e in reg.load_errors]
+    return reg
+
+
+def workflow(nodes: dict[str, Any]) -> Any:
+    from engine import loads_workflow
+
+    for spec in nodes.values():
+        spec.setdefault("type_version", 1)
+    return loads_workflow(json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": nodes}))
+
+
+class Runner:
+    """Runs a one-off workflow with a fresh value cache (so nodes really execute) and keeps
+    the events; the model cache is the process-wide one, as in a real server."""
+
+    def __init__(self, registry, out_dir: Path):
+        self.registry = registry
+        self.out_dir = out_dir
+
+    def run(self, nodes: dict[str, Any], *, targets=None, cancel=None, listener=None, params=None,
+            wf: Any = None):
+        from engine import Cache, Engine
+
+        events: list[Any] = []
+
+        def listen(e):
+            events.append(e)
+            if listener is not None:
+                listener(e)
+
+        with Engine(self.registry, Cache()) as eng:
+            res = eng.run(wf if wf is not None else workflow(nodes),
+                          targets=targets if targets is not None or wf is not None else list(nodes), listener=listen,
+                          cancel=cancel, out_dir=self.out_dir, params=params)
+        res.events = events
+        return res
+
+
+@pytest.fixture(scope="session")
+def runner(registry, models_dir, tmp_path_factory) -> Runner:
+    return Runner(registry, tmp_path_factory.mktemp("out"))
