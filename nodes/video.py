@@ -449,3 +449,52 @@ def overlay_text(
                             shadow=round(px * 0.08) if shadow else 0)
     x, y = place(position, video.width, video.height, rgba.shape[1], rgba.shape[0], round(margin * video.height))
     return overlay_rgba(video, rgba, x, y, 1.0, start, end, fade)
+
+
+@node("video.Fade", category="video/edit", outputs={"video": VIDEO})
+def fade(
+    video: Video,
+    fade_in: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.5,
+    fade_out: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.8,
+    audio_fade_in: Annotated[float, Float(0.0, 30.0, 0.01)] = 0.02,
+    audio_fade_out: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.8,
+) -> Any:
+    """Fade the pictures in from and out to black, and the audio in and out (keep the
+    audio fade-in short so the first word is not swallowed). The length is unchanged."""
+    import cv2
+    import torch
+
+    n = video.frame_count
+    fin, fout = round(fade_in * video.fps), round(fade_out * video.fps)
+
+    def gain(i: int) -> float:
+        g = 1.0
+        if fin:
+            g = min(g, (i + 0.5) / fin)
+        if fout:
+            g = min(g, (n - i - 0.5) / fout)
+        return max(0.0, min(1.0, g))
+
+    def fn(chunk: Any, first: int) -> Any:
+        t = int(chunk.shape[0])
+        if first >= fin and first + t <= n - fout:
+            return chunk
+        frames = chunk.numpy()
+        for k in range(t):
+            g = gain(first + k)
+            if g < 1.0:
+                cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
+        return chunk
+
+    audio = video.audio
+    if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
+        s = audio.samples.clone()
+        m = s.shape[1]
+        a = min(m, round(audio_fade_in * audio.sample_rate))
+        b = min(m, round(audio_fade_out * audio.sample_rate))
+        if a:
+            s[:, :a] *= torch.linspace(0, 1, a)
+        if b:
+            s[:, m - b:] *= torch.linspace(1, 0, b)
+        audio = AudioClip(s, audio.sample_rate)
+    return MappedVideo(video, fn, audio=audio)

@@ -160,3 +160,15 @@ def test_concat_renders_each_frame_once():
     frames = collect(cut, 8)
     assert frames.shape[0] == 90
     assert sum(rendered) == 90 + 2  # + the first frame of clips 1 and 2
+
+
+def test_fade_in_and_out():
+    from nodes.video import fade
+
+    v = solid_video(24, (200, 200, 200), audio=AudioClip(torch.ones(1, 1000), 1000))
+    f = fade(v, fade_in=0.25, fade_out=0.25, audio_fade_in=0.1, audio_fade_out=0.25)
+    lum = collect(f, 5)[:, 0, 0, 0].tolist()
+    assert lum[0] < lum[3] < lum[6] == 200 and lum[-1] < lum[-4] < lum[-7] == 200
+    assert f.frame_count == 24 and f.audio.duration == pytest.approx(1.0)
+    s = f.audio.samples[0]
+    assert float(s[0]) == 0 and float(s[500]) == 1 and float(s[-1]) == 0
