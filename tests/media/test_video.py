@@ -172,3 +172,31 @@ def test_fade_in_and_out():
     assert f.frame_count == 24 and f.audio.duration == pytest.approx(1.0)
     s = f.audio.samples[0]
     assert float(s[0]) == 0 and float(s[500]) == 1 and float(s[-1]) == 0
+
+
+def test_encode_crops_to_even_size_and_skips_missing_audio(tmp_path):
+    import av
+
+    v = solid_video(12, (10, 200, 30), size=(25, 33))
+    path = encode_mp4(v, tmp_path / "odd.mp4", crf=18, preset="ultrafast", metadata={"comment": "x"})
+    with av.open(str(path)) as c:
+        assert [s.type for s in c.streams] == ["video"]
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height, s.codec_context.pix_fmt) == (32, 24, "yuv420p")
+        frame = next(c.decode(s)).to_ndarray(format="rgb24")
+    assert np.abs(frame[12, 16].astype(int) - [10, 200, 30]).max() <= 6  # colours survive (BT.601 tagged)
+    assert [p.name for p in tmp_path.iterdir()] == ["odd.mp4"]  # no temp file left
+
+
+def test_encode_failure_leaves_no_file(tmp_path):
+    from engine.media.video import ProceduralVideo
+
+    def render(a, b):
+        if a >= 8:
+            raise RuntimeError("renderer broke")
+        return torch.zeros(b - a, 16, 16, 3, dtype=torch.uint8)
+
+    v = ProceduralVideo(render, fps=24, width=16, height=16, frame_count=24)
+    with pytest.raises(RuntimeError, match="renderer broke"):
+        encode_mp4(v, tmp_path / "never.mp4", preset="ultrafast", chunk=4)
+    assert list(tmp_path.iterdir()) == []
