@@ -47,30 +47,43 @@ _LIST_COLUMNS = "seq, id, status, name, created, started, ended, attempts, error
 
 
 class RunStore:
-    """Thread-safe access to the runs table (one connection, one lock: every query is short)."""
+    """Thread-safe access to the runs table: one SQLite connection per thread.
+
+    With the WAL journal, readers (the API on the event loop) never wait for the
+    worker's writes or checkpoints, and writers queue on SQLite's own lock."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        db = self._conn()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._conns_lock:
+                self._all_conns.append(db)
+        return db
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._conns_lock:
+            for db in self._all_conns:
+                db.close()
+            self._all_conns.clear()
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
+        return self._conn().execute(sql, args)
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        return self._conn().execute(sql, args).fetchall()
 
     # -- writing --------------------------------------------------------------
     def add(self, run_id: str, workflow: dict[str, Any], params: dict[str, Any],
@@ -91,21 +104,22 @@ class RunStore:
 
     def claim_next(self) -> dict[str, Any] | None:
         """Mark the oldest queued run running and return it (None: queue empty)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            cur = self._db.execute(
-                "UPDATE runs SET status = 'running', started = ?, attempts = attempts + 1,"
-                " nodes = '{}', outputs = '{}', error = NULL WHERE id = ? AND status = 'queued'",
-                (time.time(), row["id"]),
-            )
-            if cur.rowcount != 1:
-                return None  # cancelled in between; the caller asks again
-            row = self._db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
-        return _decode(row)
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")  # the select and the update as one step
+        try:
+            row = db.execute("SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1").fetchone()
+            if row is not None:
+                db.execute(
+                    "UPDATE runs SET status = 'running', started = ?, attempts = attempts + 1,"
+                    " nodes = '{}', outputs = '{}', error = NULL WHERE id = ?",
+                    (time.time(), row["id"]),
+                )
+                row = db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return _decode(row) if row is not None else None
 
     def requeue(self, run_id: str) -> None:
         self._exec("UPDATE runs SET status = 'queued', started = NULL WHERE id = ? AND status = 'running'",
@@ -148,13 +162,17 @@ class RunStore:
              oldest_first: bool = False) -> tuple[list[dict[str, Any]], int]:
         """Newest first (or oldest first: `status=queued` in that order is the queue as it will run)."""
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
-            rows = self._db.execute(
+        db = self._conn()
+        db.execute("BEGIN")  # one snapshot for the count and the page
+        try:
+            total = db.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
+            rows = db.execute(
                 f"SELECT {_LIST_COLUMNS} FROM runs {where} ORDER BY seq {'ASC' if oldest_first else 'DESC'}"
                 " LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
+        finally:
+            db.execute("COMMIT")
         return [_decode(r) for r in rows], int(total)
 
     def counts(self) -> dict[str, int]:
