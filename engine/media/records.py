@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import register_type
@@ -13,18 +13,45 @@ SCENE = register_type("SCENE", "#ffd54f", "One scene: title, narration, visual p
 TIMINGS = register_type("TIMINGS", "#ce93d8", "Word timings of an utterance (from TTS)")
 
 
-@dataclass(frozen=True)
-class Scene:
-    """One scene of a script: what is shown (title, visual prompt) and what is said."""
+class Scene(dict):
+    """One scene of a script: what is shown (title, visual prompt) and what is said.
 
-    index: int
-    title: str
-    narration: str
-    visual: str = ""
-    duration: float = 0.0  # 0: as long as its narration
+    A dict underneath (read through the attributes; never mutate it): the scheduler keys
+    a plain mapping by its content, so when a script is edited, every scene that did not
+    change keeps its cache key and is not rendered or spoken again."""
+
+    __slots__ = ()
+    FIELDS = ("index", "title", "narration", "visual", "duration")
+
+    def __init__(self, index: int, title: str, narration: str, visual: str = "", duration: float = 0.0):
+        super().__init__(index=int(index), title=str(title), narration=str(narration), visual=str(visual),
+                         duration=float(duration))  # duration 0: as long as its narration
+
+    @property
+    def index(self) -> int:
+        return self["index"]
+
+    @property
+    def title(self) -> str:
+        return self["title"]
+
+    @property
+    def narration(self) -> str:
+        return self["narration"]
+
+    @property
+    def visual(self) -> str:
+        return self["visual"]
+
+    @property
+    def duration(self) -> float:
+        return self["duration"]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return "Scene(" + ", ".join(f"{k}={self[k]!r}" for k in self.FIELDS) + ")"
 
 
 @dataclass(frozen=True)
