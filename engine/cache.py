@@ -35,10 +35,17 @@ class Result:
     item_keys: tuple[tuple[str, ...] | None, ...] | None = None
 
 
+def torch_tensor_class() -> type | None:
+    """torch.Tensor if torch is imported, without importing it. Another thread may be in
+    the middle of importing torch: then the class is not there yet, and no tensor exists."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None) if torch is not None else None
+
+
 def sizeof(value: Any, _depth: int = 0) -> int:
     """Bytes a value holds, counting tensor and array storage."""
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
+    tensor_cls = torch_tensor_class()
+    if tensor_cls is not None and isinstance(value, tensor_cls):
         return value.element_size() * value.nelement() + 64
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int):

@@ -47,14 +47,16 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return msgpack.ExtType(EXT_TUPLE, packb(list(obj)))
     torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.Tensor):
+    tensor_cls = getattr(torch, "Tensor", None)  # None while another thread imports torch
+    if tensor_cls is not None and isinstance(obj, tensor_cls):
         t = obj.detach().to("cpu").contiguous()
         dtype = str(t.dtype).removeprefix("torch.")
         # bfloat16 has no numpy twin: ship its bits as int16.
         raw = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
         return msgpack.ExtType(EXT_TENSOR, packb([dtype, list(t.shape), raw.numpy().tobytes()]))
     np = sys.modules.get("numpy")
-    if np is not None and isinstance(obj, np.ndarray):
+    ndarray_cls = getattr(np, "ndarray", None)
+    if ndarray_cls is not None and isinstance(obj, ndarray_cls):
         a = np.ascontiguousarray(obj)
         return msgpack.ExtType(EXT_NDARRAY, packb([a.dtype.str, list(a.shape), a.tobytes()]))
     codec = _CODECS_BY_CLASS.get(type(obj))

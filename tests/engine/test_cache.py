@@ -192,3 +192,16 @@ def test_disk_tier_trims_to_its_size_limit(tmp_path):
         disk.write_now(f"{i:02d}" * 16, Result((torch.zeros(1000),)))  # ~4 KB each
     disk.trim()
     assert disk.stats()["bytes"] <= 10_000
+
+
+def test_sizing_and_storing_values_while_torch_is_half_imported():
+    # A node finishing while another thread is still importing torch sees a torch
+    # module without a Tensor class in sys.modules: that must not break the cache.
+    code = (
+        "import sys, types; sys.modules['torch'] = types.ModuleType('torch'); "
+        "sys.modules['numpy'] = types.ModuleType('numpy'); "
+        "from engine.cache import sizeof, Result; from engine.serialize import packb; "
+        "print(sizeof(Result(([1, 2], 'abc'))) > 0, len(packb([1, 'x', (2, 3)])) > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "True True", out.stderr
