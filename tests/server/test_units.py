@@ -1,0 +1,104 @@
+"""Unit checks of the path rules and of content sniffing with real encoded files."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from server.media import sniff
+from server.paths import UnsafePath, check_relative, safe_join
+
+
+@pytest.mark.parametrize("name", [
+    "", "..", "../x", "a/../b", "a/./b", "a//b", "/abs", "C:/x", "c:x", "a\\b", "a\0b", ".hidden",
+    "a/.git/config", "a%2fb", "%2e%2e", "x%00", "tab\there", "del\x7f",
+])
+def test_unsafe_relative_names(name):
+    with pytest.raises(UnsafePath):
+        check_relative(name)
+
+
+def test_safe_join(tmp_path: Path):
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "f.txt").write_text("ok")
+    (tmp_path / "secret").write_text("no")
+    os.symlink(tmp_path / "secret", root / "a" / "link")
+    os.symlink(tmp_path, root / "up")
+    assert safe_join(root, "a/f.txt") == (root / "a" / "f.txt").resolve()
+    assert check_relative("a/f.txt") == ["a", "f.txt"]
+    for bad in ("a/link", "up/secret"):
+        with pytest.raises(UnsafePath):
+            safe_join(root, bad)
+    with pytest.raises(FileNotFoundError):
+        safe_join(root, "a/missing")
+
+
+def _image(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _wav() -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 80)
+    return buf.getvalue()
+
+
+def _av(container: str, codec: str, kind: str) -> bytes:
+    av = pytest.importorskip("av")
+    import numpy as np
+
+    buf = io.BytesIO()
+    try:
+        with av.open(buf, "w", format=container) as out:
+            if kind == "video":
+                s = out.add_stream(codec, rate=10)
+                s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+                for _ in range(3):
+                    frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+                    out.mux(s.encode(frame))
+            else:
+                s = out.add_stream(codec, rate=16000)
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+                frame.sample_rate = 16000
+                out.mux(s.encode(frame))
+            out.mux(s.encode(None))
+    except (av.error.FFmpegError, ValueError) as exc:  # codec not built into this PyAV
+        pytest.skip(f"{container}/{codec}: {exc}")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make,kind,mime", [
+    (lambda: _image("PNG"), "image", "image/png"),
+    (lambda: _image("JPEG"), "image", "image/jpeg"),
+    (lambda: _image("GIF"), "image", "image/gif"),
+    (lambda: _image("WEBP"), "image", "image/webp"),
+    (lambda: _image("BMP"), "image", "image/bmp"),
+    (_wav, "audio", "audio/wav"),
+    (lambda: _av("mp4", "mpeg4", "video"), "video", "video/mp4"),
+    (lambda: _av("matroska", "mpeg4", "video"), "video", "video/x-matroska"),
+    (lambda: _av("flac", "flac", "audio"), "audio", "audio/flac"),
+    (lambda: _av("ogg", "libvorbis", "audio"), "audio", "audio/ogg"),
+])
+def test_sniff_real_files(make, kind, mime):
+    found = sniff(make()[:64])
+    assert found is not None and found[:2] == (kind, mime)
+
+
+@pytest.mark.parametrize("data", [
+    b"<html><body>hi</body></html>", b"#!/bin/sh\nrm -rf /\n", b"PK\x03\x04zipfile", b"%PDF-1.7",
+    b"RIFF\x00\x00\x00\x00JUNK", b"\xff\xff\xff\xff", b"", b"\x7fELF\x02\x01\x01",
+])
+def test_sniff_refuses_other_content(data):
+    assert sniff(data) is None
