@@ -137,7 +137,14 @@ class Hub:
                 await c.ws.send_str(item)
             self.sent += 1
 
-    async def close_all(self) -> None:
-        for c in list(self.clients):
+    async def close_all(self, timeout: float = 2.0) -> None:
+        """Close every socket at once; a stuck client cannot hold the shutdown past `timeout`."""
+        async def close(c: Client) -> None:
             with contextlib.suppress(Exception):
                 await c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+        tasks = [asyncio.ensure_future(close(c)) for c in list(self.clients)]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for t in pending:
+                t.cancel()

@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import signal
 import socket
 import time
 from typing import Any
@@ -221,3 +222,15 @@ def test_following_one_run(server):
             assert server.get(f"/api/runs/{a}").json()["status"] == "finished"
 
     asyncio.run(main())
+
+
+def test_shutdown_is_not_held_by_stuck_clients(make_server):
+    srv = make_server()
+    stuck = [_stuck_client(srv.port) for _ in range(3)]
+    try:
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(20)
+        assert srv.proc.returncode == 0
+    finally:
+        for s in stuck:
+            s.close()
