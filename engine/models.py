@@ -120,8 +120,23 @@ def resolve(kind: str, name: str) -> Path:
     return path
 
 
+_FINGERPRINTS: dict[Path, tuple[float, str]] = {}
+FINGERPRINT_TTL = 1.0  # seconds: one run plans and loads a model with a single walk of its files
+
+
 def files_fingerprint(path: Path) -> str:
-    """Names, sizes and mtimes of the files of a model: replacing weights changes it."""
+    """Names, sizes and mtimes of the files of a model: replacing weights changes it.
+    Reused for FINGERPRINT_TTL seconds, so planning and loading in one run walk the folder once."""
+    now = time.monotonic()
+    hit = _FINGERPRINTS.get(path)
+    if hit is not None and now - hit[0] < FINGERPRINT_TTL:
+        return hit[1]
+    fp = _fingerprint_now(path)
+    _FINGERPRINTS[path] = (now, fp)
+    return fp
+
+
+def _fingerprint_now(path: Path) -> str:
     h = hashlib.blake2b(digest_size=12)
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for p in files:

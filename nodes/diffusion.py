@@ -88,12 +88,23 @@ TASK_NAMES = {"t2i": "text-to-image", "i2i": "image-to-image", "t2v": "text-to-v
 CKPT_PREFIX = "checkpoints/"
 
 
+_JSON_MEMO: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+
+
 def _read_json(path: Path) -> dict[str, Any]:
+    """A config file as a dict ({} when missing); parsed again only when the file changes."""
     try:
-        data = json.loads(path.read_text())
+        st = path.stat()
     except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _JSON_MEMO.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    data = json.loads(path.read_text())
+    data = data if isinstance(data, dict) else {}
+    _JSON_MEMO[path] = (stamp, data)
+    return data
 
 
 def model_class(name: str) -> str:
@@ -313,8 +324,6 @@ def make_scheduler(base: Any, choice: str) -> Any:
     import diffusers
 
     config = dict(base.config)
-    if choice == "default":
-        return type(base).from_config(config)
     table: dict[str, tuple[str, dict[str, Any]]] = {
         "euler": ("EulerDiscreteScheduler", {}),
         "euler_ancestral": ("EulerAncestralDiscreteScheduler", {}),
@@ -408,7 +417,7 @@ def _load_quiet(name: str, opts: LoadOptions, device: str, dtype: Any, local_onl
         pipe.enable_model_cpu_offload(device=device)
     elif opts.offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
-    elif opts.offload == "group":
+    elif opts.offload == "group":  # diffusers' group offloading: blocks stream to the GPU as needed
         for comp in pipe.components.values():
             if isinstance(comp, torch.nn.Module):
                 if hasattr(comp, "enable_group_offload"):
@@ -553,8 +562,9 @@ def _video_out(frames: Any, fps: float) -> Any:
         raise RuntimeError(f"pipeline returned {type(frames).__name__}, expected a tensor")
     if frames.ndim == 5:
         frames = frames[0]
-    u8 = (frames.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu()
-    return TensorVideo(u8.contiguous(), fps)
+    # To uint8 first (on the device), then the channel shuffle on 1-byte values: the cheap order.
+    u8 = frames.detach().float().mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+    return TensorVideo(u8.permute(0, 2, 3, 1).contiguous().cpu(), fps)
 
 
 def _generator(seed: int, device: str) -> Any:
@@ -587,8 +597,14 @@ def _run(ctx: Context | None, loaded: Loaded, pipe: Any, scheduler: str, slicing
 
     original = pipe.scheduler
     _configure_vae(pipe, slicing, tiling)
+    if scheduler == "default":  # set_timesteps resets its state at every call
+        with torch.inference_mode():
+            return pipe(**kwargs)
+    schedulers = loaded.entry.derived.setdefault("schedulers", {})
+    if scheduler not in schedulers:  # built once per loaded model, like the default one
+        schedulers[scheduler] = make_scheduler(original, scheduler)
     try:
-        pipe.scheduler = make_scheduler(original, scheduler)
+        pipe.scheduler = schedulers[scheduler]
         with torch.inference_mode():
             return pipe(**kwargs)
     finally:

@@ -91,6 +91,7 @@ def test_models_folder_listing_and_errors(tmp_path, monkeypatch):
         M.resolve("diffusers", "empty")
     with pytest.raises(M.ModelNotFound, match="invalid model name"):
         M.resolve("diffusers", "../etc")
+    monkeypatch.setattr(M, "FINGERPRINT_TTL", 0.0)  # no reuse window: see every change at once
     before = M.files_fingerprint(tmp_path / "diffusers" / "a")
     (tmp_path / "diffusers" / "a" / "weights.bin").write_bytes(b"12345")
     assert M.files_fingerprint(tmp_path / "diffusers" / "a") != before
