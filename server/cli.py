@@ -41,7 +41,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="require this token on every request (env REELGRAPH_TOKEN)")
     p.add_argument("--data", type=Path, default=None,
                    help="folder for workflows, uploads, outputs, cache and the run database "
-                        "(env REELGRAPH_DATA, default ./reelgraph-data)")
+                        "(env REELGRAPH_DATA, default ~/.local/share/reelgraph)")
     p.add_argument("--web", type=Path, default=None, help="folder served as the editor (default web/)")
     p.add_argument("--templates", type=Path, default=None, help="folder of template workflows (default workflows/)")
     p.add_argument("--custom-nodes", type=Path, action="append", default=None,

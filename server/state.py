@@ -19,6 +19,15 @@ from .store import RunStore
 REPO = Path(__file__).resolve().parent.parent
 
 
+def default_data_dir() -> Path:
+    """REELGRAPH_DATA, else the per-user data folder ($XDG_DATA_HOME/reelgraph)."""
+    env = os.environ.get("REELGRAPH_DATA")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "reelgraph"
+
+
 @dataclass
 class ServerConfig:
     """What `reelgraph serve` was started with (see server/cli.py for the flags)."""
@@ -26,7 +35,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8188
     token: str | None = None
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("REELGRAPH_DATA", "reelgraph-data")))
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
     web_dir: Path = REPO / "web"
     templates_dir: Path = REPO / "workflows"
     custom_nodes: list[Path] | None = None  # None: the engine's defaults
