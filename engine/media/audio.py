@@ -56,13 +56,41 @@ class AudioClip:
         return AudioClip(mono.expand(channels, -1), self.sample_rate)
 
     def resampled(self, sample_rate: int) -> AudioClip:
-        """Band-limited resampling (polyphase-free windowed sinc via torch interpolation of
-        a low-passed signal); good enough for speech and music beds."""
+        """The same sound at another sample rate: FFmpeg's resampler (via PyAV) for mono
+        and stereo, a windowed-sinc low-pass plus linear interpolation otherwise."""
+        sample_rate = int(sample_rate)
+        if sample_rate == self.sample_rate:
+            return self
+        if self.frames == 0:
+            return AudioClip(self.samples, sample_rate)
+        if self.channels <= 2:
+            return self._resampled_av(sample_rate)
+        return self._resampled_torch(sample_rate)
+
+    def _resampled_av(self, sample_rate: int) -> AudioClip:
+        import av
+        import numpy as np
+
+        layout = "mono" if self.channels == 1 else "stereo"
+        rs = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        src = self.samples.numpy()
+        out = []
+        step = 1 << 16
+        for a in range(0, src.shape[1], step):
+            fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(src[:, a:a + step]), format="fltp", layout=layout)
+            fr.sample_rate = self.sample_rate
+            fr.pts = a
+            out += [f.to_ndarray() for f in rs.resample(fr)]
+        out += [f.to_ndarray() for f in rs.resample(None)]
+        data = np.concatenate(out, axis=1) if out else np.zeros((self.channels, 0), np.float32)
+        want = round(self.frames * sample_rate / self.sample_rate)
+        if data.shape[1] < want:
+            data = np.pad(data, ((0, 0), (0, want - data.shape[1])))
+        return AudioClip(np.ascontiguousarray(data[:, :want]), sample_rate)
+
+    def _resampled_torch(self, sample_rate: int) -> AudioClip:
         import torch
 
-        sample_rate = int(sample_rate)
-        if sample_rate == self.sample_rate or self.frames == 0:
-            return AudioClip(self.samples, sample_rate) if self.frames == 0 else self
         x = self.samples
         ratio = sample_rate / self.sample_rate
         if ratio < 1:  # low-pass before decimating, to avoid aliasing
@@ -80,8 +108,7 @@ class AudioClip:
         i0 = pos.floor().long().clamp(0, self.frames - 1)
         i1 = (i0 + 1).clamp(max=self.frames - 1)
         frac = (pos - i0).float()
-        y = x[:, i0] * (1 - frac) + x[:, i1] * frac
-        return AudioClip(y, sample_rate)
+        return AudioClip(x[:, i0] * (1 - frac) + x[:, i1] * frac, sample_rate)
 
     def __repr__(self) -> str:
         return f"AudioClip({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"

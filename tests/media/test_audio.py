@@ -102,3 +102,14 @@ def test_values_survive_the_disk_cache_codec():
     back = unpackb(packb(values))
     assert torch.equal(back[0].samples, a.samples) and back[0].sample_rate == a.sample_rate
     assert back[1:] == values[1:]
+
+
+def test_resample_many_channels_and_alignment():
+    a = tone(440, 0.5, 44100, channels=3)
+    b = a.resampled(22050)
+    assert b.channels == 3 and b.frames == 11025
+    # FFmpeg's resampler keeps the signal in place (no delay): the tone's phase lines up
+    m = tone(440, 1.0, 22050)
+    up = m.resampled(48000)
+    ref = tone(440, 1.0, 48000)
+    assert torch.allclose(up.samples[:, 2000:-2000], ref.samples[:, 2000:-2000], atol=0.01)
