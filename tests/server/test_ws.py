@@ -234,3 +234,18 @@ def test_shutdown_is_not_held_by_stuck_clients(make_server):
     finally:
         for s in stuck:
             s.close()
+
+
+def test_uploaded_image_feeds_a_run(server):
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (0, 0, 255)).save(buf, format="PNG")
+    up = server.post("/api/uploads?filename=blue.png", raw=buf.getvalue(),
+                     headers={"Content-Type": "application/octet-stream"}).json()
+    doc = wf({"l": {"type": "image.Load", "inputs": {"path": up["path"]}},
+              "p": {"type": "image.Preview", "inputs": {"image": link("l", "image")}}})
+    _, got = asyncio.run(_collect(server, {"workflow": doc}))
+    assert got[-1]["type"] == "run.finished"
+    ((header, payload),) = [f for f in got if isinstance(f, tuple)]
+    assert header["node_id"] == "p"
+    img = Image.open(io.BytesIO(payload))
+    assert img.size == (40, 30) and img.getpixel((20, 15))[2] > 200
