@@ -38,11 +38,12 @@ def is_loopback(host: str) -> bool:
 
 def split_host(value: str) -> str:
     """The host name of a Host header value (without port, brackets kept off)."""
-    try:
-        parsed = urlsplit("//" + value)
-        return (parsed.hostname or "").lower()
-    except ValueError:
+    if not value:
         return ""
+    try:
+        return (urlsplit("//" + value).hostname or "?").lower()
+    except ValueError:
+        return "?"  # unparsable: matches no allowed name
 
 
 def _deny(status: int, message: str) -> web.Response:
@@ -65,8 +66,9 @@ def make_middleware(token: str | None, allowed_hosts: set[str],
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        host = split_host(request.host or "")
-        if token is None and not (is_loopback(host) or host in allowed):
+        host = split_host(request.headers.get("Host", ""))
+        # No Host at all is an old non-browser client (browsers always send one): fine.
+        if token is None and host and not (is_loopback(host) or host in allowed):
             return _deny(403, f"host {host!r} is not allowed: this server answers loopback names only "
                               "(start it with --allow-host NAME, or with --token)")
         if token is not None:

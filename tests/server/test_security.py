@@ -143,6 +143,7 @@ def test_dns_rebinding_host_is_refused(server):
         "Content-Type": "application/json"}, b'{"workflow": "image-demo"}')
     assert status == 403
     assert raw_get(server.port, "/api/system", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    assert raw_get(server.port, "/api/system", headers={"Host": "["})[0] == 403
 
 
 def test_token_is_required_everywhere(make_server):
