@@ -174,6 +174,10 @@ def editor(browser: Any, server: Server) -> Iterator[Editor]:
     page = context.new_page()
     ed = Editor(page, server)
     yield ed
+    shots = os.environ.get("REELGRAPH_TEST_SHOTS")  # a folder: keep a screenshot of each test's last state
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / f"{os.environ.get('PYTEST_CURRENT_TEST', 'test').split(':')[-1].split(' ')[0]}.png"))
     context.close()
     assert not ed.errors, f"errors in the page: {ed.errors}"
 
