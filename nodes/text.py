@@ -12,7 +12,7 @@ from engine.media.records import SCENE
 
 SceneIn = socket(SCENE)
 
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 _VISUAL = re.compile(r"^\s*(?:visual|image|shot)\s*:\s*(.+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 

@@ -79,7 +79,8 @@ def load_piper(voice: str) -> Any:
         return _VOICES[voice]
 
 
-_SENT = re.compile(r"(?<=[.!?;:…])\s+")
+# A sentence ends at . ! ? … followed by a capital, digit or quote ("e.g. nothing" does not).
+_SENT = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 _PUNCT_PHONEMES = set(",.!?;:…—-\"'()")
 
 
@@ -153,14 +154,18 @@ def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause:
             parts.append(gap)
             offset += gap.size
         s_start = offset
+        spans: list[tuple[int, int]] = []
+        # Piper may split our sentence further (abbreviations, colons): gather every
+        # chunk's word spans on the sentence's own clock, then pair them with its words.
         for chunk in pv.synthesize(sent, cfg, include_alignments=True):
             audio = chunk.audio_float_array.astype(np.float32)
-            spans = _word_spans(chunk.phoneme_alignments) if chunk.phoneme_alignments else []
+            base = offset - s_start
+            if chunk.phoneme_alignments:
+                spans += [(base + a, base + b) for a, b in _word_spans(chunk.phoneme_alignments)]
             parts.append(audio)
-            for w, a, b in _assign_words(sent.split(), spans, audio.size):
-                words.append(WordTiming(w, (offset + a) / rate, (offset + b) / rate))
             offset += audio.size
-            sent = ""  # piper split our sentence further: later chunks get no words twice
+        for w, a, b in _assign_words(sent.split(), spans, offset - s_start):
+            words.append(WordTiming(w, (s_start + a) / rate, (s_start + b) / rate))
         sentences.append((s_start / rate, offset / rate))
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     clip = AudioClip(samples[None, :], rate)

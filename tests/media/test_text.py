@@ -71,3 +71,10 @@ def test_join_and_format():
     assert format_text("{a} — {b}", a="x", b="y") == "x — y"
     with pytest.raises(NodeInputError):
         format_text("{zzz}")
+
+
+def test_sentence_split_keeps_quotes_and_abbreviations():
+    from nodes.text import split_sentences
+
+    assert split_sentences('He said "Stop." Then left, e.g. at once. (Yes.) Ok') == [
+        'He said "Stop."', "Then left, e.g. at once.", "(Yes.)", "Ok"]
