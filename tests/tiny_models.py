@@ -299,7 +299,11 @@ BUILDERS: dict[str, Callable[[], Any]] = {
 def write(models_dir: Path, names: list[str] | None = None, *, seed: int = 0) -> dict[str, Path]:
     """Build and save the tiny pipelines into `models_dir/diffusers/<name>`."""
     import torch
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
 
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
     out: dict[str, Path] = {}
     for name in names or list(BUILDERS):
         torch.manual_seed(seed)

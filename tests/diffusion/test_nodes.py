@@ -253,3 +253,21 @@ def test_fit_clip_follows_narration():
     assert out.frame_count == 12 and out.audio.duration == pytest.approx(1.5)
     got = torch.cat(list(out.chunks(5)))[:, 0, 0, 0].tolist()
     assert got == [0, 1, 2, 3] * 3
+
+
+def test_vae_slicing_and_tiling_options_keep_the_result(runner):
+    plain = runner.run({"img": t2i(batch=2, seed=31)}).outputs["img"]["image"]
+    res = runner.run({"img": t2i(batch=2, seed=31, vae_slicing=True, vae_tiling=True)})
+    assert res.status == "finished", res.failed
+    assert torch.allclose(res.outputs["img"]["image"], plain, atol=1e-5)
+    # the options are per call: the shared pipeline is left as it was found
+    again = runner.run({"img": t2i(batch=2, seed=31)}).outputs["img"]["image"]
+    assert torch.equal(again, plain)
+
+
+def test_sdxl_image_to_image_via_autopipeline(runner):
+    res = runner.run({"img": t2i("tiny-sdxl", width=64, height=64), "i2i": {
+        "type": "diffusion.ImageToImage", "inputs": {"model": "tiny-sdxl", "image": IMG, "prompt": "x",
+                                                     "steps": 2, "strength": 0.7}}})
+    assert res.status == "finished", res.failed
+    assert res.outputs["i2i"]["image"].shape == (1, 64, 64, 3)
