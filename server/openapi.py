@@ -246,6 +246,15 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "415": _err("not image, audio or video")},
                 },
             },
+            "/api/ws": {"get": {
+                "summary": "WebSocket: run and node events as JSON text frames, previews as binary frames "
+                           "(uint32 big-endian header length, JSON header, payload); see docs/api.md",
+                "operationId": "websocket",
+                "parameters": [{"name": "run", "in": "query", "schema": {"type": "string"},
+                                "description": "follow this run only"}],
+                "responses": {"101": {"description": "switching to the WebSocket protocol"},
+                              "400": _err("not a WebSocket upgrade request")},
+            }},
             "/api/openapi.json": {"get": {"summary": "This document", "operationId": "getOpenapi",
                                           "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")}}},
         },
