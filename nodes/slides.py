@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from engine import IMAGE, Combo, Float, Image, Int, NodeInputError, Text, node, socket
+from engine import IMAGE, Combo, Context, Float, Image, Int, NodeInputError, Text, node, socket
 from engine.media.records import SCENE
 
 from .image import parse_hex_color
@@ -189,6 +189,7 @@ def title_card(
     reserve_bottom: Annotated[float, Float(0.0, 0.5, 0.01)] = 0.16,
     show_number: bool = True,
     decorate: bool = True,
+    ctx: Context = None,
 ) -> Any:
     """A slide: a title, an accent bar and body text, word-wrapped inside safe margins
     (`reserve_bottom` keeps room for subtitles), over a gradient, a solid colour or an
@@ -212,4 +213,7 @@ def title_card(
                      title_size=title_size, body_size=body_size, align=align, font=font,
                      kicker=kicker, reserve_bottom=reserve_bottom, decorate=decorate,
                      seed=scene.index if scene is not None else 0)
-    return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+    out = torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+    if ctx is not None:
+        ctx.preview(out, "image")
+    return out

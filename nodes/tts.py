@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-from engine import AUDIO, Bool, Combo, Float, NodeInputError, Text, node
+from engine import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node
 from engine.media import AudioClip, SpeechTimings, WordTiming
 from engine.media.records import TIMINGS
 
@@ -134,7 +134,8 @@ def _assign_words(words: list[str], spans: list[tuple[int, int]], total: int) ->
     return out
 
 
-def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause: float) -> tuple[AudioClip, SpeechTimings]:
+def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause: float,
+                progress: Any = None) -> tuple[AudioClip, SpeechTimings]:
     import numpy as np
     from piper import SynthesisConfig
 
@@ -149,7 +150,10 @@ def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause:
     words: list[WordTiming] = []
     sentences: list[tuple[float, float]] = []
     offset = 0
-    for k, sent in enumerate(_sentences(text)):
+    sentences_in = _sentences(text)
+    for k, sent in enumerate(sentences_in):
+        if progress is not None:
+            progress(k, len(sentences_in))
         if k and gap.size:
             parts.append(gap)
             offset += gap.size
@@ -203,6 +207,7 @@ def speak(
     speed: Annotated[float, Float(0.5, 2.0, 0.05)] = 1.0,
     sentence_pause: Annotated[float, Float(0.0, 3.0, 0.05)] = 0.2,
     deterministic: Annotated[bool, Bool()] = True,
+    ctx: Context = None,
 ) -> Any:
     """Speak text with a Piper voice (default `en_US-joe-medium`, others from
     models/voices) or a Coqui model folder (models/tts, optional extra). `speed` > 1
@@ -216,4 +221,5 @@ def speak(
         piper_files(voice)
     except FileNotFoundError:
         raise NodeInputError("voice", _check_voice({"voice": voice})[0][1]) from None
-    return speak_piper(text, voice, speed, deterministic, sentence_pause)
+    progress = ctx.progress if ctx is not None else None
+    return speak_piper(text, voice, speed, deterministic, sentence_pause, progress)

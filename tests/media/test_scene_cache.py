@@ -15,22 +15,25 @@ def _run(engine, tmp_path, script):
         "fields": ("text.SceneFields", {"scene": link("split", "scenes")}),
         "speak": ("tts.Speak", {"text": link("fields", "narration")}),
     })
-    computed: dict[str, list[int]] = {}
+    previews = []
 
     def listener(ev):
-        if ev.type == "node.progress" and "item" in ev.data and ev.node_id in ("card", "speak"):
-            computed.setdefault(ev.node_id, []).append(ev.data["item"])
+        if ev.type == "node.preview" and ev.node_id == "card":
+            previews.append(ev.data["item"])
 
     res = engine.run(wf, out_dir=tmp_path, targets=["card", "speak"], listener=listener)
     assert res.status == "finished", res.failed
-    return res, computed
+    return res.outputs, previews
 
 
 def test_editing_one_scene_recomputes_only_it(engine, tmp_path):
-    first, computed = _run(engine, tmp_path, SCRIPT)
-    assert computed == {"card": [0, 1, 2], "speak": [0, 1, 2]}
+    first, previews = _run(engine, tmp_path, SCRIPT)
+    assert previews == [0, 1, 2]  # every card rendered (and previewed) once
     edited = SCRIPT.replace("The second scene.", "The second scene, now longer.")
-    second, computed = _run(engine, tmp_path, edited)
-    assert computed == {"card": [1], "speak": [1]}
-    a, b = first.outputs["speak"]["audio"], second.outputs["speak"]["audio"]
-    assert a[0] is b[0] and a[2] is b[2] and b[1].duration > a[1].duration
+    second, previews = _run(engine, tmp_path, edited)
+    assert previews == [1]  # only the edited scene's card is rendered again
+    for name, output in (("card", "image"), ("speak", "audio"), ("speak", "timings")):
+        a, b = first[name][output], second[name][output]
+        assert a[0] is b[0] and a[2] is b[2], name  # taken from the cache as they were
+        assert a[1] is not b[1], name
+    assert second["speak"]["audio"][1].duration > first["speak"]["audio"][1].duration
