@@ -118,6 +118,16 @@ class Hub:
         task.add_done_callback(self._closing.discard)
 
     async def _sender(self, c: Client) -> None:
+        try:
+            await self._send_loop(c)
+        except (ConnectionError, RuntimeError):
+            # The peer went away mid-send: forget it now rather than fill its queue.
+            self.clients.discard(c)
+            c.queue.clear()
+            c.progress.clear()
+            c.previews.clear()
+
+    async def _send_loop(self, c: Client) -> None:
         while True:
             if not c.queue:
                 c.event.clear()
