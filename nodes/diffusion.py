@@ -82,6 +82,8 @@ VIDEO_FAMILIES: dict[str, Family] = {
     "CogVideoXImageToVideoPipeline": Family("CogVideoX", "i2v", "bfchw", 8.0),
     "StableVideoDiffusionPipeline": Family("Stable Video Diffusion", "i2v", "bfchw", 7.0, prompt=False),
 }
+# Image models whose latents travel packed 2x2 into a token sequence.
+PACKED_IMAGE_CLASSES = ("FluxPipeline", "ChromaPipeline", "QwenImagePipeline")
 TASKS = ("t2i", "i2i", "t2v", "i2v")
 TASK_NAMES = {"t2i": "text-to-image", "i2i": "image-to-image", "t2v": "text-to-video",
               "i2v": "image-to-video"}
@@ -251,6 +253,10 @@ def geometry(name: str) -> Geometry:
         return Geometry(int(s * patch[-1]), int(t * patch[0]))
     if cls.startswith("CogVideoX"):
         return Geometry(int(spatial * den.get("patch_size", 2)), int(vae.get("temporal_compression_ratio", 4)))
+    if cls in PACKED_IMAGE_CLASSES:  # latents packed 2x2 into tokens
+        return Geometry(int(spatial * 2 * den.get("patch_size", 1)))
+    if den.get("patch_size") and "transformer" in _read_json(path / "model_index.json"):
+        return Geometry(int(spatial * den["patch_size"]))  # SD3, PixArt, ...
     if cls == "AnimateDiffPipeline":
         adapter = _read_json(path / "motion_adapter" / "config.json")
         return Geometry(spatial, 0, int(adapter.get("motion_max_seq_length", 32)))
@@ -408,7 +414,10 @@ def _load_quiet(name: str, opts: LoadOptions, device: str, dtype: Any, local_onl
                                  f"(model_index.json + configs) beside it, or set {M.ALLOW_DOWNLOADS_ENV}=1 "
                                  "once to fetch them") from None
     else:
-        pipe = cls.from_pretrained(str(path), **{dtype_kw: dtype}, local_files_only=local_only)
+        try:
+            pipe = cls.from_pretrained(str(path), **{dtype_kw: dtype}, local_files_only=local_only)
+        except Exception as exc:  # broken or partial weights: name the folder, keep the cause
+            raise NodeInputError("model", f"could not load {path}: {type(exc).__name__}: {exc}") from None
     pipe.set_progress_bar_config(disable=True)
     if opts.offload == "none":
         if device != "cpu":  # loaded on the CPU already
@@ -713,12 +722,11 @@ def text_to_image(
     with Loaded(model, LoadOptions(device, dtype, offload)) as lm:
         pipe = lm.pipeline("t2i")
         w, h = _size(pipe, width, height, (1024, 1024))
-        out = _run(ctx, lm, pipe, scheduler, vae_slicing, vae_tiling, {
-            "prompt": prompt, "negative_prompt": negative_prompt or None, "width": w, "height": h,
+        out = _run(ctx, lm, pipe, scheduler, vae_slicing, vae_tiling, _image_kwargs(pipe, model, {
+            "prompt": prompt, "negative_prompt": negative_prompt, "width": w, "height": h,
             "num_inference_steps": steps, "guidance_scale": guidance, "num_images_per_prompt": batch,
             "generator": _generator(seed, lm.device), "output_type": "pt",
-            "callback_on_step_end": step_callback(ctx, steps, "bchw", preview),
-        })
+        }, ctx, steps, preview))
     images = _images_out(out.images)
     if preview:
         ctx.preview(images, "image")
@@ -761,12 +769,11 @@ def image_to_image(
     with Loaded(model, LoadOptions(device, dtype, offload)) as lm:
         pipe = lm.pipeline("i2i")
         for i in range(b):
-            out = _run(ctx, lm, pipe, scheduler, vae_slicing, vae_tiling, {
-                "prompt": prompt, "negative_prompt": negative_prompt or None, "image": to_pil(image[i:i + 1], w, h),
+            out = _run(ctx, lm, pipe, scheduler, vae_slicing, vae_tiling, _image_kwargs(pipe, model, {
+                "prompt": prompt, "negative_prompt": negative_prompt, "image": to_pil(image[i:i + 1], w, h),
                 "strength": strength, "num_inference_steps": steps, "guidance_scale": guidance,
-                "generator": _generator(seed + i, lm.device), "output_type": "pt",
-                "callback_on_step_end": step_callback(ctx, steps, "bchw", preview),
-            } | ({"width": w, "height": h} if "width" in _call_params(pipe) else {}))
+                "generator": _generator(seed + i, lm.device), "output_type": "pt", "width": w, "height": h,
+            }, ctx, steps, preview))
             results.append(_images_out(out.images))
     images = torch.cat(results)
     if preview:
@@ -774,10 +781,30 @@ def image_to_image(
     return images
 
 
-def _call_params(pipe: Any) -> set[str]:
+def _image_kwargs(pipe: Any, model: str, kw: dict[str, Any], ctx: Context, steps: int,
+                  preview: bool) -> dict[str, Any]:
+    """What this image pipeline's __call__ takes, with the step callback and its latent layout."""
+    params = _call_params(pipe)
+    out = {k: v for k, v in kw.items() if k in params and not (k == "negative_prompt" and not v)}
+    layout, dims = "bchw", None
+    if type(pipe).__name__.replace("Img2Img", "") in PACKED_IMAGE_CLASSES:
+        mult = geometry(model).size_multiple
+        layout, dims = "packed", (1, kw["height"] // mult, kw["width"] // mult)
+    out["callback_on_step_end"] = step_callback(ctx, steps, layout, preview, dims)
+    return out
+
+
+_PARAMS: dict[type, frozenset[str]] = {}
+
+
+def _call_params(pipe: Any) -> frozenset[str]:
+    """The keyword arguments a pipeline's __call__ takes (once per class)."""
     import inspect
 
-    return set(inspect.signature(type(pipe).__call__).parameters)
+    cls = type(pipe)
+    if cls not in _PARAMS:
+        _PARAMS[cls] = frozenset(inspect.signature(cls.__call__).parameters)
+    return _PARAMS[cls]
 
 
 def _video_kwargs(pipe: Any, fam: Family, *, prompt: str, negative: str, width: int, height: int, frames: int,

@@ -133,6 +133,50 @@ def build_sdxl() -> Any:
         unet=unet, scheduler=parts["scheduler"], force_zeros_for_empty_prompt=True)
 
 
+def _flow_vae(latent_channels: int) -> Any:
+    """The SD3/Flux VAE layout (no quant convs, shift + scale), 8x compression."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3,
+                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         layers_per_block=1, latent_channels=latent_channels, norm_num_groups=1,
+                         use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609,
+                         scaling_factor=1.5035, sample_size=64)
+
+
+def build_sd3() -> Any:
+    """Stable Diffusion 3 layout: MMDiT, two CLIP encoders + T5, flow matching."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+
+    tok, tok3 = clip_tokenizer(), t5_tokenizer()
+    transformer = SD3Transformer2DModel(
+        sample_size=8, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8, num_attention_heads=4,
+        caption_projection_dim=32, joint_attention_dim=32, pooled_projection_dim=64, out_channels=4,
+        pos_embed_max_size=16)
+    return StableDiffusion3Pipeline(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flow_vae(4),
+        text_encoder=clip_text_encoder(len(tok), with_projection=True), tokenizer=tok,
+        text_encoder_2=clip_text_encoder(len(tok), with_projection=True), tokenizer_2=clip_tokenizer(),
+        text_encoder_3=t5_encoder(len(tok3)), tokenizer_3=tok3)
+
+
+def build_flux() -> Any:
+    """Flux.1 layout: packed 2x2 latents, CLIP pooled + T5 text, flow matching."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+
+    tok, tok2 = clip_tokenizer(), t5_tokenizer()
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, axes_dims_rope=(4, 4, 8))
+    return FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flow_vae(1),
+                        text_encoder=clip_text_encoder(len(tok)), tokenizer=tok,
+                        text_encoder_2=t5_encoder(len(tok2)), tokenizer_2=tok2, transformer=transformer)
+
+
 def build_animatediff() -> Any:
     from diffusers import AnimateDiffPipeline, MotionAdapter, UNet2DConditionModel
 
@@ -286,6 +330,8 @@ def build_cogvideox_i2v() -> Any:
 BUILDERS: dict[str, Callable[[], Any]] = {
     "tiny-sd": build_sd,
     "tiny-sdxl": build_sdxl,
+    "tiny-sd3": build_sd3,
+    "tiny-flux": build_flux,
     "tiny-animatediff": build_animatediff,
     "tiny-svd": build_svd,
     "tiny-ltx": build_ltx,

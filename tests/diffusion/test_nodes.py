@@ -222,7 +222,8 @@ def test_combo_lists_models_per_task(registry, models_dir):
     def options(node_type):
         return next(i for i in registry[node_type].inputs if i.name == "model").widget.option_values()
 
-    assert options("diffusion.TextToImage") == ["tiny-sd", "tiny-sdxl"]
+    assert options("diffusion.TextToImage") == ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl"]
+    assert options("diffusion.ImageToImage") == ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl"]
     assert options("diffusion.TextToVideo") == ["tiny-animatediff", "tiny-cogvideox", "tiny-ltx", "tiny-wan"]
     assert options("diffusion.ImageToVideo") == ["tiny-cogvideox-i2v", "tiny-ltx", "tiny-svd", "tiny-wan-i2v"]
 
@@ -271,3 +272,38 @@ def test_sdxl_image_to_image_via_autopipeline(runner):
                                                      "steps": 2, "strength": 0.7}}})
     assert res.status == "finished", res.failed
     assert res.outputs["i2i"]["image"].shape == (1, 64, 64, 3)
+
+
+@pytest.mark.parametrize("model", ["tiny-sd3", "tiny-flux"])
+def test_flow_matching_image_models_through_autopipeline(runner, model):
+    res = runner.run({"img": t2i(model, width=64, height=48, steps=2, scheduler="flow_euler"), "i2i": {
+        "type": "diffusion.ImageToImage", "inputs": {"model": model, "image": IMG, "prompt": "x", "steps": 3,
+                                                     "strength": 0.7}}})
+    assert res.status == "finished", res.failed
+    assert res.outputs["img"]["image"].shape == (1, 48, 64, 3)
+    assert res.outputs["i2i"]["image"].shape == (1, 48, 64, 3)
+    latent = next(e.data["value"] for e in res.events if e.type == "node.preview" and e.node_id == "img")
+    assert latent.shape[1:3] == ((3, 4) if model == "tiny-flux" else (6, 8))  # Flux packs 2x2
+
+
+def test_flux_size_rule_and_scheduler_kind(runner):
+    found = issues_of(runner, {"img": t2i("tiny-flux", width=72, scheduler="ddim")})
+    msgs = {(inp, m) for _, inp, m in found}
+    assert any(inp == "width" and "divisible by 16" in m for inp, m in msgs), found
+    assert any(inp == "scheduler" and "flow_euler" in m for inp, m in msgs), found
+
+
+def test_corrupt_weights_fail_the_node_naming_the_folder(runner, models_dir):
+    import shutil
+
+    bad = models_dir / "diffusers" / "corrupt-sd"
+    shutil.copytree(models_dir / "diffusers" / "tiny-sd", bad)
+    try:
+        weights = next((bad / "unet").glob("*.safetensors"))
+        weights.write_bytes(weights.read_bytes()[:100])
+        res = runner.run({"img": t2i("corrupt-sd")})
+        assert res.status == "failed"
+        failure = res.failed["img"]
+        assert failure.input == "model" and f"could not load {bad}" in failure.message
+    finally:
+        shutil.rmtree(bad)
