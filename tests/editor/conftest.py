@@ -32,6 +32,21 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)", allow_module_level=True)
 
 
+TEST_NODES = '''
+"""Nodes only the editor tests load: a seed widget and an upload picker."""
+from typing import Annotated, Any
+
+from engine import TEXT, Seed, Text, node
+
+
+@node("edtest.Seeded", category="test", outputs={"text": TEXT}, output=True)
+def seeded(seed: Annotated[int, Seed()] = 5,
+           picture: Annotated[str, Text(upload="image")] = "") -> Any:
+    """Echoes its seed and picture path."""
+    return f"{seed}:{picture}"
+'''
+
+
 class Server:
     """`reelgraph serve` on a free loopback port with its own data folder."""
 
@@ -41,10 +56,14 @@ class Server:
         port_file = root / "port"
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         env.pop("REELGRAPH_TOKEN", None)
+        custom = root / "custom_nodes"
+        custom.mkdir(exist_ok=True)
+        (custom / "edtest_nodes.py").write_text(TEST_NODES)
         self.log_path = root / "server.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", "--data", str(self.data), "--port-file", str(port_file)],
+            [sys.executable, "-m", "server", "--port", "0", "--data", str(self.data), "--port-file", str(port_file),
+             "--custom-nodes", str(custom)],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not port_file.exists():

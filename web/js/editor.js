@@ -8,7 +8,7 @@ import { ROW, esc, initialValue, isLink, parseValue, widgetHTML, widgetHeight, f
 const HEAD = 28;
 const PAD_T = 4;
 const PAD_B = 8;
-const NODE_W = 240;
+const NODE_W = 220;
 const GRID = 20;
 const MIN_ZOOM = 0.04;
 const MAX_ZOOM = 4;
@@ -18,6 +18,8 @@ export const GROUP_COLORS = ["#3f6fb5", "#4b8f5a", "#a0783c", "#8e4b8a", "#a1484
 export const NODE_COLORS = ["", "#37506e", "#3c5e45", "#6a5530", "#5b3c5a", "#6a3434", "#335c62"];
 
 const clone = (o) => JSON.parse(JSON.stringify(o));
+// one link per input: the input identifies it (a key that survives HTML attribute parsing)
+const linkKey = (to, input) => JSON.stringify([to, input]);
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
 
 export class Editor {
@@ -281,7 +283,7 @@ export class Editor {
     for (const [to, node] of Object.entries(this.doc.nodes)) {
       for (const [input, v] of Object.entries(node.inputs || {})) {
         if (!isLink(v)) continue;
-        const key = `${to}\u0000${input}`;
+        const key = linkKey(to, input);
         this.links.set(key, { from: v.from, output: v.output, to, input, key, color: typeColor(this.outputType(v.from, v.output)) });
         add(to, key);
         add(v.from, key);
@@ -992,8 +994,8 @@ export class Editor {
   drag(e, move, up) {
     const startX = e.clientX, startY = e.clientY;
     let moved = false;
-    const target = this.root;
-    target.setPointerCapture?.(e.pointerId);
+    // window listeners, not pointer capture: capture would retarget click/dblclick to the canvas
+    const target = window;
     const onMove = (ev) => {
       if (!moved && Math.hypot(ev.clientX - startX, ev.clientY - startY) < 3) return;
       moved = true;
@@ -1221,7 +1223,7 @@ export class Editor {
     const anchor = this.sockPos(id, dir, name);
     this.tempWire.setAttribute("stroke", typeColor(type));
     this.tempWire.style.display = "";
-    if (detached) this.linkEls.get(`${detached.to}\u0000${detached.input}`)?.classList.add("ghost");
+    if (detached) this.linkEls.get(linkKey(detached.to, detached.input))?.classList.add("ghost");
     // mark every socket as a fit or not for this wire
     this.root.classList.add("wiring");
     for (const el of this.nodesEl.querySelectorAll(".sock")) {
@@ -1240,7 +1242,7 @@ export class Editor {
       this.tempWire.style.display = "none";
       this.root.classList.remove("wiring");
       for (const el of this.nodesEl.querySelectorAll(".sock.fit")) el.classList.remove("fit");
-      if (detached) this.linkEls.get(`${detached.to}\u0000${detached.input}`)?.classList.remove("ghost");
+      if (detached) this.linkEls.get(linkKey(detached.to, detached.input))?.classList.remove("ghost");
       if (!moved) return;
       const over = document.elementFromPoint(ev.clientX, ev.clientY);
       const target = over && over.closest(".sock");

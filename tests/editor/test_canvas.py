@@ -1,0 +1,108 @@
+"""Seeds, uploads, groups, reroutes and drafts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import Editor, Server, link, workflow
+
+
+def test_seed_modes_apply_at_queue_time_and_are_stored(editor: Editor, server: Server) -> None:
+    server.put_workflow("seeded", workflow({"s": {"type": "edtest.Seeded", "type_version": 1,
+                                                  "inputs": {"seed": 5, "picture": ""}, "ui": {"pos": [40, 40]}}}))
+    page = editor.page
+    editor.open("?workflow=seeded")
+    mode = editor.node("s").locator(".seedmode")
+    assert mode.input_value() == "fixed"
+    mode.select_option("increment")
+    assert editor.doc()["nodes"]["s"]["ui"]["seed_modes"] == {"seed": "increment"}
+    runs = []
+    for expected in (6, 7):
+        page.mouse.click(600, 700)
+        page.keyboard.press("Control+Enter")
+        page.wait_for_function(f"window.reelgraph.current.doc.nodes.s.inputs.seed === {expected}")
+        page.wait_for_function("() => window.reelgraph.current.run && window.reelgraph.current.run.id")
+        runs.append(page.evaluate("window.reelgraph.current.run.id"))
+    # the queued workflow carries the seed it was queued with
+    seeds = [server.request("GET", f"/api/runs/{r}")["workflow"]["nodes"]["s"]["inputs"]["seed"] for r in runs]
+    assert seeds == [6, 7]
+    mode.select_option("randomize")
+    page.mouse.click(600, 700)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("window.reelgraph.current.doc.nodes.s.inputs.seed !== 7")
+    seed = editor.doc()["nodes"]["s"]["inputs"]["seed"]
+    assert isinstance(seed, int) and 0 <= seed <= 2**53
+    # stored in the workflow when saved
+    page.keyboard.press("Control+s")
+    page.wait_for_function("!window.reelgraph.current.dirty")
+    assert server.saved("seeded")["nodes"]["s"]["ui"]["seed_modes"] == {"seed": "randomize"}
+
+
+def test_upload_picker_sends_the_file_and_fills_the_input(editor: Editor, server: Server, tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(picture)
+    server.put_workflow("upload", workflow({"s": {"type": "edtest.Seeded", "type_version": 1,
+                                                  "inputs": {"seed": 1, "picture": ""}, "ui": {"pos": [40, 40]}}}))
+    page = editor.page
+    editor.open("?workflow=upload")
+    with page.expect_file_chooser() as chooser:
+        editor.node("s").locator('.row[data-input="picture"] .upload').click()
+    chooser.value.set_files(str(picture))
+    page.wait_for_function("window.reelgraph.current.doc.nodes.s.inputs.picture !== ''")
+    value = editor.doc()["nodes"]["s"]["inputs"]["picture"]
+    assert Path(value).parent == (server.data / "uploads").resolve() and Path(value).read_bytes() == picture.read_bytes()
+    assert editor.node("s").locator('.row[data-input="picture"] input').input_value() == value
+
+
+def test_groups_move_their_nodes_and_reroutes_are_kept(editor: Editor, server: Server) -> None:
+    server.put_workflow("grouping", workflow({
+        "a": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+              "ui": {"pos": [40, 60]}},
+        "b": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("a", "image"), "sigma": 1.0},
+              "ui": {"pos": [400, 60]}},
+    }, groups=[], notes=[]))
+    page = editor.page
+    editor.open("?workflow=grouping")
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Control+g")
+    doc = editor.doc()
+    assert len(doc["groups"]) == 1
+    gx, gy = editor.center(page.locator(".group .gtitle"))
+    editor.drag((gx, gy), (gx + 100, gy + 80))
+    moved = editor.doc()
+    zoom = page.evaluate("window.reelgraph.editor.view.zoom")
+    for nid in ("a", "b"):
+        dx = moved["nodes"][nid]["ui"]["pos"][0] - doc["nodes"][nid]["ui"]["pos"][0]
+        dy = moved["nodes"][nid]["ui"]["pos"][1] - doc["nodes"][nid]["ui"]["pos"][1]
+        assert abs(dx - 100 / zoom) <= 20 and abs(dy - 80 / zoom) <= 20, (nid, dx, dy)
+    assert moved["groups"][0]["bounds"][0] - doc["groups"][0]["bounds"][0] == \
+        moved["nodes"]["a"]["ui"]["pos"][0] - doc["nodes"]["a"]["ui"]["pos"][0]
+    # double-click the wire: a reroute point, stored with the input it belongs to
+    path = page.locator('[data-link="a.image->b.image"]')
+    assert path.count() == 1
+    point = page.evaluate("""() => { const p = document.querySelector('[data-link="a.image->b.image"]');
+        const m = p.getPointAtLength(p.getTotalLength() / 2), c = p.getScreenCTM();
+        return [m.x * c.a + c.e, m.y * c.d + c.f]; }""")
+    page.mouse.dblclick(*point)
+    reroutes = editor.doc()["nodes"]["b"]["ui"]["reroutes"]["image"]
+    assert len(reroutes) == 1
+    assert page.locator(".reroute").count() == 1
+    page.keyboard.press("Control+s")
+    page.wait_for_function("!window.reelgraph.current.dirty")
+    saved = server.saved("grouping")
+    assert saved["nodes"]["b"]["ui"]["reroutes"] == {"image": reroutes}
+    assert saved["groups"] == moved["groups"]
+
+
+def test_unsaved_work_survives_a_reload_as_a_draft(editor: Editor, server: Server) -> None:
+    page = editor.page
+    editor.open()
+    node = editor.add_node("Solid", 400, 400)
+    page.wait_for_timeout(600)  # drafts are written shortly after an edit
+    page.reload()
+    page.wait_for_function("document.body.classList.contains('ready')")
+    assert page.locator(f'[data-node-id="{node}"]').count() == 1
+    assert "dirty" in (page.locator(".tab.on").get_attribute("class") or "")
+    assert "unsaved draft" in page.locator(".toasts").inner_text()
