@@ -307,3 +307,44 @@ def test_corrupt_weights_fail_the_node_naming_the_folder(runner, models_dir):
         assert failure.input == "model" and f"could not load {bad}" in failure.message
     finally:
         shutil.rmtree(bad)
+
+
+def test_model_cache_evicts_least_recently_used_pipeline_by_measured_bytes(runner):
+    cache = M.model_cache()
+    runner.run({"img": t2i(seed=41)})
+    sd = next(e for e in cache.entries() if "tiny-sd'" in repr(e.key))
+    params = sum(p.numel() * p.element_size() for m in sd.value.components.values()
+                 if isinstance(m, torch.nn.Module) for p in [*m.parameters(), *m.buffers()])
+    assert sd.nbytes == params > 0  # measured from the pipeline's tensors
+    old = cache.budget("cpu")
+    try:
+        cache.set_budget("cpu", sd.nbytes + 1)  # room for one of the two models
+        evictions, loads = cache.stats.evictions, cache.stats.loads
+        runner.run({"img": t2i("tiny-sdxl", seed=42)})
+        assert cache.stats.evictions > evictions and not any("tiny-sd'" in repr(e.key) for e in cache.entries())
+        runner.run({"img": t2i(seed=43)})
+        assert cache.stats.loads == loads + 2  # tiny-sd had to be loaded again
+    finally:
+        cache.set_budget("cpu", old)
+
+
+def test_single_file_checkpoint_never_downloads(runner, models_dir):
+    import struct
+
+    # The tensor diffusers reads to recognise an SD 1.x checkpoint (cross-attention width 768).
+    size = 320 * 768 * 2
+    header = json.dumps({"model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight": {
+        "dtype": "F16", "shape": [320, 768], "data_offsets": [0, size]}}).encode()
+    ckpt = models_dir / "checkpoints"
+    ckpt.mkdir(exist_ok=True)
+    path = ckpt / "sd-like.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(size))
+    try:
+        res = runner.run({"img": t2i("checkpoints/sd-like.safetensors")})
+        assert res.status == "failed"
+        msg = res.failed["img"].message
+        # recognised as SD 1.x, then its configs are not fetched from the Hub: offline
+        assert "from_single_file" in msg and "REELGRAPH_ALLOW_DOWNLOADS=1" in msg and "sd-like" in msg
+        assert "offline" in msg.lower() and "tuple index" not in msg
+    finally:
+        path.unlink()
