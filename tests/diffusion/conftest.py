@@ -13,15 +13,22 @@ pytest.importorskip("diffusers")
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
+def tiny_models(tmp_path_factory) -> Path:
+    """Every tiny pipeline, built once per session."""
+    from engine.models import model_cache
     from tests.tiny_models import write
 
     root = tmp_path_factory.mktemp("models")
     write(root)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("REELGRAPH_MODELS", str(root))
     yield root
-    mp.undo()
+    model_cache().clear()
+
+
+@pytest.fixture
+def models_dir(tiny_models, monkeypatch) -> Path:
+    """REELGRAPH_MODELS points at the tiny models for one test (other test folders keep theirs)."""
+    monkeypatch.setenv("REELGRAPH_MODELS", str(tiny_models))
+    return tiny_models
 
 
 @pytest.fixture(scope="session")
@@ -69,5 +76,10 @@ class Runner:
 
 
 @pytest.fixture(scope="session")
-def runner(registry, models_dir, tmp_path_factory) -> Runner:
-    return Runner(registry, tmp_path_factory.mktemp("out"))
+def out_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("out")
+
+
+@pytest.fixture
+def runner(registry, models_dir, out_dir) -> Runner:
+    return Runner(registry, out_dir)
