@@ -47,9 +47,15 @@ def _jpeg(pixels: Any) -> tuple[bytes, int, int]:
 
 
 def _to_uint8_rgb(frame: Any) -> Any:
-    """A torch/numpy frame [H,W,C] (float 0..1 or uint8) -> numpy uint8 [H,W,3]."""
+    """A torch/numpy frame [H,W,C] (float 0..1 or uint8) -> numpy uint8 [H,W,3].
+
+    A frame much larger than a thumbnail is first decimated to about twice the
+    thumbnail size, so a 4K frame costs a thumbnail's work, not a 4K conversion."""
     import numpy as np
 
+    step = max(1, min(int(frame.shape[0]), int(frame.shape[1])) // (2 * THUMB_MAX)) if len(frame.shape) >= 2 else 1
+    if step > 1:
+        frame = frame[::step, ::step]
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(frame, torch.Tensor):
         frame = frame.detach().to("cpu")
