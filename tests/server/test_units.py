@@ -102,3 +102,17 @@ def test_sniff_real_files(make, kind, mime):
 ])
 def test_sniff_refuses_other_content(data):
     assert sniff(data) is None
+
+
+def test_large_image_preview_is_a_true_thumbnail():
+    torch = pytest.importorskip("torch")
+    from server.previews import encode_preview, unpack_frame
+
+    image = torch.zeros(2, 1000, 2000, 3)
+    image[..., 1] = 1.0  # green
+    frames = encode_preview({"run_id": "r", "node_id": "n"}, image, "image")
+    assert len(frames) == 2
+    header, payload = unpack_frame(frames[1])
+    assert (header["width"], header["height"], header["index"], header["batch"]) == (256, 128, 1, 2)
+    r, g, b = Image.open(io.BytesIO(payload)).getpixel((100, 60))
+    assert g > 240 and r < 20 and b < 20
