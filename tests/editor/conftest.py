@@ -33,10 +33,12 @@ if not Path(CHROMIUM).exists():
 
 
 TEST_NODES = '''
-"""Nodes only the editor tests load: a seed widget and an upload picker."""
+"""Nodes only the editor tests load: a seed widget, an upload picker, a slow node."""
 from typing import Annotated, Any
 
-from engine import TEXT, Seed, Text, node
+import time
+
+from engine import TEXT, Context, Float, Int, Seed, Text, node
 
 
 @node("edtest.Seeded", category="test", outputs={"text": TEXT}, output=True)
@@ -44,6 +46,17 @@ def seeded(seed: Annotated[int, Seed()] = 5,
            picture: Annotated[str, Text(upload="image")] = "") -> Any:
     """Echoes its seed and picture path."""
     return f"{seed}:{picture}"
+
+
+@node("edtest.Slow", category="test", outputs={"text": TEXT}, output=True)
+def slow(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 400,
+         delay: Annotated[float, Float(0.0, 5.0)] = 0.05) -> Any:
+    """Reports progress while it sleeps; stops when cancelled."""
+    for i in range(steps):
+        ctx.check_cancelled()
+        ctx.progress(i + 1, steps)
+        time.sleep(delay)
+    return "done"
 '''
 
 

@@ -106,3 +106,25 @@ def test_unsaved_work_survives_a_reload_as_a_draft(editor: Editor, server: Serve
     assert page.locator(f'[data-node-id="{node}"]').count() == 1
     assert "dirty" in (page.locator(".tab.on").get_attribute("class") or "")
     assert "unsaved draft" in page.locator(".toasts").inner_text()
+
+
+def test_live_progress_and_cancel(editor: Editor, server: Server) -> None:
+    server.put_workflow("slow", workflow({"slow": {"type": "edtest.Slow", "type_version": 1,
+                                                   "inputs": {"steps": 400, "delay": 0.05}, "ui": {"pos": [40, 40]}}}))
+    page = editor.page
+    editor.open("?workflow=slow")
+    page.locator(".queue").click()
+    node = editor.node("slow")
+    page.wait_for_function("""() => { const n = document.querySelector('[data-node-id="slow"]');
+        return n.classList.contains('st-running') && parseFloat(n.querySelector('.nprogress i').style.width) > 0; }""",
+                           timeout=60000)
+    assert "/400" in node.locator(".nbadge").inner_text()
+    cancel = page.locator("button.cancel")
+    assert cancel.is_enabled()
+    cancel.click()
+    page.locator(".toast", has_text="Run cancelled").wait_for(timeout=30000)
+    page.wait_for_function("document.querySelector('[data-node-id=\"slow\"]').classList.contains('st-cancelled')")
+    assert node.locator(".nbadge").inner_text() == "cancelled"
+    assert cancel.is_disabled()
+    page.locator(".sidetabs button[data-panel=queue]").click()
+    page.locator(".runitem.st-cancelled").first.wait_for()

@@ -640,6 +640,8 @@ class App {
       tab.run = { id: res.run_id, states: {}, previews: {} };
       for (const id of Object.keys(tab.doc.nodes)) tab.run.states[id] = { state: "queued" };
       if (tab === this.current) this.editor.applyRunStates();
+      const early = this.early && this.early.get(res.run_id);
+      if (early) { this.early.delete(res.run_id); for (const ev of early) this.onEvent(ev); }
       this.updateRunButtons();
       this.toast(targets ? `Queued up to ${targets.join(", ")}` : `Queued${res.position > 1 ? ` (position ${res.position})` : ""}`, "ok", 2000);
       this.refreshHistory();
@@ -684,13 +686,30 @@ class App {
   onEvent(ev) {
     const t = ev.type;
     if (t === "hello" || t === "pong") return;
+    if (ev.run_id && !this.runs.has(ev.run_id) && t !== "run.deleted") {
+      // A run's first events can arrive before POST /api/runs answers: keep them for a moment.
+      const early = this.early || (this.early = new Map());
+      if (!early.has(ev.run_id)) {
+        early.set(ev.run_id, []);
+        setTimeout(() => early.delete(ev.run_id), 30000);
+      }
+      const list = early.get(ev.run_id);
+      if (list.length < 2000) list.push(ev);
+      if (t.startsWith("run.")) { clearTimeout(this.histTimer); this.histTimer = setTimeout(() => this.refreshHistory(), 200); }
+      return;
+    }
     if (t.startsWith("run.")) {
       const r = this.runs.get(ev.run_id);
       if (r) {
-        r.status = t.slice(4);
+        const status = { "run.queued": "queued", "run.started": "running", "run.finished": "finished",
+          "run.failed": "failed", "run.cancelled": "cancelled" }[t];
+        if (status) r.status = status;
         const tab = this.tab(r.tabId);
         if (tab && tab.run && tab.run.id === ev.run_id && ["finished", "failed", "cancelled"].includes(r.status)) {
-          for (const [id, st] of Object.entries(tab.run.states)) if (st.state === "queued" || st.state === "running") tab.run.states[id] = { state: r.status === "cancelled" ? "skipped" : "skipped" };
+          for (const [id, st] of Object.entries(tab.run.states)) {
+            if (st.state === "running") tab.run.states[id] = { state: r.status === "cancelled" ? "cancelled" : "skipped" };
+            else if (st.state === "queued") tab.run.states[id] = { state: "skipped" };
+          }
           this.loadRunOutputs(ev.run_id, tab);
           if (r.status === "failed") this.toast(`Run failed: ${(ev.error && ev.error.message) || "see the failing node"}`, "bad", 6000);
           else if (r.status === "finished") this.toast(`Finished in ${fmtSeconds(ev.seconds || 0)}${ev.cached ? ` · ${ev.cached} cached` : ""}`, "ok");

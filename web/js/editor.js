@@ -920,7 +920,7 @@ export class Editor {
 
   paintState(id, el, st, preview) {
     if (this.lod) this.scheduleDraw();
-    el.classList.remove("st-queued", "st-running", "st-cached", "st-done", "st-failed", "st-skipped");
+    el.classList.remove("st-queued", "st-running", "st-cached", "st-done", "st-failed", "st-skipped", "st-cancelled");
     const badge = el.querySelector(".nbadge");
     const bar = el.querySelector(".nprogress i");
     const below = el.querySelector(".nbelow");
@@ -940,6 +940,7 @@ export class Editor {
         if (st.progress && st.progress.max) bar.style.width = `${(100 * st.progress.value) / st.progress.max}%`;
         else bar.style.width = "100%";
       } else if (st.state === "failed") badge.textContent = "failed";
+      else if (st.state === "cancelled") badge.textContent = "cancelled";
       if (st.state === "failed" && st.error) {
         html += `<div class="nerror"><div class="emsg">${esc(st.error.message || "failed")}</div>` +
           (st.error.traceback ? `<details><summary>Traceback</summary><pre>${esc(st.error.traceback)}</pre></details>` : "") + `</div>`;
@@ -1569,7 +1570,7 @@ export class Editor {
   }
 }
 
-const STATE_COLORS = { queued: "#6b7384", running: "#6cb6ff", done: "#57ab5a", cached: "#8e9aaf", failed: "#e5534b", skipped: null };
+const STATE_COLORS = { queued: "#6b7384", running: "#6cb6ff", done: "#57ab5a", cached: "#8e9aaf", failed: "#e5534b", cancelled: "#d4a72c", skipped: null };
 
 export function groupBounds(g) {
   const b = Array.isArray(g.bounds) ? g.bounds : [0, 0, 400, 300];
