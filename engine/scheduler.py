@@ -105,7 +105,11 @@ def _peak_rss_mb() -> float:
 
 def _content_key(value: Any) -> str | None:
     """A key from a small plain value (scene text, a number), so a list element that did
-    not change keeps its key even when its neighbours did."""
+    not change keeps its key even when its neighbours did. A value class can give its own
+    with a `__reelgraph_key__()` method returning a string."""
+    own = getattr(value, "__reelgraph_key__", None)
+    if callable(own):
+        return "k" + hashlib.blake2b(str(own()).encode(), digest_size=16).hexdigest()
     if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)):
         try:
             data = canonical(value)

@@ -44,6 +44,10 @@ def register_codec(cls: type, name: str, encode: Callable[[Any], Any], decode: C
 
 
 def _default(obj: Any) -> Any:
+    # Registered codecs first: a NamedTuple or dict subclass must keep its class.
+    codec = _CODECS_BY_CLASS.get(type(obj))
+    if codec is not None:
+        return msgpack.ExtType(EXT_CODEC, packb([codec.name, codec.encode(obj)]))
     if isinstance(obj, tuple):
         return msgpack.ExtType(EXT_TUPLE, packb(list(obj)))
     torch = sys.modules.get("torch")
@@ -59,9 +63,6 @@ def _default(obj: Any) -> Any:
     if ndarray_cls is not None and isinstance(obj, ndarray_cls):
         a = np.ascontiguousarray(obj)
         return msgpack.ExtType(EXT_NDARRAY, packb([a.dtype.str, list(a.shape), a.tobytes()]))
-    codec = _CODECS_BY_CLASS.get(type(obj))
-    if codec is not None:
-        return msgpack.ExtType(EXT_CODEC, packb([codec.name, codec.encode(obj)]))
     raise NotSerializable(f"cannot store a {type(obj).__module__}.{type(obj).__qualname__} on disk")
 
 

@@ -205,3 +205,17 @@ def test_sizing_and_storing_values_while_torch_is_half_imported():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip() == "True True", out.stderr
+
+
+class Span(tuple):
+    """A tuple subclass with its own codec: must come back as itself, not a plain tuple."""
+
+
+def test_registered_codecs_win_over_builtin_containers(tmp_path):
+    from engine import register_codec
+
+    register_codec(Span, "test.Span", lambda s: list(s), lambda d: Span(d))
+    disk = DiskCache(tmp_path)
+    disk.write_now("aa" * 16, Result((Span((1, 2)),)))
+    back = disk.get("aa" * 16).values[0]
+    assert type(back) is Span and back == (1, 2)

@@ -99,3 +99,20 @@ def test_whole_list_input_with_a_mapped_scalar(engine):
     # items takes the whole list; sep (TEXT) is mapped: one join per separator.
     result = engine.run(wf, targets=["j"])
     assert result.outputs["j"]["text"] == ["axbxc", "aybyc", "azbzc"]
+
+
+class Card:
+    """A list element that is not a plain value but knows its own identity."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __reelgraph_key__(self) -> str:
+        return self.text
+
+
+def test_elements_with_their_own_key_are_cached_on_their_own():
+    from engine.scheduler import _content_key
+
+    assert _content_key(Card("a")) == _content_key(Card("a")) != _content_key(Card("b"))
+    assert _content_key(object()) is None

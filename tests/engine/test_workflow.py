@@ -139,12 +139,15 @@ def test_malformed_documents_raise_workflow_error(doc):
 
 
 def test_shipped_workflows_validate():
+    """Every shipped workflow validates, except that generative ones name models that are
+    not on this machine (tests/diffusion runs those with tiny models)."""
     reg = registry()
     shipped = sorted((ROOT / "workflows").glob("*.json"))
-    assert shipped
+    assert len(shipped) >= 3
     for path in shipped:
         errors = [i for i in validate_workflow(load_workflow(path), reg) if i.severity == "error"]
-        assert errors == [], f"{path.name}: {errors}"
+        assert all(i.input == "model" and reg[load_workflow(path).nodes[i.node]["type"]].id.startswith("diffusion.")
+                   for i in errors), f"{path.name}: {errors}"
 
 
 def test_json_schema_accepts_shipped_workflows_and_rejects_bad_links():
