@@ -500,16 +500,22 @@ export class Editor {
       const known = this.schemas.has(n.type);
       ctx.globalAlpha = n.bypass ? 0.6 : 1;
       ctx.fillStyle = known ? "#2a2e37" : "#2a2326";
-      ctx.fillRect(p[0], p[1], lay.w, lay.h);
+      ctx.beginPath();
+      ctx.roundRect(p[0], p[1], lay.w, lay.h, 8);
+      ctx.fill();
       ctx.fillStyle = n.bypass ? "#4a3a6b" : (n.ui && n.ui.color) || (known ? "#323743" : "#3a2a2e");
-      ctx.fillRect(p[0], p[1], lay.w, 28);
+      ctx.beginPath();
+      ctx.roundRect(p[0], p[1], lay.w, Math.min(28, lay.h), [8, 8, lay.h > 28 ? 0 : 8, lay.h > 28 ? 0 : 8]);
+      ctx.fill();
       const st = run && run.states[id];
       const sel = this.selected.has(id);
       const edge = sel ? "#6cb6ff" : st ? STATE_COLORS[st.state] : known ? null : "#e5534b";
       if (edge) {
         ctx.strokeStyle = edge;
         ctx.lineWidth = Math.max(2, 2 / zoom);
-        ctx.strokeRect(p[0], p[1], lay.w, lay.h);
+        ctx.beginPath();
+        ctx.roundRect(p[0], p[1], lay.w, lay.h, 8);
+        ctx.stroke();
       }
       if (st && st.state === "running" && st.progress && st.progress.max) {
         ctx.fillStyle = "#6cb6ff";

@@ -53,7 +53,7 @@ export function widgetHTML(spec, value, opts) {
   const param = opts.param ? `<span class="pbadge" title="workflow param ${esc(opts.param)}">${esc(opts.param)}</span>` : "";
   const sock = opts.sock;
   if (opts.linked) {
-    return `<div class="row w linked" data-input="${name}">${sock}<span class="wl">${name}</span>` +
+    return `<div class="row w linked" data-input="${name}">${sock}<span class="wl" title="${name}">${name}</span>` +
       `<span class="wlink">${esc(opts.linked)}</span></div>`;
   }
   switch (w.kind) {
@@ -64,26 +64,26 @@ export function widgetHTML(spec, value, opts) {
           `<option${m === opts.seedMode ? " selected" : ""}>${m}</option>`).join("")}</select>` : "";
       return `<div class="row w num${seed ? " seed" : ""}" data-input="${name}">${sock}` +
         `<button class="step dec" tabindex="-1" aria-label="decrease">‹</button>` +
-        `<span class="scrub"><span class="wl">${name}</span>${param}<span class="wv">${esc(formatNumber(value, w))}</span></span>` +
+        `<span class="scrub"><span class="wl" title="${name}">${name}</span>${param}<span class="wv">${esc(formatNumber(value, w))}</span></span>` +
         `<button class="step inc" tabindex="-1" aria-label="increase">›</button>${seed}</div>`;
     }
     case "BOOL":
-      return `<label class="row w bool" data-input="${name}">${sock}<span class="wl">${name}</span>${param}` +
+      return `<label class="row w bool" data-input="${name}">${sock}<span class="wl" title="${name}">${name}</span>${param}` +
         `<input type="checkbox"${value ? " checked" : ""}><span class="toggle"></span></label>`;
     case "COMBO": {
       const options = [...(w.options || [])];
       if (value !== undefined && value !== null && !options.includes(value)) options.unshift(value);
-      return `<label class="row w combo" data-input="${name}">${sock}<span class="wl">${name}</span>${param}` +
+      return `<label class="row w combo" data-input="${name}">${sock}<span class="wl" title="${name}">${name}</span>${param}` +
         `<select>${options.map((o) => `<option${o === value ? " selected" : ""} value="${esc(o)}">${esc(o)}</option>`).join("")}</select></label>`;
     }
     default: {
       if (w.multiline) {
-        return `<div class="row w ml" data-input="${name}">${sock}<span class="mlhead"><span class="wl">${name}</span>${param}</span>` +
+        return `<div class="row w ml" data-input="${name}">${sock}<span class="mlhead"><span class="wl" title="${name}">${name}</span>${param}</span>` +
           `<textarea spellcheck="false" placeholder="${esc(w.placeholder || "")}">${esc(value)}</textarea></div>`;
       }
       const up = w.upload
         ? `<button class="upload" tabindex="-1" title="upload a ${esc(w.upload)} file" data-accept="${esc(w.upload)}">⇪</button>` : "";
-      return `<label class="row w str${up ? " up" : ""}" data-input="${name}">${sock}<span class="wl">${name}</span>${param}` +
+      return `<label class="row w str${up ? " up" : ""}" data-input="${name}">${sock}<span class="wl" title="${name}">${name}</span>${param}` +
         `<input type="text" spellcheck="false" value="${esc(value)}" placeholder="${esc(w.placeholder || "")}">${up}</label>`;
     }
   }
