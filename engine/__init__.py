@@ -21,7 +21,7 @@ from .types import (
     INT,
     MASK,
     PATH,
-    SCENES,
+    SCENE,
     SUBTITLES,
     TEXT,
     VIDEO,
@@ -31,6 +31,7 @@ from .types import (
     FilePath,
     Image,
     Mask,
+    Scene,
     Scenes,
     Subtitles,
     Video,
@@ -44,11 +45,11 @@ from .workflow import Workflow, apply_params, load_workflow, loads_workflow, sav
 __version__ = "0.1.0"
 
 __all__ = [
-    "ANY", "AUDIO", "BOOL", "FLOAT", "IMAGE", "INT", "MASK", "PATH", "SCENES", "SUBTITLES", "TEXT",
+    "ANY", "AUDIO", "BOOL", "FLOAT", "IMAGE", "INT", "MASK", "PATH", "SCENE", "SUBTITLES", "TEXT",
     "VIDEO", "AnyValue", "Audio", "Bool", "Cache", "CancelToken", "Cancelled", "Combo", "Compat",
     "Context", "DiskCache", "Engine", "Event", "FilePath", "Float", "Image", "Int", "Issue", "Mask",
     "MemoryCache", "NodeFailure", "NodeInputError", "NodeType", "Plan", "Registry", "Result",
-    "RunResult", "Scenes", "Seed", "Subtitles", "Text", "Video", "Widget", "Workflow",
+    "RunResult", "Scene", "Scenes", "Seed", "Subtitles", "Text", "Video", "Widget", "Workflow",
     "WorkflowError", "apply_params", "compatibility", "compile_plan", "default_cache_dir",
     "list_of", "load_workflow", "loads_workflow", "node", "register_codec", "register_type",
     "save_workflow", "socket", "validate_workflow",

@@ -57,7 +57,8 @@ IMAGE = register_type("IMAGE", "#64b5f6", "torch.float32 [B,H,W,C] in 0..1")
 MASK = register_type("MASK", "#81c784", "torch.float32 [B,H,W] in 0..1")
 VIDEO = register_type("VIDEO", "#ffb74d", "Streamed video: fps, size, frame count, chunks(n)")
 AUDIO = register_type("AUDIO", "#ba68c8", "float32 [C,N] samples + sample rate")
-SCENES = register_type("SCENES", "#fff176", "List of scene records")
+# A list of scenes is list[SCENE]: nodes that handle one scene are mapped over it.
+SCENE = register_type("SCENE", "#ffd54f", "One scene: title, narration, visual prompt")
 SUBTITLES = register_type("SUBTITLES", "#a1887f", "List of cues (start, end, text)")
 PATH = register_type("PATH", "#90a4ae", "A file written or read by a node")
 
@@ -142,7 +143,8 @@ Image = Annotated[Any, IMAGE.name]
 Mask = Annotated[Any, MASK.name]
 Video = Annotated[Any, VIDEO.name]
 Audio = Annotated[Any, AUDIO.name]
-Scenes = Annotated[list, SCENES.name]
+Scene = Annotated[Any, SCENE.name]
+Scenes = Annotated[list, SCENE.list]
 Subtitles = Annotated[list, SUBTITLES.name]
 AnyValue = Annotated[Any, ANY.name]
 FilePath = Annotated[str, PATH.name]
