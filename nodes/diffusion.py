@@ -510,7 +510,7 @@ def latent_preview(latents: Any, layout: str, frames_hw: tuple[int, int, int] | 
     lo = x.amin(dim=(1, 2), keepdim=True)
     hi = x.amax(dim=(1, 2), keepdim=True)
     img = ((x - lo) / (hi - lo).clamp(min=1e-6)).permute(1, 2, 0).unsqueeze(0)
-    return img.to(torch.float32).contiguous()
+    return img.to(device="cpu", dtype=torch.float32).contiguous()
 
 
 def step_callback(ctx: Context | None, steps: int, layout: str, preview: bool,
