@@ -412,6 +412,16 @@ export class Editor {
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
     this.drawScene();
     this.drawMinimap();
+    // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
+    // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.
+    clearTimeout(this.settleTimer);
+    if (this.rasterZoom !== zoom && !this.lod) {
+      this.settleTimer = setTimeout(() => {
+        this.rasterZoom = this.view.zoom;
+        this.world.style.willChange = "auto";
+        requestAnimationFrame(() => requestAnimationFrame(() => { this.world.style.willChange = ""; }));
+      }, 300);
+    }
   }
 
   scheduleDraw() {
