@@ -426,7 +426,12 @@ def _load_quiet(name: str, opts: LoadOptions, device: str, dtype: Any, local_onl
         pipe.enable_model_cpu_offload(device=device)
     elif opts.offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
-    elif opts.offload == "group":  # diffusers' group offloading: blocks stream to the GPU as needed
+    elif opts.offload == "group" and hasattr(pipe, "enable_group_offload"):
+        # diffusers' group offloading: leaf modules stream to the device as they run (CUDA streams
+        # overlap the copies with compute).
+        pipe.enable_group_offload(onload_device=torch.device(device), offload_device=torch.device("cpu"),
+                                  offload_type="leaf_level", use_stream=device.startswith("cuda"))
+    elif opts.offload == "group":  # older diffusers: per model
         for comp in pipe.components.values():
             if isinstance(comp, torch.nn.Module):
                 if hasattr(comp, "enable_group_offload"):

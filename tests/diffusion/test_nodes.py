@@ -348,3 +348,17 @@ def test_single_file_checkpoint_never_downloads(runner, models_dir):
         assert "offline" in msg.lower() and "tuple index" not in msg
     finally:
         path.unlink()
+
+
+@pytest.mark.parametrize("mode", ["model", "group"])
+def test_offload_wiring_gives_the_same_pixels(models_dir, mode):
+    # Offloading is refused on the cpu device in workflows (nothing to gain); here the loader is
+    # called directly with cpu as the "accelerator" to check the hooks are installed and harmless.
+    from nodes import diffusion as D
+
+    def image(offload):
+        pipe = D._load("tiny-sd", D.LoadOptions("cpu", "float32", offload), "cpu")
+        return pipe("a cat", width=64, height=64, num_inference_steps=2,
+                    generator=torch.Generator().manual_seed(0), output_type="pt").images
+
+    assert torch.allclose(image(mode), image("none"), atol=1e-6)
