@@ -128,3 +128,25 @@ def test_live_progress_and_cancel(editor: Editor, server: Server) -> None:
     assert cancel.is_disabled()
     page.locator(".sidetabs button[data-panel=queue]").click()
     page.locator(".runitem.st-cancelled").first.wait_for()
+
+
+def test_resize_a_node_and_undo_it(editor: Editor, server: Server) -> None:
+    server.put_workflow("resize", workflow({"a": {"type": "image.Solid", "type_version": 1,
+                                                  "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+                                                  "ui": {"pos": [40, 40]}}}))
+    page = editor.page
+    editor.open("?workflow=resize")
+    before = editor.doc()
+    handle = editor.node("a").locator(".nwresize")
+    w0 = editor.node("a").bounding_box()["width"]
+    x, y = editor.center(handle)
+    editor.drag((x, y), (x + 120, y))
+    w1 = editor.node("a").bounding_box()["width"]
+    assert w1 > w0 + 60
+    assert editor.doc()["nodes"]["a"]["ui"]["width"] > 220
+    # sockets follow: the output socket sits on the new right edge
+    sock = editor.socket("a", "out", "image").bounding_box()
+    box = editor.node("a").bounding_box()
+    assert abs(sock["x"] + sock["width"] / 2 - (box["x"] + box["width"])) < 3
+    page.keyboard.press("Control+z")
+    assert editor.doc() == before

@@ -242,7 +242,7 @@ export class Editor {
       `style="transform:translate(${pos[0]}px,${pos[1]}px);width:${lay.w}px;height:${lay.h}px;${ui.color ? `--nc:${esc(ui.color)}` : ""}">` +
       `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
       `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
-      `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div></div>`;
+      `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
   }
 
   titleOfSafe(id) {
@@ -475,12 +475,17 @@ export class Editor {
       let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
       for (const p of pts) { minX = Math.min(minX, p[0]); maxX = Math.max(maxX, p[0]); minY = Math.min(minY, p[1]); maxY = Math.max(maxY, p[1]); }
       if (maxX + 220 < vx0 || minX - 220 > vx1 || maxY < vy0 - 40 || minY > vy1 + 40) continue;
-      let list = byColor.get(l.color);
-      if (!list) byColor.set(l.color, (list = []));
+      const hot = this.selected.has(l.from) || this.selected.has(l.to);
+      const group = hot ? `hot${l.color}` : l.color;
+      let list = byColor.get(group);
+      if (!list) byColor.set(group, (list = []));
       list.push(pts);
     }
-    for (const [color, list] of byColor) {
-      ctx.strokeStyle = color;
+    const base = ctx.lineWidth;
+    for (const [group, list] of [...byColor].sort((a, b) => a[0].startsWith("hot") - b[0].startsWith("hot"))) {
+      const hot = group.startsWith("hot");
+      ctx.strokeStyle = hot ? group.slice(3) : group;
+      ctx.lineWidth = hot ? base * 1.7 : base;
       ctx.beginPath();
       for (const pts of list) {
         ctx.moveTo(pts[0][0], pts[0][1]);
@@ -680,7 +685,7 @@ export class Editor {
       this.nodeEls.get(id)?.classList.add("sel");
     }
     this.drawMinimapBase();
-    if (this.lod) this.scheduleDraw();
+    this.scheduleDraw();
     this.app.onSelection();
   }
 
@@ -688,7 +693,7 @@ export class Editor {
     if (this.selected.has(id)) {
       this.selected.delete(id);
       this.nodeEls.get(id)?.classList.remove("sel");
-      if (this.lod) this.scheduleDraw();
+      this.scheduleDraw();
       this.app.onSelection();
     } else this.select([id], true);
   }
@@ -1056,6 +1061,7 @@ export class Editor {
       if (t.closest(".notehead")) return this.noteDrag(e, noteEl);
       return;
     }
+    if (t.closest(".nwresize")) return this.nodeResize(e, t.closest(".node"));
     let nodeEl = t.closest(".node");
     if (!nodeEl && this.lod) nodeEl = this.nodeEls.get(this.nodeAt(e.clientX, e.clientY)) || null;
     if (nodeEl) return this.nodeDrag(e, nodeEl);
@@ -1130,6 +1136,26 @@ export class Editor {
         return;
       }
       this.updateLinksOf(ids);
+      this.app.pushUndo(this.tab, before);
+      this.app.onChange();
+      this.drawMinimapBase();
+    });
+  }
+
+  nodeResize(e, el) {
+    const id = el.dataset.nodeId;
+    const n = this.doc.nodes[id];
+    const w0 = this.layout(id).w;
+    const before = JSON.stringify(this.doc);
+    const sx = e.clientX;
+    this.drag(e, (ev) => {
+      n.ui = n.ui || {};
+      n.ui.width = Math.max(160, Math.round((w0 + (ev.clientX - sx) / this.view.zoom) / 10) * 10);
+      this.layouts.delete(id);
+      el.style.width = `${this.layout(id).w}px`;
+      this.updateLinksOf([id]);
+    }, (ev, moved) => {
+      if (!moved || JSON.stringify(this.doc) === before) return;
       this.app.pushUndo(this.tab, before);
       this.app.onChange();
       this.drawMinimapBase();
