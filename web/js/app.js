@@ -638,7 +638,7 @@ class App {
       this.runs.set(res.run_id, { tabId: tab.id, status: "queued", name: body.name });
       // fresh states: every node the run may touch starts as queued
       tab.run = { id: res.run_id, states: {}, previews: {} };
-      for (const id of Object.keys(tab.doc.nodes)) tab.run.states[id] = { state: "queued" };
+      for (const [id, n] of Object.entries(tab.doc.nodes)) if (!n.bypass) tab.run.states[id] = { state: "queued" };
       if (tab === this.current) this.editor.applyRunStates();
       const early = this.early && this.early.get(res.run_id);
       if (early) { this.early.delete(res.run_id); for (const ev of early) this.onEvent(ev); }
