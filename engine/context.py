@@ -29,7 +29,7 @@ class Context:
     """Handed to a node that declares a `ctx` parameter. Nodes never print; they report here."""
 
     __slots__ = ("_emit", "_item", "_rng", "_torch_gen", "cancel", "node_id", "node_type",
-                 "out_dir", "run_id", "seed", "temp_dir", "workflow")
+                 "out_dir", "params", "run_id", "seed", "temp_dir", "workflow")
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class Context:
         emit: Callable[[str, dict[str, Any]], None],
         item: int | None = None,
         workflow: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -56,6 +57,9 @@ class Context:
         self._item = item
         # The workflow document being run, for outputs that embed it (provenance).
         self.workflow = workflow
+        # The run's workflow param values (name -> value); nodes declared with
+        # uses_params=True may read them (their cache keys include them).
+        self.params = dict(params or {})
         self._rng: random.Random | None = None
         self._torch_gen: Any = None
 

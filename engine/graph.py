@@ -302,7 +302,7 @@ def compile_plan(
                          tuple(dict.fromkeys(ln.source for ln in node_links)))
         if nt.validate is not None:
             issues.extend(_run_hook_validate(nt, nid, literals, file))
-        pn.key = _node_key(pn, planned, salt, side_effect_salt, issues, file)
+        pn.key = _node_key(pn, planned, workflow.param_values, salt, side_effect_salt, issues, file)
         planned[nid] = pn
 
     return Plan(workflow, planned, wanted, _raise(issues, blocking_nodes, nodes))
@@ -369,6 +369,7 @@ def _run_hook_validate(nt: NodeType, nid: str, literals: dict[str, Any], file: s
 def _node_key(
     pn: PlannedNode,
     planned: dict[str, PlannedNode],
+    params: dict[str, Any],
     salt: str,
     side_effect_salt: str,
     issues: list[Issue],
@@ -387,6 +388,8 @@ def _node_key(
             h.update(b"\0fp=" + str(nt.fingerprint(pn.literals)).encode())
         except Exception as exc:
             issues.append(Issue("fingerprint", f"{type(exc).__name__}: {exc}", node=pn.id, file=file))
+    if nt.uses_params:
+        h.update(b"\0params=" + canonical(params))
     if nt.nondeterministic:
         h.update(b"\0salt=" + salt.encode())
     if nt.side_effects:

@@ -218,6 +218,8 @@ class NodeType:
     fingerprint: Callable[..., str] | None = None
     # validate(**widget_values) -> list[str | (input, message)]: checks before running.
     validate: Callable[..., Any] | None = None
+    # Reads the run's workflow params (ctx.params), so their values enter its cache key.
+    uses_params: bool = False
     wants_ctx: bool = False
     source_hash: str = ""
     pack: str = ""
@@ -314,6 +316,7 @@ def node(
     output: bool = False,
     fingerprint: Callable[..., str] | None = None,
     validate: Callable[..., Any] | None = None,
+    uses_params: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -355,6 +358,7 @@ def node(
             is_output=output or side_effects,
             fingerprint=fingerprint,
             validate=validate,
+            uses_params=uses_params,
             wants_ctx=wants_ctx,
             source_hash=_source_hash(fn),
             pack=fn.__module__,

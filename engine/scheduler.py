@@ -441,6 +441,7 @@ class _Run:
             run_id=self.run_id, node_id=pn.id, node_type=pn.type.id, seed=int(key[:15], 16),
             out_dir=self.out_dir, temp_dir=self.temp_dir, cancel=self.cancel, emit=emit, item=item,
             workflow=self.plan.workflow.doc,
+            params=self.plan.workflow.param_values if pn.type.uses_params else None,
         )
 
     def _call(self, pn: PlannedNode, kwargs: dict[str, Any], key: str, item: int | None) -> tuple[Any, ...]:

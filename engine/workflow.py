@@ -34,6 +34,8 @@ class Workflow:
     def __init__(self, doc: dict[str, Any], file: str | None = None):
         self.doc = doc
         self.file = file
+        # Resolved param values of a run (set by apply_params); not part of the document.
+        self.param_values: dict[str, Any] = {}
 
     @property
     def name(self) -> str:
@@ -146,9 +148,15 @@ def check_shape(doc: Any, file: str | None = None) -> list[Issue]:
         issues.append(Issue("bad_params", "'params' must be an object", file=file))
     else:
         for pname, p in params.items():
-            if not isinstance(p, dict) or not isinstance(p.get("node"), str) or not isinstance(p.get("input"), str):
+            # A param fills one node input; one without a target is only read by nodes
+            # that use params (text templates).
+            targeted = isinstance(p, dict) and ("node" in p or "input" in p)
+            if not isinstance(p, dict) or (targeted and not (
+                isinstance(p.get("node"), str) and isinstance(p.get("input"), str)
+            )):
                 issues.append(Issue(
-                    "bad_param", f'param {pname!r} must be {{"node": id, "input": name, ...}}', file=file
+                    "bad_param", f'param {pname!r} must be {{"node": id, "input": name, ...}} or {{"type": ..., "default": ...}}',
+                    file=file,
                 ))
             elif p.get("type", "TEXT") not in PARAM_TYPES:
                 issues.append(Issue(
@@ -246,7 +254,10 @@ def apply_params(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
         try:
             value = coerce_param(raw, p.get("type", "TEXT"))
         except ValueError as exc:
-            issues.append(Issue("bad_param_value", f"param {name!r}: {exc}", node=p["node"], input=p["input"]))
+            issues.append(Issue("bad_param_value", f"param {name!r}: {exc}", node=p.get("node"), input=p.get("input")))
+            continue
+        out.param_values[name] = value
+        if "node" not in p:
             continue
         entry = out.nodes.get(p["node"])
         if entry is None:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from engine import INT, TEXT, Bool, Combo, Int, NodeInputError, Text, list_of, node, socket
+from engine import INT, TEXT, Bool, Combo, Context, Int, NodeInputError, Text, list_of, node, socket
 from engine.media import Scene
 from engine.media.records import SCENE
 
@@ -168,20 +168,23 @@ def parse_values(values: str) -> dict[str, str]:
     return out
 
 
-@node("text.Template", category="text", outputs={"text": TEXT})
+@node("text.Template", category="text", outputs={"text": TEXT}, uses_params=True)
 def template(
     template: Annotated[str, Text(multiline=True, placeholder="Hello {name}!")],
     values: Annotated[str, Text(multiline=True, placeholder="name=Ada")] = "",
     strict: Annotated[bool, Bool()] = True,
+    ctx: Context = None,
 ) -> Any:
-    """Fill `{name}` placeholders from `values` (`name=value` lines or a JSON object).
-    Expose `values` (or a whole template) as a workflow param to personalise a video
-    per batch row. `{{` and `}}` give literal braces. With `strict`, a placeholder
-    without a value is an error; otherwise it is left as it is."""
-    vals = parse_values(values)
+    """Fill `{name}` placeholders from the workflow's params (what `reelgraph run --set
+    name=...` and batch rows give) and from `values` (`name=value` lines or a JSON
+    object); a param wins over a value of the same name. `{{` and `}}` give literal
+    braces. With `strict`, a placeholder without a value is an error; otherwise it is
+    left as it is."""
+    vals = {**parse_values(values), **{k: str(v) for k, v in (ctx.params if ctx else {}).items()}}
     missing = sorted({m for m in _PLACEHOLDER.findall(template) if m and m not in vals})
     if missing and strict:
-        raise NodeInputError("values", f"no value for {', '.join('{' + m + '}' for m in missing)}")
+        raise NodeInputError("values", f"no value for {', '.join('{' + m + '}' for m in missing)} "
+                                       "(add a workflow param or a name=value line)")
 
     def fill(m: re.Match[str]) -> str:
         if m.group(1) is None:

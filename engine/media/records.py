@@ -62,19 +62,33 @@ class WordTiming:
 
 
 @dataclass(frozen=True)
+class PhonemeTiming:
+    """One spoken phoneme (IPA, as Piper/espeak writes it: `m`, `aɪ`-parts, `uː`) and when
+    it sounds. Stress marks are folded into the phoneme they stress, length marks into
+    the vowel they lengthen; pauses (spaces, punctuation, start/end) are left out."""
+
+    phoneme: str
+    start: float  # seconds from the start of the utterance
+    end: float
+
+
+@dataclass(frozen=True)
 class SpeechTimings:
-    """When each word of an utterance is spoken, from the TTS alignments."""
+    """When each word (and, from Piper, each phoneme) of an utterance is spoken, from
+    the TTS alignments. `phonemes` is empty when the TTS gives no alignments."""
 
     text: str
     duration: float
     words: tuple[WordTiming, ...] = field(default_factory=tuple)
     sentences: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    phonemes: tuple[PhonemeTiming, ...] = field(default_factory=tuple)
 
     def shifted(self, offset: float) -> SpeechTimings:
         return SpeechTimings(
             self.text, self.duration,
             tuple(WordTiming(w.word, w.start + offset, w.end + offset) for w in self.words),
             tuple((a + offset, b + offset) for a, b in self.sentences),
+            tuple(PhonemeTiming(p.phoneme, p.start + offset, p.end + offset) for p in self.phonemes),
         )
 
 

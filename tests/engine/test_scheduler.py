@@ -235,3 +235,18 @@ def test_a_node_calling_sys_exit_in_a_worker_fails_without_hanging(engine):
     result = engine.run(wf, targets=["x", "y"])
     assert result.status == "failed" and "SystemExit" in result.failed["x"].message
     assert result.outputs["y"]["value"] == 1
+
+
+def test_params_reach_nodes_that_use_them_and_enter_their_keys(engine):
+    wf = workflow(
+        {"t": n("text.Template", template="Hello {name}, {greeting}!", values="greeting=welcome")},
+        params={"name": {"type": "TEXT", "default": "Ada"}},  # a param with no target node
+    )
+    assert engine.run(wf, targets=["t"]).outputs["t"]["text"] == "Hello Ada, welcome!"
+    again = engine.run(wf, targets=["t"], params={"name": "Grace"})
+    assert again.executed == ["t"] and again.outputs["t"]["text"] == "Hello Grace, welcome!"
+    assert engine.run(wf, targets=["t"], params={"name": "Grace"}).executed == []
+    # Nodes that do not read params keep their keys when a param changes.
+    wf2 = workflow({"a": n("test.Const", value=1)}, params={"name": {"type": "TEXT", "default": "x"}})
+    engine.run(wf2, targets=["a"])
+    assert engine.run(wf2, targets=["a"], params={"name": "y"}).executed == []
