@@ -150,3 +150,30 @@ def test_resize_a_node_and_undo_it(editor: Editor, server: Server) -> None:
     assert abs(sock["x"] + sock["width"] / 2 - (box["x"] + box["width"])) < 3
     page.keyboard.press("Control+z")
     assert editor.doc() == before
+
+
+def test_templates_export_and_import(editor: Editor, server: Server, tmp_path: Path) -> None:
+    import json
+
+    page = editor.page
+    editor.open()
+    page.locator(".sidetabs button[data-panel=workflows]").click()
+    page.locator('.wf[data-kind="template"][data-name="demo_image"]').click()
+    page.wait_for_function("window.reelgraph.current.doc.name === 'Image basics'")
+    template = json.loads((Path(__file__).resolve().parents[2] / "workflows" / "demo_image.json").read_text())
+    assert editor.doc()["nodes"] == template["nodes"]
+    assert page.locator("[data-node-id]").count() == len(template["nodes"])
+    with page.expect_download() as download:
+        page.locator("button[data-act=export]").click()
+    exported = tmp_path / "exported.json"
+    download.value.save_as(exported)
+    doc = json.loads(exported.read_text())
+    assert doc["nodes"] == template["nodes"] and doc["params"] == template["params"]
+    assert set(doc["ui"]["viewport"]) == {"x", "y", "zoom"}
+    tabs = page.locator(".tab").count()
+    with page.expect_file_chooser() as chooser:
+        page.locator("button[data-act=import]").click()
+    chooser.value.set_files(str(exported))
+    page.wait_for_function(f"document.querySelectorAll('.tab').length === {tabs + 1}")
+    assert editor.doc()["nodes"] == template["nodes"]
+    assert "dirty" in (page.locator(".tab.on").get_attribute("class") or "")  # imported, not saved yet
