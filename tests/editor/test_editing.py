@@ -287,3 +287,29 @@ def test_a_failing_node_shows_its_error_and_traceback(editor: Editor, server: Se
     # the run shows up in the queue panel with its error
     page.locator(".sidetabs button[data-panel=queue]").click()
     page.locator(".runitem.st-failed").first.wait_for()
+
+
+def test_palette_fuzzy_search_and_categories(editor: Editor, image_wf: str) -> None:
+    page = editor.page
+    editor.open(f"?workflow={image_wf}")
+    page.mouse.move(700, 700)
+    page.keyboard.press("Space")  # a tap of Space (no drag) opens the search
+    palette = page.locator(".palette")
+    assert palette.is_visible()
+    cats = palette.locator(".pcat").evaluate_all("els => els.map(e => e.textContent)")
+    assert "image/filter" in cats and "video/output" in cats
+    search = palette.locator(".psearch")
+
+    def first(query: str) -> str:
+        search.fill(query)
+        return str(palette.locator(".pitem").first.get_attribute("data-type"))
+
+    assert first("blr") == "image.Blur"
+    assert first("vid enc") == "video.Encode"
+    assert first("split") == "text.SplitScenes"
+    offered = palette.locator(".pitem").evaluate_all("els => els.map(e => e.dataset.type)")
+    assert "image.Blend" not in offered
+    search.fill("qqqzzz")
+    assert palette.locator(".pitem").count() == 0 and "No node matches" in palette.inner_text()
+    page.keyboard.press("Escape")
+    assert not palette.is_visible()

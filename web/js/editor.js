@@ -1038,6 +1038,9 @@ export class Editor {
     this.app.closeMenus();
     this.rect = this.root.getBoundingClientRect();
     const t = e.target;
+    // a press outside the field being edited ends the edit (commits it), like any desktop app
+    const active = document.activeElement;
+    if (active && active !== t && !t.closest("input, textarea, select") && active.matches("input, textarea, select")) active.blur();
     if (t.closest(".minimap, .zoomctl")) return;
     if (e.button === 1 || (e.button === 0 && this.app.spaceDown)) {
       e.preventDefault();

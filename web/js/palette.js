@@ -21,6 +21,21 @@ export function fuzzyScore(query, text) {
   return score;
 }
 
+/** Every word of the query must match the node's name, id or category (fuzzily) or its description (as is). */
+export function nodeScore(query, s) {
+  let total = 0;
+  for (const word of query.toLowerCase().split(/\s+/).filter(Boolean)) {
+    const scores = [[fuzzyScore(word, s.display_name), 40], [fuzzyScore(word, s.id), 0], [fuzzyScore(word, s.category), -30]]
+      .filter(([v]) => v >= 0).map(([v, bonus]) => v + bonus);
+    if (!scores.length) {
+      if ((s.description || "").toLowerCase().includes(word)) { total += 5; continue; }
+      return -1;
+    }
+    total += Math.max(...scores);
+  }
+  return total;
+}
+
 export class Palette {
   constructor(app) {
     this.app = app;
@@ -84,9 +99,7 @@ export class Palette {
 
   update() {
     const q = this.input.value.trim();
-    let items = this.candidates().map((s) => ({ s, score: q ? Math.max(
-      fuzzyScore(q, s.display_name) + 50, fuzzyScore(q, s.id), fuzzyScore(q, `${s.category} ${s.display_name}`) - 20,
-      fuzzyScore(q, s.description || "") > 900 ? 100 : -1) : 0 }));
+    let items = this.candidates().map((s) => ({ s, score: q ? nodeScore(q, s) : 0 }));
     if (!this.ctx?.type && (!q || fuzzyScore(q, "note") > 0)) items.push({ note: true, score: q ? fuzzyScore(q, "note") + 40 : -1 });
     if (q) items = items.filter((i) => i.score >= 0).sort((a, b) => b.score - a.score);
     else items.sort((a, b) => (a.note ? "zz" : `${a.s.category}/${a.s.display_name}`).localeCompare(b.note ? "zz" : `${b.s.category}/${b.s.display_name}`));
