@@ -209,10 +209,6 @@ def test_a_param_exposed_in_the_editor_is_honoured_by_the_cli(editor: Editor, se
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(saved_path), "--set", "tint=#ff0000",
                            "--out", str(out), "--no-disk-cache", "-q"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0 and "No module named engine.cli" in proc.stderr:
-        proc = subprocess.run([str(REPO / ".venv" / "bin" / "reelgraph"), "run", str(saved_path), "--set", "tint=#ff0000",
-                               "--out", str(out), "--no-disk-cache", "-q"], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
@@ -236,7 +232,7 @@ def _make_outputs(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
     src = tmp_path / "embedded.json"
     src.write_text(json.dumps(wf))
     out = tmp_path / "out"
-    subprocess.run([str(REPO / ".venv" / "bin" / "reelgraph"), "run", str(src), "--out", str(out),
+    subprocess.run([sys.executable, "-m", "engine.cli", "run", str(src), "--out", str(out),
                     "--no-disk-cache", "-q"], cwd=REPO, check=True, timeout=180,
                    env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True)
     (png,) = list(out.rglob("*.png"))
