@@ -814,16 +814,28 @@ class App {
         this.openDoc(run.workflow, `run ${id}`);
         return;
       }
-      if (e.target.closest(".routputs")) {
-        const run = await api.run(id);
-        const files = [];
-        collectFiles(run.outputs || {}, files);
-        const box = li.querySelector(".routs");
-        box.innerHTML = files.length ? files.map((f) => f.media === "video" ? `<video src="${esc(f.url)}" controls preload="metadata"></video><a href="${esc(f.url)}" target="_blank">${esc(f.name)}</a>`
-          : f.media === "image" ? `<a href="${esc(f.url)}" target="_blank"><img src="${esc(f.url)}" alt=""></a>`
-            : f.media === "audio" ? `<audio src="${esc(f.url)}" controls preload="none"></audio>` : `<a href="${esc(f.url)}" target="_blank">${esc(f.name)}</a>`).join("") : '<span class="muted">No files.</span>';
-      }
+      if (e.target.closest(".routputs")) this.showRunOutputs(id, li.querySelector(".routs"));
     };
+    // the latest finished runs show their outputs without a click
+    for (const li of [...panel.querySelectorAll(".runitem.st-finished")].slice(0, 4)) {
+      this.showRunOutputs(li.dataset.run, li.querySelector(".routs"));
+    }
+  }
+
+  async showRunOutputs(id, box) {
+    this.runFiles = this.runFiles || new Map();
+    let files = this.runFiles.get(id);
+    if (!files) {
+      let run;
+      try { run = await api.run(id); } catch { return; }
+      files = [];
+      collectFiles(run.outputs || {}, files);
+      if (["finished", "failed", "cancelled"].includes(run.status)) this.runFiles.set(id, files);
+    }
+    if (!box.isConnected) return;
+    box.innerHTML = files.length ? files.slice(0, 12).map((f) => f.media === "video" ? `<video src="${esc(f.url)}" controls preload="metadata"></video><a href="${esc(f.url)}" target="_blank">${esc(f.name)}</a>`
+      : f.media === "image" ? `<a href="${esc(f.url)}" target="_blank" title="${esc(f.name)}"><img src="${esc(f.url)}" alt="${esc(f.name)}"></a>`
+        : f.media === "audio" ? `<audio src="${esc(f.url)}" controls preload="none"></audio>` : `<a href="${esc(f.url)}" target="_blank">${esc(f.name)}</a>`).join("") : '<span class="muted">No files.</span>';
   }
 
   // ------------------------------------------------------------------ clipboard
