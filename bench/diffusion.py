@@ -5,9 +5,10 @@ folder (or uses REELGRAPH_MODELS with --models), then, in this one process:
 
 - overhead: a one-node workflow (diffusion.TextToImage / TextToVideo) run through
   the engine versus the very same cached pipeline called directly with the same
-  arguments and seed, interleaved; overhead_pct = median(graph - direct) /
-  median(direct). The graph run includes planning, validation, the fingerprint of
-  the model folder, per-step progress + latent previews and output conversion.
+  arguments and seed, interleaved; process CPU time, overhead_pct from the best of
+  N of each side (median of paired differences and wall time beside it). The graph
+  run includes planning, validation, the fingerprint of the model folder, per-step
+  progress + latent previews and the conversion to IMAGE / uint8 VIDEO.
 - cache_hit_ms: taking a warm pipeline from the model cache (key + fingerprint +
   pin + lock), and load_ms: the cold load through from_pretrained;
 - peak_rss_mb of the process.
@@ -87,22 +88,25 @@ def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: in
             d.append(direct(i))
             g.append(graph(i))
 
-    def figures(k: int) -> tuple[float, float, float]:
-        diffs = [a[k] - b[k] for a, b in zip(g, d, strict=True)]
-        med_d = statistics.median(x[k] for x in d)
-        return med_d, statistics.median(x[k] for x in g), statistics.median(diffs)
+    def best(k: int) -> tuple[float, float]:
+        return min(x[k] for x in d), min(x[k] for x in g)
 
-    # CPU time of this process is the figure: other processes on a shared machine
-    # stretch wall time at random. Wall-clock figures are printed beside it.
-    cd, cg, cdiff = figures(1)
-    wd, _, wdiff = figures(0)
+    def paired_median(k: int) -> tuple[float, float]:
+        diffs = [a[k] - b[k] for a, b in zip(g, d, strict=True)]
+        return statistics.median(x[k] for x in d), statistics.median(diffs)
+
+    # The headline is CPU time of this process, best of N (as timeit does): other
+    # processes on a shared machine only ever add time, to either side at random.
+    # The median of paired differences and the wall-clock figures are printed beside it.
+    bd, bg = best(1)
+    md, mdiff = paired_median(1)
+    wd, wdiff = paired_median(0)
     return {
-        "direct_ms": round(cd * 1000, 2),
-        "graph_ms": round(cg * 1000, 2),
-        "overhead_ms": round(cdiff * 1000, 2),
-        "overhead_pct": round(100 * cdiff / cd, 2),
-        "wall_direct_ms": round(wd * 1000, 2),
-        "wall_overhead_ms": round(wdiff * 1000, 2),
+        "direct_ms": round(bd * 1000, 2),
+        "graph_ms": round(bg * 1000, 2),
+        "overhead_ms": round((bg - bd) * 1000, 2),
+        "overhead_pct": round(100 * (bg - bd) / bd, 2),
+        "median_overhead_pct": round(100 * mdiff / md, 2),
         "wall_overhead_pct": round(100 * wdiff / wd, 2),
         "events_per_run": len(events) // (runs + 1),
     }
@@ -188,8 +192,10 @@ def main() -> None:
     reg = Registry.discover()
     figures: dict = {}
     with tempfile.TemporaryDirectory() as out, Engine(reg, Cache(), out_dir=out) as engine:
-        # 256x256, 10 steps: a direct call of a few hundred ms, long enough to resolve 1%.
-        size, steps = 256, 10
+        # 512x512 (SD 1.5's own size), 10 steps: a tiny denoiser, so the fixed costs of the graph
+        # (planning, per-step progress and previews, conversion) weigh far more than with real
+        # weights, where one step alone takes longer than this whole call.
+        size, steps = 512, 10
         img = overhead(
             engine, "diffusion.TextToImage",
             {"model": "tiny-sd", "prompt": "a lighthouse at dusk", "width": size, "height": size, "steps": steps},
@@ -208,6 +214,7 @@ def main() -> None:
             "overhead_pct": img["overhead_pct"],
             "overhead_ms": img["overhead_ms"],
             "direct_ms": img["direct_ms"],
+            "median_overhead_pct": img["median_overhead_pct"],
             "wall_overhead_pct": img["wall_overhead_pct"],
             "video_overhead_pct": vid["overhead_pct"],
             "video_overhead_ms": vid["overhead_ms"],

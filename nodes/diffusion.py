@@ -134,12 +134,41 @@ def supports(cls: str, task: str) -> bool:
     return fam is not None and (fam.task == "i2v" or fam.i2v is not None)
 
 
+_OPTIONS: dict[tuple[str, str], tuple[tuple[Any, ...], list[str]]] = {}
+
+
+def _listing_stamp(listed: list[str]) -> tuple[Any, ...]:
+    """Changes when a model folder or checkpoint is added, removed or renamed: the mtimes of
+    the folders that hold them (and of each model's model_index.json, which names its class)."""
+    def mtime(p: Path) -> int:
+        try:
+            return p.stat().st_mtime_ns
+        except OSError:
+            return -1
+
+    d, c = M.model_folder("diffusers"), M.model_folder("checkpoints")
+    orgs = {n.split("/")[0] for n in listed if "/" in n}
+    return (mtime(d), mtime(c), *(mtime(d / o) for o in sorted(orgs)),
+            *(mtime(d / n / "model_index.json") for n in listed if not n.startswith(CKPT_PREFIX)))
+
+
 def model_options(task: str) -> list[str]:
-    """Models on disk usable for `task` (diffusers folders; SD/SDXL checkpoints for images)."""
-    out = [n for n in M.diffusers_models() if supports(model_class(n), task)]
+    """Models on disk usable for `task` (diffusers folders; SD/SDXL checkpoints for images).
+    Listed again only when the folders change (checkpoints in subfolders: when the top one does)."""
+    key = (task, str(M.models_dir().resolve()))
+    hit = _OPTIONS.get(key)
+    if hit is not None and hit[0] == _listing_stamp(hit[1] + _ALL.get(key[1], [])):
+        return list(hit[1])
+    everything = M.diffusers_models()
+    _ALL[key[1]] = everything
+    out = [n for n in everything if supports(model_class(n), task)]
     if task in ("t2i", "i2i"):
         out += [CKPT_PREFIX + f for f in M.checkpoint_files((".safetensors",))]
-    return out
+    _OPTIONS[key] = (_listing_stamp(out + everything), out)
+    return list(out)
+
+
+_ALL: dict[str, list[str]] = {}  # every diffusers folder per models folder, for the stamp
 
 
 def _t2i_options() -> list[str]:
@@ -561,7 +590,10 @@ def _images_out(images: Any) -> Any:
 
     if not isinstance(images, torch.Tensor):
         raise RuntimeError(f"pipeline returned {type(images).__name__}, expected a tensor")
-    return images.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().contiguous()
+    b, c, h, w = images.shape
+    out = torch.empty((b, h, w, c), dtype=torch.float32)  # ours (not an inference tensor): one copy
+    out.copy_(images.detach().permute(0, 2, 3, 1))
+    return out.clamp_(0, 1)
 
 
 def _video_out(frames: Any, fps: float) -> Any:
