@@ -18,6 +18,8 @@ export const GROUP_COLORS = ["#3f6fb5", "#4b8f5a", "#a0783c", "#8e4b8a", "#a1484
 export const NODE_COLORS = ["", "#37506e", "#3c5e45", "#6a5530", "#5b3c5a", "#6a3434", "#335c62"];
 
 const clone = (o) => JSON.parse(JSON.stringify(o));
+// colours come from documents anyone may share: only plain colour values reach a style attribute
+const safeColor = (c) => (typeof c === "string" && /^(#[0-9a-f]{3,8}|[a-z]{3,20}|rgba?\([\d\s.,%]+\))$/i.test(c) ? c : "");
 // one link per input: the input identifies it (a key that survives HTML attribute parsing)
 const linkKey = (to, input) => JSON.stringify([to, input]);
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
@@ -237,9 +239,9 @@ export class Editor {
     }
     const title = esc(this.titleOf(id));
     const sub = ports.known ? "" : `<span class="ntag" title="node type not installed">missing</span>`;
-    const color = ui.color ? ` style="--nc:${esc(ui.color)}"` : "";
-    return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}"${color} ` +
-      `style="transform:translate(${pos[0]}px,${pos[1]}px);width:${lay.w}px;height:${lay.h}px;${ui.color ? `--nc:${esc(ui.color)}` : ""}">` +
+    const color = safeColor(ui.color);
+    return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}" ` +
+      `style="transform:translate(${Number(pos[0]) || 0}px,${Number(pos[1]) || 0}px);width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
       `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
       `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
       `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
@@ -363,7 +365,7 @@ export class Editor {
     const groups = Array.isArray(this.doc.groups) ? this.doc.groups : [];
     this.groupsEl.innerHTML = groups.map((g, i) => {
       const [x, y, w, h] = groupBounds(g);
-      const c = esc(g.color || GROUP_COLORS[0]);
+      const c = safeColor(g.color) || GROUP_COLORS[0];
       return `<div class="group" data-group="${i}" style="transform:translate(${x}px,${y}px);width:${w}px;height:${h}px;--gc:${c}">` +
         `<div class="gtitle">${esc(g.title || "Group")}</div><div class="gresize"></div></div>`;
     }).join("");
@@ -518,7 +520,7 @@ export class Editor {
       ctx.beginPath();
       ctx.roundRect(p[0], p[1], lay.w, lay.h, 8);
       ctx.fill();
-      ctx.fillStyle = n.bypass ? "#4a3a6b" : (n.ui && n.ui.color) || (known ? "#323743" : "#3a2a2e");
+      ctx.fillStyle = n.bypass ? "#4a3a6b" : safeColor(n.ui && n.ui.color) || (known ? "#323743" : "#3a2a2e");
       ctx.beginPath();
       ctx.roundRect(p[0], p[1], lay.w, Math.min(28, lay.h), [8, 8, lay.h > 28 ? 0 : 8, lay.h > 28 ? 0 : 8]);
       ctx.fill();
@@ -628,7 +630,7 @@ export class Editor {
         const t = this.mmTransform();
         for (const g of this.doc.groups || []) {
           const [x, y, w, h] = groupBounds(g);
-          ctx.fillStyle = (g.color || GROUP_COLORS[0]) + "55";
+          ctx.fillStyle = (/^#[0-9a-f]{6}$/i.test(g.color) ? g.color : GROUP_COLORS[0]) + "55";
           ctx.fillRect(t.x(x), t.y(y), w * t.s, h * t.s);
         }
         ctx.strokeStyle = "rgba(160,170,190,0.35)";
@@ -1649,7 +1651,7 @@ function previewHTML(p) {
     return `<div class="npreview"><a class="plink" href="${url}" target="_blank">${esc(p.name)}</a></div>`;
   }
   if (p.kind === "image") return `<div class="npreview"><img src="${p.urls[0]}" alt="">${p.urls.length > 1 ? `<span class="pcount">${p.urls.length} images</span>` : ""}</div>`;
-  if (p.kind === "video") return `<div class="npreview"><img class="flip" src="${p.urls[0]}" data-frames="${p.urls.join(" ")}" alt=""><span class="pcount">${p.meta || "video"}</span></div>`;
+  if (p.kind === "video") return `<div class="npreview"><img class="flip" src="${p.urls[0]}" data-frames="${p.urls.join(" ")}" alt=""><span class="pcount">${esc(p.meta || "video")}</span></div>`;
   if (p.kind === "audio") return `<div class="npreview"><audio src="${p.urls[0]}" controls></audio></div>`;
   return "";
 }
