@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-from engine import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node
+from engine import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node, register_codec
 from engine.media import AudioClip, SpeechTimings, WordTiming
-from engine.media.records import TIMINGS
+from engine.media.records import TIMINGS, PhonemeTiming
 
 DEFAULT_VOICE = "en_US-joe-medium"
 COQUI_PREFIX = "coqui:"
@@ -115,6 +115,43 @@ def _word_spans(alignments: list[Any]) -> list[tuple[int, int]]:
     return spans
 
 
+_STRESS = ("ˈ", "ˌ")  # zero-width in IPA, but Piper gives them samples: they belong to the next phoneme
+_LENGTH = ("ː", "ˑ")  # lengthens the phoneme before it
+
+
+def _modifies_previous(ph: str) -> bool:
+    """Length marks and diacritics (syllabic ̩, palatalised ʲ, aspirated ʰ, nasal ̃)."""
+    import unicodedata
+
+    return ph in _LENGTH or ph in ("ʲ", "ʰ", "ʷ") or all(unicodedata.combining(c) for c in ph)
+
+
+def _phoneme_spans(alignments: list[Any]) -> list[tuple[str, int, int]]:
+    """(phoneme, first sample, end sample) of every sounded phoneme of one Piper chunk:
+    stress marks are merged into the phoneme after them, length marks into the one
+    before; pauses (space, punctuation, ^ $ _) are left out."""
+    out: list[tuple[str, int, int]] = []
+    pos = 0
+    pending: int | None = None  # start of a stress mark waiting for its phoneme
+    prev_sounded = False
+    for a in alignments:
+        ph, n = a.phoneme, int(a.num_samples)
+        if ph in _STRESS:
+            pending = pos if pending is None else pending
+        elif _modifies_previous(ph) and out and prev_sounded:
+            p, a0, _ = out[-1]
+            out[-1] = (p + ph, a0, pos + n)
+        elif ph in ("^", "$", "_", " ") or ph in _PUNCT_PHONEMES or _modifies_previous(ph):
+            pending = None
+            prev_sounded = False
+        else:
+            out.append((ph, pos if pending is None else pending, pos + n))
+            pending = None
+            prev_sounded = True
+        pos += n
+    return out
+
+
 def _assign_words(words: list[str], spans: list[tuple[int, int]], total: int) -> list[tuple[str, int, int]]:
     """Pair text words with phoneme-word spans; when counts differ (numbers, abbreviations)
     spread the words over the spoken range in proportion to their length."""
@@ -148,6 +185,7 @@ def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause:
     gap = np.zeros(round(pause * rate), np.float32)
     parts: list[Any] = []
     words: list[WordTiming] = []
+    phonemes: list[PhonemeTiming] = []
     sentences: list[tuple[float, float]] = []
     offset = 0
     sentences_in = _sentences(text)
@@ -166,6 +204,8 @@ def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause:
             base = offset - s_start
             if chunk.phoneme_alignments:
                 spans += [(base + a, base + b) for a, b in _word_spans(chunk.phoneme_alignments)]
+                phonemes += [PhonemeTiming(p, (offset + a) / rate, (offset + b) / rate)
+                             for p, a, b in _phoneme_spans(chunk.phoneme_alignments)]
             parts.append(audio)
             offset += audio.size
         for w, a, b in _assign_words(sent.split(), spans, offset - s_start):
@@ -173,7 +213,7 @@ def speak_piper(text: str, voice: str, speed: float, deterministic: bool, pause:
         sentences.append((s_start / rate, offset / rate))
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     clip = AudioClip(samples[None, :], rate)
-    return clip, SpeechTimings(text, clip.duration, tuple(words), tuple(sentences))
+    return clip, SpeechTimings(text, clip.duration, tuple(words), tuple(sentences), tuple(phonemes))
 
 
 def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
@@ -198,6 +238,21 @@ def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
     words = _assign_words(text.split(), [], wav.size)  # no alignments: spread by length
     return clip, SpeechTimings(text, clip.duration, tuple(WordTiming(w, a / rate, b / rate) for w, a, b in words),
                                ((0.0, clip.duration),))
+
+
+def _enc_timings(t: SpeechTimings) -> Any:
+    return [t.text, t.duration, [[w.word, w.start, w.end] for w in t.words], [list(x) for x in t.sentences],
+            [[p.phoneme, p.start, p.end] for p in t.phonemes]]
+
+
+def _dec_timings(p: Any) -> SpeechTimings:
+    return SpeechTimings(p[0], p[1], tuple(WordTiming(*w) for w in p[2]), tuple((a, b) for a, b in p[3]),
+                         tuple(PhonemeTiming(*x) for x in (p[4] if len(p) > 4 else ())))
+
+
+# The disk-cache codec in engine/media/codecs.py predates phoneme timings and would drop
+# them; this one (same name, so old entries still decode) keeps them.
+register_codec(SpeechTimings, "media.timings", _enc_timings, _dec_timings)
 
 
 @node("tts.Speak", category="audio/tts", outputs={"audio": AUDIO, "timings": TIMINGS}, validate=_check_voice)
