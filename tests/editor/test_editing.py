@@ -102,7 +102,12 @@ def test_undo_redo_restores_exact_state(editor: Editor, image_wf: str) -> None:
     # 7 link it
     editor.connect("base", "image", "invert", "image")
     step()
-    # 8 delete a node (its links go with it)
+    # 8 nudge the selection with an arrow key
+    editor.node("base").locator(".ntitle").click()
+    page.keyboard.press("ArrowRight")
+    step()
+    assert snaps[-1]["nodes"]["base"]["ui"]["pos"][0] == snaps[-2]["nodes"]["base"]["ui"]["pos"][0] + 20
+    # 9 delete a node (its links go with it)
     editor.node("save").locator(".ntitle").click()
     page.keyboard.press("Delete")
     step()

@@ -18,7 +18,7 @@ const SHORTCUTS = [
   ["Canvas", [
     ["Drag empty space, Space+drag, middle drag", "Pan"], ["Wheel / pinch", "Zoom at the cursor"], ["Two-finger scroll", "Pan"],
     [".", "Fit to view (the selection, if any)"], ["Shift/Ctrl+drag", "Box select"], ["Shift/Ctrl+click", "Add to selection"],
-    ["Ctrl+A", "Select all"], ["Delete / Backspace", "Delete selection"]]],
+    ["Ctrl+A", "Select all"], ["Arrow keys (Shift: ×5)", "Move the selection"], ["Delete / Backspace", "Delete selection"]]],
   ["Nodes", [
     ["Double-click canvas, Space, Tab", "Search nodes"], ["Drop a wire on empty canvas", "Add a node that fits, linked"],
     ["Drag from a linked input", "Move or remove the link"], ["Double-click a wire", "Add a reroute point"],
@@ -983,6 +983,13 @@ class App {
       if (mod) return;
       if (k === "delete" || k === "backspace") { e.preventDefault(); this.editor.deleteSelection(); return; }
       if (k === "tab") { e.preventDefault(); this.openPaletteAtPointer(); return; }
+      const arrow = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] }[k];
+      if (arrow && this.editor.selected.size) {
+        e.preventDefault();
+        const step = 20 * (e.shiftKey ? 5 : 1);
+        this.editor.nudge(arrow[0] * step, arrow[1] * step);
+        return;
+      }
       if (k === " ") { e.preventDefault(); if (!e.repeat) { this.spaceDown = true; this.spaceUsed = false; $("#canvas").classList.add("grab"); } return; }
       if (k === ".") { this.editor.fit(this.editor.selected); return; }
       if (k === "?") { this.showShortcuts(); return; }

@@ -848,6 +848,26 @@ export class Editor {
     this.edit((doc) => { for (const id of ids) if (doc.nodes[id]) fn(doc.nodes[id], id); }, [...ids, ...[...ids].flatMap((i) => [...this.peers(i)])]);
   }
 
+  /** Arrow keys: move the selection by one grid step (Shift: five). */
+  nudge(dx, dy) {
+    const ids = [...this.selected];
+    if (!ids.length) return;
+    this.edit((doc) => {
+      for (const id of ids) {
+        const n = doc.nodes[id];
+        n.ui = n.ui || {};
+        const p = n.ui.pos || [0, 0];
+        n.ui.pos = [p[0] + dx, p[1] + dy];
+      }
+    }, null);
+    for (const id of ids) {
+      const p = this.doc.nodes[id].ui.pos;
+      this.nodeEls.get(id).style.transform = `translate(${p[0]}px,${p[1]}px)`;
+    }
+    this.updateLinksOf(ids);
+    this.drawMinimapBase();
+  }
+
   toggleBypass(ids = this.selected) {
     const on = [...ids].some((id) => !this.doc.nodes[id].bypass);
     this.setNodeFlag(ids, (n) => { if (on) n.bypass = true; else delete n.bypass; });
