@@ -51,7 +51,7 @@ export class Editor {
         <div class="nodes"></div>
       </div>
       <div class="boxsel" hidden></div>
-      <canvas class="minimap" width="220" height="150" title="minimap: click or drag to move the view"></canvas>
+      <canvas class="minimap" style="width:220px;height:150px" title="minimap: click or drag to move the view"></canvas>
       <div class="zoomctl"><button data-act="zoom-out" title="zoom out">−</button><span class="zoomval">100%</span><button data-act="zoom-in" title="zoom in">+</button><button data-act="fit" title="fit to view (.)">⤢</button><button data-act="snap" class="snapbtn" title="snap to grid">#</button></div>
       <div class="hint" hidden></div>`;
     const q = (s) => this.root.querySelector(s);
@@ -68,6 +68,9 @@ export class Editor {
     this.nodesEl = q(".nodes");
     this.boxEl = q(".boxsel");
     this.minimap = q(".minimap");
+    this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
+    this.minimap.width = this.mm.w * this.mm.dpr;
+    this.minimap.height = this.mm.h * this.mm.dpr;
     this.zoomVal = q(".zoomval");
     this.hintEl = q(".hint");
     this.snap = localStorage.getItem("reelgraph.snap") !== "0";
@@ -625,7 +628,8 @@ export class Editor {
       const c = this.mmBase || (this.mmBase = document.createElement("canvas"));
       c.width = this.minimap.width; c.height = this.minimap.height;
       const ctx = c.getContext("2d");
-      ctx.clearRect(0, 0, c.width, c.height);
+      ctx.setTransform(this.mm.dpr, 0, 0, this.mm.dpr, 0, 0);
+      ctx.clearRect(0, 0, this.mm.w, this.mm.h);
       if (b) {
         const t = this.mmTransform();
         for (const g of this.doc.groups || []) {
@@ -656,7 +660,7 @@ export class Editor {
 
   mmTransform() {
     const b = this.mmBounds || [0, 0, 1, 1];
-    const W = this.minimap.width, H = this.minimap.height, pad = 8;
+    const W = this.mm.w, H = this.mm.h, pad = 8;
     const s = Math.min((W - 2 * pad) / Math.max(1, b[2] - b[0]), (H - 2 * pad) / Math.max(1, b[3] - b[1]));
     const ox = pad + ((W - 2 * pad) - (b[2] - b[0]) * s) / 2, oy = pad + ((H - 2 * pad) - (b[3] - b[1]) * s) / 2;
     return { s, x: (x) => ox + (x - b[0]) * s, y: (y) => oy + (y - b[1]) * s, ix: (px) => (px - ox) / s + b[0], iy: (py) => (py - oy) / s + b[1] };
@@ -664,15 +668,24 @@ export class Editor {
 
   drawMinimap() {
     const ctx = this.minimap.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.minimap.width, this.minimap.height);
     if (this.mmBase) ctx.drawImage(this.mmBase, 0, 0);
+    ctx.setTransform(this.mm.dpr, 0, 0, this.mm.dpr, 0, 0);
     if (!this.mmBounds) return;
     const t = this.mmTransform();
     const r = this.rect || this.root.getBoundingClientRect();
     const x0 = -this.view.x / this.view.zoom, y0 = -this.view.y / this.view.zoom;
-    ctx.strokeStyle = "#e6edf3";
+    // the view's rectangle, clipped to the minimap (a view larger than the graph shows as its frame)
+    const W = this.mm.w, H = this.mm.h;
+    const ax = Math.max(1, t.x(x0)), ay = Math.max(1, t.y(y0));
+    const bx = Math.min(W - 1, t.x(x0) + (r.width / this.view.zoom) * t.s), by = Math.min(H - 1, t.y(y0) + (r.height / this.view.zoom) * t.s);
+    if (bx <= ax || by <= ay) return;
+    ctx.fillStyle = "rgba(108,182,255,0.08)";
+    ctx.fillRect(ax, ay, bx - ax, by - ay);
+    ctx.strokeStyle = "rgba(230,237,243,0.85)";
     ctx.lineWidth = 1.5;
-    ctx.strokeRect(t.x(x0), t.y(y0), (r.width / this.view.zoom) * t.s, (r.height / this.view.zoom) * t.s);
+    ctx.strokeRect(ax, ay, bx - ax, by - ay);
   }
 
   // ---------------------------------------------------------------- selection
