@@ -382,7 +382,7 @@ class Presenter:
                 cv2.fillPoly(roi, [self._pts(m, tp)], TONGUE, cv2.LINE_AA, SHIFT)
         else:
             line = np.stack([xs * 0.97, cy - corner * x ** 4 + 0.002], 1)
-            cv2.polylines(roi, [self._pts(m, line)], False, (110, 40, 48), max(1, round(self.u * 0.009)),
+            cv2.polylines(roi, [self._pts(m, line)], False, tuple(int(v * 0.55) for v in st.lips), max(1, round(self.u * 0.009)),
                           cv2.LINE_AA, SHIFT)
         if tuck > 0.3:
             # F/V: upper teeth rest on the lower lip

@@ -335,7 +335,27 @@ def build_track(samples: Any, rate: int, fps: float, frames: int, *, phonemes: A
         mouth[:, P_TONGUE] = 0.2 * open_
         visemes = np.full(frames, -1)
         driver = "loudness"
-    mouth[:, P_OPEN] = np.clip(mouth[:, P_OPEN], 0.0, 1.15)
+    # Silence closes the mouth: inside every quiet stretch of 4+ frames (~170 ms at 24 fps)
+    # the jaw comes to rest, easing in and out over a frame at each end.
+    quiet = db < gate + 3.0
+    shut = np.ones(frames)
+    i = 0
+    while i < frames:
+        if not quiet[i]:
+            i += 1
+            continue
+        j = i
+        while j < frames and quiet[j]:
+            j += 1
+        if j - i >= 4:
+            a, b = i + (1 if i > 0 else 0), j - (1 if j < frames else 0)
+            shut[a:b] = 0.0
+            if a > 0:
+                shut[a - 1] = min(shut[a - 1], 0.5)
+            if b < frames:
+                shut[b] = min(shut[b], 0.5)
+        i = j
+    mouth[:, P_OPEN] = np.clip(mouth[:, P_OPEN] * shut, 0.0, 1.15)
     sentence_starts = [float(a) for a, _ in sentences]
     blink = _blinks(frames, fps, rng, blink_rate, sentence_starts)
     hm = head_motion
