@@ -100,8 +100,11 @@ def checkpoint_files(suffixes: tuple[str, ...] = CHECKPOINT_SUFFIXES) -> list[st
     root = model_folder("checkpoints")
     if not root.is_dir():
         return []
+    # A folder with a model_index.json beside a checkpoint holds its configs: not a checkpoint.
+    configs = {p.parent for p in root.rglob("model_index.json")}
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("."))
+                  if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
+                  and not any(c == p.parent or c in p.parents for c in configs))
 
 
 def resolve(kind: str, name: str) -> Path:

@@ -2,7 +2,8 @@
 
     python tests/tiny_models.py DIR [name ...]
 
-writes every tiny pipeline (or the named ones) into DIR/diffusers/<name>, a
+writes every tiny pipeline (or the named ones) into DIR/diffusers/<name> (and
+tiny-sd also as a single-file checkpoint, DIR/checkpoints/tiny-sd.safetensors), a
 models folder: point REELGRAPH_MODELS at DIR to try the generative workflows
 without any weights. The outputs are noise, but every node runs through the same
 `from_pretrained` path real models take.
@@ -327,6 +328,108 @@ def build_cogvideox_i2v() -> Any:
     return CogVideoXImageToVideoPipeline(**_cog_parts(8))
 
 
+# --- single-file (original LDM layout) checkpoints --------------------------------------
+
+
+def _unet_to_ldm(sd: dict[str, Any], config: Any) -> dict[str, Any]:
+    """diffusers UNet2DConditionModel keys -> original `model.diffusion_model.*` keys: the
+    inverse of diffusers' convert_ldm_unet_checkpoint."""
+    n_per = config["layers_per_block"] + 1
+    ups = config["up_block_types"]
+    base = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
+            "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+
+    def res(k: str) -> str:
+        for a, b in (("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
+                     ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")):
+            k = k.replace(f".{a}.", f".{b}.")
+        return k
+
+    out = {}
+    for key, v in sd.items():
+        p = key.split(".")
+        new = next((b + key[len(a):] for a, b in base.items() if key.startswith(a + ".")), None)
+        if new is None and p[0] in ("down_blocks", "up_blocks"):
+            i, kind, j, rest = int(p[1]), p[2], int(p[3]), ".".join(p[4:])
+            blocks = "input_blocks" if p[0] == "down_blocks" else "output_blocks"
+            first = 1 + i * n_per if p[0] == "down_blocks" else i * n_per
+            if kind == "resnets":
+                new = res(f"{blocks}.{first + j}.0.{rest}")
+            elif kind == "attentions":
+                new = f"{blocks}.{first + j}.1.{rest}"
+            elif kind == "downsamplers":
+                new = f"input_blocks.{(i + 1) * n_per}.0.op.{p[-1]}"
+            else:  # upsamplers: after the block's attention when it has one
+                new = f"output_blocks.{i * n_per + n_per - 1}.{2 if 'CrossAttn' in ups[i] else 1}.{rest}"
+        elif new is None and p[0] == "mid_block":
+            rest = ".".join(p[3:])
+            new = res(f"middle_block.{2 * int(p[2])}.{rest}") if p[1] == "resnets" else f"middle_block.1.{rest}"
+        if new is None:
+            raise KeyError(f"no LDM name for UNet key {key}")
+        out["model.diffusion_model." + new] = v
+    return out
+
+
+def _vae_to_ldm(sd: dict[str, Any], config: Any) -> dict[str, Any]:
+    """diffusers AutoencoderKL keys -> original `first_stage_model.*` keys."""
+    n = len(config["block_out_channels"])
+    attn = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out": "proj_out"}
+    out = {}
+    for key, v in sd.items():
+        p = key.split(".")
+        new = key
+        if p[0] in ("encoder", "decoder"):
+            side = p[0]
+            if p[1] == "conv_norm_out":
+                new = f"{side}.norm_out.{p[2]}"
+            elif p[1] in ("down_blocks", "up_blocks"):
+                i = int(p[2]) if p[1] == "down_blocks" else n - 1 - int(p[2])
+                level = "down" if p[1] == "down_blocks" else "up"
+                if p[3] == "resnets":
+                    new = f"{side}.{level}.{i}.block.{'.'.join(p[4:])}"
+                else:
+                    new = f"{side}.{level}.{i}.{level}sample.{'.'.join(p[5:])}"
+            elif p[1] == "mid_block" and p[2] == "resnets":
+                new = f"{side}.mid.block_{int(p[3]) + 1}.{'.'.join(p[4:])}"
+            elif p[1] == "mid_block":
+                new = f"{side}.mid.attn_1.{attn[p[4]]}.{p[-1]}"
+                if v.ndim == 2:  # the original attention projections are 1x1 convolutions
+                    v = v[:, :, None, None]
+            new = new.replace(".conv_shortcut.", ".nin_shortcut.")
+        out["first_stage_model." + new] = v
+    return out
+
+
+def sd_to_ldm(pipe: Any) -> dict[str, Any]:
+    """A Stable Diffusion pipeline as one original-layout state dict (what civitai-style
+    .safetensors checkpoints hold), for testing `from_single_file`."""
+    ck = _unet_to_ldm(pipe.unet.state_dict(), pipe.unet.config)
+    ck.update(_vae_to_ldm(pipe.vae.state_dict(), pipe.vae.config))
+    for k, v in pipe.text_encoder.state_dict().items():
+        # transformers >= 5.6 flattened CLIPTextModel; original checkpoints say text_model.*
+        k = k if k.startswith("text_model.") else "text_model." + k
+        ck["cond_stage_model.transformer." + k] = v
+    return {k: v.contiguous() for k, v in ck.items()}
+
+
+def write_checkpoint(models_dir: Path, pipe: Any, name: str = "tiny-sd") -> Path:
+    """checkpoints/<name>.safetensors plus checkpoints/<name>/ with the configs only, which is
+    what lets from_single_file load it offline."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    folder = Path(models_dir) / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.safetensors"
+    save_file(sd_to_ldm(pipe), str(path))
+    configs = folder / name
+    shutil.rmtree(configs, ignore_errors=True)
+    source = Path(models_dir) / "diffusers" / name
+    shutil.copytree(source, configs, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    return path
+
+
 BUILDERS: dict[str, Callable[[], Any]] = {
     "tiny-sd": build_sd,
     "tiny-sdxl": build_sdxl,
@@ -357,6 +460,8 @@ def write(models_dir: Path, names: list[str] | None = None, *, seed: int = 0) ->
         path = Path(models_dir) / "diffusers" / name
         pipe.save_pretrained(path, safe_serialization=True)
         out[name] = path
+        if name == "tiny-sd":  # the same model as a single-file checkpoint
+            out["checkpoints/tiny-sd.safetensors"] = write_checkpoint(Path(models_dir), pipe)
     return out
 
 

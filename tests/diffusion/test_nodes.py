@@ -222,8 +222,9 @@ def test_combo_lists_models_per_task(registry, models_dir):
     def options(node_type):
         return next(i for i in registry[node_type].inputs if i.name == "model").widget.option_values()
 
-    assert options("diffusion.TextToImage") == ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl"]
-    assert options("diffusion.ImageToImage") == ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl"]
+    images = ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl", "checkpoints/tiny-sd.safetensors"]
+    assert options("diffusion.TextToImage") == images
+    assert options("diffusion.ImageToImage") == images
     assert options("diffusion.TextToVideo") == ["tiny-animatediff", "tiny-cogvideox", "tiny-ltx", "tiny-wan"]
     assert options("diffusion.ImageToVideo") == ["tiny-cogvideox-i2v", "tiny-ltx", "tiny-svd", "tiny-wan-i2v"]
 
@@ -362,3 +363,11 @@ def test_offload_wiring_gives_the_same_pixels(models_dir, mode):
                     generator=torch.Generator().manual_seed(0), output_type="pt").images
 
     assert torch.allclose(image(mode), image("none"), atol=1e-6)
+
+
+def test_single_file_checkpoint_loads_offline_and_matches_the_folder(runner):
+    # tiny-sd saved in the original single-file layout, with its configs in checkpoints/tiny-sd/
+    single = runner.run({"img": t2i("checkpoints/tiny-sd.safetensors", seed=61)})
+    assert single.status == "finished", single.failed
+    folder = runner.run({"img": t2i("tiny-sd", seed=61)})
+    assert torch.allclose(single.outputs["img"]["image"], folder.outputs["img"]["image"], atol=1e-6)
