@@ -53,7 +53,8 @@ export class Editor {
       <div class="boxsel" hidden></div>
       <canvas class="minimap" style="width:220px;height:150px" title="minimap: click or drag to move the view"></canvas>
       <div class="zoomctl"><button data-act="zoom-out" title="zoom out">−</button><span class="zoomval">100%</span><button data-act="zoom-in" title="zoom in">+</button><button data-act="fit" title="fit to view (.)">⤢</button><button data-act="snap" class="snapbtn" title="snap to grid">#</button></div>
-      <div class="hint" hidden></div>`;
+      <div class="hint" hidden></div>
+      <div class="emptystate"><b>An empty canvas</b><span>Double-click (or press Tab) to add a node, open a template from the Workflows panel, or drop a workflow JSON, PNG or MP4 here.</span></div>`;
     const q = (s) => this.root.querySelector(s);
     this.worldBack = q(".world.back");
     this.world = q(".world.front");
@@ -117,6 +118,7 @@ export class Editor {
     this.applyRunStates();
     this.drawMinimapBase();
     this.scheduleDraw();
+    this.root.classList.toggle("empty", !Object.keys(doc.nodes).length && !(doc.notes || []).length && !(doc.groups || []).length);
   }
 
   // ---------------------------------------------------------------- node model
