@@ -314,3 +314,24 @@ def test_palette_fuzzy_search_and_categories(editor: Editor, image_wf: str) -> N
     assert palette.locator(".pitem").count() == 0 and "No node matches" in palette.inner_text()
     page.keyboard.press("Escape")
     assert not palette.is_visible()
+
+
+def test_a_workflow_that_cannot_run_shows_why_on_its_nodes(editor: Editor, server: Server) -> None:
+    server.put_workflow("invalid", workflow({
+        "blur": {"type": "image.Blur", "type_version": 1, "inputs": {"sigma": 1.0}, "ui": {"pos": [40, 40]}},
+        "save": {"type": "image.SavePNG", "type_version": 1, "inputs": {"image": link("blur", "image"), "prefix": "x"},
+                 "ui": {"pos": [340, 40]}},
+    }))
+    page = editor.page
+    editor.open("?workflow=invalid")
+    # the Issues panel already names the unlinked input
+    page.locator(".sidetabs button[data-panel=issues]").click()
+    assert "needs a link" in page.locator(".panel[data-panel=issues]").inner_text()
+    page.mouse.click(700, 700)
+    page.keyboard.press("Control+Enter")
+    page.locator(".toast.bad", has_text="Cannot queue").wait_for()
+    err = editor.node("blur").locator(".nerror .emsg")
+    err.wait_for()
+    assert "image" in err.inner_text()
+    assert "st-failed" in (editor.node("blur").get_attribute("class") or "")
+    assert "server validation" in page.locator(".panel[data-panel=issues]").inner_text().lower()
