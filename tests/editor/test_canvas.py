@@ -119,6 +119,11 @@ def test_live_progress_and_cancel(editor: Editor, server: Server) -> None:
         return n.classList.contains('st-running') && parseFloat(n.querySelector('.nprogress i').style.width) > 0; }""",
                            timeout=60000)
     assert "/400" in node.locator(".nbadge").inner_text()
+    # a reload while it runs: the tab comes back and shows the live run again
+    page.reload()
+    page.wait_for_function("document.body.classList.contains('ready')")
+    page.wait_for_function("""() => { const n = document.querySelector('[data-node-id="slow"]');
+        return n && n.classList.contains('st-running'); }""", timeout=30000)
     cancel = page.locator("button.cancel")
     assert cancel.is_enabled()
     cancel.click()

@@ -665,6 +665,26 @@ class App {
     }
   }
 
+  /** After a reload: a run still executing whose name is one of our tabs shows its live states again. */
+  async attachRun(runId) {
+    if (this.runs.has(runId)) return;
+    let run;
+    try { run = await api.run(runId); } catch { return; }
+    const tab = this.tabs.find((t) => this.tabTitle(t) === run.name && !(t.run && t.run.id));
+    if (!tab || !["queued", "running"].includes(run.status)) return;
+    tab.run = { id: runId, states: {}, previews: {} };
+    for (const [id, info] of Object.entries(run.nodes || {})) {
+      if (!tab.doc.nodes[id]) continue;
+      const st = info.state === "finished" ? "done" : info.state === "pending" ? "queued" : info.state;
+      tab.run.states[id] = { state: st, seconds: info.seconds, progress: info.progress };
+    }
+    this.runs.set(runId, { tabId: tab.id, status: run.status, name: run.name });
+    const early = this.early && this.early.get(runId);
+    if (early) { this.early.delete(runId); for (const e of early) this.onEvent(e); }
+    if (tab === this.current) this.editor.applyRunStates();
+    this.updateRunButtons();
+  }
+
   async cancelRun() {
     const tab = this.current;
     const id = tab.run && tab.run.id;
@@ -685,6 +705,7 @@ class App {
 
   onEvent(ev) {
     const t = ev.type;
+    if (t === "hello" && ev.running) { this.attachRun(ev.running); return; }
     if (t === "hello" || t === "pong") return;
     if (ev.run_id && !this.runs.has(ev.run_id) && t !== "run.deleted") {
       // A run's first events can arrive before POST /api/runs answers: keep them for a moment.
