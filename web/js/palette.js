@@ -122,7 +122,11 @@ export class Palette {
     const el = this.list.querySelector(`.pitem[data-index="${i}"]`);
     if (el) { el.classList.add("on"); el.scrollIntoView({ block: "nearest" }); }
     const it = this.items[i];
-    this.desc.textContent = it ? (it.note ? "A free text note." : (it.s.description || "").split("\n\n")[0]) : "";
+    if (!it || it.note) { this.desc.textContent = it ? "A free text note." : ""; return; }
+    const socks = (list) => list.map((x) => `<span class="ptype" style="--c:${typeColor(x.type)}">${esc(x.type)}</span>`).join(" ");
+    const ins = it.s.inputs.filter((x) => !x.widget);
+    this.desc.innerHTML = `<div class="pio">${ins.length ? socks(ins) : '<span class="muted">no sockets</span>'} → ${socks(it.s.outputs) || '<span class="muted">nothing</span>'}</div>` +
+      `<div>${esc((it.s.description || "").split("\n\n")[0])}</div>`;
   }
 
   onKey(e) {
