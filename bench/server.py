@@ -110,7 +110,9 @@ def ws_clients(url: str, n: int, expect_runs: int, ready: Any, result: Any) -> N
             while stats["hello"] < n:
                 await asyncio.sleep(0.01)
             ready.set()
-            await asyncio.wait(tasks, timeout=600)
+            if tasks:
+                await asyncio.wait(tasks, timeout=600)
+        stats["cpu_s"] = time.process_time()  # type: ignore[assignment]
         return stats
 
     result.put(asyncio.run(main()))
@@ -223,7 +225,12 @@ def main() -> None:
             clients.start()
             if not ready.wait(60):
                 raise SystemExit("WebSocket clients did not connect")
+            import psutil
+
+            server_proc = psutil.Process(proc.pid)
+            cpu0 = sum(server_proc.cpu_times()[:2])
             figures = asyncio.run(load(url, args.runs, heavy_iterations))
+            server_cpu = sum(server_proc.cpu_times()[:2]) - cpu0
             ws_stats = result.get(timeout=300)
             clients.join(30)
         finally:
@@ -249,6 +256,8 @@ def main() -> None:
     print(f"WebSocket: {args.clients} clients, {ws_stats['complete']} saw every run end; "
           f"{ws_stats['text']} JSON messages, {ws_stats['binary']} preview frames; "
           f"server: {figures['system']['websocket']}")
+    print(f"CPU during the load: server {server_cpu:.1f} s (the CPU-heavy run included), "
+          f"the {args.clients} bench clients {ws_stats['cpu_s']:.1f} s, on {os.cpu_count()} cores shared by all")
     print(json.dumps({
         "startup_ms": round(startup_ms, 1),
         "runs_per_s": round(figures["finished"] / figures["wall"], 2),
@@ -266,6 +275,8 @@ def main() -> None:
         "ws_clients_complete": ws_stats["complete"],
         "ws_messages": ws_stats["text"],
         "ws_previews": ws_stats["binary"],
+        "server_cpu_s": round(server_cpu, 2),
+        "clients_cpu_s": round(ws_stats["cpu_s"], 2),
         "quick": args.quick,
     }))
 
