@@ -234,6 +234,7 @@ def compile_plan(
         linked = {ln.input: ln for ln in node_links}
         literals: dict[str, Any] = {}
         mapped: list[str] = []
+        widget_failed = False
         for spec in nt.inputs:
             ln = linked.get(spec.name)
             if ln is not None:
@@ -262,6 +263,7 @@ def compile_plan(
                     problem = spec.widget.check(value)
                     if problem:
                         issues.append(Issue("bad_value", problem, node=nid, input=spec.name, file=file))
+                        widget_failed = True
                         continue
                 elif value is not None and spec.type != ANY.name:
                     issues.append(Issue(
@@ -300,7 +302,9 @@ def compile_plan(
             out_types = tuple(list_of_name(element_type(t)) for t in out_types)
         pn = PlannedNode(nid, nt, literals, node_links, "", out_types, tuple(mapped),
                          tuple(dict.fromkeys(ln.source for ln in node_links)))
-        if nt.validate is not None:
+        # The node's own checks see only literal values that passed their widget checks
+        # (a linked input is absent); after a widget error they would only repeat it.
+        if nt.validate is not None and not widget_failed:
             issues.extend(_run_hook_validate(nt, nid, literals, file))
         pn.key = _node_key(pn, planned, workflow.param_values, salt, side_effect_salt, issues, file)
         planned[nid] = pn

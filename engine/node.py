@@ -64,6 +64,8 @@ class Widget:
     role: str = ""
     # Upload pickers in the editor: "image" | "audio" | "video".
     upload: str = ""
+    # COMBO: what to do when the value is not an option (e.g. where to put a model file).
+    hint: str | Callable[[], str] = ""
 
     @property
     def socket_type(self) -> str:
@@ -105,7 +107,8 @@ class Widget:
             if value not in options:
                 shown = ", ".join(repr(o) for o in options[:12]) or "none available"
                 more = f" (+{len(options) - 12} more)" if len(options) > 12 else ""
-                return f"{_short(value)} is not one of the options: {shown}{more}"
+                hint = self.hint() if callable(self.hint) else self.hint
+                return f"{_short(value)} is not one of the options: {shown}{more}" + (f"; {hint}" if hint else "")
             return None
         return None
 
@@ -150,10 +153,14 @@ def Bool() -> Widget:
     return Widget("BOOL")
 
 
-def Combo(options: Sequence[Any] | Callable[[], Sequence[Any]], *, upload: str = "") -> Widget:
-    """A choice among options; pass a callable for options found at run time (models on disk)."""
+def Combo(
+    options: Sequence[Any] | Callable[[], Sequence[Any]], *, upload: str = "", hint: str | Callable[[], str] = ""
+) -> Widget:
+    """A choice among options; pass a callable for options found at run time (models on
+    disk). `hint` (text, or a callable for text computed then) follows the error when a
+    value is not an option, e.g. which folder the model should be in."""
     opts = options if callable(options) else tuple(options)
-    return Widget("COMBO", options=opts, upload=upload)
+    return Widget("COMBO", options=opts, upload=upload, hint=hint)
 
 
 def Seed() -> Widget:

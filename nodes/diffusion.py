@@ -660,14 +660,23 @@ def _run(ctx: Context | None, loaded: Loaded, pipe: Any, scheduler: str, slicing
 # --- validation hooks ----------------------------------------------------------------
 
 
+def _missing_model_hint(task: str) -> Any:
+    """Where a model for `task` should be, for the drop-down's error message."""
+
+    def hint() -> str:
+        where = f"put a diffusers folder (model_index.json) in {M.model_folder('diffusers').resolve()}"
+        if task in ("t2i", "i2i"):
+            where += f" or an SD/SDXL .safetensors in {M.model_folder('checkpoints').resolve()}"
+        return f"no such {TASK_NAMES[task]} model: {where}"
+
+    return hint
+
+
 def _validator(task: str, frames: bool) -> Any:
     def validate(values: dict[str, Any]) -> list[tuple[str, str]]:
         name = values.get("model")
-        if name is None:  # not one of the options (reported by the widget check)
-            where = M.model_folder("diffusers").resolve()
-            return [("model", f"no such {TASK_NAMES[task]} model: put a diffusers folder (model_index.json) in "
-                              f"{where}" + (f" or an SD/SDXL .safetensors in {M.model_folder('checkpoints').resolve()}"
-                                            if task in ("t2i", "i2i") else ""))]
+        if name is None:
+            return []  # linked from another node: checked when it arrives (_check_runtime)
         problem = check_model(str(name), task)
         if problem:
             return [("model", problem)]
@@ -733,7 +742,7 @@ def _size(pipe: Any, width: int, height: int, fallback: tuple[int, int]) -> tupl
 @node("diffusion.TextToImage", category="generate/image", outputs={"image": IMAGE}, resource="gpu",
       validate=_validator("t2i", False), fingerprint=_fingerprint)
 def text_to_image(
-    model: Annotated[str, Combo(_t2i_options)],
+    model: Annotated[str, Combo(_t2i_options, hint=_missing_model_hint("t2i"))],
     prompt: Prompt,
     ctx: Context,
     negative_prompt: Negative = "",
@@ -773,7 +782,7 @@ def text_to_image(
 @node("diffusion.ImageToImage", category="generate/image", outputs={"image": IMAGE}, resource="gpu",
       validate=_validator("i2i", False), fingerprint=_fingerprint)
 def image_to_image(
-    model: Annotated[str, Combo(_i2i_options)],
+    model: Annotated[str, Combo(_i2i_options, hint=_missing_model_hint("i2i"))],
     image: Image,
     prompt: Prompt,
     ctx: Context,
@@ -878,7 +887,7 @@ def _latent_dims(name: str, frames: int, width: int, height: int) -> tuple[int, 
 @node("diffusion.TextToVideo", category="generate/video", outputs={"video": VIDEO}, resource="gpu",
       validate=_validator("t2v", True), fingerprint=_fingerprint)
 def text_to_video(
-    model: Annotated[str, Combo(_t2v_options)],
+    model: Annotated[str, Combo(_t2v_options, hint=_missing_model_hint("t2v"))],
     prompt: Prompt,
     ctx: Context,
     negative_prompt: Negative = "",
@@ -920,7 +929,7 @@ def text_to_video(
 @node("diffusion.ImageToVideo", category="generate/video", outputs={"video": VIDEO}, resource="gpu",
       validate=_validator("i2v", True), fingerprint=_fingerprint)
 def image_to_video(
-    model: Annotated[str, Combo(_i2v_options)],
+    model: Annotated[str, Combo(_i2v_options, hint=_missing_model_hint("i2v"))],
     image: Image,
     ctx: Context,
     prompt: Prompt = "",

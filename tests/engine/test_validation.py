@@ -191,3 +191,33 @@ def test_bypassed_node_passes_its_input_through(reg):
     result = Engine(reg).run(wf, targets=["out"])
     assert result.outputs["out"]["sum"] == 5
     assert "skip" not in result.executed
+
+
+def test_combo_hint_follows_a_value_that_is_not_an_option(tmp_path):
+    from typing import Annotated
+
+    from engine import Combo, Registry, node
+
+    seen = []
+
+    def check(values):
+        seen.append(dict(values))
+        return []
+
+    @node("hint.Pick", category="test", outputs={}, output=True, validate=check)
+    def pick(model: Annotated[str, Combo(lambda: ["a"], hint=lambda: "put models in /m")], n: int = 1) -> None:
+        """Pick."""
+
+    reg = Registry()
+    reg.add(pick)
+    wf = workflow({"p": n("hint.Pick", model="zzz")})
+    (issue,) = validate_workflow(wf, reg)
+    assert issue.message.endswith("; put models in /m") and issue.input == "model"
+    # The node's own check is not run on a value that already failed its widget check...
+    assert seen == []
+    # ...and sees only literal values: a linked input is absent.
+    reg.load_entry_points()
+    reg.add_module(__import__("tests.engine.testnodes", fromlist=["x"]))
+    wf = workflow({"w": n("test.Words", text="a"), "p": n("hint.Pick", model=link("w", "words"), n=3)})
+    validate_workflow(wf, reg)
+    assert seen == [{"n": 3}]
