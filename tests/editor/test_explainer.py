@@ -21,14 +21,14 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
 
     top = canvas["y"] + 60
     add = editor.add_node
-    script = add("Script", 30, top)
+    script = add("text.script", 30, top)
     split = add("split scenes", 210, top)
     card = add("title card", 390, top)
     fields = add("scene fields", 390, top + 420)
-    speak = add("speak", 570, top + 420)
-    clip = add("ImageToClip", 750, top)
-    concat = add("video.concat", 930, top)  # by id: audio.Concat matches "concat" as well
-    encode = add("encode", 1110, top)
+    speak = add("tts.speak", 570, top + 420)
+    clip = add("image to clip", 750, top)
+    concat = add("video.concat", 930, top)
+    encode = add("video.encode", 1110, top)
     assert [script, split, card, fields, speak, clip, concat, encode] == [
         "script", "splitscenes", "titlecard", "scenefields", "speak", "imagetoclip", "concat", "encode"]
     assert [n["type"] for n in editor.doc()["nodes"].values()] == [
@@ -54,6 +54,7 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
     editor.connect(subs, "subtitles", encode, "subtitles")
     assert page.locator("[data-link]").count() == 11
 
+    # (queries are specific where several node packs have similar names; the types are checked above)
     # widgets: a short script, small title cards, the file name
     text = editor.node(script).locator("textarea")
     text.click()
