@@ -4,10 +4,11 @@ each naming its node and input."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import pytest
 
-from engine import Engine, WorkflowError, loads_workflow, validate_workflow
+from engine import Combo, Engine, Registry, WorkflowError, loads_workflow, node, validate_workflow
 from engine.workflow import CURRENT_VERSION
 
 from .helpers import link, n, registry, workflow
@@ -194,10 +195,6 @@ def test_bypassed_node_passes_its_input_through(reg):
 
 
 def test_combo_hint_follows_a_value_that_is_not_an_option(tmp_path):
-    from typing import Annotated
-
-    from engine import Combo, Registry, node
-
     seen = []
 
     def check(values):
