@@ -1,7 +1,7 @@
 // The application shell: tabs, toolbar, side panels, shortcuts, saving, drafts and runs.
 
 import { api, Events } from "./api.js";
-import { Editor, fmtSeconds, groupBounds } from "./editor.js";
+import { Editor, fmtSeconds } from "./editor.js";
 import { workflowFromFile } from "./embed.js";
 import { Palette } from "./palette.js";
 import { setTypes } from "./types.js";
@@ -1094,5 +1094,4 @@ function firstFile(outs) {
 
 export const app = new App();
 window.reelgraph = app;
-// keep a reference for tests/tools: window.reelgraph.editor, .current.doc, .serialize()
-export { groupBounds };
+// for tools and tests: window.reelgraph.editor, .current.doc, .serialize(), .openByName(), .lastOpenMs
