@@ -335,3 +335,19 @@ def test_a_workflow_that_cannot_run_shows_why_on_its_nodes(editor: Editor, serve
     assert "image" in err.inner_text()
     assert "st-failed" in (editor.node("blur").get_attribute("class") or "")
     assert "server validation" in page.locator(".panel[data-panel=issues]").inner_text().lower()
+
+
+def test_the_editor_applies_the_engines_connection_rules(editor: Editor, server: Server) -> None:
+    """Every pair of types (and their lists): the editor allows exactly what the engine accepts."""
+    from engine.types import compatibility
+
+    names = sorted(server.request("GET", "/api/types")["types"])
+    types = [*names, *(f"list[{n}]" for n in names)]
+    pairs = [(a, b) for a in types for b in types]
+    editor.open()
+    got = editor.page.evaluate("""async (pairs) => {
+        const { compatibility } = await import('/js/types.js');
+        return pairs.map(([a, b]) => compatibility(a, b)); }""", pairs)
+    expected = [compatibility(a, b).name.lower() for a, b in pairs]
+    mismatches = [(a, b, g, e) for (a, b), g, e in zip(pairs, got, expected, strict=True) if g != e]
+    assert not mismatches, mismatches[:20]
