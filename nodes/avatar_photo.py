@@ -336,6 +336,9 @@ class PhotoRig:
         import numpy as np
 
         dx, dy, roll, _nod = (float(v) for v in self.track.head[i])
+        if dx == 0 and dy == 0 and roll == 0:  # head_motion 0: the picture stays put
+            out[:] = frame
+            return
         fw = self.face[2]
         cx, cy = self.mx, self.my + 1.5 * self.a  # turn about the chin
         m = cv2.getRotationMatrix2D((cx, cy), -roll * 0.5, 1.02)  # zoom 2 % so no border shows
