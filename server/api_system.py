@@ -116,7 +116,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if only_run is not None:
         # Following one run: say where it stands now, so no event before the connect is missed.
         hello["run"] = {"id": only_run, "status": s.store.status_of(only_run)}
-    await s.hub.serve(ws, hello, only_run)
+    await s.hub.serve(ws, request.transport, hello, only_run)
     return ws
 
 

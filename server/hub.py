@@ -6,6 +6,11 @@ backlog. At most MAX_PREVIEWS preview frames wait per client; a newer one
 pushes out the oldest, so the last preview of a run always arrives.
 A client whose queue still overflows is disconnected (it can reconnect and
 read the state from GET /api/runs); the run never notices.
+
+Each message is framed once (a WebSocket frame is the same bytes for every
+client) and a client's sender writes everything waiting in one socket write:
+a burst of events costs one syscall per client, not one per message. The
+sender waits while the client's unsent bytes are above HIGH_WATER.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import struct
 from collections import deque
 from typing import Any
 
@@ -20,20 +26,41 @@ from aiohttp import WSCloseCode, web
 
 MAX_QUEUED = 20000  # messages waiting per client before it is dropped (texts are shared)
 MAX_PREVIEWS = 8  # binary preview frames waiting per client; a newer one replaces the oldest
+BATCH_BYTES = 256 << 10  # most bytes handed to one socket write
+HIGH_WATER = 1 << 20  # a client's unsent bytes above which its sender waits
+TEXT, BINARY = 0x1, 0x2
+
+
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked server-to-client WebSocket frame (RFC 6455 section 5.2)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+def text_frame(message: dict[str, Any]) -> bytes:
+    return ws_frame(TEXT, json.dumps(message, separators=(",", ":"), default=str).encode())
 
 
 _PREVIEW = object()  # queue marker: send the oldest waiting preview frame
 
 
 class Client:
-    __slots__ = ("event", "only_run", "previews", "progress", "queue", "task", "ws")
+    __slots__ = ("event", "only_run", "previews", "progress", "queue", "task", "transport", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse, only_run: str | None = None):
+    def __init__(self, ws: web.WebSocketResponse, transport: Any, only_run: str | None = None):
         self.ws = ws
+        self.transport = transport  # the request's asyncio transport: frames are written to it
         self.only_run = only_run  # set: this client follows one run only
+        # Ready frames (bytes), progress slots (tuple keys) and preview markers, in order.
         self.queue: deque[Any] = deque()
-        # (run, node, item) -> latest progress message, sent in the slot of the first one
-        self.progress: dict[tuple[Any, ...], str] = {}
+        # (run, node, item) -> latest progress frame, sent in the slot of the first one
+        self.progress: dict[tuple[Any, ...], bytes] = {}
         # Waiting preview frames; when full the oldest goes, so the latest preview always arrives.
         self.previews: deque[bytes] = deque(maxlen=MAX_PREVIEWS)
         self.event = asyncio.Event()
@@ -53,17 +80,18 @@ class Hub:
         return {"clients": len(self.clients), "sent": self.sent, "coalesced": self.coalesced,
                 "dropped_previews": self.dropped_previews, "disconnected_slow": self.disconnected_slow}
 
-    async def serve(self, ws: web.WebSocketResponse, hello: dict[str, Any], only_run: str | None = None) -> None:
+    async def serve(self, ws: web.WebSocketResponse, transport: Any, hello: dict[str, Any],
+                    only_run: str | None = None) -> None:
         """Own one connected socket until it closes."""
-        client = Client(ws, only_run)
+        client = Client(ws, transport, only_run)
         self.clients.add(client)
         client.task = asyncio.create_task(self._sender(client))
-        self._enqueue(client, json.dumps(hello))
+        self._enqueue(client, text_frame(hello))
         try:
             async for msg in ws:
                 # Clients only need to send pings; anything else is ignored.
                 if msg.type == web.WSMsgType.TEXT and msg.data == "ping":
-                    self._enqueue(client, json.dumps({"type": "pong"}))
+                    self._enqueue(client, text_frame({"type": "pong"}))
         finally:
             self.clients.discard(client)
             client.task.cancel()
@@ -75,22 +103,23 @@ class Hub:
 
     def publish(self, message: dict[str, Any]) -> None:
         """A JSON event to every client (called on the event loop)."""
-        text = json.dumps(message, separators=(",", ":"), default=str)
+        frame = text_frame(message)  # framed once, shared by every client
         run_id = message.get("run_id")
         if message.get("type") == "node.progress":
             key = (run_id, message.get("node_id"), message.get("item"))
             for c in self._audience(run_id):
                 if key in c.progress:
-                    c.progress[key] = text
+                    c.progress[key] = frame
                     self.coalesced += 1
                 else:
-                    c.progress[key] = text
+                    c.progress[key] = frame
                     self._enqueue(c, key)
             return
         for c in self._audience(run_id):
-            self._enqueue(c, text)
+            self._enqueue(c, frame)
 
-    def publish_binary(self, frame: bytes, run_id: str | None = None) -> None:
+    def publish_binary(self, payload: bytes, run_id: str | None = None) -> None:
+        frame = ws_frame(BINARY, payload)
         for c in self._audience(run_id):
             if len(c.previews) == MAX_PREVIEWS:
                 self.dropped_previews += 1  # the oldest waiting one
@@ -128,24 +157,36 @@ class Hub:
             c.previews.clear()
 
     async def _send_loop(self, c: Client) -> None:
+        transport = c.transport
         while True:
             if not c.queue:
                 c.event.clear()
                 await c.event.wait()
                 continue
-            item = c.queue.popleft()
-            if isinstance(item, tuple):  # a coalesced progress slot
-                text = c.progress.pop(item, None)
-                if text is None:
-                    continue
-                await c.ws.send_str(text)
-            elif item is _PREVIEW:
-                if not c.previews:
-                    continue
-                await c.ws.send_bytes(c.previews.popleft())
-            else:
-                await c.ws.send_str(item)
-            self.sent += 1
+            frames: list[bytes] = []
+            size = 0
+            while c.queue and size < BATCH_BYTES:
+                item = c.queue.popleft()
+                if isinstance(item, tuple):  # a coalesced progress slot
+                    frame = c.progress.pop(item, None)
+                elif item is _PREVIEW:
+                    frame = c.previews.popleft() if c.previews else None
+                else:
+                    frame = item
+                if frame is not None:
+                    frames.append(frame)
+                    size += len(frame)
+            if not frames:
+                continue
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("client went away")
+            transport.write(b"".join(frames))
+            self.sent += len(frames)
+            # Back-pressure per client: a slow reader only ever waits here, in its own task.
+            while transport.get_write_buffer_size() > HIGH_WATER:
+                if transport.is_closing():
+                    raise ConnectionResetError("client went away")
+                await asyncio.sleep(0.01)
 
     async def close_all(self, timeout: float = 2.0) -> None:
         """Close every socket at once; a stuck client cannot hold the shutdown past `timeout`."""
