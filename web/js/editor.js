@@ -108,8 +108,16 @@ export class Editor {
     doc.nodes = doc.nodes && typeof doc.nodes === "object" ? doc.nodes : {};
     this.layouts.clear();
     this.nodeEls.clear();
+    // Nodes out of view get a shell (header and size, no widgets) and are filled in when they
+    // come into view: a 500-node workflow saved at 100 % builds only what is on screen.
+    this.shells = new Set();
+    const vis = this.lod ? null : this.viewRect(400);
     const html = [];
-    for (const [id, node] of Object.entries(doc.nodes)) html.push(this.nodeHTML(id, node));
+    for (const [id, node] of Object.entries(doc.nodes)) {
+      const full = vis !== null && this.intersects(id, vis);
+      if (!full) this.shells.add(id);
+      html.push(this.nodeHTML(id, node, full));
+    }
     this.nodesEl.innerHTML = html.join("");
     for (const el of this.nodesEl.children) this.nodeEls.set(el.dataset.nodeId, el);
     this.rebuildLinks();
@@ -199,7 +207,35 @@ export class Editor {
     return (node.ui && node.ui.title) || (schema ? schema.display_name : node.type);
   }
 
-  nodeHTML(id, node) {
+  /** The visible world rectangle, grown by `margin` screen pixels. */
+  viewRect(margin = 0) {
+    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
+    const { x, y, zoom } = this.view;
+    return [(-x - margin) / zoom, (-y - margin) / zoom, (r.width - x + margin) / zoom, (r.height - y + margin) / zoom];
+  }
+
+  intersects(id, [x0, y0, x1, y1]) {
+    const n = this.doc.nodes[id];
+    const p = (n.ui && n.ui.pos) || [0, 0];
+    const lay = this.layout(id);
+    return p[0] < x1 && p[0] + lay.w > x0 && p[1] < y1 && p[1] + lay.h > y0;
+  }
+
+  /** Fill in the shells that are (nearly) in view. */
+  hydrate() {
+    if (this.lod || !this.shells || !this.shells.size) return;
+    const vis = this.viewRect(300);
+    for (const id of [...this.shells]) {
+      if (!this.doc.nodes[id] || !this.intersects(id, vis)) continue;
+      const el = this.nodeEls.get(id);
+      this.shells.delete(id);
+      if (!el) continue;
+      el.querySelector(".nbody").innerHTML = this.bodyHTML(id, this.doc.nodes[id]);
+      el.removeAttribute("data-shell");
+    }
+  }
+
+  nodeHTML(id, node, full = true) {
     const lay = this.layout(id);
     const { ports } = lay;
     const ui = node.ui || {};
@@ -211,6 +247,22 @@ export class Editor {
     if (this.selected.has(id)) classes.push("sel");
     const schema = this.schemaOf(node);
     if (schema && schema.output_node) classes.push("output");
+    const body = full ? this.bodyHTML(id, node) : "";
+    const title = esc(this.titleOf(id));
+    const sub = ports.known ? "" : `<span class="ntag" title="node type not installed">missing</span>`;
+    const color = safeColor(ui.color);
+    return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}"${full ? "" : " data-shell"} ` +
+      `style="transform:translate(${Number(pos[0]) || 0}px,${Number(pos[1]) || 0}px);width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
+      `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
+      `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
+      `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
+  }
+
+  /** The rows of a node: socket rows, then one row per widget. */
+  bodyHTML(id, node) {
+    const lay = this.layout(id);
+    const { ports } = lay;
+    const ui = node.ui || {};
     const sock = (dir, spec, linked) => {
       const list = /^list\[/.test(spec.type) ? " list" : "";
       return `<span class="sock ${dir}${list}${linked ? " on" : ""}" data-dir="${dir}" data-name="${esc(spec.name)}" style="--c:${typeColor(spec.type)}" title="${esc(spec.name)}: ${esc(spec.type)}"></span>`;
@@ -242,14 +294,7 @@ export class Editor {
         sock: sock("in", spec, Boolean(linked)), linked, param: this.paramFor(id, spec.name), seedMode,
       });
     }
-    const title = esc(this.titleOf(id));
-    const sub = ports.known ? "" : `<span class="ntag" title="node type not installed">missing</span>`;
-    const color = safeColor(ui.color);
-    return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}" ` +
-      `style="transform:translate(${Number(pos[0]) || 0}px,${Number(pos[1]) || 0}px);width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
-      `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
-      `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
-      `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
+    return body;
   }
 
   titleOfSafe(id) {
@@ -267,6 +312,7 @@ export class Editor {
         this.nodeEls.delete(id);
         continue;
       }
+      this.shells?.delete(id);
       const tmp = document.createElement("div");
       tmp.innerHTML = this.nodeHTML(id, node);
       const el = tmp.firstElementChild;
@@ -415,6 +461,7 @@ export class Editor {
     this.world.style.transform = t;
     this.worldBack.style.transform = t;
     this.setLod(zoom < LOD_ZOOM);
+    this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
     this.drawScene();
