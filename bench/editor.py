@@ -12,7 +12,7 @@ by one. Frames are counted in the page with requestAnimationFrame.
 Figures: open_500_ms (median over several opens of `/?workflow=NAME`'s code
 path, from the request to the first painted frame with every node and wire in
 the DOM; open_500_first_ms is the first, cold one), pan_fps and zoom_fps while
-the whole graph is in view; pan_100pct_fps and zoom_100pct_fps the same at
+the whole graph is in view (medians of three runs); pan_100pct_fps and zoom_100pct_fps the same at
 100% zoom, where the nodes in view are full DOM with their widgets. ComfyUI's frontend 1.27.10 measured on the same
 kind of machine: 552 ms, 23 fps panning, 22 fps zooming. The last line printed
 is one JSON object.
@@ -159,18 +159,24 @@ async def run(quick: bool) -> dict[str, Any]:
             await page.evaluate("window.reelgraph.editor.fit()")
             await page.wait_for_timeout(400)
             box = await page.locator("#canvas").bounding_box()
-            secs = 1.5 if quick else 4.0
-            pan_fps = await measure(page, lambda: pan(page, secs, box))
-            await page.wait_for_timeout(400)
-            await page.evaluate("window.reelgraph.editor.fit()")
-            await page.wait_for_timeout(400)
-            zoom_fps = await measure(page, lambda: zoom(page, secs, box))
+            # Each figure is the median of three runs: the machine is shared, one burst of
+            # someone else's work should not decide it.
+            secs = 1.0 if quick else 3.0
+            pans, zooms = [], []
+            for _ in range(3):
+                await page.evaluate("window.reelgraph.editor.fit()")
+                await page.wait_for_timeout(300)
+                pans.append(await measure(page, lambda: pan(page, secs, box)))
+                await page.evaluate("window.reelgraph.editor.fit()")
+                await page.wait_for_timeout(300)
+                zooms.append(await measure(page, lambda: zoom(page, secs, box)))
+            pan_fps, zoom_fps = statistics.median(pans), statistics.median(zooms)
             # The same at 100%, where nodes are full DOM with widgets (about 40 of them in view).
             await page.evaluate("window.reelgraph.editor.setView({x: -1400, y: -600, zoom: 1})")
             await page.wait_for_timeout(600)
-            pan_detail = await measure(page, lambda: pan(page, secs / 2, box))
+            pan_detail = await measure(page, lambda: pan(page, secs, box))
             await page.wait_for_timeout(400)
-            zoom_detail = await measure(page, lambda: zoom(page, secs / 2, box))
+            zoom_detail = await measure(page, lambda: zoom(page, secs, box))
             await browser.close()
     finally:
         server.stop()
@@ -179,6 +185,7 @@ async def run(quick: bool) -> dict[str, Any]:
         "nodes": nodes, "links": links,
         "open_500_ms": round(statistics.median(opens), 1), "open_500_first_ms": round(first, 1),
         "pan_fps": round(pan_fps, 1), "zoom_fps": round(zoom_fps, 1),
+        "pan_fps_runs": [round(f, 1) for f in pans], "zoom_fps_runs": [round(f, 1) for f in zooms],
         "pan_100pct_fps": round(pan_detail, 1), "zoom_100pct_fps": round(zoom_detail, 1),
         "vs_comfyui": {"open": round(COMFY["open_500_ms"] / max(1.0, statistics.median(opens)), 2),
                        "pan": round(pan_fps / COMFY["pan_fps"], 2), "zoom": round(zoom_fps / COMFY["zoom_fps"], 2)},
