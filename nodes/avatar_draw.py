@@ -51,7 +51,7 @@ STYLE_NAMES = tuple(STYLES)
 
 MOUTH_INSIDE = (74, 18, 30)  # the dark of the open mouth (tests find the mouth by this colour)
 TEETH = (250, 248, 240)
-TONGUE = (200, 86, 96)
+TONGUE = (172, 66, 80)
 
 
 def face_profile(n: int = 96) -> Any:
@@ -376,9 +376,12 @@ class Presenter:
                 te = np.minimum(li, ui + th)
                 tp = np.concatenate([np.stack([xi * 0.8, ui], 1), np.stack([xi * 0.8, te], 1)[::-1]])
                 cv2.fillPoly(roi, [self._pts(m, tp)], TEETH, cv2.LINE_AA, SHIFT)
-            if tongue > 0.05 and gap > 0.03:
-                tg = np.maximum(ui + 0.01, li - 0.035 * tongue - 0.01)
-                tp = np.concatenate([np.stack([xi * 0.7, tg], 1), np.stack([xi * 0.7, li], 1)[::-1]])
+            if tongue > 0.05 and gap > 0.04:
+                # a low mound resting behind the lower teeth line
+                xt = np.linspace(-1, 1, n) * inner_a * 0.62
+                lt = cy + gap * 0.7 * (1 - (xt / inner_a) ** 2) ** (0.5 + 0.6 * (1 - rnd)) - 0.003
+                top = np.maximum(ui.min() + 0.012, lt - (0.012 + 0.03 * tongue * gap / 0.16) * (1 - (xt / (inner_a * 0.62)) ** 2))
+                tp = np.concatenate([np.stack([xt, top], 1), np.stack([xt, lt], 1)[::-1]])
                 cv2.fillPoly(roi, [self._pts(m, tp)], TONGUE, cv2.LINE_AA, SHIFT)
         else:
             line = np.stack([xs * 0.97, cy - corner * x ** 4 + 0.002], 1)
