@@ -65,8 +65,25 @@ def test_loudness_mode_follows_loudness(speech):
     v = presenter(speech.audio, None, character="sam", width=128, height=72, fps=24.0, seed=5)
     tr = v.track
     assert tr.driver == "loudness"
-    _, _, loud = envelope(speech.audio, 24.0, tr.frame_count)
+    db, gate, loud = envelope(speech.audio, 24.0, tr.frame_count)
     assert np.corrcoef(tr.openness, loud)[0, 1] >= 0.8
+    # quiet stretches (5+ frames under the gate) shut the mouth here too
+    quiet = db < gate
+    runs = np.convolve(quiet.astype(int), np.ones(5, int), mode="same") == 5
+    assert runs.sum() >= 5 and tr.openness[runs].max() < 0.06
+
+
+def test_background_image(speech):
+    import torch
+
+    from nodes.avatar import presenter
+
+    bg = torch.zeros(1, 90, 160, 3)
+    bg[..., 1] = 0.8  # green screen
+    v = presenter(speech.audio, speech.timings, width=160, height=90, background=bg)
+    f = v.render(0, 1)[0].numpy()
+    assert (f[:8, :8] == [0, 204, 0]).all() and (f[:8, -8:] == [0, 204, 0]).all()
+    assert not (f[45, 80] == [0, 204, 0]).all()  # the presenter stands in front
 
 
 def test_mouth_closes_on_silence(render, speech):
