@@ -7,7 +7,7 @@ torch, aiohttp or model code at load time.
 from .cache import Cache, DiskCache, MemoryCache, Result, default_cache_dir
 from .context import CancelToken, Context
 from .errors import Cancelled, Issue, NodeInputError, WorkflowError
-from .graph import Plan, compile_plan, validate_workflow
+from .graph import Plan, compile_plan, plan_run, validate_workflow
 from .node import Bool, Combo, Float, Int, NodeType, Seed, Text, Widget, node
 from .registry import Registry
 from .scheduler import Engine, Event, NodeFailure, RunResult
@@ -51,6 +51,6 @@ __all__ = [
     "MemoryCache", "NodeFailure", "NodeInputError", "NodeType", "Plan", "Registry", "Result",
     "RunResult", "Scene", "Scenes", "Seed", "Subtitles", "Text", "Video", "Widget", "Workflow",
     "WorkflowError", "apply_params", "compatibility", "compile_plan", "default_cache_dir",
-    "list_of", "load_workflow", "loads_workflow", "node", "register_codec", "register_type",
+    "list_of", "load_workflow", "loads_workflow", "node", "plan_run", "register_codec", "register_type",
     "save_workflow", "socket", "validate_workflow",
 ]

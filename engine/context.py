@@ -28,7 +28,7 @@ class CancelToken:
 class Context:
     """Handed to a node that declares a `ctx` parameter. Nodes never print; they report here."""
 
-    __slots__ = ("_emit", "_item", "_rng", "_torch_gen", "cancel", "node_id", "node_type",
+    __slots__ = ("_emit", "_item", "_rng", "_torch_gen", "cancel", "files", "node_id", "node_type",
                  "out_dir", "params", "run_id", "seed", "temp_dir", "workflow")
 
     def __init__(
@@ -60,6 +60,8 @@ class Context:
         # The run's workflow param values (name -> value); nodes declared with
         # uses_params=True may read them (their cache keys include them).
         self.params = dict(params or {})
+        # Paths handed out by output_path(): the files this node writes.
+        self.files: list[str] = []
         self._rng: random.Random | None = None
         self._torch_gen: Any = None
 
@@ -106,4 +108,5 @@ class Context:
         path = (self.out_dir / name).resolve()
         if self.out_dir.resolve() not in path.parents:
             raise ValueError(f"output name {name!r} leaves the output folder")
+        self.files.append(str(path))
         return path

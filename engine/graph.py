@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from .node import MISSING as MISSING_DEFAULT
 from .node import NodeType
 from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
-from .workflow import Workflow, is_link
+from .workflow import Workflow, apply_params, is_link
 
 
 @dataclass(slots=True)
@@ -417,6 +417,21 @@ def _raise(issues: list[Issue], needed: set[str], all_nodes: dict[str, Any]) -> 
     return warnings
 
 
+def plan_run(
+    workflow: Workflow,
+    registry: Registry,
+    *,
+    params: Mapping[str, Any] | None = None,
+    targets: Iterable[str] | None = None,
+    salt: str = "",
+    side_effect_salt: str = "",
+) -> Plan:
+    """What a run would execute: params applied, then checked and planned for `targets`.
+    Raises WorkflowError with every problem; `.warnings` of the plan are the rest."""
+    wf = apply_params(workflow, params or {}) if (params or workflow.params) else workflow
+    return compile_plan(wf, registry, targets=targets, salt=salt, side_effect_salt=side_effect_salt)
+
+
 def validate_workflow(workflow: Workflow, registry: Registry) -> list[Issue]:
     """Every problem in the whole workflow (errors first, then warnings); never raises."""
     try:
@@ -426,4 +441,4 @@ def validate_workflow(workflow: Workflow, registry: Registry) -> list[Issue]:
     return plan.warnings
 
 
-__all__ = ["Link", "Plan", "PlannedNode", "compile_plan", "default_targets", "validate_workflow"]
+__all__ = ["Link", "Plan", "PlannedNode", "compile_plan", "default_targets", "plan_run", "validate_workflow"]

@@ -32,10 +32,10 @@ from typing import Any
 from .cache import Cache, Result, sizeof
 from .context import CancelToken, Context
 from .errors import Cancelled, Issue, NodeInputError
-from .graph import Plan, PlannedNode, canonical, compile_plan
+from .graph import Plan, PlannedNode, canonical, plan_run
 from .registry import Registry
 from .types import Compat
-from .workflow import Workflow, apply_params
+from .workflow import Workflow
 
 
 @dataclass
@@ -93,6 +93,7 @@ class RunResult:
     warnings: list[Issue]
     wall_s: float
     out_dir: Path
+    files: dict[str, list[str]] = field(default_factory=dict)  # node id -> files it wrote
 
     @property
     def ok(self) -> bool:
@@ -192,10 +193,9 @@ class Engine:
         out_dir: Path | None = None,
         salt: str = "",
     ) -> Plan:
-        wf = apply_params(workflow, params or {}) if (params or workflow.params) else workflow
         out = Path(out_dir) if out_dir is not None else self.out_dir
-        return compile_plan(wf, self.registry, targets=targets, salt=salt,
-                            side_effect_salt=str(out.resolve()))
+        return plan_run(workflow, self.registry, params=params, targets=targets, salt=salt,
+                        side_effect_salt=str(out.resolve()))
 
     # -- running ------------------------------------------------------------
     def run(
@@ -236,6 +236,7 @@ class _Run:
         self.skipped: list[str] = []
         self.timings: dict[str, float] = {}
         self.output_bytes: dict[str, int] = {}
+        self.files: dict[str, list[str]] = {}
 
     def emit(self, type_: str, node_id: str | None = None, data: dict[str, Any] | None = None) -> None:
         if self.listener is not None:
@@ -309,6 +310,7 @@ class _Run:
                     self.emit("node.finished", nid, {
                         "node_type": pn.type.id, "seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
                         "output_bytes": self.output_bytes.get(nid, 0),
+                        "files": self.files.get(nid, []),
                     })
                 for c in consumers.get(nid, ()):
                     waiting[c] -= 1
@@ -379,7 +381,8 @@ class _Run:
         }
         self.emit(f"run.{status}", None, summary)
         return RunResult(self.run_id, status, outputs, self.executed, self.cached, self.failed,
-                         self.skipped, self.timings, self.plan.warnings, wall, self.out_dir)
+                         self.skipped, self.timings, self.plan.warnings, wall, self.out_dir,
+                         {k: v for k, v in self.files.items() if v})
 
     def _skip_descendants(self, nid: str, consumers: dict[str, list[str]]) -> None:
         stack = list(consumers.get(nid, ()))
@@ -447,7 +450,10 @@ class _Run:
     def _call(self, pn: PlannedNode, kwargs: dict[str, Any], key: str, item: int | None) -> tuple[Any, ...]:
         nt = pn.type
         if nt.wants_ctx:
-            kwargs["ctx"] = self._context(pn, key, item)
+            ctx = kwargs["ctx"] = self._context(pn, key, item)
+            # Shared per node (all items of a mapped node): the files it wrote, kept even
+            # when it fails so a caller can keep or clean them.
+            ctx.files = self.files.setdefault(pn.id, [])
         try:
             value = nt.fn(**kwargs)
         except (Cancelled, _Failed):

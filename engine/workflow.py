@@ -193,12 +193,24 @@ def load_workflow(path: str | os.PathLike[str]) -> Workflow:
     return loads_workflow(data, str(p))
 
 
+def _current_umask() -> int:
+    # Read once at import (os.umask can only be read by setting it; not thread-safe later).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write via a temp file in the same folder and rename: a crash never leaves half a file."""
+    """Write via a temp file in the same folder and rename: a crash never leaves half a file.
+    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -21,11 +21,9 @@ from .store import FINAL, STATUSES
 
 
 def _plan_check(wf: Any, registry: Any, params: dict[str, Any], targets: list[str] | None) -> list[Any]:
-    from engine.graph import compile_plan
-    from engine.workflow import apply_params
+    from engine.graph import plan_run
 
-    run_wf = apply_params(wf, params) if (params or wf.params) else wf
-    return compile_plan(run_wf, registry, targets=targets).warnings
+    return plan_run(wf, registry, params=params, targets=targets).warnings
 
 
 async def post_run(request: web.Request) -> web.Response:

@@ -250,3 +250,17 @@ def test_params_reach_nodes_that_use_them_and_enter_their_keys(engine):
     wf2 = workflow({"a": n("test.Const", value=1)}, params={"name": {"type": "TEXT", "default": "x"}})
     engine.run(wf2, targets=["a"])
     assert engine.run(wf2, targets=["a"], params={"name": "y"}).executed == []
+
+
+def test_files_written_by_nodes_are_reported(engine, tmp_path):
+    wf = workflow({
+        "s": n("image.Solid", width=4, height=4, batch=2),
+        "save": n("image.SavePNG", image=link("s", "image"), prefix="pic"),
+    })
+    events = []
+    result = engine.run(wf, listener=events.append)
+    expected = [str(tmp_path / "pic_00000.png"), str(tmp_path / "pic_00001.png")]
+    assert result.files == {"save": expected}
+    finished = next(e for e in events if e.type == "node.finished" and e.node_id == "save")
+    assert finished.data["files"] == expected
+    assert oct((tmp_path / "pic_00000.png").stat().st_mode & 0o777) != oct(0o600)
