@@ -182,3 +182,24 @@ def test_templates_export_and_import(editor: Editor, server: Server, tmp_path: P
     page.wait_for_function(f"document.querySelectorAll('.tab').length === {tabs + 1}")
     assert editor.doc()["nodes"] == template["nodes"]
     assert "dirty" in (page.locator(".tab.on").get_attribute("class") or "")  # imported, not saved yet
+
+
+def test_alt_drag_drags_a_copy(editor: Editor, server: Server) -> None:
+    server.put_workflow("altdrag", workflow({
+        "a": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+              "ui": {"pos": [40, 60]}},
+        "b": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("a", "image"), "sigma": 2.5},
+              "ui": {"pos": [340, 60]}}}))
+    page = editor.page
+    editor.open("?workflow=altdrag")
+    x, y = editor.center(editor.node("b").locator(".ntitle"))
+    page.keyboard.down("Alt")
+    editor.drag((x, y), (x + 40, y + 200))
+    page.keyboard.up("Alt")
+    doc = editor.doc()
+    assert doc["nodes"]["b"]["ui"]["pos"] == [340, 60]  # the original stays
+    (copy,) = set(doc["nodes"]) - {"a", "b"}
+    assert doc["nodes"][copy]["type"] == "image.Blur" and doc["nodes"][copy]["inputs"]["sigma"] == 2.5
+    assert doc["nodes"][copy]["ui"]["pos"][1] > 160
+    # links from outside the copied selection are kept on the copy
+    assert doc["nodes"][copy]["inputs"]["image"] == {"from": "a", "output": "image"}

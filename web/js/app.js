@@ -26,7 +26,7 @@ const SHORTCUTS = [
     ["Right-click a widget", "Expose as workflow param"]]],
   ["Edit", [
     ["Ctrl+Z", "Undo"], ["Ctrl+Shift+Z, Ctrl+Y", "Redo"], ["Ctrl+C / Ctrl+X / Ctrl+V", "Copy / cut / paste (also between tabs)"],
-    ["Ctrl+D", "Duplicate"]]],
+    ["Ctrl+D, Alt+drag", "Duplicate"]]],
   ["Workflow", [
     ["Ctrl+S", "Save"], ["Ctrl+Shift+S", "Save as"], ["Ctrl+O", "Open"], ["Ctrl+Enter", "Queue"],
     ["Ctrl+Shift+Enter", "Run to the selected nodes"], ["Drop .json / .png / .mp4", "Open the workflow inside"], ["?", "This sheet"]]],

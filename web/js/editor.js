@@ -983,6 +983,7 @@ export class Editor {
       }
     });
     this.select(added);
+    return map;
   }
 
   addGroupAround(ids) {
@@ -1196,7 +1197,17 @@ export class Editor {
   }
 
   nodeDrag(e, nodeEl) {
-    const id = nodeEl.dataset.nodeId;
+    let id = nodeEl.dataset.nodeId;
+    if (e.altKey) {
+      // Alt+drag drags a copy (of the whole selection when the node is part of it)
+      if (!this.selected.has(id)) this.select([id]);
+      const clip = this.copySelection();
+      const at = this.bounds(this.selected);
+      const map = this.paste(clip, [at[0], at[1]]);
+      id = map[id];
+      nodeEl = this.nodeEls.get(id);
+      if (!nodeEl) return;
+    }
     if (e.shiftKey || e.ctrlKey || e.metaKey) { this.toggleSelect(id); if (!this.selected.has(id)) return; }
     else if (!this.selected.has(id)) this.select([id]);
     if (e.target.closest(".ncollapse")) return;
