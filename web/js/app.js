@@ -276,6 +276,7 @@ class App {
       const tab = { id: `t${++tabSeq}`, doc: t.doc, undo: [], redo: [], dirty: Boolean(t.dirty), name: t.name || null,
         source: t.source || null, run: null, view: null, saved: t.saved ?? null };
       this.tabs.push(tab);
+      this.checkMissing(tab, true);
     }
     const cur = this.tabs[data.current] || this.tabs[0];
     if (cur) this.switchTab(cur.id);
@@ -441,14 +442,14 @@ class App {
   }
 
   // ------------------------------------------------------------------ missing nodes and issues
-  checkMissing(tab) {
+  checkMissing(tab, quiet = false) {
     const missing = {};
     for (const [id, n] of Object.entries(tab.doc.nodes || {})) {
       if (!this.editor.schemas.has(n.type)) (missing[n.type] = missing[n.type] || []).push(id);
     }
     tab.missing = missing;
     const types = Object.keys(missing);
-    if (types.length && tab === this.current) {
+    if (types.length && tab === this.current && !quiet) {
       this.toast(`${types.length} node type${types.length > 1 ? "s are" : " is"} not installed: ${types.join(", ")} — shown as placeholders, kept as they are`, "warn", 7000);
       this.showPanel("issues");
     }
