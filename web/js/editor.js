@@ -592,6 +592,40 @@ export class Editor {
       }
     }
     ctx.globalAlpha = 1;
+    if (zoom >= 0.22) {
+      // rows as bars and sockets as dots: the node's shape reads without its text
+      ctx.fillStyle = "#383d48";
+      for (const [, n, p, lay] of rects) {
+        if (n.ui && n.ui.collapsed) continue;
+        const x0 = p[0] + 14, x1 = p[0] + lay.w - 14;
+        for (let i = 0; i < lay.ioRows; i++) {
+          const y = p[1] + HEAD + PAD_T + i * ROW + 9;
+          if (lay.sockIns[i]) ctx.fillRect(x0, y, 44, 6);
+          if (lay.ports.outputs[i]) ctx.fillRect(x1 - 44, y, 44, 6);
+        }
+        let y = p[1] + HEAD + PAD_T + lay.ioRows * ROW;
+        for (const spec of lay.widgetIns) {
+          const h = spec.readonly ? ROW : widgetHeight(spec, isLink((n.inputs || {})[spec.name]));
+          ctx.fillRect(x0, y + 9, x1 - x0, h > ROW ? h - 14 : 6);
+          y += h;
+        }
+      }
+      for (const [id, n, p, lay] of rects) {
+        for (const spec of lay.ports.inputs) {
+          const yy = lay.ins[spec.name];
+          if (yy === undefined || spec.readonly) continue;
+          ctx.fillStyle = typeColor(spec.type);
+          ctx.fillRect(p[0] - 5, p[1] + yy - 5, 10, 10);
+        }
+        for (const spec of lay.ports.outputs) {
+          const yy = lay.outs[spec.name];
+          if (yy === undefined) continue;
+          ctx.fillStyle = typeColor(spec.type);
+          ctx.fillRect(p[0] + lay.w - 5, p[1] + yy - 5, 10, 10);
+        }
+        void id;
+      }
+    }
     if (titles) {
       ctx.fillStyle = "#dfe4ec";
       ctx.font = "600 15px system-ui, sans-serif";
