@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any
 
-from engine import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node, register_codec
+from engine import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node
 from engine.media import AudioClip, SpeechTimings, WordTiming
 from engine.media.records import TIMINGS, PhonemeTiming
 
@@ -238,21 +238,6 @@ def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
     words = _assign_words(text.split(), [], wav.size)  # no alignments: spread by length
     return clip, SpeechTimings(text, clip.duration, tuple(WordTiming(w, a / rate, b / rate) for w, a, b in words),
                                ((0.0, clip.duration),))
-
-
-def _enc_timings(t: SpeechTimings) -> Any:
-    return [t.text, t.duration, [[w.word, w.start, w.end] for w in t.words], [list(x) for x in t.sentences],
-            [[p.phoneme, p.start, p.end] for p in t.phonemes]]
-
-
-def _dec_timings(p: Any) -> SpeechTimings:
-    return SpeechTimings(p[0], p[1], tuple(WordTiming(*w) for w in p[2]), tuple((a, b) for a, b in p[3]),
-                         tuple(PhonemeTiming(*x) for x in (p[4] if len(p) > 4 else ())))
-
-
-# The disk-cache codec in engine/media/codecs.py predates phoneme timings and would drop
-# them; this one (same name, so old entries still decode) keeps them.
-register_codec(SpeechTimings, "media.timings", _enc_timings, _dec_timings)
 
 
 @node("tts.Speak", category="audio/tts", outputs={"audio": AUDIO, "timings": TIMINGS}, validate=_check_voice)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..serialize import register_codec
 from .audio import AudioClip
-from .records import Cue, Scene, SpeechTimings, WordTiming
+from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
 
 def _enc_audio(a: AudioClip) -> Any:
@@ -19,12 +19,13 @@ def _dec_audio(p: Any) -> AudioClip:
 
 def _enc_timings(t: SpeechTimings) -> Any:
     return [t.text, t.duration, [[w.word, w.start, w.end] for w in t.words],
-            [list(s) for s in t.sentences]]
+            [list(s) for s in t.sentences], [[p.phoneme, p.start, p.end] for p in t.phonemes]]
 
 
 def _dec_timings(p: Any) -> SpeechTimings:
-    return SpeechTimings(p[0], p[1], tuple(WordTiming(*w) for w in p[2]),
-                         tuple((a, b) for a, b in p[3]))
+    # Entries written before phoneme timings existed have four fields.
+    return SpeechTimings(p[0], p[1], tuple(WordTiming(*w) for w in p[2]), tuple((a, b) for a, b in p[3]),
+                         tuple(PhonemeTiming(*x) for x in (p[4] if len(p) > 4 else ())))
 
 
 register_codec(AudioClip, "media.audio", _enc_audio, _dec_audio)

@@ -35,7 +35,7 @@ def test_phoneme_timings_from_piper(speech):
 
 
 def test_timings_with_phonemes_survive_the_disk_cache(speech):
-    import nodes.tts  # noqa: F401  (registers the codec that keeps phonemes)
+    import engine.media  # noqa: F401  (registers the media codecs, phonemes included)
     from engine.serialize import packb, unpackb
 
     back = unpackb(packb(speech.timings))
