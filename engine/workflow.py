@@ -251,7 +251,11 @@ def coerce_param(value: Any, type_name: str) -> Any:
 
 
 def apply_params(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
-    """A copy of the workflow with param values (or their defaults) written into node inputs."""
+    """A copy of the workflow with param values written into node inputs.
+
+    A param that is not given keeps the value its node input has in the document (what
+    the editor shows); its `default` fills the input only when the document has none,
+    and is the value of a param without a target."""
     issues: list[Issue] = []
     params = workflow.params
     for name in values:
@@ -260,22 +264,30 @@ def apply_params(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
             issues.append(Issue("unknown_param", f"no param named {name!r} (params: {known})", file=workflow.file))
     out = workflow.copy()
     for name, p in params.items():
-        if name not in values and "default" not in p:
+        entry = None
+        if "node" in p:
+            entry = out.nodes.get(p["node"])
+            if entry is None:
+                issues.append(Issue("param_target", f"param {name!r} points at missing node", node=p["node"]))
+                continue
+        inputs = entry.setdefault("inputs", {}) if entry is not None else {}
+        if name in values:
+            raw = values[name]
+        elif entry is not None and p["input"] in inputs and not is_link(inputs[p["input"]]):
+            out.param_values[name] = inputs[p["input"]]
             continue
-        raw = values[name] if name in values else p["default"]
+        elif "default" in p:
+            raw = p["default"]
+        else:
+            continue
         try:
             value = coerce_param(raw, p.get("type", "TEXT"))
         except ValueError as exc:
             issues.append(Issue("bad_param_value", f"param {name!r}: {exc}", node=p.get("node"), input=p.get("input")))
             continue
         out.param_values[name] = value
-        if "node" not in p:
-            continue
-        entry = out.nodes.get(p["node"])
-        if entry is None:
-            issues.append(Issue("param_target", f"param {name!r} points at missing node", node=p["node"]))
-            continue
-        entry.setdefault("inputs", {})[p["input"]] = value
+        if entry is not None:
+            inputs[p["input"]] = value
     if issues:
         raise WorkflowError(issues)
     return out

@@ -216,8 +216,11 @@ def test_params_fill_inputs(engine):
         {"a": n("test.Const", value=1), "b": n("test.Add", a=link("a", "value"), b=0)},
         params={"offset": {"node": "b", "input": "b", "type": "INT", "default": 5}},
     )
-    assert engine.run(wf, targets=["b"]).outputs["b"]["sum"] == 6
+    # Not given: the value the document (the editor) shows wins over the param default.
+    assert engine.run(wf, targets=["b"]).outputs["b"]["sum"] == 1
     assert engine.run(wf, targets=["b"], params={"offset": "41"}).outputs["b"]["sum"] == 42
+    del wf.nodes["b"]["inputs"]["b"]
+    assert engine.run(wf, targets=["b"]).outputs["b"]["sum"] == 6
 
 
 def test_hundred_thousand_node_chain_validates_and_runs(engine):

@@ -111,7 +111,9 @@ def test_params_are_coerced_and_unknown_ones_refused():
         },
     }))
     applied = apply_params(wf, {"v": "12"})
-    assert applied.nodes["a"]["inputs"]["value"] == 12 and applied.nodes["t"]["inputs"]["text"] == "d"
+    # "flag" is not given and its input has a value in the document: that value stays.
+    assert applied.nodes["a"]["inputs"]["value"] == 12 and applied.nodes["t"]["inputs"]["text"] == ""
+    assert applied.param_values == {"v": 12, "flag": ""}
     assert wf.nodes["a"]["inputs"]["value"] == 1  # the original is untouched
     with pytest.raises(WorkflowError) as exc:
         apply_params(wf, {"v": "twelve"})
