@@ -164,7 +164,13 @@ def main() -> None:
         for n in (10, 100, 500):
             if args.quick and size == 512 and n == 500:
                 continue  # 500 blurs at 512x512 alone take ~10 s on this machine
-            r = bench_chain(registry, n, size, repeats if size == 8 else 1)
+            # Small graphs run in a few ms, where one preemption on this shared machine
+            # doubles the figure: take the best of more repeats (they are cheap).
+            if size == 512:
+                reps = 3 if n == 10 or not args.quick else 1
+            else:
+                reps = max(repeats, {10: 30, 100: 10}.get(n, repeats))
+            r = bench_chain(registry, n, size, reps)
             name = f"chain{n}@{size}"
             print(f"{name:<22}{r['cold_ms']:>10.1f}{r['rerun_ms']:>10.1f}{r['partial_ms']:>12.1f}"
                   f"{r['partial_executed']:>12}{r['raw_ms']:>12.1f}{r['overhead_us']:>18.1f}")
@@ -201,6 +207,7 @@ def main() -> None:
     c500 = figures["chain500@8"]
     overheads = [figures[f"chain{n}@8"]["overhead_us"] for n in (10, 100, 500)]
     print(f"peak RSS, fresh process running the 500-chain at 8x8: {rss:.0f} MB")
+    print("(at 512x512 the op dominates: the overhead figure there is within this shared machine's noise)")
     print("per-node overhead at 8x8 for N=10/100/500: " + " / ".join(f"{o:.1f}" for o in overheads) + " us")
     print("vs ComfyUI (quoted in the issue, same machine kind): "
           f"cold {COMFY['chain500_cold_ms'] / c500['cold_ms']:.0f}x faster, "
