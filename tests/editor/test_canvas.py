@@ -16,12 +16,14 @@ def test_seed_modes_apply_at_queue_time_and_are_stored(editor: Editor, server: S
     assert mode.input_value() == "fixed"
     mode.select_option("increment")
     assert editor.doc()["nodes"]["s"]["ui"]["seed_modes"] == {"seed": "increment"}
-    runs = []
+    runs: list[str] = []
     for expected in (6, 7):
         page.mouse.click(600, 700)
         page.keyboard.press("Control+Enter")
         page.wait_for_function(f"window.reelgraph.current.doc.nodes.s.inputs.seed === {expected}")
-        page.wait_for_function("() => window.reelgraph.current.run && window.reelgraph.current.run.id")
+        # the seed changes before the run is posted: wait for this run's id, not the last one's
+        page.wait_for_function("""(seen) => { const r = window.reelgraph.current.run;
+            return r && r.id && !seen.includes(r.id); }""", arg=runs)
         runs.append(page.evaluate("window.reelgraph.current.run.id"))
     # the queued workflow carries the seed it was queued with
     seeds = [server.request("GET", f"/api/runs/{r}")["workflow"]["nodes"]["s"]["inputs"]["seed"] for r in runs]
