@@ -100,7 +100,7 @@ def test_slideshow_workflow_renders(engine, tmp_path):
     from engine import load_workflow
 
     wf = load_workflow(ROOT / "workflows" / "slideshow.json")
-    params = {"folder": str(ROOT / "workflows/assets/slides"), "music": str(ROOT / "workflows/assets/music.wav"),
+    params = {"folder": str(ROOT / "workflows/assets/slides"), "music": str(ROOT / "workflows/assets/music.m4a"),
               "seconds_per_image": 1.5}
     res = engine.run(wf, params=params, out_dir=tmp_path)
     assert res.status == "finished", {k: str(v) for k, v in res.failed.items()}
