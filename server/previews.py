@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from engine.cache import torch_tensor_class
+
 THUMB_MAX = 256  # longest side of a preview thumbnail, pixels
 VIDEO_FRAMES = 4  # frames sampled from a video preview
 AUDIO_PREVIEW_S = 10.0
@@ -56,8 +58,9 @@ def _to_uint8_rgb(frame: Any) -> Any:
     step = max(1, min(int(frame.shape[0]), int(frame.shape[1])) // (2 * THUMB_MAX)) if len(frame.shape) >= 2 else 1
     if step > 1:
         frame = frame[::step, ::step]
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(frame, torch.Tensor):
+    tensor_cls = torch_tensor_class()
+    if tensor_cls is not None and isinstance(frame, tensor_cls):
+        torch = sys.modules["torch"]
         frame = frame.detach().to("cpu")
         if frame.dtype.is_floating_point:
             frame = (frame.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
@@ -95,10 +98,10 @@ def encode_preview(event: dict[str, Any], value: Any, kind: str) -> list[bytes]:
     """Binary frames for one node.preview event (empty if the value is not previewable)."""
     base = {k: v for k, v in event.items() if k not in ("value",)}
     base["type"] = "node.preview"
-    torch = sys.modules.get("torch")
+    tensor_cls = torch_tensor_class()
     if _is_video(value) or kind == "video":
         return _video_frames(base, value)
-    if torch is not None and isinstance(value, torch.Tensor) and value.dim() in (3, 4) and kind != "audio":
+    if tensor_cls is not None and isinstance(value, tensor_cls) and value.dim() in (3, 4) and kind != "audio":
         batch = value if value.dim() == 4 else value[None]
         frames = []
         shown = min(int(batch.shape[0]), 4)
@@ -152,8 +155,8 @@ def _wav_frame(base: dict[str, Any], samples: Any, rate: int) -> bytes:
     """The first seconds as 16-bit mono WAV."""
     import numpy as np
 
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(samples, torch.Tensor):
+    tensor_cls = torch_tensor_class()
+    if tensor_cls is not None and isinstance(samples, tensor_cls):
         samples = samples.detach().to("cpu").float().numpy()
     arr = np.asarray(samples, dtype=np.float32)
     if arr.ndim == 1:
@@ -192,8 +195,8 @@ def describe(value: Any, roots: dict[str, str], _depth: int = 0) -> Any:
                 return {"file": rel, "url": f"/api/files/{quote(rel)}"}
             return {"file": None, "path": text}
         return text if len(text) <= 10000 else text[:10000] + "..."
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
+    tensor_cls = torch_tensor_class()
+    if tensor_cls is not None and isinstance(value, tensor_cls):
         return {"tensor": {"dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}}
     if _is_video(value):
         out = {k: getattr(value, k, None) for k in ("fps", "width", "height", "frame_count", "duration")}
