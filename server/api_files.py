@@ -57,7 +57,7 @@ async def list_uploads(request: web.Request) -> web.Response:
                 continue
             mime = mime_for(p.name)
             out.append({"name": p.name, "kind": mime.split("/")[0], "mime": mime, "size": p.stat().st_size,
-                        "url": f"/api/files/uploads/{p.name}"})
+                        "path": str(p), "url": f"/api/files/uploads/{p.name}"})
         return out
 
     return web.json_response({"uploads": await asyncio.to_thread(scan)})

@@ -217,8 +217,9 @@ def test_upload_sniffs_content_not_name(server):
                     headers={"Content-Type": "application/octet-stream"})
     assert r.status == 201 and r.json()["kind"] == "audio"
     assert "/" not in r.json()["name"] and not (server.data / "evil.wav").exists()
-    names = [u["name"] for u in server.get("/api/uploads").json()["uploads"]]
-    assert up["name"] in names and r.json()["name"] in names
+    listed = {u["name"]: u for u in server.get("/api/uploads").json()["uploads"]}
+    assert up["name"] in listed and r.json()["name"] in listed
+    assert listed[up["name"]]["path"] == up["path"]  # what a node's file input takes
     assert server.post("/api/uploads", raw=b"", headers={"Content-Type": "application/octet-stream"}).status == 400
 
 
