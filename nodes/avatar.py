@@ -116,7 +116,6 @@ def presenter(
     if background is not None:
         import cv2
 
-
         src = image_to_uint8(background)
         sh, sw = src.shape[:2]
         s = max(width / sw, height / sh)
