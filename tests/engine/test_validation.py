@@ -218,3 +218,54 @@ def test_combo_hint_follows_a_value_that_is_not_an_option(tmp_path):
     wf = workflow({"w": n("test.Words", text="a"), "p": n("hint.Pick", model=link("w", "words"), n=3)})
     validate_workflow(wf, reg)
     assert seen == [{"n": 3}]
+
+
+def test_param_pointing_at_a_missing_node():
+    from engine import apply_params
+
+    wf = workflow({"a": n("test.Const", value=1)},
+                  params={"p": {"node": "ghost", "input": "value", "type": "INT", "default": 2}})
+    with pytest.raises(WorkflowError) as exc:
+        apply_params(wf, {})
+    assert [(i.code, i.node) for i in exc.value.issues] == [("param_target", "ghost")]
+
+
+def test_params_that_are_not_an_object():
+    with pytest.raises(WorkflowError) as exc:
+        loads_workflow(json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": {}, "params": [1]}))
+    assert exc.value.issues[0].code == "bad_params"
+
+
+def test_failing_fingerprint_names_the_node(tmp_path):
+    def fp(values):
+        raise FileNotFoundError(f"no file {values['path']}")
+
+    @node("fp.Load", category="test", outputs={"value": "INT"}, fingerprint=fp)
+    def load(path: str = "") -> int:
+        """Load."""
+        return 1
+
+    reg = Registry()
+    reg.add(load)
+    (issue,) = validate_workflow(workflow({"l": n("fp.Load", path="x.bin")}), reg)
+    assert (issue.code, issue.node) == ("fingerprint", "l") and "x.bin" in issue.message
+
+
+def test_bypassed_node_without_a_matching_input(reg):
+    wf = workflow({
+        "w": n("test.Words", text="a"),
+        "skip": {"type": "test.Upper", "bypass": True, "inputs": {}},
+        "out": n("test.Join", items=link("skip", "text")),
+    })
+    issues = [i for i in validate_workflow(wf, reg) if i.severity == "error"]
+    assert [(i.code, i.node, i.input) for i in issues] == [("bypass", "out", "items")]
+
+
+def test_mapping_a_list_output_node_would_nest_lists(reg):
+    wf = workflow({
+        "w": n("test.Words", text="a b"),
+        "up": n("test.Upper", text=link("w", "words")),
+        "again": n("test.Words", text=link("up", "text")),  # Words outputs list[TEXT]: list of lists
+    })
+    codes_found = [(i.code, i.node) for i in validate_workflow(wf, reg) if i.severity == "error"]
+    assert codes_found == [("nested_list", "again")]
