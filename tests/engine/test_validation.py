@@ -269,3 +269,17 @@ def test_mapping_a_list_output_node_would_nest_lists(reg):
     })
     codes_found = [(i.code, i.node) for i in validate_workflow(wf, reg) if i.severity == "error"]
     assert codes_found == [("nested_list", "again")]
+
+
+def test_a_crashing_validate_hook_is_reported_not_raised():
+    def broken(values):
+        raise KeyError("oops")
+
+    @node("vh.Node", category="test", outputs={}, output=True, validate=broken)
+    def vh(x: int = 1) -> None:
+        """Nothing."""
+
+    reg = Registry()
+    reg.add(vh)
+    (issue,) = validate_workflow(workflow({"v": n("vh.Node")}), reg)
+    assert (issue.code, issue.node) == ("validate_hook", "v") and "KeyError" in issue.message
