@@ -9,6 +9,7 @@ import time
 from PIL import Image
 
 from .conftest import IMAGE_WF, link, slow_wf, wf
+from .samples import wav_bytes
 
 
 def test_system_answers_with_versions_and_queue(server):
@@ -213,7 +214,7 @@ def test_upload_sniffs_content_not_name(server):
     body, ctype = _multipart("file", "cat.png", b"<html><script>alert(1)</script></html>")
     assert server.post("/api/uploads", raw=body, headers={"Content-Type": ctype}).status == 415
     # raw body upload, hostile file name
-    r = server.post("/api/uploads?filename=../../evil.wav", raw=_wav(),
+    r = server.post("/api/uploads?filename=../../evil.wav", raw=wav_bytes(),
                     headers={"Content-Type": "application/octet-stream"})
     assert r.status == 201 and r.json()["kind"] == "audio"
     assert "/" not in r.json()["name"] and not (server.data / "evil.wav").exists()
@@ -223,16 +224,6 @@ def test_upload_sniffs_content_not_name(server):
     assert server.post("/api/uploads", raw=b"", headers={"Content-Type": "application/octet-stream"}).status == 400
 
 
-def _wav() -> bytes:
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 800)
-    return buf.getvalue()
 
 
 def test_upload_size_cap(make_server):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import wave
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,8 @@ from PIL import Image
 
 from server.media import sniff
 from server.paths import UnsafePath, check_relative, safe_join
+
+from .samples import wav_bytes
 
 
 @pytest.mark.parametrize("name", [
@@ -45,14 +46,6 @@ def _image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def _wav() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 80)
-    return buf.getvalue()
 
 
 def _av(container: str, codec: str, kind: str) -> bytes:
@@ -85,7 +78,7 @@ def _av(container: str, codec: str, kind: str) -> bytes:
     (lambda: _image("GIF"), "image", "image/gif"),
     (lambda: _image("WEBP"), "image", "image/webp"),
     (lambda: _image("BMP"), "image", "image/bmp"),
-    (_wav, "audio", "audio/wav"),
+    (wav_bytes, "audio", "audio/wav"),
     (lambda: _av("mp4", "mpeg4", "video"), "video", "video/mp4"),
     (lambda: _av("matroska", "mpeg4", "video"), "video", "video/x-matroska"),
     (lambda: _av("flac", "flac", "audio"), "audio", "audio/flac"),
