@@ -351,3 +351,18 @@ def test_the_editor_applies_the_engines_connection_rules(editor: Editor, server:
     expected = [compatibility(a, b).name.lower() for a, b in pairs]
     mismatches = [(a, b, g, e) for (a, b), g, e in zip(pairs, got, expected, strict=True) if g != e]
     assert not mismatches, mismatches[:20]
+
+
+def test_renaming_a_node_by_double_clicking_its_title(editor: Editor, image_wf: str) -> None:
+    editor.open(f"?workflow={image_wf}")
+    editor.node("blur").locator(".ntitle").dblclick()
+    field = editor.node("blur").locator(".titleedit")
+    field.fill("Soften")
+    field.press("Enter")
+    assert editor.doc()["nodes"]["blur"]["ui"]["title"] == "Soften"
+    assert editor.node("blur").locator(".ntitle").inner_text().strip() == "Soften"
+    # Escape leaves the title as it was
+    editor.node("blur").locator(".ntitle").dblclick()
+    editor.node("blur").locator(".titleedit").fill("Nope")
+    editor.node("blur").locator(".titleedit").press("Escape")
+    assert editor.doc()["nodes"]["blur"]["ui"]["title"] == "Soften"

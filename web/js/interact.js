@@ -5,6 +5,31 @@ import { GROUP_COLORS, NODE_COLORS, curve, groupBounds, linkKey } from "./geomet
 import { canConnect, typeColor } from "./types.js";
 import { clampNumber, formatNumber, initialValue, isLink, parseValue } from "./widgets.js";
 
+/**
+ * Replace `target` with a text field holding `value`; Enter or blur commits, Escape
+ * cancels. `done(commit, text)` runs once; it re-renders the node, which removes the field.
+ */
+function inlineEdit(target, className, value, done) {
+  const field = document.createElement("input");
+  field.className = className;
+  field.value = value;
+  target.replaceWith(field);
+  field.focus();
+  field.select();
+  let finished = false;
+  const finish = (commit) => {
+    if (finished) return;
+    finished = true;
+    done(commit, field.value);
+  };
+  field.addEventListener("keydown", (ev) => {
+    ev.stopPropagation();
+    if (ev.key === "Enter") finish(true);
+    if (ev.key === "Escape") finish(false);
+  });
+  field.addEventListener("blur", () => finish(true));
+}
+
 export class InteractionMethods {
   // ---------------------------------------------------------------- events
   bindEvents() {
@@ -397,27 +422,12 @@ export class InteractionMethods {
 
   /** Click on a number: type a value. */
   editNumber(row, id, input, spec) {
-    const scrub = row.querySelector(".scrub");
-    const field = document.createElement("input");
-    field.className = "numedit";
-    field.value = formatNumber(this.doc.nodes[id].inputs?.[input] ?? initialValue(spec), spec.widget);
-    scrub.replaceWith(field);
-    field.focus();
-    field.select();
-    let done = false;
-    const finish = (commit) => {
-      if (done) return;
-      done = true;
-      const v = commit ? parseValue(spec, field.value) : null;
+    const text = formatNumber(this.doc.nodes[id].inputs?.[input] ?? initialValue(spec), spec.widget);
+    inlineEdit(row.querySelector(".scrub"), "numedit", text, (commit, typed) => {
+      const v = commit ? parseValue(spec, typed) : null;
       if (v !== null && v !== this.doc.nodes[id].inputs?.[input]) this.setInputValue(id, input, v);
       this.refreshNodes([id]);
-    };
-    field.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter") finish(true);
-      if (ev.key === "Escape") finish(false);
-      ev.stopPropagation();
     });
-    field.addEventListener("blur", () => finish(true));
   }
 
   onClick(e) {
@@ -546,19 +556,9 @@ export class InteractionMethods {
   }
 
   renameNode(id) {
-    const el = this.nodeEls.get(id);
-    const title = el.querySelector(".ntitle");
-    const field = document.createElement("input");
-    field.className = "titleedit";
-    field.value = this.titleOf(id);
-    title.replaceWith(field);
-    field.focus();
-    field.select();
-    let done = false;
-    const finish = (commit) => {
-      if (done) return;
-      done = true;
-      const v = field.value.trim();
+    const title = this.nodeEls.get(id).querySelector(".ntitle");
+    inlineEdit(title, "titleedit", this.titleOf(id), (commit, typed) => {
+      const v = typed.trim();
       if (commit && v !== this.titleOf(id)) {
         this.setNodeFlag([id], (n) => {
           n.ui = n.ui || {};
@@ -566,13 +566,7 @@ export class InteractionMethods {
           if (!v || (schema && v === schema.display_name)) delete n.ui.title; else n.ui.title = v;
         });
       } else this.refreshNodes([id]);
-    };
-    field.addEventListener("keydown", (ev) => {
-      ev.stopPropagation();
-      if (ev.key === "Enter") finish(true);
-      if (ev.key === "Escape") finish(false);
     });
-    field.addEventListener("blur", () => finish(true));
   }
 
   onContextMenu(e) {
