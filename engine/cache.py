@@ -94,9 +94,6 @@ class MemoryCache:
             self.hits += 1
             return item[0]
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._entries
-
     def put(self, key: str, result: Result, nbytes: int | None = None) -> None:
         size = sizeof(result) if nbytes is None else nbytes
         if size > self.max_bytes:

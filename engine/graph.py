@@ -345,17 +345,6 @@ def _report_cycles(left: set[str], preds: dict[str, list[str]], issues: list[Iss
             issues.append(Issue("cycle", f"these nodes form a cycle: {shown}", node=members[0], file=file))
 
 
-def to_networkx(plan: Plan) -> Any:
-    """The plan as a networkx DiGraph (edges source -> consumer), for analysis and tools."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    for nid, pn in plan.nodes.items():
-        g.add_node(nid, type=pn.type.id, key=pn.key)
-        g.add_edges_from((src, nid) for src in pn.sources)
-    return g
-
-
 def _run_hook_validate(nt: NodeType, nid: str, literals: dict[str, Any], file: str | None) -> list[Issue]:
     out: list[Issue] = []
     try:

@@ -30,9 +30,7 @@ from .types import (
     INT,
     TEXT,
     SocketType,
-    element_type,
     is_known_type,
-    is_list_type,
 )
 
 RESOURCE_CLASSES = ("cpu", "gpu", "io")
@@ -402,11 +400,6 @@ def node_type_of(obj: Any) -> NodeType | None:
     return nt if isinstance(nt, NodeType) else None
 
 
-def list_input(spec: InputSpec) -> bool:
-    """Does this input take a whole list (as opposed to being mapped over one)?"""
-    return is_list_type(spec.type)
-
-
 __all__ = [
     "MISSING",
     "Bool",
@@ -420,7 +413,6 @@ __all__ = [
     "Seed",
     "Text",
     "Widget",
-    "element_type",
     "node",
     "node_type_of",
 ]

@@ -63,10 +63,6 @@ SUBTITLES = register_type("SUBTITLES", "#a1887f", "List of cues (start, end, tex
 PATH = register_type("PATH", "#90a4ae", "A file written or read by a node")
 
 
-def known_types() -> dict[str, SocketType]:
-    return dict(_TYPES)
-
-
 def is_list_type(name: str) -> bool:
     return name.startswith("list[") and name.endswith("]")
 
