@@ -42,6 +42,7 @@ class PlannedNode:
     out_types: tuple[str, ...] = ()
     mapped: tuple[str, ...] = ()  # inputs fed list[T] where the node takes T
     sources: tuple[str, ...] = ()  # distinct upstream node ids
+    item_base: str = ""  # mapped nodes: key material of everything but the mapped inputs
 
 
 @dataclass
@@ -368,26 +369,34 @@ def _node_key(
     issues: list[Issue],
     file: str | None,
 ) -> str:
-    """Merkle key: no node id, so equal sub-graphs anywhere share cached results."""
+    """Merkle key: no node id, so equal sub-graphs anywhere share cached results.
+
+    A mapped node also gets `item_base`: the same material without its mapped links,
+    to which the scheduler adds each element's identity for per-element keys."""
     nt = pn.type
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{nt.id}\0{nt.version}\0{nt.source_hash}\0".encode())
-    h.update(canonical(pn.literals))
-    for ln in sorted(pn.links, key=lambda x: x.input):
-        src = planned.get(ln.source)
-        h.update(f"\0{ln.input}={src.key if src else '?'}:{ln.output_index}:{ln.compat.value}".encode())
+    own = [f"{nt.id}\0{nt.version}\0{nt.source_hash}\0".encode(), canonical(pn.literals)]
     if nt.fingerprint is not None:
         try:
-            h.update(b"\0fp=" + str(nt.fingerprint(pn.literals)).encode())
+            own.append(b"\0fp=" + str(nt.fingerprint(pn.literals)).encode())
         except Exception as exc:
             issues.append(Issue("fingerprint", f"{type(exc).__name__}: {exc}", node=pn.id, file=file))
     if nt.uses_params:
-        h.update(b"\0params=" + canonical(params))
+        own.append(b"\0params=" + canonical(params))
     if nt.nondeterministic:
-        h.update(b"\0salt=" + salt.encode())
+        own.append(b"\0salt=" + salt.encode())
     if nt.side_effects:
-        h.update(b"\0out=" + side_effect_salt.encode())
-    return h.hexdigest()
+        own.append(b"\0out=" + side_effect_salt.encode())
+    full = hashlib.blake2b(b"".join(own), digest_size=16)
+    base = hashlib.blake2b(b"".join(own), digest_size=16) if pn.mapped else None
+    for ln in sorted(pn.links, key=lambda x: x.input):
+        src = planned.get(ln.source)
+        part = f"\0{ln.input}={src.key if src else '?'}:{ln.output_index}:{ln.compat.value}".encode()
+        full.update(part)
+        if base is not None and ln.input not in pn.mapped:
+            base.update(part)
+    if base is not None:
+        pn.item_base = base.hexdigest()
+    return full.hexdigest()
 
 
 def _raise(issues: list[Issue], needed: set[str], all_nodes: dict[str, Any]) -> list[Issue]:

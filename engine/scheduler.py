@@ -512,16 +512,7 @@ class _Run:
                 keys = tuple(_content_key(v) or f"{src_key}:{ln.output_index}[{i}]"
                              for i, v in enumerate(lists[name]))
             identities[name] = list(keys)
-        # Like the node key, minus the mapped links: those enter per element below.
-        base = hashlib.blake2b(
-            f"{pn.type.id}\0{pn.type.version}\0{pn.type.source_hash}\0".encode()
-            + canonical(pn.literals)
-            + "".join(
-                f"\0{ln.input}={self.plan.nodes[ln.source].key}:{ln.output_index}"
-                for ln in sorted(pn.links, key=lambda x: x.input) if ln.input not in lists
-            ).encode(),
-            digest_size=16,
-        ).hexdigest()
+        base = pn.item_base
         per_item: list[tuple[Any, ...]] = []
         item_keys: list[str] = []
         for i in range(count):

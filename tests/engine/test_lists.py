@@ -116,3 +116,16 @@ def test_elements_with_their_own_key_are_cached_on_their_own():
 
     assert _content_key(Card("a")) == _content_key(Card("a")) != _content_key(Card("b"))
     assert _content_key(object()) is None
+
+
+def test_per_element_keys_include_params_a_mapped_node_reads(engine):
+    # Two templates in a list, each filled from the "name" param: changing the param
+    # must re-run the elements, not serve them from the per-element cache.
+    wf = workflow(
+        {"w": n("test.Words", text="hi-{name} bye-{name}"),
+         "t": n("text.Template", template=link("w", "words"))},
+        params={"name": {"type": "TEXT", "default": "Ada"}},
+    )
+    assert engine.run(wf, targets=["t"]).outputs["t"]["text"] == ["hi-Ada", "bye-Ada"]
+    again = engine.run(wf, targets=["t"], params={"name": "Grace"})
+    assert again.outputs["t"]["text"] == ["hi-Grace", "bye-Grace"]
