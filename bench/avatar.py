@@ -51,42 +51,49 @@ def tiled(audio, timings, seconds: float):
     """The utterance repeated (with a short pause) until it lasts `seconds`."""
     import torch
 
-    from engine.media import AudioClip, SpeechTimings
+    from reelgraph.engine.media import AudioClip, SpeechTimings
 
     gap = 0.6
     period = audio.duration + gap
     reps = max(1, int(seconds // period) + 1)
     pad = torch.zeros(audio.channels, round(gap * audio.sample_rate))
     samples = torch.cat([torch.cat([audio.samples, pad], dim=1)] * reps, dim=1)
-    samples = samples[:, :round(seconds * audio.sample_rate)]
+    samples = samples[:, : round(seconds * audio.sample_rate)]
     words, sentences, phonemes = [], [], []
     for k in range(reps):
         s = timings.shifted(k * period)
         words += [w for w in s.words if w.end <= seconds]
         sentences += [x for x in s.sentences if x[1] <= seconds]
         phonemes += [p for p in s.phonemes if p.end <= seconds]
-    return AudioClip(samples, audio.sample_rate), SpeechTimings(timings.text, seconds, tuple(words),
-                                                                tuple(sentences), tuple(phonemes))
+    return AudioClip(samples, audio.sample_rate), SpeechTimings(
+        timings.text, seconds, tuple(words), tuple(sentences), tuple(phonemes)
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="under a minute: no encoder, memory run at 320x180")
-    ap.add_argument("--seconds", type=float, default=300.0, help="narration length for the memory run")
+    ap.add_argument(
+        "--quick", action="store_true", help="under a minute: no encoder, memory run at 320x180"
+    )
+    ap.add_argument(
+        "--seconds", type=float, default=300.0, help="narration length for the memory run"
+    )
     args = ap.parse_args()
 
     import numpy as np
     import torch
 
     torch.set_num_threads(1)
-    from nodes.avatar import presenter
-    from nodes.avatar_motion import loud_norm, loudness_envelope, speech_level
-    from nodes.tts import speak_piper
+    from reelgraph.nodes.avatar import presenter
+    from reelgraph.nodes.avatar_motion import loud_norm, loudness_envelope, speech_level
+    from reelgraph.nodes.tts import speak_piper
 
     t0 = time.perf_counter()
     audio, timings = speak_piper(TEXT, "en_US-joe-medium", 1.0, True, 0.3)
     tts_s = time.perf_counter() - t0
-    print(f"speech: {audio.duration:.1f} s of Piper narration in {tts_s:.1f} s, {len(timings.phonemes)} phonemes")
+    print(
+        f"speech: {audio.duration:.1f} s of Piper narration in {tts_s:.1f} s, {len(timings.phonemes)} phonemes"
+    )
 
     # (d) lip sync quality on the real utterance
     short = presenter(audio, timings, width=320, height=180, seed=1)
@@ -107,8 +114,10 @@ def main() -> None:
         pass
     draw_s = time.perf_counter() - t0
     fps_720p = n / draw_s
-    print(f"720p: {n} frames drawn in {draw_s:.2f} s = {fps_720p:.1f} fps ({fps_720p / hd.fps:.2f}x real time); "
-          f"set-up for a {args.seconds:.0f} s narration {setup_s:.2f} s")
+    print(
+        f"720p: {n} frames drawn in {draw_s:.2f} s = {fps_720p:.1f} fps ({fps_720p / hd.fps:.2f}x real time); "
+        f"set-up for a {args.seconds:.0f} s narration {setup_s:.2f} s"
+    )
 
     # (c) memory over the whole narration
     out: dict = {"fps_720p": round(fps_720p, 1), "realtime_x_720p": round(fps_720p / hd.fps, 2)}
@@ -124,7 +133,7 @@ def main() -> None:
                 if done >= m and name not in rss:
                     rss[name] = current_rss_mb()
     else:
-        from nodes.encode import encode_mp4
+        from reelgraph.nodes.encode import encode_mp4
 
         res = "1280x720 drawn + H.264 ultrafast"
         rss = {}
@@ -141,10 +150,18 @@ def main() -> None:
         rss["end"] = current_rss_mb()
         out["fps_720p_encoded"] = round(frames / enc_s, 1)
         print(f"720p with H.264: {frames} frames in {enc_s:.1f} s = {frames / enc_s:.1f} fps")
-    print(f"RSS over a {args.seconds:.0f} s narration ({res}): {rss.get('start', float('nan')):.0f} MB after 10 %, "
-          f"{rss.get('end', float('nan')):.0f} MB at the end")
-    out.update(rss_mb_start=round(rss.get("start", float("nan")), 1), rss_mb_end=round(rss.get("end", float("nan")), 1),
-               rss_run=res, narration_s=args.seconds, mouth_loudness_r=round(r, 3), tts_s=round(tts_s, 1))
+    print(
+        f"RSS over a {args.seconds:.0f} s narration ({res}): {rss.get('start', float('nan')):.0f} MB after 10 %, "
+        f"{rss.get('end', float('nan')):.0f} MB at the end"
+    )
+    out.update(
+        rss_mb_start=round(rss.get("start", float("nan")), 1),
+        rss_mb_end=round(rss.get("end", float("nan")), 1),
+        rss_run=res,
+        narration_s=args.seconds,
+        mouth_loudness_r=round(r, 3),
+        tts_s=round(tts_s, 1),
+    )
     print(json.dumps(out))
 
 

@@ -48,15 +48,15 @@ def peak_rss_mb() -> float:
 
 
 def workflow(node: dict) -> object:
-    from engine import Workflow
+    from reelgraph.engine import Workflow
 
     return Workflow({"format": "reelgraph.workflow", "version": 1, "nodes": {"gen": node}})
 
 
 def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: int) -> dict:
     """Interleaved graph and direct runs of the same pipeline with the same seeds."""
-    from engine import models as M
-    from nodes import diffusion as D
+    from reelgraph.engine import models as M
+    from reelgraph.nodes import diffusion as D
 
     def graph(seed: int) -> tuple[float, float]:
         wf = workflow({"type": node_type, "inputs": inputs | {"seed": seed}})
@@ -113,8 +113,8 @@ def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: in
 
 
 def cache_figures(model: str, repeats: int) -> dict:
-    from engine import models as M
-    from nodes import diffusion as D
+    from reelgraph.engine import models as M
+    from reelgraph.nodes import diffusion as D
 
     M.model_cache().unload()
     t = time.perf_counter()
@@ -127,7 +127,10 @@ def cache_figures(model: str, repeats: int) -> dict:
         with D.Loaded(model, D.LoadOptions()) as lm:
             lm.pipeline("t2i")
         hits.append(time.perf_counter() - t)
-    return {"load_ms": round(load * 1000, 1), "cache_hit_ms": round(statistics.median(hits) * 1000, 3)}
+    return {
+        "load_ms": round(load * 1000, 1),
+        "cache_hit_ms": round(statistics.median(hits) * 1000, 3),
+    }
 
 
 def real_shape(quick: bool) -> dict:
@@ -149,10 +152,14 @@ def real_shape(quick: bool) -> dict:
         return (time.perf_counter() - t) / n * 1000
 
     with torch.inference_mode():
-        unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8).to(dev, dtype)  # SD 1.5 shape
+        unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8).to(
+            dev, dtype
+        )  # SD 1.5 shape
         x = torch.randn(2, 4, 64, 64, device=dev, dtype=dtype)  # 512x512, CFG batch of 2
         ctx = torch.randn(2, 77, 768, device=dev, dtype=dtype)
-        out["sd15_unet_512_step_ms"] = round(timed(lambda: unet(x, 500, ctx), 5 if quick else 20), 2)
+        out["sd15_unet_512_step_ms"] = round(
+            timed(lambda: unet(x, 500, ctx), 5 if quick else 20), 2
+        )
         unet.to("meta")  # free its memory before the next model
         torch.cuda.empty_cache()
         ltx = LTXVideoTransformer3DModel().to(dev, torch.bfloat16)  # LTX-Video 0.9 shape (2B)
@@ -160,8 +167,18 @@ def real_shape(quick: bool) -> dict:
         lat = torch.randn(2, f * h * w, 128, device=dev, dtype=torch.bfloat16)
         enc = torch.randn(2, 128, 4096, device=dev, dtype=torch.bfloat16)
         mask = torch.ones(2, 128, device=dev)
-        step = lambda: ltx(hidden_states=lat, encoder_hidden_states=enc, timestep=torch.tensor([500, 500], device=dev),  # noqa: E731
-                           encoder_attention_mask=mask, num_frames=f, height=h, width=w)
+
+        def step():
+            return ltx(
+                hidden_states=lat,
+                encoder_hidden_states=enc,
+                timestep=torch.tensor([500, 500], device=dev),
+                encoder_attention_mask=mask,
+                num_frames=f,
+                height=h,
+                width=w,
+            )
+
         out["ltx_704x480x121_step_ms"] = round(timed(step, 2 if quick else 5), 1)
         out["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return out
@@ -169,9 +186,16 @@ def real_shape(quick: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer runs (under a minute on 2 CPU cores)")
-    ap.add_argument("--models", help="use this models folder (with tiny-sd and tiny-ltx) instead of building one")
-    ap.add_argument("--real-shape", action="store_true", help="also time real-size denoisers on a CUDA GPU")
+    ap.add_argument(
+        "--quick", action="store_true", help="fewer runs (under a minute on 2 CPU cores)"
+    )
+    ap.add_argument(
+        "--models",
+        help="use this models folder (with tiny-sd and tiny-ltx) instead of building one",
+    )
+    ap.add_argument(
+        "--real-shape", action="store_true", help="also time real-size denoisers on a CUDA GPU"
+    )
     args = ap.parse_args()
     runs = 9 if args.quick else 25
 
@@ -187,7 +211,7 @@ def main() -> None:
         print(f"built tiny pipelines in {time.perf_counter() - t:.1f}s")
         os.environ["REELGRAPH_MODELS"] = tmp.name
 
-    from engine import Cache, Engine, Registry
+    from reelgraph.engine import Cache, Engine, Registry
 
     reg = Registry.discover()
     figures: dict = {}
@@ -197,16 +221,49 @@ def main() -> None:
         # weights, where one step alone takes longer than this whole call.
         size, steps = 512, 10
         img = overhead(
-            engine, "diffusion.TextToImage",
-            {"model": "tiny-sd", "prompt": "a lighthouse at dusk", "width": size, "height": size, "steps": steps},
-            {"prompt": "a lighthouse at dusk", "width": size, "height": size, "num_inference_steps": steps,
-             "guidance_scale": 7.0, "output_type": "pt"}, runs)
+            engine,
+            "diffusion.TextToImage",
+            {
+                "model": "tiny-sd",
+                "prompt": "a lighthouse at dusk",
+                "width": size,
+                "height": size,
+                "steps": steps,
+            },
+            {
+                "prompt": "a lighthouse at dusk",
+                "width": size,
+                "height": size,
+                "num_inference_steps": steps,
+                "guidance_scale": 7.0,
+                "output_type": "pt",
+            },
+            runs,
+        )
         print(f"text-to-image (tiny SD, {size}x{size}, {steps} steps):", json.dumps(img))
         vid = overhead(
-            engine, "diffusion.TextToVideo",
-            {"model": "tiny-ltx", "prompt": "waves", "width": 256, "height": 192, "frames": 33, "steps": steps},
-            {"prompt": "waves", "width": 256, "height": 192, "num_frames": 33, "num_inference_steps": steps,
-             "guidance_scale": 5.0, "frame_rate": 24.0, "output_type": "pt"}, runs)
+            engine,
+            "diffusion.TextToVideo",
+            {
+                "model": "tiny-ltx",
+                "prompt": "waves",
+                "width": 256,
+                "height": 192,
+                "frames": 33,
+                "steps": steps,
+            },
+            {
+                "prompt": "waves",
+                "width": 256,
+                "height": 192,
+                "num_frames": 33,
+                "num_inference_steps": steps,
+                "guidance_scale": 5.0,
+                "frame_rate": 24.0,
+                "output_type": "pt",
+            },
+            runs,
+        )
         print(f"text-to-video (tiny LTX, 256x192x33, {steps} steps):", json.dumps(vid))
         cache = cache_figures("tiny-sd", 20)
         print("model cache:", json.dumps(cache))

@@ -37,9 +37,20 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-COMFY = {"open_500_ms": 552, "pan_fps": 23, "zoom_fps": 22}  # ComfyUI frontend 1.27.10, quoted in the issue
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+COMFY = {
+    "open_500_ms": 552,
+    "pan_fps": 23,
+    "zoom_fps": 22,
+}  # ComfyUI frontend 1.27.10, quoted in the issue
 INPUT_HZ = 120
 
 
@@ -52,14 +63,28 @@ def chain_workflow(n: int = 500, columns: int = 25) -> dict[str, Any]:
             col = columns - 1 - col
         pos = [col * 280, row * 140]
         if i == 0:
-            nodes["n0"] = {"type": "image.Solid", "type_version": 1,
-                           "inputs": {"width": 64, "height": 64, "color": "#336699", "batch": 1}, "ui": {"pos": pos}}
+            nodes["n0"] = {
+                "type": "image.Solid",
+                "type_version": 1,
+                "inputs": {"width": 64, "height": 64, "color": "#336699", "batch": 1},
+                "ui": {"pos": pos},
+            }
         else:
-            nodes[f"n{i}"] = {"type": "image.Blur", "type_version": 1,
-                              "inputs": {"image": {"from": f"n{i - 1}", "output": "image"}, "sigma": 1.0},
-                              "ui": {"pos": pos}}
-    return {"format": "reelgraph.workflow", "version": 1, "name": f"Chain of {n}", "nodes": nodes,
-            "params": {}, "groups": [], "notes": []}
+            nodes[f"n{i}"] = {
+                "type": "image.Blur",
+                "type_version": 1,
+                "inputs": {"image": {"from": f"n{i - 1}", "output": "image"}, "sigma": 1.0},
+                "ui": {"pos": pos},
+            }
+    return {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "name": f"Chain of {n}",
+        "nodes": nodes,
+        "params": {},
+        "groups": [],
+        "notes": [],
+    }
 
 
 class Server:
@@ -68,10 +93,20 @@ class Server:
         port_file = data / "port"
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         exe = REPO / ".venv" / "bin" / "reelgraph"
-        cmd = [str(exe) if exe.exists() else "reelgraph", "serve", "--port", "0", "--data", str(data / "data"),
-               "--port-file", str(port_file)]
+        cmd = [
+            str(exe) if exe.exists() else "reelgraph",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(data / "data"),
+            "--port-file",
+            str(port_file),
+        ]
         self.log = open(data / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 30
         while not port_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -80,8 +115,12 @@ class Server:
         self.url = f"http://127.0.0.1:{int(port_file.read_text())}"
 
     def put(self, name: str, doc: dict[str, Any]) -> None:
-        req = urllib.request.Request(f"{self.url}/api/workflows/{name}", data=json.dumps(doc).encode(),
-                                     method="PUT", headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/api/workflows/{name}",
+            data=json.dumps(doc).encode(),
+            method="PUT",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=60) as r:
             r.read()
 
@@ -131,7 +170,9 @@ async def zoom(page: Any, seconds: float, box: dict[str, float]) -> None:
     steps = int(seconds * INPUT_HZ)
     t0 = time.perf_counter()
     for i in range(steps):
-        direction = -1 if (i // 4) % 2 == 0 else 1  # 4 notches in (x1.8), 4 out: the graph stays about in view
+        direction = (
+            -1 if (i // 4) % 2 == 0 else 1
+        )  # 4 notches in (x1.8), 4 out: the graph stays about in view
         pending.append(asyncio.ensure_future(page.mouse.wheel(0, 100 * direction)))
         await asyncio.sleep(max(0.0, t0 + (i + 1) / INPUT_HZ - time.perf_counter()))
     await asyncio.gather(*pending)
@@ -182,13 +223,21 @@ async def run(quick: bool) -> dict[str, Any]:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     out = {
-        "nodes": nodes, "links": links,
-        "open_500_ms": round(statistics.median(opens), 1), "open_500_first_ms": round(first, 1),
-        "pan_fps": round(pan_fps, 1), "zoom_fps": round(zoom_fps, 1),
-        "pan_fps_runs": [round(f, 1) for f in pans], "zoom_fps_runs": [round(f, 1) for f in zooms],
-        "pan_100pct_fps": round(pan_detail, 1), "zoom_100pct_fps": round(zoom_detail, 1),
-        "vs_comfyui": {"open": round(COMFY["open_500_ms"] / max(1.0, statistics.median(opens)), 2),
-                       "pan": round(pan_fps / COMFY["pan_fps"], 2), "zoom": round(zoom_fps / COMFY["zoom_fps"], 2)},
+        "nodes": nodes,
+        "links": links,
+        "open_500_ms": round(statistics.median(opens), 1),
+        "open_500_first_ms": round(first, 1),
+        "pan_fps": round(pan_fps, 1),
+        "zoom_fps": round(zoom_fps, 1),
+        "pan_fps_runs": [round(f, 1) for f in pans],
+        "zoom_fps_runs": [round(f, 1) for f in zooms],
+        "pan_100pct_fps": round(pan_detail, 1),
+        "zoom_100pct_fps": round(zoom_detail, 1),
+        "vs_comfyui": {
+            "open": round(COMFY["open_500_ms"] / max(1.0, statistics.median(opens)), 2),
+            "pan": round(pan_fps / COMFY["pan_fps"], 2),
+            "zoom": round(zoom_fps / COMFY["zoom_fps"], 2),
+        },
         "goals_met": statistics.median(opens) <= 300 and pan_fps >= 50 and zoom_fps >= 50,
     }
     return out
@@ -196,15 +245,21 @@ async def run(quick: bool) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer opens, shorter interactions (under a minute)")
+    ap.add_argument(
+        "--quick", action="store_true", help="fewer opens, shorter interactions (under a minute)"
+    )
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print(json.dumps({"error": f"{CHROMIUM} not found: install Debian's chromium"}))
         return 1
     result = asyncio.run(run(args.quick))
-    print(f"open 500 nodes: {result['open_500_ms']} ms (first {result['open_500_first_ms']} ms; ComfyUI {COMFY['open_500_ms']} ms)")
-    print(f"pan: {result['pan_fps']} fps, zoom: {result['zoom_fps']} fps (ComfyUI {COMFY['pan_fps']} / {COMFY['zoom_fps']}); "
-          f"at 100%: pan {result['pan_100pct_fps']} fps, zoom {result['zoom_100pct_fps']} fps")
+    print(
+        f"open 500 nodes: {result['open_500_ms']} ms (first {result['open_500_first_ms']} ms; ComfyUI {COMFY['open_500_ms']} ms)"
+    )
+    print(
+        f"pan: {result['pan_fps']} fps, zoom: {result['zoom_fps']} fps (ComfyUI {COMFY['pan_fps']} / {COMFY['zoom_fps']}); "
+        f"at 100%: pan {result['pan_100pct_fps']} fps, zoom {result['zoom_100pct_fps']} fps"
+    )
     print(json.dumps(result))
     return 0
 

@@ -27,14 +27,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from engine import Cache, Engine, MemoryCache, Registry, Workflow
-from nodes.image import blend, blur, invert, solid
+from reelgraph.engine import Cache, Engine, MemoryCache, Registry, Workflow
+from reelgraph.nodes.image import blend, blur, invert, solid
 
 torch.set_num_threads(1)
 
 # ComfyUI on this kind of machine (CPU, weight-free image nodes), from the issue.
-COMFY = {"chain500_cold_ms": 16100, "chain500_rerun_ms": 17300, "chain500_partial_ms": 15900,
-         "wide_rerun_ms": 529, "peak_rss_mb": 1400}
+COMFY = {
+    "chain500_cold_ms": 16100,
+    "chain500_rerun_ms": 17300,
+    "chain500_partial_ms": 15900,
+    "wide_rerun_ms": 529,
+    "peak_rss_mb": 1400,
+}
 
 
 def link(node: str, output: str = "image") -> dict[str, str]:
@@ -42,7 +47,12 @@ def link(node: str, output: str = "image") -> dict[str, str]:
 
 
 def chain(n: int, size: int, sigma_mid: float = 1.0, op: str = "image.Blur") -> Workflow:
-    nodes: dict = {"src": {"type": "image.Solid", "inputs": {"width": size, "height": size, "color": "#4080c0"}}}
+    nodes: dict = {
+        "src": {
+            "type": "image.Solid",
+            "inputs": {"width": size, "height": size, "color": "#4080c0"},
+        }
+    }
     prev = "src"
     for i in range(n):
         inputs = {"image": link(prev)}
@@ -58,13 +68,19 @@ def wide(branches: int = 200, size: int = 8) -> Workflow:
     nodes: dict = {"src": {"type": "image.Solid", "inputs": {"width": size, "height": size}}}
     layer = []
     for i in range(branches):
-        nodes[f"b{i}"] = {"type": "image.Blur", "inputs": {"image": link("src"), "sigma": 0.5 + i * 0.01}}
+        nodes[f"b{i}"] = {
+            "type": "image.Blur",
+            "inputs": {"image": link("src"), "sigma": 0.5 + i * 0.01},
+        }
         layer.append(f"b{i}")
     k = 0
     while len(layer) > 1:
         nxt = []
         for j in range(0, len(layer) - 1, 2):
-            nodes[f"m{k}"] = {"type": "image.Blend", "inputs": {"a": link(layer[j]), "b": link(layer[j + 1]), "factor": 0.5}}
+            nodes[f"m{k}"] = {
+                "type": "image.Blend",
+                "inputs": {"a": link(layer[j]), "b": link(layer[j + 1]), "factor": 0.5},
+            }
             nxt.append(f"m{k}")
             k += 1
         if len(layer) % 2:
@@ -137,12 +153,17 @@ def peak_rss_chain500() -> float:
     root = str(Path(__file__).resolve().parents[1])
     code = (
         f"import sys; sys.path.insert(0, {root!r}); import bench.engine as b; "
-        "from engine import Registry; r = Registry.discover(); e = b.fresh_engine(r); "
+        "from reelgraph.engine import Registry; r = Registry.discover(); e = b.fresh_engine(r); "
         "w = b.chain(500, 8); e.run(w); e.run(w); e.run(b.chain(500, 8, 2.0)); "
         "print(b.peak_rss_mb())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -157,8 +178,10 @@ def main() -> None:
     invert(blend(solid(width=8, height=8), solid(width=8, height=8)))
 
     figures: dict = {}
-    print(f"{'graph':<22}{'cold ms':>10}{'rerun ms':>10}{'partial ms':>12}{'partial ran':>12}"
-          f"{'raw ops ms':>12}{'overhead us/node':>18}")
+    print(
+        f"{'graph':<22}{'cold ms':>10}{'rerun ms':>10}{'partial ms':>12}{'partial ran':>12}"
+        f"{'raw ops ms':>12}{'overhead us/node':>18}"
+    )
     sizes = (8, 512)
     for size in sizes:
         for n in (10, 100, 500):
@@ -172,8 +195,10 @@ def main() -> None:
                 reps = max(repeats, {10: 30, 100: 10}.get(n, repeats))
             r = bench_chain(registry, n, size, reps)
             name = f"chain{n}@{size}"
-            print(f"{name:<22}{r['cold_ms']:>10.1f}{r['rerun_ms']:>10.1f}{r['partial_ms']:>12.1f}"
-                  f"{r['partial_executed']:>12}{r['raw_ms']:>12.1f}{r['overhead_us']:>18.1f}")
+            print(
+                f"{name:<22}{r['cold_ms']:>10.1f}{r['rerun_ms']:>10.1f}{r['partial_ms']:>12.1f}"
+                f"{r['partial_executed']:>12}{r['raw_ms']:>12.1f}{r['overhead_us']:>18.1f}"
+            )
             figures[name] = r
 
     eng = fresh_engine(registry)
@@ -200,21 +225,31 @@ def main() -> None:
     eng.close()
     del eng, deep, res
     deep_overhead = (deep_s - deep_raw_s) * 1e6 / deep_nodes
-    print(f"chain of {deep_nodes} Invert nodes: {deep_s:.2f} s (raw ops {deep_raw_s:.2f} s, "
-          f"overhead {deep_overhead:.1f} us/node); no recursion limit")
+    print(
+        f"chain of {deep_nodes} Invert nodes: {deep_s:.2f} s (raw ops {deep_raw_s:.2f} s, "
+        f"overhead {deep_overhead:.1f} us/node); no recursion limit"
+    )
 
     rss = peak_rss_chain500()
     c500 = figures["chain500@8"]
     overheads = [figures[f"chain{n}@8"]["overhead_us"] for n in (10, 100, 500)]
     print(f"peak RSS, fresh process running the 500-chain at 8x8: {rss:.0f} MB")
-    print("(at 512x512 the op dominates: the overhead figure there is within this shared machine's noise)")
-    print("per-node overhead at 8x8 for N=10/100/500: " + " / ".join(f"{o:.1f}" for o in overheads) + " us")
-    print("vs ComfyUI (quoted in the issue, same machine kind): "
-          f"cold {COMFY['chain500_cold_ms'] / c500['cold_ms']:.0f}x faster, "
-          f"re-run {COMFY['chain500_rerun_ms'] / max(c500['rerun_ms'], 0.01):.0f}x, "
-          f"partial {COMFY['chain500_partial_ms'] / c500['partial_ms']:.0f}x, "
-          f"wide re-run {COMFY['wide_rerun_ms'] / max(wide_rerun, 0.01):.0f}x, "
-          f"peak RSS {COMFY['peak_rss_mb'] / rss:.1f}x smaller")
+    print(
+        "(at 512x512 the op dominates: the overhead figure there is within this shared machine's noise)"
+    )
+    print(
+        "per-node overhead at 8x8 for N=10/100/500: "
+        + " / ".join(f"{o:.1f}" for o in overheads)
+        + " us"
+    )
+    print(
+        "vs ComfyUI (quoted in the issue, same machine kind): "
+        f"cold {COMFY['chain500_cold_ms'] / c500['cold_ms']:.0f}x faster, "
+        f"re-run {COMFY['chain500_rerun_ms'] / max(c500['rerun_ms'], 0.01):.0f}x, "
+        f"partial {COMFY['chain500_partial_ms'] / c500['partial_ms']:.0f}x, "
+        f"wide re-run {COMFY['wide_rerun_ms'] / max(wide_rerun, 0.01):.0f}x, "
+        f"peak RSS {COMFY['peak_rss_mb'] / rss:.1f}x smaller"
+    )
     summary = {
         "per_node_overhead_us": round(c500["overhead_us"], 1),
         "per_node_overhead_us_n10_n100_n500": [round(o, 1) for o in overheads],

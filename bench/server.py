@@ -1,6 +1,6 @@
 """Server benchmark: start-up time, queue throughput and API latency under load.
 
-A real `python -m server` on a free loopback port. 50 WebSocket clients (in a
+A real `python -m reelgraph.server` on a free loopback port. 50 WebSocket clients (in a
 separate process, reading everything: JSON events and binary previews) stay
 connected while one CPU-heavy run executes and 200 small runs
 (Solid -> Invert -> Preview, a different colour each, so nothing is cached)
@@ -42,7 +42,7 @@ COMFY_STARTUP_MS = 4200  # ComfyUI start-up on this machine kind, quoted in the 
 
 HEAVY_NODE = '''
 from typing import Annotated, Any
-from engine import TEXT, Context, Int, node
+from reelgraph.engine import TEXT, Context, Int, node
 
 @node("benchnodes.Spin", category="bench", outputs={"value": TEXT}, output=True)
 def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
@@ -61,16 +61,25 @@ def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
 
 def small_workflow(i: int) -> dict[str, Any]:
     color = f"#{(i * 2654435761) & 0xFFFFFF:06x}"
-    return {"format": "reelgraph.workflow", "version": 1, "nodes": {
-        "a": {"type": "image.Solid", "inputs": {"width": 32, "height": 32, "color": color}},
-        "b": {"type": "image.Invert", "inputs": {"image": {"from": "a", "output": "image"}}},
-        "p": {"type": "image.Preview", "inputs": {"image": {"from": "b", "output": "image"}}},
-    }}
+    return {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "nodes": {
+            "a": {"type": "image.Solid", "inputs": {"width": 32, "height": 32, "color": color}},
+            "b": {"type": "image.Invert", "inputs": {"image": {"from": "a", "output": "image"}}},
+            "p": {"type": "image.Preview", "inputs": {"image": {"from": "b", "output": "image"}}},
+        },
+    }
 
 
 def heavy_workflow(iterations: int) -> dict[str, Any]:
-    return {"format": "reelgraph.workflow", "version": 1, "nodes": {
-        "h": {"type": "benchnodes.Spin", "inputs": {"iterations": iterations, "size": 512}}}}
+    return {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "nodes": {
+            "h": {"type": "benchnodes.Spin", "inputs": {"iterations": iterations, "size": 512}}
+        },
+    }
 
 
 def pct(values: list[float], p: float) -> float:
@@ -126,9 +135,23 @@ def start_server(data: Path, nodes_dir: Path) -> tuple[subprocess.Popen[bytes], 
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", "0", "--data", str(data), "--port-file", str(port_file),
-         "--custom-nodes", str(nodes_dir)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "reelgraph.server",
+            "--port",
+            "0",
+            "--data",
+            str(data),
+            "--port-file",
+            str(port_file),
+            "--custom-nodes",
+            str(nodes_dir),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import urllib.request
 
@@ -190,15 +213,25 @@ async def load(url: str, small: int, heavy_iterations: int) -> dict[str, Any]:
     small_span = max(r["ended"] for r in small_runs) - min(r["started"] for r in small_runs)
     during = [ms for sent, ms in samples if heavy["started"] <= sent <= heavy["ended"]]
     worst_at, _ = max(samples, key=lambda s: s[1])
-    return {"latencies": [ms for _, ms in samples], "heavy_latencies": during, "post_ms": post_ms,
-            "worst_after_s": worst_at - samples[0][0],
-            "wall": wall, "queued_s": queued_s, "finished": finished, "total": len(runs),
-            "small_runs_per_s": len(small_runs) / small_span if small_span > 0 else float("nan"),
-            "heavy_s": heavy["summary"].get("seconds"), "system": system}
+    return {
+        "latencies": [ms for _, ms in samples],
+        "heavy_latencies": during,
+        "post_ms": post_ms,
+        "worst_after_s": worst_at - samples[0][0],
+        "wall": wall,
+        "queued_s": queued_s,
+        "finished": finished,
+        "total": len(runs),
+        "small_runs_per_s": len(small_runs) / small_span if small_span > 0 else float("nan"),
+        "heavy_s": heavy["summary"].get("seconds"),
+        "system": system,
+    }
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="smaller CPU-heavy run (under a minute)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--runs", type=int, default=200)
@@ -221,7 +254,9 @@ def main() -> None:
         try:
             ctx = mp.get_context("spawn")
             ready, result = ctx.Event(), ctx.Queue()
-            clients = ctx.Process(target=ws_clients, args=(url, args.clients, args.runs + 1, ready, result))
+            clients = ctx.Process(
+                target=ws_clients, args=(url, args.clients, args.runs + 1, ready, result)
+            )
             clients.start()
             if not ready.wait(60):
                 raise SystemExit("WebSocket clients did not connect")
@@ -241,44 +276,60 @@ def main() -> None:
 
     lat, heavy_lat = figures["latencies"], figures["heavy_latencies"]
     startup_ms = statistics.median(startups)
-    print(f"start-up (spawn -> first /api/system 200): {', '.join(f'{s:.0f}' for s in startups)} ms; "
-          f"median {startup_ms:.0f} ms ({COMFY_STARTUP_MS / startup_ms:.1f}x faster than ComfyUI's "
-          f"{COMFY_STARTUP_MS} ms)")
-    print(f"{figures['finished']}/{figures['total']} runs finished in {figures['wall']:.2f} s "
-          f"({figures['finished'] / figures['wall']:.1f} runs/s; CPU-heavy run {figures['heavy_s']:.2f} s; "
-          f"small runs alone {figures['small_runs_per_s']:.1f} runs/s; "
-          f"all {args.runs + 1} queued in {figures['queued_s']:.2f} s)")
-    print(f"GET /api/runs: {len(lat)} requests, p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
-          f"max {max(lat):.1f} ms ({figures['worst_after_s']:.2f} s into the load); "
-          f"during the CPU-heavy run: {len(heavy_lat)} requests, "
-          f"p50 {pct(heavy_lat, 50):.1f} ms, p99 {pct(heavy_lat, 99):.1f} ms")
-    print(f"POST /api/runs: p50 {pct(figures['post_ms'], 50):.1f} ms, p99 {pct(figures['post_ms'], 99):.1f} ms")
-    print(f"WebSocket: {args.clients} clients, {ws_stats['complete']} saw every run end; "
-          f"{ws_stats['text']} JSON messages, {ws_stats['binary']} preview frames; "
-          f"server: {figures['system']['websocket']}")
-    print(f"CPU during the load: server {server_cpu:.1f} s (the CPU-heavy run included), "
-          f"the {args.clients} bench clients {ws_stats['cpu_s']:.1f} s, on {os.cpu_count()} cores shared by all")
-    print(json.dumps({
-        "startup_ms": round(startup_ms, 1),
-        "runs_per_s": round(figures["finished"] / figures["wall"], 2),
-        "small_runs_per_s": round(figures["small_runs_per_s"], 2),
-        "p50_ms": round(pct(lat, 50), 2),
-        "p99_ms": round(pct(lat, 99), 2),
-        "p99_ms_during_heavy_run": round(pct(heavy_lat, 99), 2),
-        "max_ms": round(max(lat), 2),
-        "get_runs_requests": len(lat),
-        "post_p50_ms": round(pct(figures["post_ms"], 50), 2),
-        "post_p99_ms": round(pct(figures["post_ms"], 99), 2),
-        "runs_finished": figures["finished"],
-        "heavy_run_s": round(figures["heavy_s"] or 0, 2),
-        "ws_clients": args.clients,
-        "ws_clients_complete": ws_stats["complete"],
-        "ws_messages": ws_stats["text"],
-        "ws_previews": ws_stats["binary"],
-        "server_cpu_s": round(server_cpu, 2),
-        "clients_cpu_s": round(ws_stats["cpu_s"], 2),
-        "quick": args.quick,
-    }))
+    print(
+        f"start-up (spawn -> first /api/system 200): {', '.join(f'{s:.0f}' for s in startups)} ms; "
+        f"median {startup_ms:.0f} ms ({COMFY_STARTUP_MS / startup_ms:.1f}x faster than ComfyUI's "
+        f"{COMFY_STARTUP_MS} ms)"
+    )
+    print(
+        f"{figures['finished']}/{figures['total']} runs finished in {figures['wall']:.2f} s "
+        f"({figures['finished'] / figures['wall']:.1f} runs/s; CPU-heavy run {figures['heavy_s']:.2f} s; "
+        f"small runs alone {figures['small_runs_per_s']:.1f} runs/s; "
+        f"all {args.runs + 1} queued in {figures['queued_s']:.2f} s)"
+    )
+    print(
+        f"GET /api/runs: {len(lat)} requests, p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+        f"max {max(lat):.1f} ms ({figures['worst_after_s']:.2f} s into the load); "
+        f"during the CPU-heavy run: {len(heavy_lat)} requests, "
+        f"p50 {pct(heavy_lat, 50):.1f} ms, p99 {pct(heavy_lat, 99):.1f} ms"
+    )
+    print(
+        f"POST /api/runs: p50 {pct(figures['post_ms'], 50):.1f} ms, p99 {pct(figures['post_ms'], 99):.1f} ms"
+    )
+    print(
+        f"WebSocket: {args.clients} clients, {ws_stats['complete']} saw every run end; "
+        f"{ws_stats['text']} JSON messages, {ws_stats['binary']} preview frames; "
+        f"server: {figures['system']['websocket']}"
+    )
+    print(
+        f"CPU during the load: server {server_cpu:.1f} s (the CPU-heavy run included), "
+        f"the {args.clients} bench clients {ws_stats['cpu_s']:.1f} s, on {os.cpu_count()} cores shared by all"
+    )
+    print(
+        json.dumps(
+            {
+                "startup_ms": round(startup_ms, 1),
+                "runs_per_s": round(figures["finished"] / figures["wall"], 2),
+                "small_runs_per_s": round(figures["small_runs_per_s"], 2),
+                "p50_ms": round(pct(lat, 50), 2),
+                "p99_ms": round(pct(lat, 99), 2),
+                "p99_ms_during_heavy_run": round(pct(heavy_lat, 99), 2),
+                "max_ms": round(max(lat), 2),
+                "get_runs_requests": len(lat),
+                "post_p50_ms": round(pct(figures["post_ms"], 50), 2),
+                "post_p99_ms": round(pct(figures["post_ms"], 99), 2),
+                "runs_finished": figures["finished"],
+                "heavy_run_s": round(figures["heavy_s"] or 0, 2),
+                "ws_clients": args.clients,
+                "ws_clients_complete": ws_stats["complete"],
+                "ws_messages": ws_stats["text"],
+                "ws_previews": ws_stats["binary"],
+                "server_cpu_s": round(server_cpu, 2),
+                "clients_cpu_s": round(ws_stats["cpu_s"], 2),
+                "quick": args.quick,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,19 +46,54 @@ def synthetic_workflow(seconds: float) -> dict:
         return {"type": t, "type_version": 1, "inputs": inputs, "ui": {"pos": [x, 100]}}
 
     return {
-        "format": "reelgraph.workflow", "version": 1, "name": "bench: synthetic 720p",
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "name": "bench: synthetic 720p",
         "nodes": {
-            "card": n("slides.TitleCard", {"title": "Streaming benchmark",
-                                           "body": "Ken Burns, overlay and H.264, frame by frame.",
-                                           "width": 1600, "height": 900}, 0),
-            "clip": n("video.ImageToClip", {"image": {"from": "card", "output": "image"}, "duration": seconds,
-                                            "fps": 24.0, "width": 1280, "height": 720,
-                                            "zoom_start": 1.0, "zoom_end": 1.25, "pan_x": 0.5}, 250),
-            "text": n("video.OverlayText", {"video": {"from": "clip", "output": "video"},
-                                            "text": "reelgraph bench", "position": "bottom_left"}, 500),
+            "card": n(
+                "slides.TitleCard",
+                {
+                    "title": "Streaming benchmark",
+                    "body": "Ken Burns, overlay and H.264, frame by frame.",
+                    "width": 1600,
+                    "height": 900,
+                },
+                0,
+            ),
+            "clip": n(
+                "video.ImageToClip",
+                {
+                    "image": {"from": "card", "output": "image"},
+                    "duration": seconds,
+                    "fps": 24.0,
+                    "width": 1280,
+                    "height": 720,
+                    "zoom_start": 1.0,
+                    "zoom_end": 1.25,
+                    "pan_x": 0.5,
+                },
+                250,
+            ),
+            "text": n(
+                "video.OverlayText",
+                {
+                    "video": {"from": "clip", "output": "video"},
+                    "text": "reelgraph bench",
+                    "position": "bottom_left",
+                },
+                500,
+            ),
             "label": n("provenance.AILabel", {"video": {"from": "text", "output": "video"}}, 750),
-            "encode": n("video.Encode", {"video": {"from": "label", "output": "video"}, "filename": "synthetic",
-                                         "crf": 23, "preset": "ultrafast"}, 1000),
+            "encode": n(
+                "video.Encode",
+                {
+                    "video": {"from": "label", "output": "video"},
+                    "filename": "synthetic",
+                    "crf": 23,
+                    "preset": "ultrafast",
+                },
+                1000,
+            ),
         },
     }
 
@@ -66,7 +101,7 @@ def synthetic_workflow(seconds: float) -> dict:
 def bench_synthetic(seconds: float, out: Path) -> dict:
     import torch
 
-    from engine import Engine, Registry, loads_workflow
+    from reelgraph.engine import Engine, Registry, loads_workflow
 
     torch.set_num_threads(1)
     fps = 24.0
@@ -85,47 +120,67 @@ def bench_synthetic(seconds: float, out: Path) -> dict:
             if key not in got and done_s >= at - 1e-9:
                 got[key] = peak_rss_mb()
                 current[key] = current_rss_mb()
-                print(f"  after {done_s:7.1f}s of output: peak RSS {got[key]:7.1f} MB "
-                      f"(now {current[key]:.1f} MB)", flush=True)
+                print(
+                    f"  after {done_s:7.1f}s of output: peak RSS {got[key]:7.1f} MB "
+                    f"(now {current[key]:.1f} MB)",
+                    flush=True,
+                )
 
     with Engine(Registry.discover()) as eng:
         t0 = time.perf_counter()
-        res = eng.run(loads_workflow(json.dumps(synthetic_workflow(seconds))), out_dir=out, listener=listener)
+        res = eng.run(
+            loads_workflow(json.dumps(synthetic_workflow(seconds))), out_dir=out, listener=listener
+        )
         wall = time.perf_counter() - t0
     if res.status != "finished":
         raise SystemExit(f"synthetic render failed: {[str(f) for f in res.failed.values()]}")
     frames = round(seconds * fps)
     encode_s = res.timings.get("encode", wall)
     size = Path(res.outputs["encode"]["path"]).stat().st_size
-    print(f"  {frames} frames in {wall:.1f}s wall ({encode_s:.1f}s streaming): "
-          f"{frames / encode_s:.1f} fps end to end; file {size / 2**20:.1f} MB")
-    return {**{k: round(v, 1) for k, v in got.items()}, "fps_720p": round(frames / encode_s, 1),
-            "synthetic_seconds": seconds, "synthetic_wall_s": round(wall, 2)}
+    print(
+        f"  {frames} frames in {wall:.1f}s wall ({encode_s:.1f}s streaming): "
+        f"{frames / encode_s:.1f} fps end to end; file {size / 2**20:.1f} MB"
+    )
+    return {
+        **{k: round(v, 1) for k, v in got.items()},
+        "fps_720p": round(frames / encode_s, 1),
+        "synthetic_seconds": seconds,
+        "synthetic_wall_s": round(wall, 2),
+    }
 
 
 def bench_explainer(out: Path) -> dict:
     import av
 
-    from engine import Engine, Registry, load_workflow
+    from reelgraph.engine import Engine, Registry, load_workflow
 
     with Engine(Registry.discover()) as eng:
         t0 = time.perf_counter()
-        res = eng.run(load_workflow(ROOT / "workflows" / "explainer.json"), out_dir=out)
+        res = eng.run(
+            load_workflow(ROOT / "reelgraph" / "workflows" / "explainer.json"), out_dir=out
+        )
         wall = time.perf_counter() - t0
     if res.status != "finished":
         raise SystemExit(f"explainer failed: {[str(f) for f in res.failed.values()]}")
     with av.open(res.outputs["encode"]["path"]) as c:
         narration = float(c.duration / 1e6)
     ratio = wall / narration
-    print(f"  explainer: {wall:.1f}s wall for {narration:.1f}s of narration: ratio {ratio:.2f} "
-          f"(per node: {', '.join(f'{k} {v:.1f}s' for k, v in res.timings.items() if v > 0.05)})")
-    return {"explainer_realtime_ratio": round(ratio, 3), "explainer_wall_s": round(wall, 2),
-            "narration_s": round(narration, 2)}
+    print(
+        f"  explainer: {wall:.1f}s wall for {narration:.1f}s of narration: ratio {ratio:.2f} "
+        f"(per node: {', '.join(f'{k} {v:.1f}s' for k, v in res.timings.items() if v > 0.05)})"
+    )
+    return {
+        "explainer_realtime_ratio": round(ratio, 3),
+        "explainer_wall_s": round(wall, 2),
+        "narration_s": round(narration, 2),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="24 s synthetic video instead of 10 minutes")
+    ap.add_argument(
+        "--quick", action="store_true", help="24 s synthetic video instead of 10 minutes"
+    )
     ap.add_argument("--seconds", type=float, default=None, help="length of the synthetic video")
     ap.add_argument("--skip-explainer", action="store_true")
     args = ap.parse_args()

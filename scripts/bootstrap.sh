@@ -5,6 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian packages: chromium (browser tests; browser downloads do not work offline),
+# opencv-data (the photo presenter's Haar cascade), espeak-ng (the offline voice for
+# languages without a Piper voice), Noto fonts (Arabic, Devanagari, CJK ... on cards).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -f /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml ] || missing+=(opencv-data)
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+[ -d /usr/share/fonts/truetype/noto ] || missing+=(fonts-noto-core)
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; } >/dev/null; then
+    echo "bootstrap: could not install ${missing[*]}; what needs them will say so" >&2
+  fi
+fi
+
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
   for cand in python3.11 python3.12 python3; do
@@ -24,6 +42,6 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   export PIP_CONSTRAINT="$PWD/scripts/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1
   .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -e ".[dev,diffusion]"
+  .venv/bin/python -m pip install -q -e ".[dev,diffusion,ray]"
   echo "$want" > "$stamp"
 fi

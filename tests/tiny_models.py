@@ -22,8 +22,31 @@ from pathlib import Path
 from typing import Any
 
 _CHARS = string.ascii_lowercase + string.digits + ".,!?'-:;"
-_WORDS = ("the", "a", "an", "of", "and", "in", "on", "cat", "dog", "sea", "sun", "city", "night",
-          "red", "blue", "green", "light", "forest", "mountain", "river", "sky", "robot", "street")
+_WORDS = (
+    "the",
+    "a",
+    "an",
+    "of",
+    "and",
+    "in",
+    "on",
+    "cat",
+    "dog",
+    "sea",
+    "sun",
+    "city",
+    "night",
+    "red",
+    "blue",
+    "green",
+    "light",
+    "forest",
+    "mountain",
+    "river",
+    "sky",
+    "robot",
+    "street",
+)
 
 
 def clip_tokenizer() -> Any:
@@ -58,22 +81,42 @@ def t5_tokenizer() -> Any:
 def clip_text_encoder(vocab_size: int, hidden: int = 32, with_projection: bool = False) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    cfg = CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden,
-                         intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
-                         num_hidden_layers=2, vocab_size=vocab_size, projection_dim=hidden)
+    cfg = CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=hidden,
+        intermediate_size=37,
+        layer_norm_eps=1e-5,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=vocab_size,
+        projection_dim=hidden,
+    )
     return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(cfg)
 
 
 def t5_encoder(vocab_size: int, d_model: int = 32) -> Any:
     from transformers import T5Config, T5EncoderModel
 
-    cfg = T5Config(vocab_size=vocab_size, d_model=d_model, d_ff=37, d_kv=8, num_layers=2,
-                   num_heads=4, relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
-                   decoder_start_token_id=0)
+    cfg = T5Config(
+        vocab_size=vocab_size,
+        d_model=d_model,
+        d_ff=37,
+        d_kv=8,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
     return T5EncoderModel(cfg)
 
 
-def clip_vision(hidden: int = 32, projection: int = 32, with_projection: bool = True) -> tuple[Any, Any]:
+def clip_vision(
+    hidden: int = 32, projection: int = 32, with_projection: bool = True
+) -> tuple[Any, Any]:
     """An image encoder and its processor. image_size 224 / patch 32: the pipelines resize to 224."""
     from transformers import (
         CLIPImageProcessor,
@@ -82,8 +125,15 @@ def clip_vision(hidden: int = 32, projection: int = 32, with_projection: bool = 
         CLIPVisionModelWithProjection,
     )
 
-    cfg = CLIPVisionConfig(hidden_size=hidden, projection_dim=projection, num_hidden_layers=2,
-                           num_attention_heads=4, image_size=224, intermediate_size=37, patch_size=32)
+    cfg = CLIPVisionConfig(
+        hidden_size=hidden,
+        projection_dim=projection,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=224,
+        intermediate_size=37,
+        patch_size=32,
+    )
     proc = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
     return (CLIPVisionModelWithProjection if with_projection else CLIPVisionModel)(cfg), proc
 
@@ -93,26 +143,56 @@ def _sd_parts() -> dict[str, Any]:
 
     tok = clip_tokenizer()
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
-        norm_num_groups=4, attention_head_dim=4)
-    vae = AutoencoderKL(block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3,
-                        down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4,
-                        norm_num_groups=4, layers_per_block=1, sample_size=64)
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                          clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    return {"unet": unet, "vae": vae, "scheduler": sched, "tokenizer": tok,
-            "text_encoder": clip_text_encoder(len(tok))}
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=4,
+        attention_head_dim=4,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(8, 8, 8, 8),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        norm_num_groups=4,
+        layers_per_block=1,
+        sample_size=64,
+    )
+    sched = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    return {
+        "unet": unet,
+        "vae": vae,
+        "scheduler": sched,
+        "tokenizer": tok,
+        "text_encoder": clip_text_encoder(len(tok)),
+    }
 
 
 def build_sd() -> Any:
     """Stable Diffusion 1.x layout (UNet + KL VAE with 8x compression + CLIP text)."""
     from diffusers import StableDiffusionPipeline
 
-    return StableDiffusionPipeline(**_sd_parts(), safety_checker=None, feature_extractor=None,
-                                   image_encoder=None, requires_safety_checker=False)
+    return StableDiffusionPipeline(
+        **_sd_parts(),
+        safety_checker=None,
+        feature_extractor=None,
+        image_encoder=None,
+        requires_safety_checker=False,
+    )
 
 
 def build_sdxl() -> Any:
@@ -122,27 +202,52 @@ def build_sdxl() -> Any:
     parts = _sd_parts()
     tok = parts["tokenizer"]
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=64,
-        norm_num_groups=4, attention_head_dim=4, addition_embed_type="text_time",
-        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=32 + 6 * 8)
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=64,
+        norm_num_groups=4,
+        attention_head_dim=4,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=32 + 6 * 8,
+    )
     return StableDiffusionXLPipeline(
-        vae=parts["vae"], text_encoder=clip_text_encoder(len(tok)), tokenizer=tok,
-        text_encoder_2=clip_text_encoder(len(tok), with_projection=True), tokenizer_2=clip_tokenizer(),
-        unet=unet, scheduler=parts["scheduler"], force_zeros_for_empty_prompt=True)
+        vae=parts["vae"],
+        text_encoder=clip_text_encoder(len(tok)),
+        tokenizer=tok,
+        text_encoder_2=clip_text_encoder(len(tok), with_projection=True),
+        tokenizer_2=clip_tokenizer(),
+        unet=unet,
+        scheduler=parts["scheduler"],
+        force_zeros_for_empty_prompt=True,
+    )
 
 
 def _flow_vae(latent_channels: int) -> Any:
     """The SD3/Flux VAE layout (no quant convs, shift + scale), 8x compression."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3,
-                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                         layers_per_block=1, latent_channels=latent_channels, norm_num_groups=1,
-                         use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609,
-                         scaling_factor=1.5035, sample_size=64)
+    return AutoencoderKL(
+        block_out_channels=(4, 4, 4, 4),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        latent_channels=latent_channels,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+        sample_size=64,
+    )
 
 
 def build_sd3() -> Any:
@@ -155,14 +260,29 @@ def build_sd3() -> Any:
 
     tok, tok3 = clip_tokenizer(), t5_tokenizer()
     transformer = SD3Transformer2DModel(
-        sample_size=8, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8, num_attention_heads=4,
-        caption_projection_dim=32, joint_attention_dim=32, pooled_projection_dim=64, out_channels=4,
-        pos_embed_max_size=16)
+        sample_size=8,
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        caption_projection_dim=32,
+        joint_attention_dim=32,
+        pooled_projection_dim=64,
+        out_channels=4,
+        pos_embed_max_size=16,
+    )
     return StableDiffusion3Pipeline(
-        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flow_vae(4),
-        text_encoder=clip_text_encoder(len(tok), with_projection=True), tokenizer=tok,
-        text_encoder_2=clip_text_encoder(len(tok), with_projection=True), tokenizer_2=clip_tokenizer(),
-        text_encoder_3=t5_encoder(len(tok3)), tokenizer_3=tok3)
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_flow_vae(4),
+        text_encoder=clip_text_encoder(len(tok), with_projection=True),
+        tokenizer=tok,
+        text_encoder_2=clip_text_encoder(len(tok), with_projection=True),
+        tokenizer_2=clip_tokenizer(),
+        text_encoder_3=t5_encoder(len(tok3)),
+        tokenizer_3=tok3,
+    )
 
 
 def build_flux() -> Any:
@@ -171,11 +291,25 @@ def build_flux() -> Any:
 
     tok, tok2 = clip_tokenizer(), t5_tokenizer()
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
-        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, axes_dims_rope=(4, 4, 8))
-    return FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flow_vae(1),
-                        text_encoder=clip_text_encoder(len(tok)), tokenizer=tok,
-                        text_encoder_2=t5_encoder(len(tok2)), tokenizer_2=tok2, transformer=transformer)
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        axes_dims_rope=(4, 4, 8),
+    )
+    return FluxPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_flow_vae(1),
+        text_encoder=clip_text_encoder(len(tok)),
+        tokenizer=tok,
+        text_encoder_2=t5_encoder(len(tok2)),
+        tokenizer_2=tok2,
+        transformer=transformer,
+    )
 
 
 def build_animatediff() -> Any:
@@ -183,16 +317,34 @@ def build_animatediff() -> Any:
 
     parts = _sd_parts()
     unet = UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32,
-        norm_num_groups=4, attention_head_dim=4)
-    adapter = MotionAdapter(block_out_channels=(8, 16), motion_layers_per_block=1,
-                            motion_norm_num_groups=4, motion_num_attention_heads=2,
-                            motion_max_seq_length=32)
-    return AnimateDiffPipeline(unet=unet, motion_adapter=adapter, vae=parts["vae"],
-                               text_encoder=parts["text_encoder"], tokenizer=parts["tokenizer"],
-                               scheduler=parts["scheduler"], feature_extractor=None, image_encoder=None)
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=4,
+        attention_head_dim=4,
+    )
+    adapter = MotionAdapter(
+        block_out_channels=(8, 16),
+        motion_layers_per_block=1,
+        motion_norm_num_groups=4,
+        motion_num_attention_heads=2,
+        motion_max_seq_length=32,
+    )
+    return AnimateDiffPipeline(
+        unet=unet,
+        motion_adapter=adapter,
+        vae=parts["vae"],
+        text_encoder=parts["text_encoder"],
+        tokenizer=parts["tokenizer"],
+        scheduler=parts["scheduler"],
+        feature_extractor=None,
+        image_encoder=None,
+    )
 
 
 def build_svd() -> Any:
@@ -204,20 +356,44 @@ def build_svd() -> Any:
     )
 
     unet = UNetSpatioTemporalConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=8, out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=8,
+        out_channels=4,
         down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
         up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-        cross_attention_dim=32, num_attention_heads=(2, 4), projection_class_embeddings_input_dim=24,
-        addition_time_embed_dim=8, num_frames=8)
-    vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 32, 32, 32), in_channels=3, out_channels=3,
-                                       down_block_types=("DownEncoderBlock2D",) * 4, latent_channels=4)
+        cross_attention_dim=32,
+        num_attention_heads=(2, 4),
+        projection_class_embeddings_input_dim=24,
+        addition_time_embed_dim=8,
+        num_frames=8,
+    )
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=(32, 32, 32, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        latent_channels=4,
+    )
     sched = EulerDiscreteScheduler(
-        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, interpolation_type="linear",
-        num_train_timesteps=1000, prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002,
-        steps_offset=1, timestep_spacing="leading", timestep_type="continuous", use_karras_sigmas=True)
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        interpolation_type="linear",
+        num_train_timesteps=1000,
+        prediction_type="v_prediction",
+        sigma_max=700.0,
+        sigma_min=0.002,
+        steps_offset=1,
+        timestep_spacing="leading",
+        timestep_type="continuous",
+        use_karras_sigmas=True,
+    )
     encoder, proc = clip_vision()
-    return StableVideoDiffusionPipeline(vae=vae, image_encoder=encoder, unet=unet, scheduler=sched,
-                                        feature_extractor=proc)
+    return StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=encoder, unet=unet, scheduler=sched, feature_extractor=proc
+    )
 
 
 def _ltx_parts() -> dict[str, Any]:
@@ -231,20 +407,50 @@ def _ltx_parts() -> dict[str, Any]:
     # Every decoder_* argument is given: left out, they default to a 950 MB full-size decoder.
     # patch 4 x three 2x stages: the real 32x spatial / 8x temporal compression.
     vae = AutoencoderKLLTXVideo(
-        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
-        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
-        decoder_layers_per_block=(1, 1, 1, 1, 1), spatio_temporal_scaling=(True, True, True, False),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
         decoder_spatio_temporal_scaling=(True, True, True, False),
-        decoder_inject_noise=(False, False, False, False, False), upsample_residual=(False, False, False, False),
-        upsample_factor=(1, 1, 1, 1), timestep_conditioning=False, patch_size=4, patch_size_t=1,
-        encoder_causal=True, decoder_causal=False)
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
     transformer = LTXVideoTransformer3DModel(
-        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
-        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
-    sched = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
-                                            base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
-    return {"transformer": transformer, "vae": vae, "scheduler": sched, "tokenizer": tok,
-            "text_encoder": t5_encoder(len(tok))}
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=32,
+    )
+    sched = FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=True,
+        base_shift=0.95,
+        max_shift=2.05,
+        base_image_seq_len=1024,
+        max_image_seq_len=4096,
+        shift_terminal=0.1,
+    )
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "scheduler": sched,
+        "tokenizer": tok,
+        "text_encoder": t5_encoder(len(tok)),
+    }
 
 
 def build_ltx() -> Any:
@@ -257,8 +463,13 @@ def build_ltx() -> Any:
 def _wan_vae() -> Any:
     from diffusers import AutoencoderKLWan
 
-    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                            temperal_downsample=[False, True, True])
+    return AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
 
 
 def build_wan() -> Any:
@@ -267,11 +478,26 @@ def build_wan() -> Any:
 
     tok = t5_tokenizer()
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
-        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
-    return WanPipeline(tokenizer=tok, text_encoder=t5_encoder(len(tok)), vae=_wan_vae(),
-                       transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    return WanPipeline(
+        tokenizer=tok,
+        text_encoder=t5_encoder(len(tok)),
+        vae=_wan_vae(),
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+    )
 
 
 def build_wan_i2v() -> Any:
@@ -285,12 +511,29 @@ def build_wan_i2v() -> Any:
     tok = t5_tokenizer()
     encoder, proc = clip_vision(hidden=32, projection=32, with_projection=False)
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36,
-        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", rope_max_seq_len=32, image_dim=32)
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=32,
+    )
     return WanImageToVideoPipeline(
-        tokenizer=tok, text_encoder=t5_encoder(len(tok)), vae=_wan_vae(), transformer=transformer,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), image_encoder=encoder, image_processor=proc)
+        tokenizer=tok,
+        text_encoder=t5_encoder(len(tok)),
+        vae=_wan_vae(),
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        image_encoder=encoder,
+        image_processor=proc,
+    )
 
 
 def _cog_parts(in_channels: int) -> dict[str, Any]:
@@ -303,17 +546,39 @@ def _cog_parts(in_channels: int) -> dict[str, Any]:
     tok = t5_tokenizer()
     transformer = CogVideoXTransformer3DModel(
         # The image-to-video model uses 3D rotary embeddings: head dim must split into even thirds.
-        num_attention_heads=4, attention_head_dim=16 if in_channels == 8 else 8,
-        in_channels=in_channels, out_channels=4,
-        time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=4, sample_height=4,
-        sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=16,
-        use_rotary_positional_embeddings=in_channels == 8)
+        num_attention_heads=4,
+        attention_head_dim=16 if in_channels == 8 else 8,
+        in_channels=in_channels,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=1,
+        sample_width=4,
+        sample_height=4,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+        use_rotary_positional_embeddings=in_channels == 8,
+    )
     vae = AutoencoderKLCogVideoX(
-        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
-        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), latent_channels=4,
-        layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
-    return {"tokenizer": tok, "text_encoder": t5_encoder(len(tok)), "vae": vae,
-            "transformer": transformer, "scheduler": CogVideoXDDIMScheduler()}
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    return {
+        "tokenizer": tok,
+        "text_encoder": t5_encoder(len(tok)),
+        "vae": vae,
+        "transformer": transformer,
+        "scheduler": CogVideoXDDIMScheduler(),
+    }
 
 
 def build_cogvideox() -> Any:
@@ -336,19 +601,30 @@ def _unet_to_ldm(sd: dict[str, Any], config: Any) -> dict[str, Any]:
     inverse of diffusers' convert_ldm_unet_checkpoint."""
     n_per = config["layers_per_block"] + 1
     ups = config["up_block_types"]
-    base = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
-            "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+    base = {
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "conv_in": "input_blocks.0.0",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
+    }
 
     def res(k: str) -> str:
-        for a, b in (("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
-                     ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")):
+        for a, b in (
+            ("norm1", "in_layers.0"),
+            ("conv1", "in_layers.2"),
+            ("time_emb_proj", "emb_layers.1"),
+            ("norm2", "out_layers.0"),
+            ("conv2", "out_layers.3"),
+            ("conv_shortcut", "skip_connection"),
+        ):
             k = k.replace(f".{a}.", f".{b}.")
         return k
 
     out = {}
     for key, v in sd.items():
         p = key.split(".")
-        new = next((b + key[len(a):] for a, b in base.items() if key.startswith(a + ".")), None)
+        new = next((b + key[len(a) :] for a, b in base.items() if key.startswith(a + ".")), None)
         if new is None and p[0] in ("down_blocks", "up_blocks"):
             i, kind, j, rest = int(p[1]), p[2], int(p[3]), ".".join(p[4:])
             blocks = "input_blocks" if p[0] == "down_blocks" else "output_blocks"
@@ -363,7 +639,11 @@ def _unet_to_ldm(sd: dict[str, Any], config: Any) -> dict[str, Any]:
                 new = f"output_blocks.{i * n_per + n_per - 1}.{2 if 'CrossAttn' in ups[i] else 1}.{rest}"
         elif new is None and p[0] == "mid_block":
             rest = ".".join(p[3:])
-            new = res(f"middle_block.{2 * int(p[2])}.{rest}") if p[1] == "resnets" else f"middle_block.1.{rest}"
+            new = (
+                res(f"middle_block.{2 * int(p[2])}.{rest}")
+                if p[1] == "resnets"
+                else f"middle_block.1.{rest}"
+            )
         if new is None:
             raise KeyError(f"no LDM name for UNet key {key}")
         out["model.diffusion_model." + new] = v
@@ -472,7 +752,10 @@ def main(argv: list[str]) -> int:
         return 0 if argv else 2
     unknown = [n for n in argv[1:] if n not in BUILDERS]
     if unknown:
-        print(f"unknown pipeline(s) {', '.join(unknown)}; choose from {', '.join(BUILDERS)}", file=sys.stderr)
+        print(
+            f"unknown pipeline(s) {', '.join(unknown)}; choose from {', '.join(BUILDERS)}",
+            file=sys.stderr,
+        )
         return 2
     import torch
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-TEXT = ("Maybe the people in Boston will probably buy some more bread. "
-        "Five views of food, please! My brother, Bob, baked a pie for my mum.")
+TEXT = (
+    "Maybe the people in Boston will probably buy some more bread. "
+    "Five views of food, please! My brother, Bob, baked a pie for my mum."
+)
 
 
 @dataclass
@@ -19,7 +21,7 @@ class Speech:
 
 @pytest.fixture(scope="session")
 def speech() -> Speech:
-    from nodes.tts import speak_piper
+    from reelgraph.nodes.tts import speak_piper
 
     audio, timings = speak_piper(TEXT, "en_US-joe-medium", 1.0, True, 0.35)
     return Speech(audio, timings)
@@ -42,9 +44,11 @@ def mouth_box(width: int, height: int) -> tuple[int, int, int, int]:
 def render(speech) -> Render:
     import numpy as np
 
-    from nodes.avatar import presenter
+    from reelgraph.nodes.avatar import presenter
 
-    v = presenter(speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=5)
+    v = presenter(
+        speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=5
+    )
     frames = np.concatenate([c.numpy() for c in v.chunks(32)])
     return Render(v, frames, mouth_box(320, 180))
 
@@ -53,7 +57,7 @@ def interior_pixels(frames: Any, box: tuple[int, int, int, int], tol: float = 48
     """How many pixels of each frame have the colour of the inside of the mouth."""
     import numpy as np
 
-    from nodes.avatar_draw import MOUTH_INSIDE
+    from reelgraph.nodes.avatar_draw import MOUTH_INSIDE
 
     x0, y0, x1, y1 = box
     roi = frames[:, y0:y1, x0:x1].astype(np.float32)
@@ -65,7 +69,7 @@ def opening_pixels(frames: Any, box: tuple[int, int, int, int]) -> Any:
     """Pixels of the open mouth: its dark inside plus the teeth showing in it."""
     import numpy as np
 
-    from nodes.avatar_draw import TEETH
+    from reelgraph.nodes.avatar_draw import TEETH
 
     x0, y0, x1, y1 = box
     roi = frames[:, y0:y1, x0:x1].astype(np.float32)
@@ -77,10 +81,12 @@ def opening_height(frames: Any, box: tuple[int, int, int, int]) -> Any:
     """Height in pixel rows of the open mouth (inside or teeth) in each frame."""
     import numpy as np
 
-    from nodes.avatar_draw import MOUTH_INSIDE, TEETH
+    from reelgraph.nodes.avatar_draw import MOUTH_INSIDE, TEETH
 
     x0, y0, x1, y1 = box
     roi = frames[:, y0:y1, x0:x1].astype(np.float32)
-    near = [np.sqrt(((roi - np.array(c, np.float32)) ** 2).sum(axis=-1)) < tol
-            for c, tol in ((MOUTH_INSIDE, 48.0), (TEETH, 40.0))]
+    near = [
+        np.sqrt(((roi - np.array(c, np.float32)) ** 2).sum(axis=-1)) < tol
+        for c, tol in ((MOUTH_INSIDE, 48.0), (TEETH, 40.0))
+    ]
     return (near[0] | near[1]).any(axis=2).sum(axis=1)

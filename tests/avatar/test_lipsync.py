@@ -9,7 +9,7 @@ from .conftest import interior_pixels, opening_height
 
 
 def envelope(audio, fps, frames):
-    from nodes.avatar_motion import loud_norm, loudness_envelope, speech_level
+    from reelgraph.nodes.avatar_motion import loud_norm, loudness_envelope, speech_level
 
     db, _ = loudness_envelope(audio.samples, audio.sample_rate, fps, frames)
     ref, gate = speech_level(db)
@@ -35,8 +35,8 @@ def test_phoneme_timings_from_piper(speech):
 
 
 def test_timings_with_phonemes_survive_the_disk_cache(speech):
-    import engine.media  # noqa: F401  (registers the media codecs, phonemes included)
-    from engine.serialize import packb, unpackb
+    import reelgraph.engine.media  # noqa: F401  (registers the media codecs, phonemes included)
+    from reelgraph.engine.serialize import packb, unpackb
 
     back = unpackb(packb(speech.timings))
     assert back == speech.timings
@@ -54,13 +54,17 @@ def test_openness_follows_loudness(render, speech):
     px = opening_height(render.frames, render.box)
     assert np.corrcoef(px, tr.openness)[0, 1] >= 0.85
     # and the drawn mouth follows loudness too, best without a lag
-    rs = {lag: np.corrcoef(px[max(0, lag):len(px) + min(0, lag)], loud[max(0, -lag):len(px) - max(0, lag)])[0, 1]
-          for lag in range(-3, 4)}
+    rs = {
+        lag: np.corrcoef(
+            px[max(0, lag) : len(px) + min(0, lag)], loud[max(0, -lag) : len(px) - max(0, lag)]
+        )[0, 1]
+        for lag in range(-3, 4)
+    }
     assert rs[0] >= 0.6 and max(rs, key=rs.get) == 0, rs
 
 
 def test_loudness_mode_follows_loudness(speech):
-    from nodes.avatar import presenter
+    from reelgraph.nodes.avatar import presenter
 
     v = presenter(speech.audio, None, character="sam", width=128, height=72, fps=24.0, seed=5)
     tr = v.track
@@ -76,7 +80,7 @@ def test_loudness_mode_follows_loudness(speech):
 def test_background_image(speech):
     import torch
 
-    from nodes.avatar import presenter
+    from reelgraph.nodes.avatar import presenter
 
     bg = torch.zeros(1, 90, 160, 3)
     bg[..., 1] = 0.8  # green screen
@@ -99,7 +103,7 @@ def test_mouth_closes_on_silence(render, speech):
             while j < len(quiet) and quiet[j]:
                 j += 1
             if j - i >= 5:
-                calm[i + 2:j - 2] = True
+                calm[i + 2 : j - 2] = True
             i = j
         else:
             i += 1
@@ -109,7 +113,7 @@ def test_mouth_closes_on_silence(render, speech):
 
 
 def test_bilabials_close_the_lips(render, speech):
-    from nodes.avatar_motion import PIPER_LEAD, VISEME_NAMES
+    from reelgraph.nodes.avatar_motion import PIPER_LEAD, VISEME_NAMES
 
     tr = render.video.track
     mbp = tr.visemes == VISEME_NAMES.index("MBP")
@@ -122,12 +126,12 @@ def test_bilabials_close_the_lips(render, speech):
         if p.phoneme[0] in "mbp":
             mid = (p.start + p.end) / 2 - PIPER_LEAD
             f = int(mid * fps)
-            near = tr.openness[max(0, f - 1):f + 2]
+            near = tr.openness[max(0, f - 1) : f + 2]
             assert near.min() <= 0.02, (p, near)
 
 
 def test_open_vowels_open_round_vowels_round(render, speech):
-    from nodes.avatar_motion import P_WIDTH, VISEME_NAMES
+    from reelgraph.nodes.avatar_motion import P_WIDTH, VISEME_NAMES
 
     tr = render.video.track
     v = tr.visemes
@@ -140,11 +144,15 @@ def test_open_vowels_open_round_vowels_round(render, speech):
 
 
 def test_deterministic_with_a_seed(render, speech):
-    from nodes.avatar import presenter
+    from reelgraph.nodes.avatar import presenter
 
-    again = presenter(speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=5)
+    again = presenter(
+        speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=5
+    )
     assert np.array_equal(again.render(40, 80).numpy(), render.frames[40:80])
-    other = presenter(speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=6)
+    other = presenter(
+        speech.audio, speech.timings, character="sam", width=320, height=180, fps=24.0, seed=6
+    )
     assert not np.array_equal(other.track.head, render.video.track.head)
     assert not np.array_equal(other.track.blink, render.video.track.blink)
     # the mouth depends on the speech only, not on the seed
@@ -164,7 +172,7 @@ def test_blinks_and_head_motion(render):
     # a blink shows on the pixels: the eyes' whites disappear
     u = 0.36 * 180
     ey0, ey1 = int(0.42 * 180 - 0.2 * u), int(0.42 * 180 + 0.1 * u)
-    eyes = render.frames[:, ey0:ey1, int(160 - 0.4 * u):int(160 + 0.4 * u)].astype(int)
+    eyes = render.frames[:, ey0:ey1, int(160 - 0.4 * u) : int(160 + 0.4 * u)].astype(int)
     white = ((eyes > 235).all(axis=-1)).sum(axis=(1, 2))
     assert white[shut].max() < 0.3 * np.median(white[~shut])
 
@@ -179,8 +187,8 @@ def test_video_carries_the_audio_in_step(render, speech):
 
 
 def test_characters_and_sizes(speech):
-    from nodes.avatar import presenter
-    from nodes.avatar_draw import STYLE_NAMES
+    from reelgraph.nodes.avatar import presenter
+    from reelgraph.nodes.avatar_draw import STYLE_NAMES
 
     for name, (w, h) in zip(STYLE_NAMES, [(96, 96), (200, 120), (90, 160), (64, 64)], strict=False):
         v = presenter(speech.audio, speech.timings, character=name, width=w, height=h, fps=12.0)
@@ -189,9 +197,9 @@ def test_characters_and_sizes(speech):
 
 
 def test_errors_for_silence_and_missing_phonemes(speech):
-    from engine import NodeInputError
-    from engine.media import AudioClip
-    from nodes.avatar import presenter
+    from reelgraph.engine import NodeInputError
+    from reelgraph.engine.media import AudioClip
+    from reelgraph.nodes.avatar import presenter
 
     silent = AudioClip.silence(3.0, 22050)
     with pytest.raises(NodeInputError, match="speech") as exc:

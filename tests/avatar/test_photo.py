@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nodes.avatar_photo import MissingCascade, cascade_path
+from reelgraph.nodes.avatar_photo import MissingCascade, cascade_path
 
 
 def _have_cascade() -> bool:
@@ -17,7 +17,8 @@ def _have_cascade() -> bool:
 
 
 needs_cascade = pytest.mark.skipif(
-    not _have_cascade(), reason="Haar cascades missing: install the Debian package opencv-data")
+    not _have_cascade(), reason="Haar cascades missing: install the Debian package opencv-data"
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +26,18 @@ def portrait(speech):
     """A portrait to animate: the illustrated presenter, still, mouth shut, 320x240."""
     import torch
 
-    from nodes.avatar import presenter
+    from reelgraph.nodes.avatar import presenter
 
-    v = presenter(speech.audio, speech.timings, character="leo", width=320, height=240, seed=1,
-                  head_motion=0.0, blink_rate=0.0)
+    v = presenter(
+        speech.audio,
+        speech.timings,
+        character="leo",
+        width=320,
+        height=240,
+        seed=1,
+        head_motion=0.0,
+        blink_rate=0.0,
+    )
     i = int(np.argmin(v.track.openness[:12]))
     frame = v.render(i, i + 1)[0].numpy()
     u = 0.36 * 240
@@ -38,7 +47,7 @@ def portrait(speech):
 
 @needs_cascade
 def test_face_and_mouth_are_found(portrait):
-    from nodes.avatar_photo import find_mouth
+    from reelgraph.nodes.avatar_photo import find_mouth
 
     image, (mx, my) = portrait
     rgb = (image[0].numpy() * 255 + 0.5).astype(np.uint8)
@@ -49,8 +58,8 @@ def test_face_and_mouth_are_found(portrait):
 
 @needs_cascade
 def test_photo_presenter_speaks(portrait, speech):
-    from nodes.avatar import photo_presenter
-    from nodes.avatar_motion import VISEME_NAMES
+    from reelgraph.nodes.avatar import photo_presenter
+    from reelgraph.nodes.avatar_motion import VISEME_NAMES
 
     image, _ = portrait
     v = photo_presenter(image, speech.audio, speech.timings, seed=3, head_motion=0.0)
@@ -59,8 +68,8 @@ def test_photo_presenter_speaks(portrait, speech):
     still = (image[0].numpy() * 255 + 0.5).astype(np.int16)
     mx, my, mw = v.mouth
     a = mw / 2
-    box = frames[:, int(my - 0.3 * a):int(my + 1.2 * a), int(mx - 0.8 * a):int(mx + 0.8 * a)]
-    ref = still[int(my - 0.3 * a):int(my + 1.2 * a), int(mx - 0.8 * a):int(mx + 0.8 * a)]
+    box = frames[:, int(my - 0.3 * a) : int(my + 1.2 * a), int(mx - 0.8 * a) : int(mx + 0.8 * a)]
+    ref = still[int(my - 0.3 * a) : int(my + 1.2 * a), int(mx - 0.8 * a) : int(mx + 0.8 * a)]
     change = np.abs(box - ref[None]).mean(axis=(1, 2, 3))
     tr = v.track
     # the mouth region changes with the openness: a warp, not a fixed picture
@@ -78,10 +87,12 @@ def test_photo_presenter_speaks(portrait, speech):
 
 
 def test_given_mouth_region_needs_no_detector(portrait, speech):
-    from nodes.avatar import photo_presenter
+    from reelgraph.nodes.avatar import photo_presenter
 
     image, (mx, my) = portrait
-    v = photo_presenter(image, speech.audio, None, mouth_x=mx / 320, mouth_y=my / 240, mouth_width=0.1)
+    v = photo_presenter(
+        image, speech.audio, None, mouth_x=mx / 320, mouth_y=my / 240, mouth_width=0.1
+    )
     assert v.track.driver == "loudness"
     f = v.render(0, 60).numpy()
     assert f.shape == (60, 240, 320, 3)
@@ -91,8 +102,8 @@ def test_given_mouth_region_needs_no_detector(portrait, speech):
 def test_portrait_without_a_face_says_give_the_region(speech):
     import torch
 
-    from engine import NodeInputError
-    from nodes.avatar import photo_presenter
+    from reelgraph.engine import NodeInputError
+    from reelgraph.nodes.avatar import photo_presenter
 
     y = torch.linspace(0, 1, 240).view(1, 240, 1, 1).expand(1, 240, 320, 3).contiguous()
     with pytest.raises(NodeInputError, match="mouth_x") as exc:
@@ -101,15 +112,15 @@ def test_portrait_without_a_face_says_give_the_region(speech):
 
 
 def test_partial_region_is_refused(portrait, speech):
-    from engine import NodeInputError
-    from nodes.avatar import photo_presenter
+    from reelgraph.engine import NodeInputError
+    from reelgraph.nodes.avatar import photo_presenter
 
     with pytest.raises(NodeInputError, match="mouth_width"):
         photo_presenter(portrait[0], speech.audio, None, mouth_x=0.5)
 
 
 def test_missing_cascade_names_the_package(monkeypatch):
-    import nodes.avatar_photo as ap
+    import reelgraph.nodes.avatar_photo as ap
 
     monkeypatch.setattr(ap, "CASCADE_DIRS", ("/nonexistent",))
     monkeypatch.delenv("REELGRAPH_HAAR_DIR", raising=False)
@@ -118,8 +129,8 @@ def test_missing_cascade_names_the_package(monkeypatch):
 
 
 def test_model_node_reports_what_stops_it():
-    from engine import Registry
-    from nodes.avatar import S2V_CLASS, _check_s2v, s2v_pipeline_class
+    from reelgraph.engine import Registry
+    from reelgraph.nodes.avatar import S2V_CLASS, _check_s2v, s2v_pipeline_class
 
     issues = _check_s2v({"model": "(none found)"})
     if s2v_pipeline_class() is None:

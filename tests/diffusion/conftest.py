@@ -15,7 +15,7 @@ pytest.importorskip("diffusers")
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
     """Every tiny pipeline, built once per session."""
-    from engine.models import model_cache
+    from reelgraph.engine.models import model_cache
     from tests.tiny_models import write
 
     root = tmp_path_factory.mktemp("models")
@@ -33,7 +33,7 @@ def models_dir(tiny_models, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def registry():
-    from engine import Registry
+    from reelgraph.engine import Registry
 
     reg = Registry.discover()
     assert reg.load_errors == [], [e.message for e in reg.load_errors]
@@ -41,11 +41,13 @@ def registry():
 
 
 def workflow(nodes: dict[str, Any]) -> Any:
-    from engine import loads_workflow
+    from reelgraph.engine import loads_workflow
 
     for spec in nodes.values():
         spec.setdefault("type_version", 1)
-    return loads_workflow(json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": nodes}))
+    return loads_workflow(
+        json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": nodes})
+    )
 
 
 class Runner:
@@ -56,9 +58,17 @@ class Runner:
         self.registry = registry
         self.out_dir = out_dir
 
-    def run(self, nodes: dict[str, Any], *, targets=None, cancel=None, listener=None, params=None,
-            wf: Any = None):
-        from engine import Cache, Engine
+    def run(
+        self,
+        nodes: dict[str, Any],
+        *,
+        targets=None,
+        cancel=None,
+        listener=None,
+        params=None,
+        wf: Any = None,
+    ):
+        from reelgraph.engine import Cache, Engine
 
         events: list[Any] = []
 
@@ -68,9 +78,14 @@ class Runner:
                 listener(e)
 
         with Engine(self.registry, Cache()) as eng:
-            res = eng.run(wf if wf is not None else workflow(nodes),
-                          targets=targets if targets is not None or wf is not None else list(nodes), listener=listen,
-                          cancel=cancel, out_dir=self.out_dir, params=params)
+            res = eng.run(
+                wf if wf is not None else workflow(nodes),
+                targets=targets if targets is not None or wf is not None else list(nodes),
+                listener=listen,
+                cancel=cancel,
+                out_dir=self.out_dir,
+                params=params,
+            )
         res.events = events
         return res
 

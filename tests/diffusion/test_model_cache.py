@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import models as M
+from reelgraph.engine import models as M
 
 
 class Blob:
@@ -41,7 +41,9 @@ def test_budgets_are_per_device_and_pinned_entries_stay():
     cache.get_or_load("gpu-model", lambda: Blob(50), device="cuda:0")
     with cache.use("pinned", lambda: Blob(40)) as entry:
         assert entry.users == 1
-        cache.get_or_load("other", lambda: Blob(40))  # cannot evict the pinned one: goes over budget
+        cache.get_or_load(
+            "other", lambda: Blob(40)
+        )  # cannot evict the pinned one: goes over budget
         assert "pinned" in cache and "other" in cache
     assert "gpu-model" in cache  # another device class is not touched by cpu pressure
     cache.get_or_load("third", lambda: Blob(40))
@@ -98,11 +100,19 @@ def test_models_folder_listing_and_errors(tmp_path, monkeypatch):
 
 
 def test_offline_by_default_and_no_torch_at_import():
-    code = ("import os, sys; os.environ.pop('HF_HUB_OFFLINE', None); import engine.models, nodes.diffusion; "
-            "from engine import Registry; Registry.discover(); "
-            "print(os.environ.get('HF_HUB_OFFLINE'), 'torch' in sys.modules, 'diffusers' in sys.modules)")
+    code = (
+        "import os, sys; os.environ.pop('HF_HUB_OFFLINE', None); import reelgraph.engine.models, reelgraph.nodes.diffusion; "
+        "from reelgraph.engine import Registry; Registry.discover(); "
+        "print(os.environ.get('HF_HUB_OFFLINE'), 'torch' in sys.modules, 'diffusers' in sys.modules)"
+    )
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin", "HOME": str(root)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(root)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "False", "False"]

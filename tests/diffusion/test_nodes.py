@@ -7,19 +7,27 @@ import json
 import pytest
 import torch
 
-from engine import CancelToken, WorkflowError
-from engine import models as M
+from reelgraph.engine import CancelToken, WorkflowError
+from reelgraph.engine import models as M
 
 
 def t2i(model="tiny-sd", **kw):
-    inputs = {"model": model, "prompt": "a red cat in the sun", "width": 64, "height": 64, "steps": 3,
-              "seed": 1} | kw
+    inputs = {
+        "model": model,
+        "prompt": "a red cat in the sun",
+        "width": 64,
+        "height": 64,
+        "steps": 3,
+        "seed": 1,
+    } | kw
     return {"type": "diffusion.TextToImage", "inputs": inputs}
 
 
 def video(node_type, model, **kw):
-    return {"type": f"diffusion.{node_type}", "inputs": {"model": model, "prompt": "a dog on a river",
-                                                         "steps": 2, "seed": 3} | kw}
+    return {
+        "type": f"diffusion.{node_type}",
+        "inputs": {"model": model, "prompt": "a dog on a river", "steps": 2, "seed": 3} | kw,
+    }
 
 
 IMG = {"from": "img", "output": "image"}
@@ -44,7 +52,9 @@ def test_text_to_image_shape_range_progress_preview(runner):
     assert [(p["value"], p["max"]) for p in progress] == [(1, 3), (2, 3), (3, 3)]
     previews = [e.data for e in res.events if e.type == "node.preview"]
     latents = [p["value"] for p in previews[:-1]]
-    assert len(latents) == 3 and all(p.shape == (1, 8, 8, 3) for p in latents)  # 64 / 8: latent size
+    assert len(latents) == 3 and all(
+        p.shape == (1, 8, 8, 3) for p in latents
+    )  # 64 / 8: latent size
     assert previews[-1]["value"].shape == (2, 64, 64, 3)  # the decoded result
 
 
@@ -61,8 +71,15 @@ def test_matches_calling_diffusers_directly(runner, models_dir):
 
     pipe = StableDiffusionPipeline.from_pretrained(models_dir / "diffusers" / "tiny-sd")
     pipe.set_progress_bar_config(disable=True)
-    direct = pipe("a red cat in the sun", width=64, height=64, num_inference_steps=3, guidance_scale=7.0,
-                  generator=torch.Generator().manual_seed(1), output_type="pt").images
+    direct = pipe(
+        "a red cat in the sun",
+        width=64,
+        height=64,
+        num_inference_steps=3,
+        guidance_scale=7.0,
+        generator=torch.Generator().manual_seed(1),
+        output_type="pt",
+    ).images
     ours = runner.run({"img": t2i()}).outputs["img"]["image"]
     assert torch.allclose(ours, direct.permute(0, 2, 3, 1), atol=1e-6)
 
@@ -71,8 +88,21 @@ def test_model_cache_reuse_second_run_loads_nothing(runner):
     runner.run({"img": t2i(seed=11)})
     loads = M.model_cache().stats.loads
     hits = M.model_cache().stats.hits
-    res = runner.run({"img": t2i(seed=12), "i2i": {"type": "diffusion.ImageToImage", "inputs": {
-        "model": "tiny-sd", "image": IMG, "prompt": "a blue cat", "steps": 4, "strength": 0.5}}})
+    res = runner.run(
+        {
+            "img": t2i(seed=12),
+            "i2i": {
+                "type": "diffusion.ImageToImage",
+                "inputs": {
+                    "model": "tiny-sd",
+                    "image": IMG,
+                    "prompt": "a blue cat",
+                    "steps": 4,
+                    "strength": 0.5,
+                },
+            },
+        }
+    )
     assert res.status == "finished", res.failed
     assert M.model_cache().stats.loads == loads  # image-to-image shares the text-to-image pipeline
     assert M.model_cache().stats.hits >= hits + 2
@@ -81,9 +111,17 @@ def test_model_cache_reuse_second_run_loads_nothing(runner):
 def test_image_to_image_keeps_size_and_strength_matters(runner):
     nodes = {"img": t2i(width=64, height=48, seed=2)}
     for s in (0.3, 1.0):
-        nodes[f"i2i{s}"] = {"type": "diffusion.ImageToImage", "inputs": {
-            "model": "tiny-sd", "image": IMG, "prompt": "a blue cat", "steps": 4, "strength": s,
-            "scheduler": "euler"}}
+        nodes[f"i2i{s}"] = {
+            "type": "diffusion.ImageToImage",
+            "inputs": {
+                "model": "tiny-sd",
+                "image": IMG,
+                "prompt": "a blue cat",
+                "steps": 4,
+                "strength": s,
+                "scheduler": "euler",
+            },
+        }
     res = runner.run(nodes)
     assert res.status == "finished", res.failed
     src = res.outputs["img"]["image"]
@@ -91,7 +129,9 @@ def test_image_to_image_keeps_size_and_strength_matters(runner):
     assert weak.shape == strong.shape == (1, 48, 64, 3)
     # Less strength stays closer to the input image.
     assert (weak - src).abs().mean() < (strong - src).abs().mean()
-    steps = [e.data["max"] for e in res.events if e.type == "node.progress" and e.node_id == "i2i0.3"]
+    steps = [
+        e.data["max"] for e in res.events if e.type == "node.progress" and e.node_id == "i2i0.3"
+    ]
     assert steps and steps[-1] == 1  # about strength x steps steps run
 
 
@@ -102,12 +142,15 @@ def test_sdxl_with_another_scheduler(runner):
     assert a.shape == (1, 64, 64, 3) and not torch.equal(a, b)
 
 
-@pytest.mark.parametrize(("model", "kw", "fps"), [
-    ("tiny-ltx", {"width": 64, "height": 32, "frames": 9}, 24.0),
-    ("tiny-wan", {"width": 32, "height": 32, "frames": 5}, 16.0),
-    ("tiny-cogvideox", {"width": 32, "height": 32, "frames": 9}, 8.0),
-    ("tiny-animatediff", {"width": 32, "height": 32, "frames": 4, "fps": 12.0}, 12.0),
-])
+@pytest.mark.parametrize(
+    ("model", "kw", "fps"),
+    [
+        ("tiny-ltx", {"width": 64, "height": 32, "frames": 9}, 24.0),
+        ("tiny-wan", {"width": 32, "height": 32, "frames": 5}, 16.0),
+        ("tiny-cogvideox", {"width": 32, "height": 32, "frames": 9}, 8.0),
+        ("tiny-animatediff", {"width": 32, "height": 32, "frames": 4, "fps": 12.0}, 12.0),
+    ],
+)
 def test_text_to_video_families(runner, model, kw, fps):
     res = runner.run({"v": video("TextToVideo", model, **kw)})
     assert res.status == "finished", res.failed
@@ -117,14 +160,29 @@ def test_text_to_video_families(runner, model, kw, fps):
     assert kinds == ["image", "image", "video"]  # a latent preview per step, then the clip
 
 
-@pytest.mark.parametrize(("model", "kw", "size", "fps"), [
-    ("tiny-svd", {"frames": 4}, (32, 32), 7.0),  # size from the image, rounded to the model
-    ("tiny-ltx", {"frames": 9, "width": 64, "height": 64}, (64, 64), 24.0),  # LTX I2V from the T2V folder
-    ("tiny-wan-i2v", {"frames": 5, "width": 32, "height": 32}, (32, 32), 16.0),
-    ("tiny-cogvideox-i2v", {"frames": 9, "width": 32, "height": 32, "fps": 10.0}, (32, 32), 10.0),
-])
+@pytest.mark.parametrize(
+    ("model", "kw", "size", "fps"),
+    [
+        ("tiny-svd", {"frames": 4}, (32, 32), 7.0),  # size from the image, rounded to the model
+        (
+            "tiny-ltx",
+            {"frames": 9, "width": 64, "height": 64},
+            (64, 64),
+            24.0,
+        ),  # LTX I2V from the T2V folder
+        ("tiny-wan-i2v", {"frames": 5, "width": 32, "height": 32}, (32, 32), 16.0),
+        (
+            "tiny-cogvideox-i2v",
+            {"frames": 9, "width": 32, "height": 32, "fps": 10.0},
+            (32, 32),
+            10.0,
+        ),
+    ],
+)
 def test_image_to_video_families(runner, model, kw, size, fps):
-    res = runner.run({"img": t2i(width=32, height=32), "v": video("ImageToVideo", model, image=IMG, **kw)})
+    res = runner.run(
+        {"img": t2i(width=32, height=32), "v": video("ImageToVideo", model, image=IMG, **kw)}
+    )
     assert res.status == "finished", res.failed
     check_video(res.outputs["v"]["video"], kw["frames"], size[0], size[1], fps)
 
@@ -159,7 +217,9 @@ def issues_of(runner, nodes):
 
 def test_missing_model_names_the_folder(runner, models_dir):
     found = issues_of(runner, {"img": t2i("no-such-model")})
-    assert any(inp == "model" and str(models_dir / "diffusers") in msg for _, inp, msg in found), found
+    assert any(inp == "model" and str(models_dir / "diffusers") in msg for _, inp, msg in found), (
+        found
+    )
 
 
 def test_wrong_model_kind_and_malformed_folders(runner, models_dir):
@@ -173,10 +233,13 @@ def test_wrong_model_kind_and_malformed_folders(runner, models_dir):
     index = json.loads((models_dir / "diffusers" / "tiny-sd" / "model_index.json").read_text())
     (partial / "model_index.json").write_text(json.dumps(index))
     try:
-        from nodes.diffusion import check_model
+        from reelgraph.nodes.diffusion import check_model
 
         assert "malformed" in check_model("broken", "t2i")
-        assert "incomplete: no subfolder for scheduler, text_encoder, tokenizer, unet, vae" in check_model("partial", "t2i")
+        assert (
+            "incomplete: no subfolder for scheduler, text_encoder, tokenizer, unet, vae"
+            in check_model("partial", "t2i")
+        )
         found = issues_of(runner, {"img": t2i("partial")})
         assert any("incomplete" in msg for _, _, msg in found), found
     finally:
@@ -191,7 +254,7 @@ def test_malformed_checkpoint(runner, models_dir):
     ckpt.mkdir(exist_ok=True)
     (ckpt / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad}   ")
     try:
-        from nodes.diffusion import check_model, model_options
+        from reelgraph.nodes.diffusion import check_model, model_options
 
         assert "checkpoints/junk.safetensors" in model_options("t2i")
         msg = check_model("checkpoints/junk.safetensors", "t2i")
@@ -202,17 +265,60 @@ def test_malformed_checkpoint(runner, models_dir):
         (ckpt / "junk.safetensors").unlink()
 
 
-@pytest.mark.parametrize(("model", "kw", "field", "text"), [
-    ("tiny-ltx", {"frames": 10, "width": 64, "height": 64}, "frames", "LTX-Video needs frames = 8k+1, got 10 (try 9 or 17)"),
-    ("tiny-wan", {"frames": 6, "width": 32, "height": 32}, "frames", "Wan needs frames = 4k+1, got 6 (try 5 or 9)"),
-    ("tiny-cogvideox", {"frames": 8, "width": 32, "height": 32}, "frames", "CogVideoX needs frames = 4k+1"),
-    ("tiny-ltx", {"frames": 9, "width": 80, "height": 64}, "width", "needs width divisible by 32, got 80 (try 64 or 96)"),
-    ("tiny-wan", {"frames": 5, "width": 32, "height": 40}, "height", "needs height divisible by 16"),
-    ("tiny-ltx", {"frames": 9, "width": 5000, "height": 64}, "width", "above the maximum 4096"),
-    ("tiny-animatediff", {"frames": 40, "width": 32, "height": 32}, "frames", "at most 32 frames"),
-    ("tiny-ltx", {"frames": 9, "width": 64, "height": 64, "scheduler": "ddim"}, "scheduler", "does not fit this model (flow"),
-    ("tiny-ltx", {"frames": 9, "width": 64, "height": 64, "device": "cpu", "offload": "model"}, "offload", "choose none"),
-])
+@pytest.mark.parametrize(
+    ("model", "kw", "field", "text"),
+    [
+        (
+            "tiny-ltx",
+            {"frames": 10, "width": 64, "height": 64},
+            "frames",
+            "LTX-Video needs frames = 8k+1, got 10 (try 9 or 17)",
+        ),
+        (
+            "tiny-wan",
+            {"frames": 6, "width": 32, "height": 32},
+            "frames",
+            "Wan needs frames = 4k+1, got 6 (try 5 or 9)",
+        ),
+        (
+            "tiny-cogvideox",
+            {"frames": 8, "width": 32, "height": 32},
+            "frames",
+            "CogVideoX needs frames = 4k+1",
+        ),
+        (
+            "tiny-ltx",
+            {"frames": 9, "width": 80, "height": 64},
+            "width",
+            "needs width divisible by 32, got 80 (try 64 or 96)",
+        ),
+        (
+            "tiny-wan",
+            {"frames": 5, "width": 32, "height": 40},
+            "height",
+            "needs height divisible by 16",
+        ),
+        ("tiny-ltx", {"frames": 9, "width": 5000, "height": 64}, "width", "above the maximum 4096"),
+        (
+            "tiny-animatediff",
+            {"frames": 40, "width": 32, "height": 32},
+            "frames",
+            "at most 32 frames",
+        ),
+        (
+            "tiny-ltx",
+            {"frames": 9, "width": 64, "height": 64, "scheduler": "ddim"},
+            "scheduler",
+            "does not fit this model (flow",
+        ),
+        (
+            "tiny-ltx",
+            {"frames": 9, "width": 64, "height": 64, "device": "cpu", "offload": "model"},
+            "offload",
+            "choose none",
+        ),
+    ],
+)
 def test_validation_errors(runner, model, kw, field, text):
     found = issues_of(runner, {"v": video("TextToVideo", model, **kw)})
     assert any(node == "v" and inp == field and text in msg for node, inp, msg in found), found
@@ -220,20 +326,39 @@ def test_validation_errors(runner, model, kw, field, text):
 
 def test_combo_lists_models_per_task(registry, models_dir):
     def options(node_type):
-        return next(i for i in registry[node_type].inputs if i.name == "model").widget.option_values()
+        return next(
+            i for i in registry[node_type].inputs if i.name == "model"
+        ).widget.option_values()
 
     images = ["tiny-flux", "tiny-sd", "tiny-sd3", "tiny-sdxl", "checkpoints/tiny-sd.safetensors"]
     assert options("diffusion.TextToImage") == images
     assert options("diffusion.ImageToImage") == images
-    assert options("diffusion.TextToVideo") == ["tiny-animatediff", "tiny-cogvideox", "tiny-ltx", "tiny-wan"]
-    assert options("diffusion.ImageToVideo") == ["tiny-cogvideox-i2v", "tiny-ltx", "tiny-svd", "tiny-wan-i2v"]
+    assert options("diffusion.TextToVideo") == [
+        "tiny-animatediff",
+        "tiny-cogvideox",
+        "tiny-ltx",
+        "tiny-wan",
+    ]
+    assert options("diffusion.ImageToVideo") == [
+        "tiny-cogvideox-i2v",
+        "tiny-ltx",
+        "tiny-svd",
+        "tiny-wan-i2v",
+    ]
 
 
 def test_explicit_unload_node(runner):
     runner.run({"img": t2i(seed=21)})
     assert any("tiny-sd" in str(e.key) for e in M.model_cache().entries())
-    res = runner.run({"img": t2i(seed=22), "free": {"type": "diffusion.UnloadModels", "inputs": {
-        "after": {"from": "img", "output": "image"}, "model": "tiny-sd"}}})
+    res = runner.run(
+        {
+            "img": t2i(seed=22),
+            "free": {
+                "type": "diffusion.UnloadModels",
+                "inputs": {"after": {"from": "img", "output": "image"}, "model": "tiny-sd"},
+            },
+        }
+    )
     assert res.status == "finished" and res.outputs["free"]["unloaded"] == 1
     assert not any(str(e.key).find("tiny-sd'") >= 0 for e in M.model_cache().entries())
     loads = M.model_cache().stats.loads
@@ -242,8 +367,8 @@ def test_explicit_unload_node(runner):
 
 
 def test_fit_clip_follows_narration():
-    from engine.media import AudioClip, TensorVideo
-    from nodes.diffusion import fit_clip, fit_indices
+    from reelgraph.engine.media import AudioClip, TensorVideo
+    from reelgraph.nodes.diffusion import fit_clip, fit_indices
 
     assert fit_indices(3, 6, "slow") == [0, 0, 1, 1, 2, 2]
     assert fit_indices(3, 5, "hold") == [0, 1, 2, 2, 2]
@@ -268,22 +393,48 @@ def test_vae_slicing_and_tiling_options_keep_the_result(runner):
 
 
 def test_sdxl_image_to_image_via_autopipeline(runner):
-    res = runner.run({"img": t2i("tiny-sdxl", width=64, height=64), "i2i": {
-        "type": "diffusion.ImageToImage", "inputs": {"model": "tiny-sdxl", "image": IMG, "prompt": "x",
-                                                     "steps": 2, "strength": 0.7}}})
+    res = runner.run(
+        {
+            "img": t2i("tiny-sdxl", width=64, height=64),
+            "i2i": {
+                "type": "diffusion.ImageToImage",
+                "inputs": {
+                    "model": "tiny-sdxl",
+                    "image": IMG,
+                    "prompt": "x",
+                    "steps": 2,
+                    "strength": 0.7,
+                },
+            },
+        }
+    )
     assert res.status == "finished", res.failed
     assert res.outputs["i2i"]["image"].shape == (1, 64, 64, 3)
 
 
 @pytest.mark.parametrize("model", ["tiny-sd3", "tiny-flux"])
 def test_flow_matching_image_models_through_autopipeline(runner, model):
-    res = runner.run({"img": t2i(model, width=64, height=48, steps=2, scheduler="flow_euler"), "i2i": {
-        "type": "diffusion.ImageToImage", "inputs": {"model": model, "image": IMG, "prompt": "x", "steps": 3,
-                                                     "strength": 0.7}}})
+    res = runner.run(
+        {
+            "img": t2i(model, width=64, height=48, steps=2, scheduler="flow_euler"),
+            "i2i": {
+                "type": "diffusion.ImageToImage",
+                "inputs": {
+                    "model": model,
+                    "image": IMG,
+                    "prompt": "x",
+                    "steps": 3,
+                    "strength": 0.7,
+                },
+            },
+        }
+    )
     assert res.status == "finished", res.failed
     assert res.outputs["img"]["image"].shape == (1, 48, 64, 3)
     assert res.outputs["i2i"]["image"].shape == (1, 48, 64, 3)
-    latent = next(e.data["value"] for e in res.events if e.type == "node.preview" and e.node_id == "img")
+    latent = next(
+        e.data["value"] for e in res.events if e.type == "node.preview" and e.node_id == "img"
+    )
     assert latent.shape[1:3] == ((3, 4) if model == "tiny-flux" else (6, 8))  # Flux packs 2x2
 
 
@@ -314,15 +465,21 @@ def test_model_cache_evicts_least_recently_used_pipeline_by_measured_bytes(runne
     cache = M.model_cache()
     runner.run({"img": t2i(seed=41)})
     sd = next(e for e in cache.entries() if "tiny-sd'" in repr(e.key))
-    params = sum(p.numel() * p.element_size() for m in sd.value.components.values()
-                 if isinstance(m, torch.nn.Module) for p in [*m.parameters(), *m.buffers()])
+    params = sum(
+        p.numel() * p.element_size()
+        for m in sd.value.components.values()
+        if isinstance(m, torch.nn.Module)
+        for p in [*m.parameters(), *m.buffers()]
+    )
     assert sd.nbytes == params > 0  # measured from the pipeline's tensors
     old = cache.budget("cpu")
     try:
         cache.set_budget("cpu", sd.nbytes + 1)  # room for one of the two models
         evictions, loads = cache.stats.evictions, cache.stats.loads
         runner.run({"img": t2i("tiny-sdxl", seed=42)})
-        assert cache.stats.evictions > evictions and not any("tiny-sd'" in repr(e.key) for e in cache.entries())
+        assert cache.stats.evictions > evictions and not any(
+            "tiny-sd'" in repr(e.key) for e in cache.entries()
+        )
         runner.run({"img": t2i(seed=43)})
         assert cache.stats.loads == loads + 2  # tiny-sd had to be loaded again
     finally:
@@ -334,8 +491,15 @@ def test_single_file_checkpoint_never_downloads(runner, models_dir):
 
     # The tensor diffusers reads to recognise an SD 1.x checkpoint (cross-attention width 768).
     size = 320 * 768 * 2
-    header = json.dumps({"model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight": {
-        "dtype": "F16", "shape": [320, 768], "data_offsets": [0, size]}}).encode()
+    header = json.dumps(
+        {
+            "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight": {
+                "dtype": "F16",
+                "shape": [320, 768],
+                "data_offsets": [0, size],
+            }
+        }
+    ).encode()
     ckpt = models_dir / "checkpoints"
     ckpt.mkdir(exist_ok=True)
     path = ckpt / "sd-like.safetensors"
@@ -345,7 +509,9 @@ def test_single_file_checkpoint_never_downloads(runner, models_dir):
         assert res.status == "failed"
         msg = res.failed["img"].message
         # recognised as SD 1.x, then its configs are not fetched from the Hub: offline
-        assert "from_single_file" in msg and "REELGRAPH_ALLOW_DOWNLOADS=1" in msg and "sd-like" in msg
+        assert (
+            "from_single_file" in msg and "REELGRAPH_ALLOW_DOWNLOADS=1" in msg and "sd-like" in msg
+        )
         assert "offline" in msg.lower() and "tuple index" not in msg
     finally:
         path.unlink()
@@ -355,12 +521,18 @@ def test_single_file_checkpoint_never_downloads(runner, models_dir):
 def test_offload_wiring_gives_the_same_pixels(models_dir, mode):
     # Offloading is refused on the cpu device in workflows (nothing to gain); here the loader is
     # called directly with cpu as the "accelerator" to check the hooks are installed and harmless.
-    from nodes import diffusion as D
+    from reelgraph.nodes import diffusion as D
 
     def image(offload):
         pipe = D._load("tiny-sd", D.LoadOptions("cpu", "float32", offload), "cpu")
-        return pipe("a cat", width=64, height=64, num_inference_steps=2,
-                    generator=torch.Generator().manual_seed(0), output_type="pt").images
+        return pipe(
+            "a cat",
+            width=64,
+            height=64,
+            num_inference_steps=2,
+            generator=torch.Generator().manual_seed(0),
+            output_type="pt",
+        ).images
 
     assert torch.allclose(image(mode), image("none"), atol=1e-6)
 

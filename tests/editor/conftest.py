@@ -24,9 +24,18 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("REELGRAPH_TEST_CHROMIUM", "/usr/bin/chromium")  # the override exists to check the skip
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = os.environ.get(
+    "REELGRAPH_TEST_CHROMIUM", "/usr/bin/chromium"
+)  # the override exists to check the skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,7 +44,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Without Chromium every browser test here is skipped, with the reason (and nothing else is)."""
     if Path(CHROMIUM).exists():
         return
-    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)")
+    skip = pytest.mark.skip(
+        reason=f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)"
+    )
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(skip)
@@ -47,7 +58,7 @@ from typing import Annotated, Any
 
 import time
 
-from engine import TEXT, Context, Float, Int, Seed, Text, node
+from reelgraph.engine import TEXT, Context, Float, Int, Seed, Text, node
 
 
 @node("edtest.Seeded", category="test", outputs={"text": TEXT}, output=True)
@@ -84,9 +95,24 @@ class Server:
         self.log_path = root / "server.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", "0", "--data", str(self.data), "--port-file", str(port_file),
-             "--custom-nodes", str(custom)],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "reelgraph.server",
+                "--port",
+                "0",
+                "--data",
+                str(self.data),
+                "--port-file",
+                str(port_file),
+                "--custom-nodes",
+                str(custom),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while not port_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -96,8 +122,12 @@ class Server:
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"} if data else {},
+        )
         with urllib.request.urlopen(req, timeout=60) as r:
             raw = r.read()
         return json.loads(raw) if raw else None
@@ -172,7 +202,10 @@ class Editor:
         m.up()
 
     def connect(self, src: str, output: str, dst: str, input_name: str) -> None:
-        self.drag(self.center(self.socket(src, "out", output)), self.center(self.socket(dst, "in", input_name)))
+        self.drag(
+            self.center(self.socket(src, "out", output)),
+            self.center(self.socket(dst, "in", input_name)),
+        )
 
     def add_node(self, query: str, x: float, y: float) -> str:
         """Double-click the canvas at (x, y), search, Enter; returns the new node's id."""
@@ -182,7 +215,9 @@ class Editor:
         search.wait_for(state="visible")
         search.type(query)
         self.page.keyboard.press("Enter")
-        self.page.wait_for_function(f"Object.keys(window.reelgraph.current.doc.nodes).length === {len(before) + 1}")
+        self.page.wait_for_function(
+            f"Object.keys(window.reelgraph.current.doc.nodes).length === {len(before) + 1}"
+        )
         (new,) = set(self.doc()["nodes"]) - before
         return str(new)
 
@@ -198,7 +233,8 @@ class Editor:
     def drop_file(self, path: Path, mime: str) -> None:
         """Drop a file on the canvas the way a browser does (DataTransfer with a File)."""
         data = base64.b64encode(path.read_bytes()).decode()
-        self.page.evaluate("""([b64, name, mime]) => {
+        self.page.evaluate(
+            """([b64, name, mime]) => {
             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
             const dt = new DataTransfer();
             dt.items.add(new File([bytes], name, { type: mime }));
@@ -206,7 +242,9 @@ class Editor:
             for (const type of ['dragenter', 'dragover', 'drop']) {
               target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
             }
-        }""", [data, path.name, mime])
+        }""",
+            [data, path.name, mime],
+        )
 
 
 @pytest.fixture()
@@ -215,10 +253,17 @@ def editor(browser: Any, server: Server) -> Iterator[Editor]:
     page = context.new_page()
     ed = Editor(page, server)
     yield ed
-    shots = os.environ.get("REELGRAPH_TEST_SHOTS")  # a folder: keep a screenshot of each test's last state
+    shots = os.environ.get(
+        "REELGRAPH_TEST_SHOTS"
+    )  # a folder: keep a screenshot of each test's last state
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(shots) / f"{os.environ.get('PYTEST_CURRENT_TEST', 'test').split(':')[-1].split(' ')[0]}.png"))
+        page.screenshot(
+            path=str(
+                Path(shots)
+                / f"{os.environ.get('PYTEST_CURRENT_TEST', 'test').split(':')[-1].split(' ')[0]}.png"
+            )
+        )
     context.close()
     assert not ed.errors, f"errors in the page: {ed.errors}"
 

@@ -8,8 +8,19 @@ from .conftest import Editor, Server, link, workflow
 
 
 def test_seed_modes_apply_at_queue_time_and_are_stored(editor: Editor, server: Server) -> None:
-    server.put_workflow("seeded", workflow({"s": {"type": "edtest.Seeded", "type_version": 1,
-                                                  "inputs": {"seed": 5, "picture": ""}, "ui": {"pos": [40, 40]}}}))
+    server.put_workflow(
+        "seeded",
+        workflow(
+            {
+                "s": {
+                    "type": "edtest.Seeded",
+                    "type_version": 1,
+                    "inputs": {"seed": 5, "picture": ""},
+                    "ui": {"pos": [40, 40]},
+                }
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=seeded")
     mode = editor.node("s").locator(".seedmode")
@@ -22,11 +33,17 @@ def test_seed_modes_apply_at_queue_time_and_are_stored(editor: Editor, server: S
         page.keyboard.press("Control+Enter")
         page.wait_for_function(f"window.reelgraph.current.doc.nodes.s.inputs.seed === {expected}")
         # the seed changes before the run is posted: wait for this run's id, not the last one's
-        page.wait_for_function("""(seen) => { const r = window.reelgraph.current.run;
-            return r && r.id && !seen.includes(r.id); }""", arg=runs)
+        page.wait_for_function(
+            """(seen) => { const r = window.reelgraph.current.run;
+            return r && r.id && !seen.includes(r.id); }""",
+            arg=runs,
+        )
         runs.append(page.evaluate("window.reelgraph.current.run.id"))
     # the queued workflow carries the seed it was queued with
-    seeds = [server.request("GET", f"/api/runs/{r}")["workflow"]["nodes"]["s"]["inputs"]["seed"] for r in runs]
+    seeds = [
+        server.request("GET", f"/api/runs/{r}")["workflow"]["nodes"]["s"]["inputs"]["seed"]
+        for r in runs
+    ]
     assert seeds == [6, 7]
     mode.select_option("randomize")
     page.mouse.click(600, 700)
@@ -40,13 +57,26 @@ def test_seed_modes_apply_at_queue_time_and_are_stored(editor: Editor, server: S
     assert server.saved("seeded")["nodes"]["s"]["ui"]["seed_modes"] == {"seed": "randomize"}
 
 
-def test_upload_picker_sends_the_file_and_fills_the_input(editor: Editor, server: Server, tmp_path: Path) -> None:
+def test_upload_picker_sends_the_file_and_fills_the_input(
+    editor: Editor, server: Server, tmp_path: Path
+) -> None:
     from PIL import Image
 
     picture = tmp_path / "photo.png"
     Image.new("RGB", (8, 8), (200, 10, 10)).save(picture)
-    server.put_workflow("upload", workflow({"s": {"type": "edtest.Seeded", "type_version": 1,
-                                                  "inputs": {"seed": 1, "picture": ""}, "ui": {"pos": [40, 40]}}}))
+    server.put_workflow(
+        "upload",
+        workflow(
+            {
+                "s": {
+                    "type": "edtest.Seeded",
+                    "type_version": 1,
+                    "inputs": {"seed": 1, "picture": ""},
+                    "ui": {"pos": [40, 40]},
+                }
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=upload")
     with page.expect_file_chooser() as chooser:
@@ -54,17 +84,35 @@ def test_upload_picker_sends_the_file_and_fills_the_input(editor: Editor, server
     chooser.value.set_files(str(picture))
     page.wait_for_function("window.reelgraph.current.doc.nodes.s.inputs.picture !== ''")
     value = editor.doc()["nodes"]["s"]["inputs"]["picture"]
-    assert Path(value).parent == (server.data / "uploads").resolve() and Path(value).read_bytes() == picture.read_bytes()
+    assert (
+        Path(value).parent == (server.data / "uploads").resolve()
+        and Path(value).read_bytes() == picture.read_bytes()
+    )
     assert editor.node("s").locator('.row[data-input="picture"] input').input_value() == value
 
 
 def test_groups_move_their_nodes_and_reroutes_are_kept(editor: Editor, server: Server) -> None:
-    server.put_workflow("grouping", workflow({
-        "a": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
-              "ui": {"pos": [40, 60]}},
-        "b": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("a", "image"), "sigma": 1.0},
-              "ui": {"pos": [400, 60]}},
-    }, groups=[], notes=[]))
+    server.put_workflow(
+        "grouping",
+        workflow(
+            {
+                "a": {
+                    "type": "image.Solid",
+                    "type_version": 1,
+                    "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+                    "ui": {"pos": [40, 60]},
+                },
+                "b": {
+                    "type": "image.Blur",
+                    "type_version": 1,
+                    "inputs": {"image": link("a", "image"), "sigma": 1.0},
+                    "ui": {"pos": [400, 60]},
+                },
+            },
+            groups=[],
+            notes=[],
+        ),
+    )
     page = editor.page
     editor.open("?workflow=grouping")
     page.keyboard.press("Control+a")
@@ -79,8 +127,10 @@ def test_groups_move_their_nodes_and_reroutes_are_kept(editor: Editor, server: S
         dx = moved["nodes"][nid]["ui"]["pos"][0] - doc["nodes"][nid]["ui"]["pos"][0]
         dy = moved["nodes"][nid]["ui"]["pos"][1] - doc["nodes"][nid]["ui"]["pos"][1]
         assert abs(dx - 100 / zoom) <= 20 and abs(dy - 80 / zoom) <= 20, (nid, dx, dy)
-    assert moved["groups"][0]["bounds"][0] - doc["groups"][0]["bounds"][0] == \
-        moved["nodes"]["a"]["ui"]["pos"][0] - doc["nodes"]["a"]["ui"]["pos"][0]
+    assert (
+        moved["groups"][0]["bounds"][0] - doc["groups"][0]["bounds"][0]
+        == moved["nodes"]["a"]["ui"]["pos"][0] - doc["nodes"]["a"]["ui"]["pos"][0]
+    )
     # double-click the wire: a reroute point, stored with the input it belongs to
     path = page.locator('[data-link="a.image->b.image"]')
     assert path.count() == 1
@@ -111,26 +161,44 @@ def test_unsaved_work_survives_a_reload_as_a_draft(editor: Editor, server: Serve
 
 
 def test_live_progress_and_cancel(editor: Editor, server: Server) -> None:
-    server.put_workflow("slow", workflow({"slow": {"type": "edtest.Slow", "type_version": 1,
-                                                   "inputs": {"steps": 400, "delay": 0.05}, "ui": {"pos": [40, 40]}}}))
+    server.put_workflow(
+        "slow",
+        workflow(
+            {
+                "slow": {
+                    "type": "edtest.Slow",
+                    "type_version": 1,
+                    "inputs": {"steps": 400, "delay": 0.05},
+                    "ui": {"pos": [40, 40]},
+                }
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=slow")
     page.locator(".queue").click()
     node = editor.node("slow")
-    page.wait_for_function("""() => { const n = document.querySelector('[data-node-id="slow"]');
+    page.wait_for_function(
+        """() => { const n = document.querySelector('[data-node-id="slow"]');
         return n.classList.contains('st-running') && parseFloat(n.querySelector('.nprogress i').style.width) > 0; }""",
-                           timeout=60000)
+        timeout=60000,
+    )
     assert "/400" in node.locator(".nbadge").inner_text()
     # a reload while it runs: the tab comes back and shows the live run again
     page.reload()
     page.wait_for_function("document.body.classList.contains('ready')")
-    page.wait_for_function("""() => { const n = document.querySelector('[data-node-id="slow"]');
-        return n && n.classList.contains('st-running'); }""", timeout=30000)
+    page.wait_for_function(
+        """() => { const n = document.querySelector('[data-node-id="slow"]');
+        return n && n.classList.contains('st-running'); }""",
+        timeout=30000,
+    )
     cancel = page.locator("button.cancel")
     assert cancel.is_enabled()
     cancel.click()
     page.locator(".toast", has_text="Run cancelled").wait_for(timeout=30000)
-    page.wait_for_function("document.querySelector('[data-node-id=\"slow\"]').classList.contains('st-cancelled')")
+    page.wait_for_function(
+        "document.querySelector('[data-node-id=\"slow\"]').classList.contains('st-cancelled')"
+    )
     assert node.locator(".nbadge").inner_text() == "cancelled"
     assert cancel.is_disabled()
     page.locator(".sidetabs button[data-panel=queue]").click()
@@ -138,9 +206,19 @@ def test_live_progress_and_cancel(editor: Editor, server: Server) -> None:
 
 
 def test_resize_a_node_and_undo_it(editor: Editor, server: Server) -> None:
-    server.put_workflow("resize", workflow({"a": {"type": "image.Solid", "type_version": 1,
-                                                  "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
-                                                  "ui": {"pos": [40, 40]}}}))
+    server.put_workflow(
+        "resize",
+        workflow(
+            {
+                "a": {
+                    "type": "image.Solid",
+                    "type_version": 1,
+                    "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+                    "ui": {"pos": [40, 40]},
+                }
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=resize")
     before = editor.doc()
@@ -167,7 +245,9 @@ def test_templates_export_and_import(editor: Editor, server: Server, tmp_path: P
     page.locator(".sidetabs button[data-panel=workflows]").click()
     page.locator('.wf[data-kind="template"][data-name="demo_image"]').click()
     page.wait_for_function("window.reelgraph.current.doc.name === 'Image basics'")
-    template = json.loads((Path(__file__).resolve().parents[2] / "workflows" / "demo_image.json").read_text())
+    template = json.loads(
+        (Path(__file__).resolve().parents[2] / "workflows" / "demo_image.json").read_text()
+    )
     assert editor.doc()["nodes"] == template["nodes"]
     assert page.locator("[data-node-id]").count() == len(template["nodes"])
     with page.expect_download() as download:
@@ -183,15 +263,31 @@ def test_templates_export_and_import(editor: Editor, server: Server, tmp_path: P
     chooser.value.set_files(str(exported))
     page.wait_for_function(f"document.querySelectorAll('.tab').length === {tabs + 1}")
     assert editor.doc()["nodes"] == template["nodes"]
-    assert "dirty" in (page.locator(".tab.on").get_attribute("class") or "")  # imported, not saved yet
+    assert "dirty" in (
+        page.locator(".tab.on").get_attribute("class") or ""
+    )  # imported, not saved yet
 
 
 def test_alt_drag_drags_a_copy(editor: Editor, server: Server) -> None:
-    server.put_workflow("altdrag", workflow({
-        "a": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
-              "ui": {"pos": [40, 60]}},
-        "b": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("a", "image"), "sigma": 2.5},
-              "ui": {"pos": [340, 60]}}}))
+    server.put_workflow(
+        "altdrag",
+        workflow(
+            {
+                "a": {
+                    "type": "image.Solid",
+                    "type_version": 1,
+                    "inputs": {"width": 8, "height": 8, "color": "#fff", "batch": 1},
+                    "ui": {"pos": [40, 60]},
+                },
+                "b": {
+                    "type": "image.Blur",
+                    "type_version": 1,
+                    "inputs": {"image": link("a", "image"), "sigma": 2.5},
+                    "ui": {"pos": [340, 60]},
+                },
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=altdrag")
     x, y = editor.center(editor.node("b").locator(".ntitle"))
@@ -201,7 +297,9 @@ def test_alt_drag_drags_a_copy(editor: Editor, server: Server) -> None:
     doc = editor.doc()
     assert doc["nodes"]["b"]["ui"]["pos"] == [340, 60]  # the original stays
     (copy,) = set(doc["nodes"]) - {"a", "b"}
-    assert doc["nodes"][copy]["type"] == "image.Blur" and doc["nodes"][copy]["inputs"]["sigma"] == 2.5
+    assert (
+        doc["nodes"][copy]["type"] == "image.Blur" and doc["nodes"][copy]["inputs"]["sigma"] == 2.5
+    )
     assert doc["nodes"][copy]["ui"]["pos"][1] > 160
     # links from outside the copied selection are kept on the copy
     assert doc["nodes"][copy]["inputs"]["image"] == {"from": "a", "output": "image"}

@@ -13,14 +13,32 @@ import pytest
 
 from .conftest import REPO, Editor, Server, link, workflow
 
-IMAGE_WF = workflow({
-    "base": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 32, "height": 24, "color": "#00ff00", "batch": 1},
-             "ui": {"pos": [40, 60]}},
-    "blur": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("base", "image"), "sigma": 1.0},
-             "ui": {"pos": [340, 60]}},
-    "save": {"type": "image.SavePNG", "type_version": 1, "inputs": {"image": link("blur", "image"), "prefix": "img"},
-             "ui": {"pos": [640, 60]}},
-}, name="Image test", params={}, groups=[], notes=[])
+IMAGE_WF = workflow(
+    {
+        "base": {
+            "type": "image.Solid",
+            "type_version": 1,
+            "inputs": {"width": 32, "height": 24, "color": "#00ff00", "batch": 1},
+            "ui": {"pos": [40, 60]},
+        },
+        "blur": {
+            "type": "image.Blur",
+            "type_version": 1,
+            "inputs": {"image": link("base", "image"), "sigma": 1.0},
+            "ui": {"pos": [340, 60]},
+        },
+        "save": {
+            "type": "image.SavePNG",
+            "type_version": 1,
+            "inputs": {"image": link("blur", "image"), "prefix": "img"},
+            "ui": {"pos": [640, 60]},
+        },
+    },
+    name="Image test",
+    params={},
+    groups=[],
+    notes=[],
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +50,9 @@ def image_wf(server: Server) -> str:
 def test_nodes_and_links_come_from_the_document(editor: Editor, image_wf: str) -> None:
     editor.open(f"?workflow={image_wf}")
     assert editor.page.locator("[data-node-id]").count() == 3
-    links = sorted(editor.page.locator("[data-link]").evaluate_all("els => els.map(e => e.dataset.link)"))
+    links = sorted(
+        editor.page.locator("[data-link]").evaluate_all("els => els.map(e => e.dataset.link)")
+    )
     assert links == ["base.image->blur.image", "blur.image->save.image"]
     # widgets from the schema, with the document's values
     assert editor.node("base").locator('.row[data-input="width"] .wv').inner_text() == "32"
@@ -62,7 +82,9 @@ def test_wrong_type_link_is_refused_with_a_hint(editor: Editor, image_wf: str) -
     split = editor.add_node("Split Scenes", 300, 700)
     editor.connect(split, "count", "blur", "sigma")
     assert editor.link("blur", "sigma") == {"from": split, "output": "count"}
-    assert "linked" in (editor.node("blur").locator('.row[data-input="sigma"]').get_attribute("class") or "")
+    assert "linked" in (
+        editor.node("blur").locator('.row[data-input="sigma"]').get_attribute("class") or ""
+    )
 
 
 def test_undo_redo_restores_exact_state(editor: Editor, image_wf: str) -> None:
@@ -106,7 +128,10 @@ def test_undo_redo_restores_exact_state(editor: Editor, image_wf: str) -> None:
     editor.node("base").locator(".ntitle").click()
     page.keyboard.press("ArrowRight")
     step()
-    assert snaps[-1]["nodes"]["base"]["ui"]["pos"][0] == snaps[-2]["nodes"]["base"]["ui"]["pos"][0] + 20
+    assert (
+        snaps[-1]["nodes"]["base"]["ui"]["pos"][0]
+        == snaps[-2]["nodes"]["base"]["ui"]["pos"][0] + 20
+    )
     # 9 delete a node (its links go with it)
     editor.node("save").locator(".ntitle").click()
     page.keyboard.press("Delete")
@@ -143,7 +168,9 @@ def test_copy_paste_between_tabs_and_duplicate(editor: Editor, image_wf: str) ->
     assert len(editor.doc()["nodes"]) == 4
 
 
-def test_dropping_a_wire_on_empty_canvas_offers_compatible_nodes(editor: Editor, image_wf: str) -> None:
+def test_dropping_a_wire_on_empty_canvas_offers_compatible_nodes(
+    editor: Editor, image_wf: str
+) -> None:
     page = editor.page
     editor.open(f"?workflow={image_wf}")
     start = editor.center(editor.socket("blur", "out", "image"))
@@ -151,7 +178,9 @@ def test_dropping_a_wire_on_empty_canvas_offers_compatible_nodes(editor: Editor,
     palette = page.locator(".palette")
     assert palette.is_visible()
     assert "take IMAGE" in palette.locator(".pfilter").inner_text()
-    offered = palette.locator(".pitem").evaluate_all("els => els.map(e => e.dataset.type).filter(Boolean)")
+    offered = palette.locator(".pitem").evaluate_all(
+        "els => els.map(e => e.dataset.type).filter(Boolean)"
+    )
     assert "image.Invert" in offered and "video.ImageToClip" in offered
     assert "text.Script" not in offered and "tts.Speak" not in offered  # nothing that takes IMAGE
     palette.locator(".psearch").type("scale")
@@ -162,15 +191,36 @@ def test_dropping_a_wire_on_empty_canvas_offers_compatible_nodes(editor: Editor,
 
 
 def test_placeholders_keep_their_data_when_saved(editor: Editor, server: Server) -> None:
-    magic = {"type": "acme.Magic", "type_version": 7, "inputs": {"src": link("base", "image"), "strength": [1, 2, 3]},
-             "ui": {"pos": [400, 80], "acme": {"panel": "wide"}}, "acme_meta": {"license": "x"}}
-    doc = workflow({
-        "base": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 16, "height": 16, "color": "#fff", "batch": 1},
-                 "ui": {"pos": [40, 80]}, "comment": "kept"},
-        "magic": magic,
-        "after": {"type": "image.Blur", "type_version": 1, "inputs": {"image": link("magic", "out"), "sigma": 2.0},
-                  "ui": {"pos": [760, 80]}},
-    }, name="Has unknown nodes", params={}, groups=[], notes=[], **{"x-vendor": {"keep": [1, {"a": None}]}})
+    magic = {
+        "type": "acme.Magic",
+        "type_version": 7,
+        "inputs": {"src": link("base", "image"), "strength": [1, 2, 3]},
+        "ui": {"pos": [400, 80], "acme": {"panel": "wide"}},
+        "acme_meta": {"license": "x"},
+    }
+    doc = workflow(
+        {
+            "base": {
+                "type": "image.Solid",
+                "type_version": 1,
+                "inputs": {"width": 16, "height": 16, "color": "#fff", "batch": 1},
+                "ui": {"pos": [40, 80]},
+                "comment": "kept",
+            },
+            "magic": magic,
+            "after": {
+                "type": "image.Blur",
+                "type_version": 1,
+                "inputs": {"image": link("magic", "out"), "sigma": 2.0},
+                "ui": {"pos": [760, 80]},
+            },
+        },
+        name="Has unknown nodes",
+        params={},
+        groups=[],
+        notes=[],
+        **{"x-vendor": {"keep": [1, {"a": None}]}},
+    )
     server.put_workflow("placeholders", doc)
     editor.open("?workflow=placeholders")
     ph = editor.page.locator('.node.placeholder[data-node-id="magic"]')
@@ -193,8 +243,9 @@ def test_placeholders_keep_their_data_when_saved(editor: Editor, server: Server)
     assert saved["nodes"]["after"]["ui"]["pos"] != [760, 80]
 
 
-def test_a_param_exposed_in_the_editor_is_honoured_by_the_cli(editor: Editor, server: Server, image_wf: str,
-                                                              tmp_path: Path) -> None:
+def test_a_param_exposed_in_the_editor_is_honoured_by_the_cli(
+    editor: Editor, server: Server, image_wf: str, tmp_path: Path
+) -> None:
     page = editor.page
     editor.open(f"?workflow={image_wf}")
     editor.node("base").locator('.row[data-input="color"] .wl').click(button="right")
@@ -208,12 +259,34 @@ def test_a_param_exposed_in_the_editor_is_honoured_by_the_cli(editor: Editor, se
     page.wait_for_function("!window.reelgraph.current.dirty")
     saved_path = server.data / "workflows" / f"{image_wf}.json"
     saved = json.loads(saved_path.read_text())
-    assert saved["params"]["tint"] == {"node": "base", "input": "color", "type": "TEXT", "default": "#00ff00"}
+    assert saved["params"]["tint"] == {
+        "node": "base",
+        "input": "color",
+        "type": "TEXT",
+        "default": "#00ff00",
+    }
     out = tmp_path / "out"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(saved_path), "--set", "tint=#ff0000",
-                           "--out", str(out), "--no-disk-cache", "-q"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reelgraph.engine.cli",
+            "run",
+            str(saved_path),
+            "--set",
+            "tint=#ff0000",
+            "--out",
+            str(out),
+            "--no-disk-cache",
+            "-q",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     from PIL import Image
 
@@ -224,22 +297,59 @@ def test_a_param_exposed_in_the_editor_is_honoured_by_the_cli(editor: Editor, se
 
 def _make_outputs(tmp_path: Path) -> tuple[dict[str, Any], Path, Path]:
     """A PNG and an MP4 made by `reelgraph run`: both embed the workflow."""
-    wf = workflow({
-        "solid": {"type": "image.Solid", "type_version": 1, "inputs": {"width": 64, "height": 48, "color": "#3366aa", "batch": 1},
-                  "ui": {"pos": [0, 0], "title": "Backdrop"}},
-        "png": {"type": "image.SavePNG", "type_version": 1, "inputs": {"image": link("solid", "image"), "prefix": "still"},
-                "ui": {"pos": [300, 0]}},
-        "clip": {"type": "video.ImageToClip", "type_version": 1,
-                 "inputs": {"image": link("solid", "image"), "duration": 0.5, "fps": 8.0}, "ui": {"pos": [300, 200]}},
-        "mp4": {"type": "video.Encode", "type_version": 1, "inputs": {"video": link("clip", "video"), "filename": "moving"},
-                "ui": {"pos": [600, 200]}},
-    }, name="Embedded", params={}, groups=[{"title": "G", "bounds": [-20, -60, 900, 400]}], notes=[])
+    wf = workflow(
+        {
+            "solid": {
+                "type": "image.Solid",
+                "type_version": 1,
+                "inputs": {"width": 64, "height": 48, "color": "#3366aa", "batch": 1},
+                "ui": {"pos": [0, 0], "title": "Backdrop"},
+            },
+            "png": {
+                "type": "image.SavePNG",
+                "type_version": 1,
+                "inputs": {"image": link("solid", "image"), "prefix": "still"},
+                "ui": {"pos": [300, 0]},
+            },
+            "clip": {
+                "type": "video.ImageToClip",
+                "type_version": 1,
+                "inputs": {"image": link("solid", "image"), "duration": 0.5, "fps": 8.0},
+                "ui": {"pos": [300, 200]},
+            },
+            "mp4": {
+                "type": "video.Encode",
+                "type_version": 1,
+                "inputs": {"video": link("clip", "video"), "filename": "moving"},
+                "ui": {"pos": [600, 200]},
+            },
+        },
+        name="Embedded",
+        params={},
+        groups=[{"title": "G", "bounds": [-20, -60, 900, 400]}],
+        notes=[],
+    )
     src = tmp_path / "embedded.json"
     src.write_text(json.dumps(wf))
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "engine.cli", "run", str(src), "--out", str(out),
-                    "--no-disk-cache", "-q"], cwd=REPO, check=True, timeout=180,
-                   env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reelgraph.engine.cli",
+            "run",
+            str(src),
+            "--out",
+            str(out),
+            "--no-disk-cache",
+            "-q",
+        ],
+        cwd=REPO,
+        check=True,
+        timeout=180,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        capture_output=True,
+    )
     (png,) = list(out.rglob("*.png"))
     (mp4,) = list(out.rglob("*.mp4"))
     return wf, png, mp4
@@ -254,8 +364,9 @@ def test_dropping_an_output_mp4_or_png_restores_its_graph(editor: Editor, tmp_pa
         editor.drop_file(path, mime)
         page.wait_for_function(f"document.querySelectorAll('.tab').length === {tabs + 1}")
         doc = editor.doc()
-        assert {k: (n["type"], n["inputs"]) for k, n in doc["nodes"].items()} == \
-            {k: (n["type"], n["inputs"]) for k, n in wf["nodes"].items()}, path.name
+        assert {k: (n["type"], n["inputs"]) for k, n in doc["nodes"].items()} == {
+            k: (n["type"], n["inputs"]) for k, n in wf["nodes"].items()
+        }, path.name
         assert doc["groups"] == wf["groups"]
         assert page.locator('[data-node-id="solid"] .ntitle').inner_text() == "Backdrop"
         assert page.locator("[data-link]").count() == 3
@@ -271,14 +382,26 @@ def test_dropping_an_output_mp4_or_png_restores_its_graph(editor: Editor, tmp_pa
 
 
 def test_a_failing_node_shows_its_error_and_traceback(editor: Editor, server: Server) -> None:
-    server.put_workflow("failing", workflow({
-        "tpl": {"type": "text.Template", "type_version": 1,
-                "inputs": {"template": "Hello {name}", "values": "", "strict": True}, "ui": {"pos": [40, 40]}},
-    }, name="Fails"))
+    server.put_workflow(
+        "failing",
+        workflow(
+            {
+                "tpl": {
+                    "type": "text.Template",
+                    "type_version": 1,
+                    "inputs": {"template": "Hello {name}", "values": "", "strict": True},
+                    "ui": {"pos": [40, 40]},
+                },
+            },
+            name="Fails",
+        ),
+    )
     page = editor.page
     editor.open("?workflow=failing")
     editor.node("tpl").locator(".ntitle").click()
-    page.keyboard.press("Control+Shift+Enter")  # run to the selected node (it is not an output node)
+    page.keyboard.press(
+        "Control+Shift+Enter"
+    )  # run to the selected node (it is not an output node)
     err = editor.node("tpl").locator(".nerror")
     err.wait_for(timeout=60000)
     assert "no value for {name}" in err.locator(".emsg").inner_text()
@@ -317,11 +440,25 @@ def test_palette_fuzzy_search_and_categories(editor: Editor, image_wf: str) -> N
 
 
 def test_a_workflow_that_cannot_run_shows_why_on_its_nodes(editor: Editor, server: Server) -> None:
-    server.put_workflow("invalid", workflow({
-        "blur": {"type": "image.Blur", "type_version": 1, "inputs": {"sigma": 1.0}, "ui": {"pos": [40, 40]}},
-        "save": {"type": "image.SavePNG", "type_version": 1, "inputs": {"image": link("blur", "image"), "prefix": "x"},
-                 "ui": {"pos": [340, 40]}},
-    }))
+    server.put_workflow(
+        "invalid",
+        workflow(
+            {
+                "blur": {
+                    "type": "image.Blur",
+                    "type_version": 1,
+                    "inputs": {"sigma": 1.0},
+                    "ui": {"pos": [40, 40]},
+                },
+                "save": {
+                    "type": "image.SavePNG",
+                    "type_version": 1,
+                    "inputs": {"image": link("blur", "image"), "prefix": "x"},
+                    "ui": {"pos": [340, 40]},
+                },
+            }
+        ),
+    )
     page = editor.page
     editor.open("?workflow=invalid")
     # the Issues panel already names the unlinked input
@@ -339,15 +476,18 @@ def test_a_workflow_that_cannot_run_shows_why_on_its_nodes(editor: Editor, serve
 
 def test_the_editor_applies_the_engines_connection_rules(editor: Editor, server: Server) -> None:
     """Every pair of types (and their lists): the editor allows exactly what the engine accepts."""
-    from engine.types import compatibility
+    from reelgraph.engine.types import compatibility
 
     names = sorted(server.request("GET", "/api/types")["types"])
     types = [*names, *(f"list[{n}]" for n in names)]
     pairs = [(a, b) for a in types for b in types]
     editor.open()
-    got = editor.page.evaluate("""async (pairs) => {
+    got = editor.page.evaluate(
+        """async (pairs) => {
         const { compatibility } = await import('/js/types.js');
-        return pairs.map(([a, b]) => compatibility(a, b)); }""", pairs)
+        return pairs.map(([a, b]) => compatibility(a, b)); }""",
+        pairs,
+    )
     expected = [compatibility(a, b).name.lower() for a, b in pairs]
     mismatches = [(a, b, g, e) for (a, b), g, e in zip(pairs, got, expected, strict=True) if g != e]
     assert not mismatches, mismatches[:20]

@@ -30,10 +30,25 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
     concat = add("video.concat", 930, top)
     encode = add("video.encode", 1110, top)
     assert [script, split, card, fields, speak, clip, concat, encode] == [
-        "script", "splitscenes", "titlecard", "scenefields", "speak", "imagetoclip", "concat", "encode"]
+        "script",
+        "splitscenes",
+        "titlecard",
+        "scenefields",
+        "speak",
+        "imagetoclip",
+        "concat",
+        "encode",
+    ]
     assert [n["type"] for n in editor.doc()["nodes"].values()] == [
-        "text.Script", "text.SplitScenes", "slides.TitleCard", "text.SceneFields", "tts.Speak",
-        "video.ImageToClip", "video.Concat", "video.Encode"]
+        "text.Script",
+        "text.SplitScenes",
+        "slides.TitleCard",
+        "text.SceneFields",
+        "tts.Speak",
+        "video.ImageToClip",
+        "video.Concat",
+        "video.Encode",
+    ]
 
     editor.connect(script, "text", split, "text")
     editor.connect(split, "scenes", card, "scene")
@@ -66,13 +81,18 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
     name.press("Enter")
     doc = editor.doc()
     assert doc["nodes"][script]["inputs"]["text"] == SCRIPT
-    assert (doc["nodes"][card]["inputs"]["width"], doc["nodes"][card]["inputs"]["height"]) == (320, 180)
+    assert (doc["nodes"][card]["inputs"]["width"], doc["nodes"][card]["inputs"]["height"]) == (
+        320,
+        180,
+    )
 
     # save under a name (Ctrl+S asks for it)
     page.keyboard.press("Control+s")
     page.locator(".dialog .dlg-input").fill("built-explainer")
     page.keyboard.press("Enter")
-    page.wait_for_function("!window.reelgraph.current.dirty && window.reelgraph.current.name === 'built-explainer'")
+    page.wait_for_function(
+        "!window.reelgraph.current.dirty && window.reelgraph.current.name === 'built-explainer'"
+    )
     saved = server.saved("built-explainer")
     assert len(saved["nodes"]) == 9
     check = server.request("POST", "/api/workflows/validate", saved)
@@ -84,7 +104,10 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
     assert page.locator(".tab.on .tname").inner_text() == "built-explainer"
     assert page.locator("[data-node-id]").count() == 9
     assert page.locator("[data-link]").count() == 11
-    assert editor.doc() == saved | {"ui": editor.doc().get("ui")} or editor.doc()["nodes"] == saved["nodes"]
+    assert (
+        editor.doc() == saved | {"ui": editor.doc().get("ui")}
+        or editor.doc()["nodes"] == saved["nodes"]
+    )
 
     # queue with Ctrl+Enter and watch
     page.mouse.click(canvas["x"] + 20, canvas["y"] + canvas["height"] - 60)
@@ -100,11 +123,18 @@ def test_build_save_reload_queue_and_play_the_explainer(editor: Editor, server: 
     src = video.get_attribute("src") or ""
     assert src.startswith("/api/files/outputs/") and src.endswith("built.mp4"), src
     # the preview plays
-    page.evaluate("""async (sel) => { const v = document.querySelector(sel); v.muted = true; await v.play(); }""",
-                  f'[data-node-id="{encode}"] video')
-    page.wait_for_function(f"""document.querySelector('[data-node-id="{encode}"] video').currentTime > 0.2""",
-                           timeout=20000)
-    assert page.evaluate(f"""document.querySelector('[data-node-id="{encode}"] video').videoWidth""") == 320
+    page.evaluate(
+        """async (sel) => { const v = document.querySelector(sel); v.muted = true; await v.play(); }""",
+        f'[data-node-id="{encode}"] video',
+    )
+    page.wait_for_function(
+        f"""document.querySelector('[data-node-id="{encode}"] video').currentTime > 0.2""",
+        timeout=20000,
+    )
+    assert (
+        page.evaluate(f"""document.querySelector('[data-node-id="{encode}"] video').videoWidth""")
+        == 320
+    )
 
 
 RUN_STATUS = """() => { const app = window.reelgraph, run = app.current.run;
@@ -115,12 +145,19 @@ def queue_and_wait(editor: Editor) -> str:
     page = editor.page
     old = page.evaluate("() => window.reelgraph.current.run && window.reelgraph.current.run.id")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function(f"() => {{ const r = window.reelgraph.current.run; return r && r.id && r.id !== {old!r}; }}"
-                           .replace("None", "null"))
-    page.wait_for_function(f"() => ['finished', 'failed', 'cancelled'].includes(({RUN_STATUS})())", timeout=300000)
+    page.wait_for_function(
+        f"() => {{ const r = window.reelgraph.current.run; return r && r.id && r.id !== {old!r}; }}".replace(
+            "None", "null"
+        )
+    )
+    page.wait_for_function(
+        f"() => ['finished', 'failed', 'cancelled'].includes(({RUN_STATUS})())", timeout=300000
+    )
     status = str(page.evaluate(RUN_STATUS))
     if status == "finished":  # the outputs (the video) are fetched once the run ends
-        page.wait_for_function("() => Object.values(window.reelgraph.current.run.previews).some((p) => p.kind === 'file')")
+        page.wait_for_function(
+            "() => Object.values(window.reelgraph.current.run.previews).some((p) => p.kind === 'file')"
+        )
     return status
 
 

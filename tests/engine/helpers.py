@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import Registry, Workflow
+from reelgraph.engine import Registry, Workflow
 
 from . import testnodes
 

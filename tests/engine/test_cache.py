@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import Cache, DiskCache, Engine, MemoryCache, Registry, Result
-from engine.cache import sizeof
+from reelgraph.engine import Cache, DiskCache, Engine, MemoryCache, Registry, Result
+from reelgraph.engine.cache import sizeof
 
 from .helpers import link, n, registry, workflow
 
@@ -45,7 +45,15 @@ def test_sizeof_counts_tensor_storage():
 
 def test_disk_round_trip_of_tensors_and_plain_values(tmp_path):
     disk = DiskCache(tmp_path)
-    value = Result((torch.rand(2, 3, 4), {"a": [1, 2.5, "x"]}, (1, 2), None, torch.arange(5, dtype=torch.int64)))
+    value = Result(
+        (
+            torch.rand(2, 3, 4),
+            {"a": [1, 2.5, "x"]},
+            (1, 2),
+            None,
+            torch.arange(5, dtype=torch.int64),
+        )
+    )
     assert disk.write_now("ab" * 16, value)
     back = disk.get("ab" * 16)
     assert torch.equal(back.values[0], value.values[0]) and back.values[0].dtype == torch.float32
@@ -74,13 +82,19 @@ def test_a_corrupted_entry_is_a_miss_and_is_removed(tmp_path, damage):
 
 def test_corrupted_entry_during_a_run_is_recomputed(tmp_path):
     cache_dir = tmp_path / "cache"
-    wf = workflow({"s": n("image.Solid", width=32, height=32), "b": n("image.Blur", image=link("s", "image"))})
-    eng = Engine(registry(), Cache(MemoryCache(), DiskCache(cache_dir), disk_min_seconds=0), out_dir=tmp_path)
+    wf = workflow(
+        {"s": n("image.Solid", width=32, height=32), "b": n("image.Blur", image=link("s", "image"))}
+    )
+    eng = Engine(
+        registry(), Cache(MemoryCache(), DiskCache(cache_dir), disk_min_seconds=0), out_dir=tmp_path
+    )
     eng.run(wf, targets=["b"])
     eng.close()
     for f in cache_dir.rglob("*.rgc"):
         f.write_bytes(f.read_bytes()[:20])
-    eng2 = Engine(registry(), Cache(MemoryCache(), DiskCache(cache_dir), disk_min_seconds=0), out_dir=tmp_path)
+    eng2 = Engine(
+        registry(), Cache(MemoryCache(), DiskCache(cache_dir), disk_min_seconds=0), out_dir=tmp_path
+    )
     result = eng2.run(wf, targets=["b"])
     eng2.close()
     assert result.ok and sorted(result.executed) == ["b", "s"]
@@ -93,13 +107,20 @@ def test_unserialisable_values_stay_in_memory_only(tmp_path):
 
 
 def _cli(args, env):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "reelgraph.engine.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_a_second_process_reuses_the_disk_cache(tmp_path):
     wf = {
-        "format": "reelgraph.workflow", "version": 1,
+        "format": "reelgraph.workflow",
+        "version": 1,
         "nodes": {
             "s": n("image.Solid", width=256, height=256, color="#204080"),
             "b": n("image.Blur", image=link("s", "image"), sigma=4.0),
@@ -109,7 +130,16 @@ def test_a_second_process_reuses_the_disk_cache(tmp_path):
     path = tmp_path / "wf.json"
     path.write_text(json.dumps(wf))
     env = {**os.environ, "REELGRAPH_CACHE_DIR": str(tmp_path / "cache")}
-    args = ["run", str(path), "--out", str(tmp_path / "out"), "--json", "-q", "--cache-min-seconds", "0"]
+    args = [
+        "run",
+        str(path),
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        "-q",
+        "--cache-min-seconds",
+        "0",
+    ]
     first = _cli(args, env)
     assert first.returncode == 0, first.stderr
     assert sorted(json.loads(first.stdout)["executed"]) == ["b", "s", "save"]
@@ -125,7 +155,7 @@ def test_a_second_process_reuses_the_disk_cache(tmp_path):
 
 
 NODE_SOURCE = '''
-from engine import INT, node
+from reelgraph.engine import INT, node
 
 
 @node("custom.Scale", category="test", outputs={"value": INT})
@@ -158,7 +188,9 @@ def test_editing_a_node_source_invalidates_its_results(tmp_path):
     assert first.outputs["s"]["value"] == 10 and first.executed == ["s"]
     assert run().executed == []
     # A helper value in the same file changes: the node must run again.
-    (folder / "scaling.py").write_text(textwrap.dedent(NODE_SOURCE).replace("FACTOR = 2", "FACTOR = 3"))
+    (folder / "scaling.py").write_text(
+        textwrap.dedent(NODE_SOURCE).replace("FACTOR = 2", "FACTOR = 3")
+    )
     third = run()
     assert third.executed == ["s"] and third.outputs["s"]["value"] == 15
 
@@ -166,8 +198,12 @@ def test_editing_a_node_source_invalidates_its_results(tmp_path):
 def test_broken_custom_pack_is_reported_not_fatal(tmp_path):
     folder = tmp_path / "custom_nodes"
     folder.mkdir()
-    (folder / "broken.py").write_text("raise ImportError('needs a package that is not installed')\n")
-    (folder / "fine.py").write_text(textwrap.dedent(NODE_SOURCE).replace("custom.Scale", "custom.Fine"))
+    (folder / "broken.py").write_text(
+        "raise ImportError('needs a package that is not installed')\n"
+    )
+    (folder / "fine.py").write_text(
+        textwrap.dedent(NODE_SOURCE).replace("custom.Scale", "custom.Fine")
+    )
     reg = Registry.discover(custom_nodes=[folder])
     assert "custom.Fine" in reg and "image.Blur" in reg
     (err,) = reg.load_errors
@@ -200,10 +236,12 @@ def test_sizing_and_storing_values_while_torch_is_half_imported():
     code = (
         "import sys, types; sys.modules['torch'] = types.ModuleType('torch'); "
         "sys.modules['numpy'] = types.ModuleType('numpy'); "
-        "from engine.cache import sizeof, Result; from engine.serialize import packb; "
+        "from reelgraph.engine.cache import sizeof, Result; from reelgraph.engine.serialize import packb; "
         "print(sizeof(Result(([1, 2], 'abc'))) > 0, len(packb([1, 'x', (2, 3)])) > 0)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert out.stdout.strip() == "True True", out.stderr
 
 
@@ -212,7 +250,7 @@ class Span(tuple):
 
 
 def test_registered_codecs_win_over_builtin_containers(tmp_path):
-    from engine import register_codec
+    from reelgraph.engine import register_codec
 
     register_codec(Span, "test.Span", lambda s: list(s), lambda d: Span(d))
     disk = DiskCache(tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from engine import Engine, Registry, Workflow
+from reelgraph.engine import Engine, Registry, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,10 +21,22 @@ def test_the_guide_example_node_loads_and_runs(tmp_path):
     reg = Registry.discover(custom_nodes=[folder])
     assert not reg.load_errors and "mypack.Vignette" in reg
     assert sum(1 for line in code.strip().splitlines() if line.strip()) <= 16
-    wf = Workflow({"format": "reelgraph.workflow", "version": 1, "nodes": {
-        "s": {"type": "image.Solid", "inputs": {"width": 16, "height": 16, "color": "#ffffff"}},
-        "v": {"type": "mypack.Vignette", "inputs": {"image": {"from": "s", "output": "image"}, "strength": 0.5}},
-    }})
+    wf = Workflow(
+        {
+            "format": "reelgraph.workflow",
+            "version": 1,
+            "nodes": {
+                "s": {
+                    "type": "image.Solid",
+                    "inputs": {"width": 16, "height": 16, "color": "#ffffff"},
+                },
+                "v": {
+                    "type": "mypack.Vignette",
+                    "inputs": {"image": {"from": "s", "output": "image"}, "strength": 0.5},
+                },
+            },
+        }
+    )
     out = Engine(reg, out_dir=tmp_path).run(wf, targets=["v"]).outputs["v"]["image"]
     assert out.shape == (1, 16, 16, 3)
     assert out[0, 8, 8].min() > 0.9 and out[0, 0, 0].max() < 0.6  # centre bright, corners dark

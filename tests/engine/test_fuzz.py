@@ -8,8 +8,15 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Cache, Engine, MemoryCache, WorkflowError, loads_workflow, validate_workflow
-from engine.graph import compile_plan
+from reelgraph.engine import (
+    Cache,
+    Engine,
+    MemoryCache,
+    WorkflowError,
+    loads_workflow,
+    validate_workflow,
+)
+from reelgraph.engine.graph import compile_plan
 
 from .helpers import link, n, registry
 
@@ -17,14 +24,20 @@ REG = registry()
 TYPES = [t.id for t in REG] + ["nope.Missing", "", "test"]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True)
     | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 BASE = {
-    "format": "reelgraph.workflow", "version": 1,
+    "format": "reelgraph.workflow",
+    "version": 1,
     "nodes": {
         "a": n("test.Const", value=1),
         "b": n("test.Add", a=link("a", "value"), b=2),
@@ -46,7 +59,11 @@ mutation = st.one_of(
     st.tuples(st.just("link"), node_ids, input_names, st.tuples(node_ids, output_names)),
     st.tuples(st.just("type"), node_ids, st.sampled_from(TYPES)),
     st.tuples(st.just("delete"), node_ids),
-    st.tuples(st.just("raw"), st.sampled_from(["nodes", "params", "version", "format", "inputs"]), json_values),
+    st.tuples(
+        st.just("raw"),
+        st.sampled_from(["nodes", "params", "version", "format", "inputs"]),
+        json_values,
+    ),
 )
 
 

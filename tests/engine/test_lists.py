@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Cache, Engine, MemoryCache
+from reelgraph.engine import Cache, Engine, MemoryCache
 
 from . import testnodes
 from .helpers import link, n, registry, workflow
@@ -18,11 +18,13 @@ def engine(tmp_path):
 
 
 def pipeline(text: str):
-    return workflow({
-        "w": n("test.Words", text=text),
-        "up": n("test.Upper", text=link("w", "words")),  # takes TEXT, fed list[TEXT]: maps
-        "join": n("test.Join", items=link("up", "text"), sep="-"),  # takes list[TEXT]: fan-in
-    })
+    return workflow(
+        {
+            "w": n("test.Words", text=text),
+            "up": n("test.Upper", text=link("w", "words")),  # takes TEXT, fed list[TEXT]: maps
+            "join": n("test.Join", items=link("up", "text"), sep="-"),  # takes list[TEXT]: fan-in
+        }
+    )
 
 
 def upper_calls():
@@ -47,7 +49,7 @@ def test_each_element_is_cached_on_its_own(engine):
 
 
 def test_mapped_output_types_propagate(engine):
-    from engine import validate_workflow
+    from reelgraph.engine import validate_workflow
 
     # up's output is list[TEXT] after mapping, so Join (list[TEXT]) accepts it and
     # a TEXT-taking node downstream maps again.
@@ -58,44 +60,56 @@ def test_mapped_output_types_propagate(engine):
 
 
 def test_single_value_into_a_list_input_is_wrapped(engine):
-    wf = workflow({
-        "w": n("test.Words", text="solo"),
-        "up": n("test.Upper", text=link("w", "words")),
-        "first": n("test.Pick", items=link("up", "text")),
-        "again": n("test.Pick", items=link("first", "first")),  # TEXT into list[TEXT]
-    })
+    wf = workflow(
+        {
+            "w": n("test.Words", text="solo"),
+            "up": n("test.Upper", text=link("w", "words")),
+            "first": n("test.Pick", items=link("up", "text")),
+            "again": n("test.Pick", items=link("first", "first")),  # TEXT into list[TEXT]
+        }
+    )
     result = engine.run(wf, targets=["again"])
     assert result.outputs["again"] == {"first": "SOLO", "count": 1}
 
 
 def test_zip_lists_of_different_length_fails_clearly(engine):
-    wf = workflow({
-        "x": n("test.Numbers", text="1 2 3"),
-        "y": n("test.Numbers", text="10 20"),
-        "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
-    })
+    wf = workflow(
+        {
+            "x": n("test.Numbers", text="1 2 3"),
+            "y": n("test.Numbers", text="10 20"),
+            "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
+        }
+    )
     failure = engine.run(wf, targets=["s"]).failed["s"]
-    assert "differ in length" in failure.message and "a=3" in failure.message and "b=2" in failure.message
+    assert (
+        "differ in length" in failure.message
+        and "a=3" in failure.message
+        and "b=2" in failure.message
+    )
 
 
 def test_zip_two_lists_and_broadcast_a_scalar(engine):
-    wf = workflow({
-        "x": n("test.Numbers", text="1 2 3"),
-        "y": n("test.Numbers", text="10 20 30"),
-        "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
-        "t": n("test.Add", a=link("s", "sum"), b=1000),
-    })
+    wf = workflow(
+        {
+            "x": n("test.Numbers", text="1 2 3"),
+            "y": n("test.Numbers", text="10 20 30"),
+            "s": n("test.Add", a=link("x", "numbers"), b=link("y", "numbers")),
+            "t": n("test.Add", a=link("s", "sum"), b=1000),
+        }
+    )
     result = engine.run(wf, targets=["s", "t"])
     assert result.outputs["s"]["sum"] == [11, 22, 33]
     assert result.outputs["t"]["sum"] == [1011, 1022, 1033]
 
 
 def test_whole_list_input_with_a_mapped_scalar(engine):
-    wf = workflow({
-        "w1": n("test.Words", text="a b c"),
-        "w2": n("test.Words", text="x y z"),
-        "j": n("test.Join", items=link("w1", "words"), sep=link("w2", "words")),
-    })
+    wf = workflow(
+        {
+            "w1": n("test.Words", text="a b c"),
+            "w2": n("test.Words", text="x y z"),
+            "j": n("test.Join", items=link("w1", "words"), sep=link("w2", "words")),
+        }
+    )
     # items takes the whole list; sep (TEXT) is mapped: one join per separator.
     result = engine.run(wf, targets=["j"])
     assert result.outputs["j"]["text"] == ["axbxc", "aybyc", "azbzc"]
@@ -112,7 +126,7 @@ class Card:
 
 
 def test_elements_with_their_own_key_are_cached_on_their_own():
-    from engine.scheduler import _content_key
+    from reelgraph.engine.scheduler import _content_key
 
     assert _content_key(Card("a")) == _content_key(Card("a")) != _content_key(Card("b"))
     assert _content_key(object()) is None
@@ -122,8 +136,10 @@ def test_per_element_keys_include_params_a_mapped_node_reads(engine):
     # Two templates in a list, each filled from the "name" param: changing the param
     # must re-run the elements, not serve them from the per-element cache.
     wf = workflow(
-        {"w": n("test.Words", text="hi-{name} bye-{name}"),
-         "t": n("text.Template", template=link("w", "words"))},
+        {
+            "w": n("test.Words", text="hi-{name} bye-{name}"),
+            "t": n("text.Template", template=link("w", "words")),
+        },
         params={"name": {"type": "TEXT", "default": "Ada"}},
     )
     assert engine.run(wf, targets=["t"]).outputs["t"]["text"] == ["hi-Ada", "bye-Ada"]

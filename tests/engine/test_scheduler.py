@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from engine import Cache, CancelToken, Engine, MemoryCache
+from reelgraph.engine import Cache, CancelToken, Engine, MemoryCache
 
 from . import testnodes
 from .helpers import link, n, registry, workflow
@@ -22,15 +22,17 @@ def engine(tmp_path):
 
 def diamond():
     # a -> b -> d, a -> c -> d ; e independent
-    return workflow({
-        "a": n("test.Const", value=1),
-        "b": n("test.Add", a=link("a", "value"), b=10),
-        "c": n("test.Add", a=link("a", "value"), b=100),
-        "d": n("test.Add", a=link("b", "sum"), b=link("c", "sum")),
-        "e": n("test.Const", value=7),
-        "out": n("test.Sink", value=link("d", "sum")),
-        "out2": n("test.Sink", value=link("e", "value")),
-    })
+    return workflow(
+        {
+            "a": n("test.Const", value=1),
+            "b": n("test.Add", a=link("a", "value"), b=10),
+            "c": n("test.Add", a=link("a", "value"), b=100),
+            "d": n("test.Add", a=link("b", "sum"), b=link("c", "sum")),
+            "e": n("test.Const", value=7),
+            "out": n("test.Sink", value=link("d", "sum")),
+            "out2": n("test.Sink", value=link("e", "value")),
+        }
+    )
 
 
 def test_cold_then_identical_rerun(engine):
@@ -92,20 +94,24 @@ def test_run_to_here_runs_only_ancestors(engine):
 
 
 def test_multiple_named_outputs(engine):
-    wf = workflow({"p": n("test.Pair", value=3), "s": n("test.Add", a=link("p", "a"), b=link("p", "b"))})
+    wf = workflow(
+        {"p": n("test.Pair", value=3), "s": n("test.Add", a=link("p", "a"), b=link("p", "b"))}
+    )
     result = engine.run(wf, targets=["s", "p"])
     assert result.outputs["p"] == {"a": 3, "b": -3} and result.outputs["s"]["sum"] == 0
 
 
 def test_failure_stops_only_descendants_and_keeps_the_rest(engine):
-    wf = workflow({
-        "a": n("test.Const", value=1),
-        "bad": n("test.Fail", value=5),
-        "after": n("test.Add", a=link("bad", "value"), b=link("a", "value")),
-        "sink_bad": n("test.Sink", value=link("after", "sum")),
-        "good": n("test.Add", a=link("a", "value"), b=1),
-        "sink_good": n("test.Sink", value=link("good", "sum")),
-    })
+    wf = workflow(
+        {
+            "a": n("test.Const", value=1),
+            "bad": n("test.Fail", value=5),
+            "after": n("test.Add", a=link("bad", "value"), b=link("a", "value")),
+            "sink_bad": n("test.Sink", value=link("after", "sum")),
+            "good": n("test.Add", a=link("a", "value"), b=1),
+            "sink_good": n("test.Sink", value=link("good", "sum")),
+        }
+    )
     events = []
     result = engine.run(wf, listener=events.append)
     assert result.status == "failed"
@@ -115,7 +121,9 @@ def test_failure_stops_only_descendants_and_keeps_the_rest(engine):
     assert sorted(result.skipped) == ["after", "sink_bad"]
     assert {"a", "good", "sink_good"} <= set(result.executed)
     failed_events = [e for e in events if e.type == "node.failed"]
-    assert [e.node_id for e in failed_events] == ["bad"] and "boom" in failed_events[0].data["message"]
+    assert [e.node_id for e in failed_events] == ["bad"] and "boom" in failed_events[0].data[
+        "message"
+    ]
     assert events[-1].type == "run.failed"
     # Fix the failing node: what completed before is reused.
     wf.nodes["bad"] = n("test.Const", value=5)
@@ -134,10 +142,13 @@ def test_independent_cpu_nodes_really_overlap(engine):
     # Each node waits at a two-party barrier: the run can only finish if both
     # are inside their function at the same moment.
     testnodes.BARRIER["b"] = threading.Barrier(2, timeout=20)
-    wf = workflow({
-        "x": n("test.Barrier", value=1), "y": n("test.Barrier", value=2),
-        "s": n("test.Add", a=link("x", "value"), b=link("y", "value")),
-    })
+    wf = workflow(
+        {
+            "x": n("test.Barrier", value=1),
+            "y": n("test.Barrier", value=2),
+            "s": n("test.Add", a=link("x", "value"), b=link("y", "value")),
+        }
+    )
     result = engine.run(wf, targets=["s"])
     assert result.ok, result.failed
     assert result.outputs["s"]["sum"] == 3
@@ -154,10 +165,12 @@ def test_cpu_limit_of_one_serialises(tmp_path):
 
 
 def test_cancellation_stops_a_running_node_and_the_rest(engine):
-    wf = workflow({
-        "slow": n("test.Slow", steps=3000, value=1),
-        "after": n("test.Add", a=link("slow", "value"), b=1),
-    })
+    wf = workflow(
+        {
+            "slow": n("test.Slow", steps=3000, value=1),
+            "after": n("test.Add", a=link("slow", "value"), b=1),
+        }
+    )
     token = CancelToken()
     events = []
 
@@ -195,19 +208,27 @@ def test_event_sequence_of_a_run(engine):
     engine.run(wf, targets=["b"], listener=events.append)
     kinds = [(e.type, e.node_id) for e in events]
     assert kinds == [
-        ("run.started", None), ("run.scheduled", None),
-        ("node.started", "a"), ("node.finished", "a"),
-        ("node.started", "b"), ("node.finished", "b"),
+        ("run.started", None),
+        ("run.scheduled", None),
+        ("node.started", "a"),
+        ("node.finished", "a"),
+        ("node.started", "b"),
+        ("node.finished", "b"),
         ("run.finished", None),
     ]
     assert events[1].data == {"to_run": 2, "cached": 0, "queued": ["a", "b"]}
     finished = [e for e in events if e.type == "node.finished"]
-    assert all(e.data["seconds"] >= 0 and e.data["peak_rss_mb"] > 0 and e.data["output_bytes"] > 0
-               for e in finished)
+    assert all(
+        e.data["seconds"] >= 0 and e.data["peak_rss_mb"] > 0 and e.data["output_bytes"] > 0
+        for e in finished
+    )
     events.clear()
     engine.run(wf, targets=["b"], listener=events.append)
     assert [(e.type, e.node_id) for e in events] == [
-        ("run.started", None), ("node.cached", "b"), ("run.scheduled", None), ("run.finished", None),
+        ("run.started", None),
+        ("node.cached", "b"),
+        ("run.scheduled", None),
+        ("run.finished", None),
     ]
 
 
@@ -226,7 +247,9 @@ def test_params_fill_inputs(engine):
 def test_hundred_thousand_node_chain_validates_and_runs(engine):
     nodes = {"n0": n("test.Const", value=0)}
     for i in range(1, 100_000):
-        nodes[f"n{i}"] = n("test.Add", a=link(f"n{i - 1}", "sum" if i > 1 else "value"), b=1 if i % 2 else 0)
+        nodes[f"n{i}"] = n(
+            "test.Add", a=link(f"n{i - 1}", "sum" if i > 1 else "value"), b=1 if i % 2 else 0
+        )
     wf = workflow(nodes)
     result = engine.run(wf, targets=["n99999"])
     assert result.ok and result.outputs["n99999"]["sum"] == 50_000
@@ -250,16 +273,20 @@ def test_params_reach_nodes_that_use_them_and_enter_their_keys(engine):
     assert again.executed == ["t"] and again.outputs["t"]["text"] == "Hello Grace, welcome!"
     assert engine.run(wf, targets=["t"], params={"name": "Grace"}).executed == []
     # Nodes that do not read params keep their keys when a param changes.
-    wf2 = workflow({"a": n("test.Const", value=1)}, params={"name": {"type": "TEXT", "default": "x"}})
+    wf2 = workflow(
+        {"a": n("test.Const", value=1)}, params={"name": {"type": "TEXT", "default": "x"}}
+    )
     engine.run(wf2, targets=["a"])
     assert engine.run(wf2, targets=["a"], params={"name": "y"}).executed == []
 
 
 def test_files_written_by_nodes_are_reported(engine, tmp_path):
-    wf = workflow({
-        "s": n("image.Solid", width=4, height=4, batch=2),
-        "save": n("image.SavePNG", image=link("s", "image"), prefix="pic"),
-    })
+    wf = workflow(
+        {
+            "s": n("image.Solid", width=4, height=4, batch=2),
+            "save": n("image.SavePNG", image=link("s", "image"), prefix="pic"),
+        }
+    )
     events = []
     result = engine.run(wf, listener=events.append)
     expected = [str(tmp_path / "pic_00000.png"), str(tmp_path / "pic_00001.png")]

@@ -8,8 +8,16 @@ from typing import Annotated
 
 import pytest
 
-from engine import Combo, Engine, Registry, WorkflowError, loads_workflow, node, validate_workflow
-from engine.workflow import CURRENT_VERSION
+from reelgraph.engine import (
+    Combo,
+    Engine,
+    Registry,
+    WorkflowError,
+    loads_workflow,
+    node,
+    validate_workflow,
+)
+from reelgraph.engine.workflow import CURRENT_VERSION
 
 from .helpers import link, n, registry, workflow
 
@@ -48,10 +56,12 @@ def test_missing_socket_link(reg):
 
 
 def test_link_to_missing_node_and_missing_output(reg):
-    wf = workflow({
-        "a": n("test.Const", value=1),
-        "b": n("test.Add", a=link("nope", "value"), b=link("a", "sum")),
-    })
+    wf = workflow(
+        {
+            "a": n("test.Const", value=1),
+            "b": n("test.Add", a=link("nope", "value"), b=link("a", "sum")),
+        }
+    )
     issues = validate_workflow(wf, reg)
     assert codes(issues) == [("missing_link_node", "b", "a"), ("missing_output", "b", "b")]
     assert "'value'" in next(i for i in issues if i.code == "missing_output").message
@@ -82,9 +92,12 @@ def test_widget_values_out_of_range_or_wrong_kind(reg, inputs, fragment):
 
 
 def test_combo_value_not_among_options(reg):
-    wf = workflow({
-        "s": n("image.Solid"), "t": n("image.Scale", image=link("s", "image"), method="lanczos9"),
-    })
+    wf = workflow(
+        {
+            "s": n("image.Solid"),
+            "t": n("image.Scale", image=link("s", "image"), method="lanczos9"),
+        }
+    )
     (issue,) = validate_workflow(wf, reg)
     assert (issue.code, issue.node, issue.input) == ("bad_value", "t", "method")
     assert "'bilinear'" in issue.message
@@ -97,12 +110,14 @@ def test_node_validate_hook(reg):
 
 
 def test_cycle_lists_its_nodes(reg):
-    wf = workflow({
-        "a": n("test.Add", a=link("c", "sum")),
-        "b": n("test.Add", a=link("a", "sum")),
-        "c": n("test.Add", a=link("b", "sum")),
-        "ok": n("test.Const", value=1),
-    })
+    wf = workflow(
+        {
+            "a": n("test.Add", a=link("c", "sum")),
+            "b": n("test.Add", a=link("a", "sum")),
+            "c": n("test.Add", a=link("b", "sum")),
+            "ok": n("test.Const", value=1),
+        }
+    )
     (issue,) = validate_workflow(wf, reg)
     assert issue.code == "cycle"
     for name in ("'a'", "'b'", "'c'"):
@@ -120,13 +135,17 @@ def test_unknown_format_and_future_version():
         loads_workflow(json.dumps({"format": "comfy", "nodes": {}}))
     assert exc.value.issues[0].code == "unknown_format"
     with pytest.raises(WorkflowError) as exc:
-        loads_workflow(json.dumps({"format": "reelgraph.workflow", "version": CURRENT_VERSION + 1, "nodes": {}}))
+        loads_workflow(
+            json.dumps(
+                {"format": "reelgraph.workflow", "version": CURRENT_VERSION + 1, "nodes": {}}
+            )
+        )
     assert exc.value.issues[0].code == "future_version"
     assert "upgrade" in exc.value.issues[0].message
 
 
 def test_bad_json_names_the_file(tmp_path):
-    from engine import load_workflow
+    from reelgraph.engine import load_workflow
 
     p = tmp_path / "broken.json"
     p.write_text('{"format": "reelgraph.workflow", "nodes": {')
@@ -141,13 +160,15 @@ def test_literal_for_a_socket_input_is_refused(reg):
 
 
 def test_all_problems_are_reported_at_once(reg):
-    wf = workflow({
-        "u": n("no.Such"),
-        "m": n("test.Add"),
-        "r": n("test.Const", value=99999),
-        "t": n("image.Blur", image=link("r", "value")),
-        "x": n("test.Add", a=link("ghost", "sum")),
-    })
+    wf = workflow(
+        {
+            "u": n("no.Such"),
+            "m": n("test.Add"),
+            "r": n("test.Const", value=99999),
+            "t": n("image.Blur", image=link("r", "value")),
+            "x": n("test.Add", a=link("ghost", "sum")),
+        }
+    )
     found = codes(validate_workflow(wf, reg))
     assert found == [
         ("bad_value", "r", "value"),
@@ -162,7 +183,9 @@ def test_all_problems_are_reported_at_once(reg):
 
 
 def test_unknown_inputs_and_old_type_versions_are_warnings(reg):
-    wf = workflow({"a": {"type": "test.Const", "type_version": 0, "inputs": {"value": 1, "legacy": 3}}})
+    wf = workflow(
+        {"a": {"type": "test.Const", "type_version": 0, "inputs": {"value": 1, "legacy": 3}}}
+    )
     issues = validate_workflow(wf, reg)
     assert sorted(i.code for i in issues) == ["type_version", "unknown_input"]
     assert all(i.severity == "warning" for i in issues)
@@ -184,11 +207,17 @@ def test_problems_outside_the_targets_do_not_block_run_to_here(reg):
 
 
 def test_bypassed_node_passes_its_input_through(reg):
-    wf = workflow({
-        "a": n("test.Const", value=4),
-        "skip": {"type": "test.Add", "bypass": True, "inputs": {"a": link("a", "value"), "b": 100}},
-        "out": n("test.Add", a=link("skip", "sum"), b=1),
-    })
+    wf = workflow(
+        {
+            "a": n("test.Const", value=4),
+            "skip": {
+                "type": "test.Add",
+                "bypass": True,
+                "inputs": {"a": link("a", "value"), "b": 100},
+            },
+            "out": n("test.Add", a=link("skip", "sum"), b=1),
+        }
+    )
     result = Engine(reg).run(wf, targets=["out"])
     assert result.outputs["out"]["sum"] == 5
     assert "skip" not in result.executed
@@ -202,7 +231,9 @@ def test_combo_hint_follows_a_value_that_is_not_an_option(tmp_path):
         return []
 
     @node("hint.Pick", category="test", outputs={}, output=True, validate=check)
-    def pick(model: Annotated[str, Combo(lambda: ["a"], hint=lambda: "put models in /m")], n: int = 1) -> None:
+    def pick(
+        model: Annotated[str, Combo(lambda: ["a"], hint=lambda: "put models in /m")], n: int = 1
+    ) -> None:
         """Pick."""
 
     reg = Registry()
@@ -215,16 +246,20 @@ def test_combo_hint_follows_a_value_that_is_not_an_option(tmp_path):
     # ...and sees only literal values: a linked input is absent.
     reg.load_entry_points()
     reg.add_module(__import__("tests.engine.testnodes", fromlist=["x"]))
-    wf = workflow({"w": n("test.Words", text="a"), "p": n("hint.Pick", model=link("w", "words"), n=3)})
+    wf = workflow(
+        {"w": n("test.Words", text="a"), "p": n("hint.Pick", model=link("w", "words"), n=3)}
+    )
     validate_workflow(wf, reg)
     assert seen == [{"n": 3}]
 
 
 def test_param_pointing_at_a_missing_node():
-    from engine import apply_params
+    from reelgraph.engine import apply_params
 
-    wf = workflow({"a": n("test.Const", value=1)},
-                  params={"p": {"node": "ghost", "input": "value", "type": "INT", "default": 2}})
+    wf = workflow(
+        {"a": n("test.Const", value=1)},
+        params={"p": {"node": "ghost", "input": "value", "type": "INT", "default": 2}},
+    )
     with pytest.raises(WorkflowError) as exc:
         apply_params(wf, {})
     assert [(i.code, i.node) for i in exc.value.issues] == [("param_target", "ghost")]
@@ -232,7 +267,9 @@ def test_param_pointing_at_a_missing_node():
 
 def test_params_that_are_not_an_object():
     with pytest.raises(WorkflowError) as exc:
-        loads_workflow(json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": {}, "params": [1]}))
+        loads_workflow(
+            json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": {}, "params": [1]})
+        )
     assert exc.value.issues[0].code == "bad_params"
 
 
@@ -252,21 +289,27 @@ def test_failing_fingerprint_names_the_node(tmp_path):
 
 
 def test_bypassed_node_without_a_matching_input(reg):
-    wf = workflow({
-        "w": n("test.Words", text="a"),
-        "skip": {"type": "test.Upper", "bypass": True, "inputs": {}},
-        "out": n("test.Join", items=link("skip", "text")),
-    })
+    wf = workflow(
+        {
+            "w": n("test.Words", text="a"),
+            "skip": {"type": "test.Upper", "bypass": True, "inputs": {}},
+            "out": n("test.Join", items=link("skip", "text")),
+        }
+    )
     issues = [i for i in validate_workflow(wf, reg) if i.severity == "error"]
     assert [(i.code, i.node, i.input) for i in issues] == [("bypass", "out", "items")]
 
 
 def test_mapping_a_list_output_node_would_nest_lists(reg):
-    wf = workflow({
-        "w": n("test.Words", text="a b"),
-        "up": n("test.Upper", text=link("w", "words")),
-        "again": n("test.Words", text=link("up", "text")),  # Words outputs list[TEXT]: list of lists
-    })
+    wf = workflow(
+        {
+            "w": n("test.Words", text="a b"),
+            "up": n("test.Upper", text=link("w", "words")),
+            "again": n(
+                "test.Words", text=link("up", "text")
+            ),  # Words outputs list[TEXT]: list of lists
+        }
+    )
     codes_found = [(i.code, i.node) for i in validate_workflow(wf, reg) if i.severity == "error"]
     assert codes_found == [("nested_list", "again")]
 

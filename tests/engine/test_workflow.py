@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import (
+from reelgraph.engine import (
     WorkflowError,
     apply_params,
     load_workflow,
@@ -16,7 +16,7 @@ from engine import (
     save_workflow,
     validate_workflow,
 )
-from engine.workflow import MIGRATIONS, atomic_write, migrate
+from reelgraph.engine.workflow import MIGRATIONS, atomic_write, migrate
 
 from .helpers import link, n, registry
 
@@ -28,12 +28,19 @@ RICH = {
     "name": "keeps everything",
     "x-vendor": {"anything": [1, 2, {"deep": True}]},
     "nodes": {
-        "a": {"type": "test.Const", "type_version": 1, "inputs": {"value": 3},
-              "ui": {"pos": [10, 20], "title": "three", "collapsed": True, "color": "#123"},
-              "x-note": "kept"},
-        "mystery": {"type": "someone.ElsesNode", "type_version": 7,
-                    "inputs": {"strange": {"nested": [1, 2]}, "link": link("a", "value")},
-                    "properties": {"whatever": "the pack stored"}},
+        "a": {
+            "type": "test.Const",
+            "type_version": 1,
+            "inputs": {"value": 3},
+            "ui": {"pos": [10, 20], "title": "three", "collapsed": True, "color": "#123"},
+            "x-note": "kept",
+        },
+        "mystery": {
+            "type": "someone.ElsesNode",
+            "type_version": 7,
+            "inputs": {"strange": {"nested": [1, 2]}, "link": link("a", "value")},
+            "properties": {"whatever": "the pack stored"},
+        },
     },
     "params": {"v": {"node": "a", "input": "value", "type": "INT", "default": 3, "label": "Value"}},
     "groups": [{"title": "g", "bounding": [0, 0, 100, 100], "color": "#335"}],
@@ -53,7 +60,9 @@ def test_load_save_round_trip_keeps_unknown_keys_and_node_types(tmp_path):
 def test_unknown_node_type_is_an_error_but_the_data_survives(tmp_path):
     wf = loads_workflow(json.dumps(RICH))
     issues = validate_workflow(wf, registry())
-    assert [(i.code, i.node) for i in issues if i.severity == "error"] == [("unknown_node_type", "mystery")]
+    assert [(i.code, i.node) for i in issues if i.severity == "error"] == [
+        ("unknown_node_type", "mystery")
+    ]
     assert wf.doc == RICH
 
 
@@ -73,7 +82,8 @@ def test_atomic_save_never_leaves_half_a_file(tmp_path, monkeypatch):
 
 def test_migration_from_version_0():
     v0 = {
-        "format": "reelgraph.workflow", "version": 0,
+        "format": "reelgraph.workflow",
+        "version": 0,
         "nodes": {
             "a": {"class_type": "test.Const", "inputs": {"value": 2}},
             "b": {"class_type": "test.Add", "inputs": {"a": ["a", "value"], "b": 1}},
@@ -83,16 +93,19 @@ def test_migration_from_version_0():
     }
     wf = loads_workflow(json.dumps(v0))
     assert wf.doc["version"] == 1
-    assert wf.nodes["b"] == {"type": "test.Add", "inputs": {"a": {"from": "a", "output": "value"}, "b": 1}}
+    assert wf.nodes["b"] == {
+        "type": "test.Add",
+        "inputs": {"a": {"from": "a", "output": "value"}, "b": 1},
+    }
     # A two-string list that names no node stays a literal.
     assert wf.nodes["s"]["inputs"]["value"] == ["not-a-node", "literal"]
-    from engine import Engine
+    from reelgraph.engine import Engine
 
     assert Engine(registry()).run(wf, targets=["b"]).outputs["b"]["sum"] == 3
 
 
 def test_every_version_below_current_has_a_migration():
-    from engine.workflow import CURRENT_VERSION
+    from reelgraph.engine.workflow import CURRENT_VERSION
 
     assert sorted(MIGRATIONS) == list(range(CURRENT_VERSION))
     with pytest.raises(WorkflowError):
@@ -102,17 +115,24 @@ def test_every_version_below_current_has_a_migration():
 
 
 def test_params_are_coerced_and_unknown_ones_refused():
-    wf = loads_workflow(json.dumps({
-        "format": "reelgraph.workflow", "version": 1,
-        "nodes": {"a": n("test.Const", value=1), "t": n("test.Words", text="")},
-        "params": {
-            "v": {"node": "a", "input": "value", "type": "INT"},
-            "flag": {"node": "t", "input": "text", "type": "TEXT", "default": "d"},
-        },
-    }))
+    wf = loads_workflow(
+        json.dumps(
+            {
+                "format": "reelgraph.workflow",
+                "version": 1,
+                "nodes": {"a": n("test.Const", value=1), "t": n("test.Words", text="")},
+                "params": {
+                    "v": {"node": "a", "input": "value", "type": "INT"},
+                    "flag": {"node": "t", "input": "text", "type": "TEXT", "default": "d"},
+                },
+            }
+        )
+    )
     applied = apply_params(wf, {"v": "12"})
     # "flag" is not given and its input has a value in the document: that value stays.
-    assert applied.nodes["a"]["inputs"]["value"] == 12 and applied.nodes["t"]["inputs"]["text"] == ""
+    assert (
+        applied.nodes["a"]["inputs"]["value"] == 12 and applied.nodes["t"]["inputs"]["text"] == ""
+    )
     assert applied.param_values == {"v": 12, "flag": ""}
     assert wf.nodes["a"]["inputs"]["value"] == 1  # the original is untouched
     with pytest.raises(WorkflowError) as exc:
@@ -130,8 +150,16 @@ def test_params_are_coerced_and_unknown_ones_refused():
         {"format": "reelgraph.workflow", "version": 1},
         {"format": "reelgraph.workflow", "version": 1, "nodes": {"a": 3}},
         {"format": "reelgraph.workflow", "version": 1, "nodes": {"a": {"inputs": {}}}},
-        {"format": "reelgraph.workflow", "version": 1, "nodes": {"a": {"type": "x.Y", "inputs": []}}},
-        {"format": "reelgraph.workflow", "version": 1, "nodes": {"a": {"type": "x.Y", "inputs": {"i": {"from": 3}}}}},
+        {
+            "format": "reelgraph.workflow",
+            "version": 1,
+            "nodes": {"a": {"type": "x.Y", "inputs": []}},
+        },
+        {
+            "format": "reelgraph.workflow",
+            "version": 1,
+            "nodes": {"a": {"type": "x.Y", "inputs": {"i": {"from": 3}}}},
+        },
         {"format": "reelgraph.workflow", "version": 1, "nodes": {}, "params": {"p": {"node": "a"}}},
     ],
 )
@@ -144,18 +172,21 @@ def test_shipped_workflows_validate():
     """Every shipped workflow validates, except that generative ones name models that are
     not on this machine (tests/diffusion runs those with tiny models)."""
     reg = registry()
-    shipped = sorted((ROOT / "workflows").glob("*.json"))
+    shipped = sorted((ROOT / "reelgraph" / "workflows").glob("*.json"))
     assert len(shipped) >= 3
     for path in shipped:
         errors = [i for i in validate_workflow(load_workflow(path), reg) if i.severity == "error"]
-        assert all(i.input == "model" and reg[load_workflow(path).nodes[i.node]["type"]].id.startswith("diffusion.")
-                   for i in errors), f"{path.name}: {errors}"
+        assert all(
+            i.input == "model"
+            and reg[load_workflow(path).nodes[i.node]["type"]].id.startswith("diffusion.")
+            for i in errors
+        ), f"{path.name}: {errors}"
 
 
 def test_json_schema_accepts_shipped_workflows_and_rejects_bad_links():
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((ROOT / "docs" / "workflow.schema.json").read_text())
-    for path in sorted((ROOT / "workflows").glob("*.json")):
+    for path in sorted((ROOT / "reelgraph" / "workflows").glob("*.json")):
         jsonschema.validate(json.loads(path.read_text()), schema)
     jsonschema.validate(RICH, schema)
     bad = json.loads(json.dumps(RICH))

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Annotated
 
-from engine import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
+from reelgraph.engine import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
 
 TextIn = socket(TEXT)
 
@@ -64,7 +64,9 @@ def barrier(value: Annotated[int, Int()] = 0) -> int:
 
 
 @node("test.Slow", category="test", outputs={"value": INT})
-def slow(ctx: Context, steps: Annotated[int, Int(1, 10000)] = 100, value: Annotated[int, Int()] = 0) -> int:
+def slow(
+    ctx: Context, steps: Annotated[int, Int(1, 10000)] = 100, value: Annotated[int, Int()] = 0
+) -> int:
     """Sleeps in small steps, reporting progress (a cancellation point)."""
     for i in range(steps):
         ctx.progress(i, steps)

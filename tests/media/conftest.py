@@ -10,9 +10,19 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPLAINER = ROOT / "workflows" / "explainer.json"
-MEDIA_PACKS = ("text", "slides", "video", "audio", "tts", "subtitles", "encode", "provenance", "image_ops",
-               "typography")
+EXPLAINER = ROOT / "reelgraph" / "workflows" / "explainer.json"
+MEDIA_PACKS = (
+    "text",
+    "slides",
+    "video",
+    "audio",
+    "tts",
+    "subtitles",
+    "encode",
+    "provenance",
+    "image_ops",
+    "typography",
+)
 MEDIA_FILES = (*(f"nodes/{m}.py" for m in MEDIA_PACKS), "engine/media/")
 
 
@@ -34,18 +44,20 @@ class ExplainerRender:
 
 @pytest.fixture(scope="session")
 def registry():
-    from engine import Registry
+    from reelgraph.engine import Registry
 
     reg = Registry.discover()
     # Our packs must load; another pack's breakage is its own tests' business.
-    ours = [e for e in reg.load_errors if any(f in (e.traceback or "") + e.message for f in MEDIA_FILES)]
+    ours = [
+        e for e in reg.load_errors if any(f in (e.traceback or "") + e.message for f in MEDIA_FILES)
+    ]
     assert ours == [], [e.message for e in ours]
     return reg
 
 
 @pytest.fixture(scope="session")
 def engine(registry):
-    from engine import Cache, Engine
+    from reelgraph.engine import Cache, Engine
 
     # A private, memory-only cache: the tests must really render, not reuse files.
     with Engine(registry, Cache()) as eng:
@@ -54,7 +66,7 @@ def engine(registry):
 
 @pytest.fixture(scope="session")
 def explainer(engine, tmp_path_factory) -> ExplainerRender:
-    from engine import load_workflow
+    from reelgraph.engine import load_workflow
 
     out = tmp_path_factory.mktemp("explainer")
     wf = load_workflow(EXPLAINER)

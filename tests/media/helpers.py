@@ -11,11 +11,15 @@ def link(node: str, output: str) -> dict[str, str]:
 
 
 def workflow(nodes: dict[str, tuple[str, dict[str, Any]]]) -> Any:
-    from engine import loads_workflow
+    from reelgraph.engine import loads_workflow
 
     doc = {
-        "format": "reelgraph.workflow", "version": 1, "name": "test",
-        "nodes": {nid: {"type": t, "type_version": 1, "inputs": inputs, "ui": {"pos": [i * 200, 0]}}
-                  for i, (nid, (t, inputs)) in enumerate(nodes.items())},
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "name": "test",
+        "nodes": {
+            nid: {"type": t, "type_version": 1, "inputs": inputs, "ui": {"pos": [i * 200, 0]}}
+            for i, (nid, (t, inputs)) in enumerate(nodes.items())
+        },
     }
     return loads_workflow(json.dumps(doc))

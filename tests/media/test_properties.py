@@ -7,16 +7,22 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.media import WordTiming
-from nodes.subtitles import build_cues
-from nodes.text import parse_scenes
+from reelgraph.engine.media import WordTiming
+from reelgraph.nodes.subtitles import build_cues
+from reelgraph.nodes.text import parse_scenes
 
-word = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=12)
+word = st.text(
+    alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=12
+)
 punct = st.sampled_from(["", "", "", ",", ".", "!", "?"])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(word, punct, st.floats(0.05, 0.6), st.floats(0.0, 0.5)), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(word, punct, st.floats(0.05, 0.6), st.floats(0.0, 0.5)), min_size=1, max_size=60
+    )
+)
 def test_cues_keep_layout_rules(items):
     t, words = 0.0, []
     for w, p, dur, gap in items:

@@ -8,13 +8,18 @@ SCRIPT = "# One\nThe first scene.\n\n# Two\nThe second scene.\n\n# Three\nThe th
 
 
 def _run(engine, tmp_path, script):
-    wf = workflow({
-        "script": ("text.Script", {"text": script}),
-        "split": ("text.SplitScenes", {"text": link("script", "text")}),
-        "card": ("slides.TitleCard", {"scene": link("split", "scenes"), "width": 96, "height": 64}),
-        "fields": ("text.SceneFields", {"scene": link("split", "scenes")}),
-        "speak": ("tts.Speak", {"text": link("fields", "narration")}),
-    })
+    wf = workflow(
+        {
+            "script": ("text.Script", {"text": script}),
+            "split": ("text.SplitScenes", {"text": link("script", "text")}),
+            "card": (
+                "slides.TitleCard",
+                {"scene": link("split", "scenes"), "width": 96, "height": 64},
+            ),
+            "fields": ("text.SceneFields", {"scene": link("split", "scenes")}),
+            "speak": ("tts.Speak", {"text": link("fields", "narration")}),
+        }
+    )
     previews = []
 
     def listener(ev):

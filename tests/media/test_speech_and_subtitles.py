@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.media import Cue, WordTiming
-from nodes.subtitles import build_cues, parse_srt, to_srt, to_vtt, wrap_cue
-from nodes.tts import speak
+from reelgraph.engine.media import Cue, WordTiming
+from reelgraph.nodes.subtitles import build_cues, parse_srt, to_srt, to_vtt, wrap_cue
+from reelgraph.nodes.tts import speak
 
 
 @pytest.fixture(scope="module")
@@ -19,20 +19,36 @@ def test_speak_is_deterministic_and_timed(hello):
     assert torch.equal(audio.samples, again.samples)
     assert audio.sample_rate == 22050 and audio.duration > 2
     words = [w.word for w in timings.words]
-    assert words == ["Hello", "world.", "Subtitles", "follow", "the", "voice,", "word", "by", "word,", "all", "the", "way", "through."]
+    assert words == [
+        "Hello",
+        "world.",
+        "Subtitles",
+        "follow",
+        "the",
+        "voice,",
+        "word",
+        "by",
+        "word,",
+        "all",
+        "the",
+        "way",
+        "through.",
+    ]
     starts = [w.start for w in timings.words]
     assert starts == sorted(starts) and all(w.end > w.start for w in timings.words)
     assert timings.words[-1].end <= audio.duration
     # the words lie where the sound is: energy inside word spans beats the gap between sentences
     s = audio.samples[0]
     r = audio.sample_rate
-    inside = s[int(timings.words[2].start * r):int(timings.words[2].end * r)].pow(2).mean()
-    gap = s[int(timings.sentences[0][1] * r):int(timings.sentences[1][0] * r)].pow(2).mean()
+    inside = s[int(timings.words[2].start * r) : int(timings.words[2].end * r)].pow(2).mean()
+    gap = s[int(timings.sentences[0][1] * r) : int(timings.sentences[1][0] * r)].pow(2).mean()
     assert inside > 50 * gap
 
 
 def test_speed_changes_length(hello):
-    fast, _ = speak("Hello world. Subtitles follow the voice, word by word, all the way through.", speed=1.5)
+    fast, _ = speak(
+        "Hello world. Subtitles follow the voice, word by word, all the way through.", speed=1.5
+    )
     assert fast.duration < hello[0].duration * 0.8
 
 
@@ -55,8 +71,12 @@ def test_long_text_wraps_and_splits():
         assert all(len(ln) <= 42 for ln in c.text.split("\n")) and len(c.text.split("\n")) <= 2
         assert c.end - c.start <= 6.3
     assert wrap_cue("short") == "short"
-    assert wrap_cue("a" * 20 + " " + "b" * 20 + " " + "c" * 10) == "a" * 20 + " " + "b" * 20 + "\n" + "c" * 10 \
-        or max(len(x) for x in wrap_cue("a" * 20 + " " + "b" * 20 + " " + "c" * 10).split("\n")) <= 42
+    assert (
+        wrap_cue("a" * 20 + " " + "b" * 20 + " " + "c" * 10)
+        == "a" * 20 + " " + "b" * 20 + "\n" + "c" * 10
+        or max(len(x) for x in wrap_cue("a" * 20 + " " + "b" * 20 + " " + "c" * 10).split("\n"))
+        <= 42
+    )
 
 
 def test_min_duration_never_overlaps_next_cue():

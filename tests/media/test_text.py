@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import NodeInputError
-from nodes.text import format_text, join, parse_scenes, split_scenes, template
+from reelgraph.engine import NodeInputError
+from reelgraph.nodes.text import format_text, join, parse_scenes, split_scenes, template
 
 SCRIPT = """# Intro
 Visual: a logo on a dark background
@@ -27,10 +27,17 @@ def test_split_by_headings_with_visual_prompt():
 def test_split_by_paragraphs_and_sentences():
     text = "First paragraph here. Still first.\n\nSecond paragraph!"
     paras = parse_scenes(text, "paragraphs")
-    assert [s.narration for s in paras] == ["First paragraph here. Still first.", "Second paragraph!"]
+    assert [s.narration for s in paras] == [
+        "First paragraph here. Still first.",
+        "Second paragraph!",
+    ]
     assert paras[0].title == "First paragraph here"
     sents = parse_scenes(text, "sentences")
-    assert [s.narration for s in sents] == ["First paragraph here.", "Still first.", "Second paragraph!"]
+    assert [s.narration for s in sents] == [
+        "First paragraph here.",
+        "Still first.",
+        "Second paragraph!",
+    ]
     assert parse_scenes(text, "auto") == paras  # no headings: paragraphs
 
 
@@ -74,7 +81,11 @@ def test_join_and_format():
 
 
 def test_sentence_split_keeps_quotes_and_abbreviations():
-    from nodes.text import split_sentences
+    from reelgraph.nodes.text import split_sentences
 
     assert split_sentences('He said "Stop." Then left, e.g. at once. (Yes.) Ok') == [
-        'He said "Stop."', "Then left, e.g. at once.", "(Yes.)", "Ok"]
+        'He said "Stop."',
+        "Then left, e.g. at once.",
+        "(Yes.)",
+        "Ok",
+    ]

@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from engine.media import AudioClip, TensorVideo
-from engine.media.video import ConcatVideo, FileVideo, IndexedVideo, MappedVideo, concat_audio
-from nodes.encode import encode_mp4
-from nodes.video import (
+from reelgraph.engine.media import AudioClip, TensorVideo
+from reelgraph.engine.media.video import (
+    ConcatVideo,
+    FileVideo,
+    IndexedVideo,
+    MappedVideo,
+    concat_audio,
+)
+from reelgraph.nodes.encode import encode_mp4
+from reelgraph.nodes.video import (
     concat,
     image_to_clip,
     info,
@@ -105,7 +111,9 @@ def test_nodes_trim_fps_resize_info_audio():
     r = resize(v, width=20, height=0, mode="contain")
     assert (r.width, r.height) == (20, 14) and collect(r).shape[1:3] == (14, 20)
     assert info(v) == (24.0, 48, 32, 48, 2.0, True)
-    s = set_audio(solid_video(24, (0, 0, 0)), AudioClip(torch.ones(1, 100), 100), fit="loop", fade_out=0.5)
+    s = set_audio(
+        solid_video(24, (0, 0, 0)), AudioClip(torch.ones(1, 100), 100), fit="loop", fade_out=0.5
+    )
     assert s.audio.duration == pytest.approx(1.0) and float(s.audio.samples[0, -1]) < 0.05
     c = concat([v, v], transition="crossfade", transition_seconds=0.5)
     assert c.frame_count == 96 and c.audio.duration == pytest.approx(4.0)
@@ -138,13 +146,15 @@ def test_file_video_is_lazy_and_selects_frames(tmp_path):
     assert sel.fps == 15 and widths == pytest.approx([2 + 2 * i for i in (3, 5, 7, 9, 11)], abs=1)
     assert fv.audio.duration == pytest.approx(1.0, abs=0.05)
     v, a = load_video(str(path), force_fps=10, width=32)
-    assert (v.frame_count, v.width, v.height) == (10, 32, 24) and a.duration == pytest.approx(1.0, abs=0.05)
+    assert (v.frame_count, v.width, v.height) == (10, 32, 24) and a.duration == pytest.approx(
+        1.0, abs=0.05
+    )
 
 
 def test_concat_renders_each_frame_once():
     """Streaming a concat pulls every source frame once (plus each next clip's first
     frame for the transition), never a whole clip again for its last frame."""
-    from engine.media.video import ProceduralVideo
+    from reelgraph.engine.media.video import ProceduralVideo
 
     rendered = []
 
@@ -154,6 +164,7 @@ def test_concat_renders_each_frame_once():
             out = torch.empty(b - a, 8, 8, 3, dtype=torch.uint8)
             out[:] = value
             return out
+
         return ProceduralVideo(render, fps=24, width=8, height=8, frame_count=30)
 
     cut = ConcatVideo([make(0), make(100), make(200)], "crossfade", 10)
@@ -163,7 +174,7 @@ def test_concat_renders_each_frame_once():
 
 
 def test_fade_in_and_out():
-    from nodes.video import fade
+    from reelgraph.nodes.video import fade
 
     v = solid_video(24, (200, 200, 200), audio=AudioClip(torch.ones(1, 1000), 1000))
     f = fade(v, fade_in=0.25, fade_out=0.25, audio_fade_in=0.1, audio_fade_out=0.25)
@@ -178,18 +189,26 @@ def test_encode_crops_to_even_size_and_skips_missing_audio(tmp_path):
     import av
 
     v = solid_video(12, (10, 200, 30), size=(25, 33))
-    path = encode_mp4(v, tmp_path / "odd.mp4", crf=18, preset="ultrafast", metadata={"comment": "x"})
+    path = encode_mp4(
+        v, tmp_path / "odd.mp4", crf=18, preset="ultrafast", metadata={"comment": "x"}
+    )
     with av.open(str(path)) as c:
         assert [s.type for s in c.streams] == ["video"]
         s = c.streams.video[0]
-        assert (s.codec_context.width, s.codec_context.height, s.codec_context.pix_fmt) == (32, 24, "yuv420p")
+        assert (s.codec_context.width, s.codec_context.height, s.codec_context.pix_fmt) == (
+            32,
+            24,
+            "yuv420p",
+        )
         frame = next(c.decode(s)).to_ndarray(format="rgb24")
-    assert np.abs(frame[12, 16].astype(int) - [10, 200, 30]).max() <= 6  # colours survive (BT.601 tagged)
+    assert (
+        np.abs(frame[12, 16].astype(int) - [10, 200, 30]).max() <= 6
+    )  # colours survive (BT.601 tagged)
     assert [p.name for p in tmp_path.iterdir()] == ["odd.mp4"]  # no temp file left
 
 
 def test_encode_failure_leaves_no_file(tmp_path):
-    from engine.media.video import ProceduralVideo
+    from reelgraph.engine.media.video import ProceduralVideo
 
     def render(a, b):
         if a >= 8:

@@ -1,4 +1,4 @@
-"""A real `python -m server` subprocess on a free loopback port, per test module."""
+"""A real `python -m reelgraph.server` subprocess on a free loopback port, per test module."""
 
 from __future__ import annotations
 
@@ -28,16 +28,21 @@ def link(node: str, output: str) -> dict[str, str]:
     return {"from": node, "output": output}
 
 
-IMAGE_WF = wf({
-    "a": {"type": "image.Solid", "inputs": {"width": 64, "height": 48, "color": "#ff8000"}},
-    "b": {"type": "image.Blur", "inputs": {"image": link("a", "image"), "sigma": 1.5}},
-    "p": {"type": "image.Preview", "inputs": {"image": link("b", "image")}},
-    "s": {"type": "image.SavePNG", "inputs": {"image": link("b", "image"), "prefix": "frame"}},
-}, name="image demo")
+IMAGE_WF = wf(
+    {
+        "a": {"type": "image.Solid", "inputs": {"width": 64, "height": 48, "color": "#ff8000"}},
+        "b": {"type": "image.Blur", "inputs": {"image": link("a", "image"), "sigma": 1.5}},
+        "p": {"type": "image.Preview", "inputs": {"image": link("b", "image")}},
+        "s": {"type": "image.SavePNG", "inputs": {"image": link("b", "image"), "prefix": "frame"}},
+    },
+    name="image demo",
+)
 
 
 def slow_wf(steps: int, delay: float, label: str = "x") -> dict[str, Any]:
-    return wf({"s": {"type": "rgtest.Slow", "inputs": {"steps": steps, "delay": delay, "label": label}}})
+    return wf(
+        {"s": {"type": "rgtest.Slow", "inputs": {"steps": steps, "delay": delay, "label": label}}}
+    )
 
 
 class Reply:
@@ -53,9 +58,15 @@ class Reply:
 class ServerProcess:
     """One server subprocess; `stop()` / `kill()` / `start()` again on the same data folder."""
 
-    def __init__(self, data: Path, *, token: str | None = None, extra: list[str] | None = None,
-                 command: list[str] | None = None):
-        self.command = command or [sys.executable, "-m", "server"]
+    def __init__(
+        self,
+        data: Path,
+        *,
+        token: str | None = None,
+        extra: list[str] | None = None,
+        command: list[str] | None = None,
+    ):
+        self.command = command or [sys.executable, "-m", "reelgraph.server"]
         self.data = data
         self.token = token
         self.extra = extra or []
@@ -68,9 +79,20 @@ class ServerProcess:
         port_file.unlink(missing_ok=True)
         env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         env.pop("REELGRAPH_TOKEN", None)
-        cmd = [*self.command, "--port", "0", "--data", str(self.data),
-               "--port-file", str(port_file), "--custom-nodes", str(self.data.parent / "custom_nodes"),
-               "--templates", str(self.data.parent / "templates"), *self.extra]
+        cmd = [
+            *self.command,
+            "--port",
+            "0",
+            "--data",
+            str(self.data),
+            "--port-file",
+            str(port_file),
+            "--custom-nodes",
+            str(self.data.parent / "custom_nodes"),
+            "--templates",
+            str(self.data.parent / "templates"),
+            *self.extra,
+        ]
         if self.token:
             cmd += ["--token", self.token]
         log = open(self.log, "ab")  # noqa: SIM115 - handed to the child
@@ -87,8 +109,17 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
-                raw: bytes | None = None, auth: bool = True, timeout: float = 30) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        auth: bool = True,
+        timeout: float = 30,
+    ) -> Reply:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         h = {"Content-Type": "application/json"} if body is not None else {}
         if self.token and auth:
@@ -112,8 +143,12 @@ class ServerProcess:
         assert r.status == 202, r.body
         return r.json()["run_id"]
 
-    def wait_run(self, run_id: str, statuses: tuple[str, ...] = ("finished", "failed", "cancelled"),
-                 timeout: float = 60) -> dict[str, Any]:
+    def wait_run(
+        self,
+        run_id: str,
+        statuses: tuple[str, ...] = ("finished", "failed", "cancelled"),
+        timeout: float = 60,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             run = self.get(f"/api/runs/{run_id}").json()

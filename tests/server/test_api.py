@@ -47,15 +47,30 @@ def test_types_document(server):
 def test_openapi_lists_every_route(server):
     doc = server.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    for path in ("/api/nodes", "/api/types", "/api/workflows", "/api/workflows/{name}", "/api/runs",
-                 "/api/runs/{run_id}", "/api/runs/{run_id}/cancel", "/api/files/{kind}/{path}",
-                 "/api/uploads", "/api/system", "/api/workflows/validate"):
+    for path in (
+        "/api/nodes",
+        "/api/types",
+        "/api/workflows",
+        "/api/workflows/{name}",
+        "/api/runs",
+        "/api/runs/{run_id}",
+        "/api/runs/{run_id}/cancel",
+        "/api/files/{kind}/{path}",
+        "/api/uploads",
+        "/api/system",
+        "/api/workflows/validate",
+    ):
         assert path in doc["paths"], path
 
 
 def test_workflow_save_load_backup_delete(server):
-    doc = wf({"a": {"type": "image.Solid", "inputs": {"width": 8}, "ui": {"pos": [1, 2]}},
-              "z": {"type": "somepack.Unknown", "inputs": {"x": 1}}}, extra_key={"kept": True})
+    doc = wf(
+        {
+            "a": {"type": "image.Solid", "inputs": {"width": 8}, "ui": {"pos": [1, 2]}},
+            "z": {"type": "somepack.Unknown", "inputs": {"x": 1}},
+        },
+        extra_key={"kept": True},
+    )
     r = server.request("PUT", "/api/workflows/my%20flow", doc)
     assert r.status == 201, r.body
     assert any(i["code"] == "unknown_node_type" for i in r.json()["issues"])  # saved anyway
@@ -87,8 +102,7 @@ def test_workflow_put_rejects_non_workflows(server):
 
 
 def test_validate_reports_every_problem(server):
-    doc = wf({"b": {"type": "image.Blur", "inputs": {"sigma": 500}},
-              "c": {"type": "image.Blurr"}})
+    doc = wf({"b": {"type": "image.Blur", "inputs": {"sigma": 500}}, "c": {"type": "image.Blurr"}})
     res = server.post("/api/workflows/validate", doc).json()
     assert res["ok"] is False
     found = {(i["code"], i.get("node"), i.get("input")) for i in res["issues"]}
@@ -99,8 +113,12 @@ def test_validate_reports_every_problem(server):
 
 
 def test_invalid_run_is_400_with_every_error(server):
-    doc = wf({"b": {"type": "image.Blur", "inputs": {"image": link("nope", "image"), "sigma": -1}},
-              "s": {"type": "image.Solid", "inputs": {"width": "wide"}}})
+    doc = wf(
+        {
+            "b": {"type": "image.Blur", "inputs": {"image": link("nope", "image"), "sigma": -1}},
+            "s": {"type": "image.Solid", "inputs": {"width": "wide"}},
+        }
+    )
     r = server.post("/api/runs", {"workflow": doc})
     assert r.status == 400
     issues = r.json()["issues"]
@@ -129,9 +147,17 @@ def test_run_outputs_files_with_range_requests(server):
     assert part.headers["Content-Range"] == f"bytes 10-19/{len(full.body)}"
     tail = server.get(files[0]["url"], headers={"Range": "bytes=-5"})
     assert tail.status == 206 and tail.body == full.body[-5:]
-    assert server.get(files[0]["url"], headers={"Range": f"bytes={len(full.body) + 10}-"}).status == 416
-    assert run["files"] == [{"file": f"outputs/{run_id}/frame_00000.png", "url": files[0]["url"],
-                             "size": len(full.body)}]
+    assert (
+        server.get(files[0]["url"], headers={"Range": f"bytes={len(full.body) + 10}-"}).status
+        == 416
+    )
+    assert run["files"] == [
+        {
+            "file": f"outputs/{run_id}/frame_00000.png",
+            "url": files[0]["url"],
+            "size": len(full.body),
+        }
+    ]
     # no staging leftovers once published
     assert not (server.data / "outputs" / ".partial" / run_id).exists()
     cache = server.get("/api/system").json()["cache"]
@@ -168,7 +194,9 @@ def test_history_paging_and_delete(server):
     assert [r["id"] for r in page["runs"]] == ids[::-1][:2]  # newest first
     page2 = server.get("/api/runs?limit=2&offset=2").json()
     assert [r["id"] for r in page2["runs"]] == ids[::-1][2:4]
-    assert all(r["status"] == "finished" for r in server.get("/api/runs?status=finished").json()["runs"])
+    assert all(
+        r["status"] == "finished" for r in server.get("/api/runs?status=finished").json()["runs"]
+    )
     oldest = server.get("/api/runs?status=finished&order=oldest&limit=500").json()["runs"]
     assert [r["id"] for r in oldest if r["id"] in ids] == ids
     assert server.get("/api/runs?order=sideways").status == 400
@@ -196,8 +224,14 @@ def _png(w: int = 4, h: int = 3) -> bytes:
 
 def _multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
     boundary = "rgtestboundary7d3"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -214,16 +248,22 @@ def test_upload_sniffs_content_not_name(server):
     body, ctype = _multipart("file", "cat.png", b"<html><script>alert(1)</script></html>")
     assert server.post("/api/uploads", raw=body, headers={"Content-Type": ctype}).status == 415
     # raw body upload, hostile file name
-    r = server.post("/api/uploads?filename=../../evil.wav", raw=wav_bytes(),
-                    headers={"Content-Type": "application/octet-stream"})
+    r = server.post(
+        "/api/uploads?filename=../../evil.wav",
+        raw=wav_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert r.status == 201 and r.json()["kind"] == "audio"
     assert "/" not in r.json()["name"] and not (server.data / "evil.wav").exists()
     listed = {u["name"]: u for u in server.get("/api/uploads").json()["uploads"]}
     assert up["name"] in listed and r.json()["name"] in listed
     assert listed[up["name"]]["path"] == up["path"]  # what a node's file input takes
-    assert server.post("/api/uploads", raw=b"", headers={"Content-Type": "application/octet-stream"}).status == 400
-
-
+    assert (
+        server.post(
+            "/api/uploads", raw=b"", headers={"Content-Type": "application/octet-stream"}
+        ).status
+        == 400
+    )
 
 
 def test_upload_size_cap(make_server):
@@ -243,7 +283,9 @@ def test_static_editor_page(server):
 
 
 def test_api_stays_responsive_during_cpu_heavy_run(server):
-    run_id = server.queue(wf({"x": {"type": "rgtest.Spin", "inputs": {"iterations": 400, "size": 384}}}))
+    run_id = server.queue(
+        wf({"x": {"type": "rgtest.Spin", "inputs": {"iterations": 400, "size": 384}}})
+    )
     seen_running = False
     for _ in range(200):
         run = server.get(f"/api/runs/{run_id}").json()
@@ -261,19 +303,27 @@ def test_api_stays_responsive_during_cpu_heavy_run(server):
 def test_shipped_template_runs_by_name(make_server):
     from .conftest import REPO
 
-    srv = make_server(extra=["--templates", str(REPO / "workflows")])
+    srv = make_server(extra=["--templates", str(REPO / "reelgraph" / "workflows")])
     templates = {t["name"]: t for t in srv.get("/api/workflows").json()["templates"]}
     assert "demo_image" in templates and templates["demo_image"]["params"]
     run = srv.wait_run(srv.queue("demo_image", params={"blur": 0.5}))
     assert run["status"] == "finished", run.get("error")
-    files = [f for outs in run["outputs"].values() for v in outs.values() for f in (v if isinstance(v, list) else [v])
-             if isinstance(f, dict) and f.get("url")]
+    files = [
+        f
+        for outs in run["outputs"].values()
+        for v in outs.values()
+        for f in (v if isinstance(v, list) else [v])
+        if isinstance(f, dict) and f.get("url")
+    ]
     assert files and all(srv.get(f["url"]).status == 200 for f in files)
 
 
 def test_failed_run_keeps_finished_outputs_and_drops_partial_files(server):
     doc = dict(IMAGE_WF)
-    doc["nodes"] = {**IMAGE_WF["nodes"], "w": {"type": "rgtest.WriteThenFail", "inputs": {"name": "broken.bin"}}}
+    doc["nodes"] = {
+        **IMAGE_WF["nodes"],
+        "w": {"type": "rgtest.WriteThenFail", "inputs": {"name": "broken.bin"}},
+    }
     run = server.wait_run(server.queue(doc))
     assert run["status"] == "failed" and run["error"]["node_id"] == "w"
     assert run["nodes"]["s"]["state"] == "finished"
@@ -285,7 +335,10 @@ def test_failed_run_keeps_finished_outputs_and_drops_partial_files(server):
 
 
 def test_non_json_constants_and_deep_nesting_are_400(server):
-    assert server.post("/api/runs", raw=b'{"workflow": "image-demo", "params": {"x": NaN}}').status == 400
+    assert (
+        server.post("/api/runs", raw=b'{"workflow": "image-demo", "params": {"x": NaN}}').status
+        == 400
+    )
     assert server.post("/api/workflows/validate", raw=b"[" * 100000 + b"]" * 100000).status == 400
     assert server.get("/api/system").status == 200
 

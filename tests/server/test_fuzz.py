@@ -14,7 +14,12 @@ from schemathesis.checks import (
 )
 
 EXAMPLES = 40  # per operation; deterministic (derandomize) so CI sees the same cases
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def test_no_server_errors_from_fuzzing(server):
@@ -24,14 +29,22 @@ def test_no_server_errors_from_fuzzing(server):
     failures: list[str] = []
     modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
     for op, mode in [(op, mode) for op in operations for mode in modes]:
-        @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy(mode))
         def run(case: schemathesis.Case) -> None:
             response = case.call(base_url=server.url, timeout=30)
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
-                                f"{response.text[:200]}")
+                failures.append(
+                    f"{case.method} {case.formatted_path} -> {response.status_code}: "
+                    f"{response.text[:200]}"
+                )
             case.validate_response(response, checks=CHECKS)
 
         try:
@@ -39,7 +52,9 @@ def test_no_server_errors_from_fuzzing(server):
         except Unsatisfiable:
             continue  # nothing to make invalid (no parameters, or a free-form string)
         except Exception as exc:  # collect, so one failing operation does not hide others
-            failures.append(f"{mode.value} {op.method.upper()} {op.path}: {type(exc).__name__}: {str(exc)[:400]}")
+            failures.append(
+                f"{mode.value} {op.method.upper()} {op.path}: {type(exc).__name__}: {str(exc)[:400]}"
+            )
     assert not failures, "\n".join(failures)
     # the server is still healthy afterwards
     assert server.get("/api/system").status == 200

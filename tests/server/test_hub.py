@@ -7,8 +7,8 @@ import json
 import struct
 from typing import Any
 
-from server import hub as hubmod
-from server.hub import Client, Hub
+from reelgraph.server import hub as hubmod
+from reelgraph.server.hub import Client, Hub
 
 
 class StalledTransport:
@@ -36,11 +36,11 @@ class StalledTransport:
             b0, b1 = buf[pos], buf[pos + 1]
             n, pos = b1 & 0x7F, pos + 2
             if n == 126:
-                (n,), pos = struct.unpack("!H", buf[pos:pos + 2]), pos + 2
+                (n,), pos = struct.unpack("!H", buf[pos : pos + 2]), pos + 2
             elif n == 127:
-                (n,), pos = struct.unpack("!Q", buf[pos:pos + 8]), pos + 8
+                (n,), pos = struct.unpack("!Q", buf[pos : pos + 8]), pos + 8
             assert b0 & 0x80 and not b1 & 0x80  # final, unmasked
-            payload, pos = buf[pos:pos + n], pos + n
+            payload, pos = buf[pos : pos + n], pos + n
             out.append(json.loads(payload) if b0 & 0x0F == 1 else payload)
         return out
 
@@ -76,8 +76,12 @@ def test_progress_is_coalesced_and_order_kept() -> None:
         hub.publish({"type": "node.started", "run_id": "r", "node_id": "a"})
         await asyncio.sleep(0.02)  # the first write goes out, then the sender waits on the peer
         for i in range(500):
-            hub.publish({"type": "node.progress", "run_id": "r", "node_id": "a", "value": i, "max": 500})
-            hub.publish({"type": "node.progress", "run_id": "r", "node_id": "b", "value": i, "max": 500})
+            hub.publish(
+                {"type": "node.progress", "run_id": "r", "node_id": "a", "value": i, "max": 500}
+            )
+            hub.publish(
+                {"type": "node.progress", "run_id": "r", "node_id": "b", "value": i, "max": 500}
+            )
         hub.publish({"type": "node.finished", "run_id": "r", "node_id": "a"})
         t.released = True
         await asyncio.sleep(0.05)
@@ -86,8 +90,11 @@ def test_progress_is_coalesced_and_order_kept() -> None:
 
     sent = asyncio.run(main()).messages()
     assert [(m["type"], m["node_id"], m.get("value")) for m in sent] == [
-        ("node.started", "a", None), ("node.progress", "a", 499), ("node.progress", "b", 499),
-        ("node.finished", "a", None)]
+        ("node.started", "a", None),
+        ("node.progress", "a", 499),
+        ("node.progress", "b", 499),
+        ("node.finished", "a", None),
+    ]
 
 
 def test_latest_previews_win_and_a_flooded_client_is_dropped() -> None:

@@ -14,7 +14,9 @@ def test_sigkill_then_restart_resumes_queue_and_keeps_history(make_server):
     png_url = finished["outputs"]["s"]["paths"][0]["url"]
     png = srv.get(png_url).body
     # A node that writes its file in pieces, not atomically: kill it half-way.
-    writer = wf({"w": {"type": "rgtest.SlowWrite", "inputs": {"steps": 100, "delay": 0.03, "chunk": 1000}}})
+    writer = wf(
+        {"w": {"type": "rgtest.SlowWrite", "inputs": {"steps": 100, "delay": 0.03, "chunk": 1000}}}
+    )
     running = srv.queue(writer)
     queued = [srv.queue(slow_wf(2, 0.0, f"q{i}")) for i in range(3)]
     deadline = time.monotonic() + 30
@@ -51,7 +53,9 @@ def test_sigkill_then_restart_resumes_queue_and_keeps_history(make_server):
         r = srv.wait_run(q)
         assert r["status"] == "finished" and r["attempts"] == 1
     # the queue ran in order: the interrupted run first
-    ordered = sorted([srv.get(f"/api/runs/{i}").json() for i in [running, *queued]], key=lambda r: r["started"])
+    ordered = sorted(
+        [srv.get(f"/api/runs/{i}").json() for i in [running, *queued]], key=lambda r: r["started"]
+    )
     assert [r["id"] for r in ordered] == [running, *queued]
     # history and outputs from before the kill are intact
     before = srv.get(f"/api/runs/{done}").json()
@@ -82,7 +86,12 @@ def test_one_server_per_data_folder(make_server):
     from .conftest import REPO
 
     srv = make_server()
-    r = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--data", str(srv.data)],
-                       cwd=REPO, capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "reelgraph.server", "--port", "0", "--data", str(srv.data)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 1 and "another reelgraph server is using" in r.stderr
     assert srv.get("/api/system").status == 200

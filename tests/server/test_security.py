@@ -16,13 +16,20 @@ from .conftest import IMAGE_WF, REPO, slow_wf
 SECRET = b"TOP-SECRET-CONTENT-7c1e"
 
 
-def raw_get(port: int, target: str, method: str = "GET", headers: dict[str, str] | None = None,
-            body: bytes = b"") -> tuple[int, bytes]:
+def raw_get(
+    port: int,
+    target: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> tuple[int, bytes]:
     """Send the request line exactly as given (no client-side normalisation)."""
     h = {"Host": f"127.0.0.1:{port}", "Connection": "close", **(headers or {})}
     if body:
         h["Content-Length"] = str(len(body))
-    head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    head = (
+        f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    )
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(head.encode("latin-1") + body)
         data = b""
@@ -51,13 +58,34 @@ def planted(server):
 
 
 TRAVERSALS = [
-    "../secret.txt", "..%2fsecret.txt", "..%2Fsecret.txt", "%2e%2e/secret.txt", "%2e%2e%2fsecret.txt",
-    "%252e%252e%252fsecret.txt", "..%5csecret.txt", "..\\secret.txt", "run1/../../secret.txt",
-    "run1/..%2f..%2fsecret.txt", "run1%2f..%2f..%2fsecret.txt", "%2fetc%2fpasswd", "/etc/passwd",
-    "//etc/passwd", "C:%5cWindows%5cwin.ini", "C:/Windows/win.ini", "run1/ok.txt%00.png",
-    "run1/ok.txt%00", "run1/link.txt", "dirlink/secret.txt", "..%c0%afsecret.txt", "....//secret.txt",
-    ".partial/half.bin", "%2e%2e/%2e%2e/outside.txt", "run1/./ok.txt", "run1//ok.txt",
-    "..%252fsecret.txt", "%2e%2e%5c%2e%2e%5coutside.txt",
+    "../secret.txt",
+    "..%2fsecret.txt",
+    "..%2Fsecret.txt",
+    "%2e%2e/secret.txt",
+    "%2e%2e%2fsecret.txt",
+    "%252e%252e%252fsecret.txt",
+    "..%5csecret.txt",
+    "..\\secret.txt",
+    "run1/../../secret.txt",
+    "run1/..%2f..%2fsecret.txt",
+    "run1%2f..%2f..%2fsecret.txt",
+    "%2fetc%2fpasswd",
+    "/etc/passwd",
+    "//etc/passwd",
+    "C:%5cWindows%5cwin.ini",
+    "C:/Windows/win.ini",
+    "run1/ok.txt%00.png",
+    "run1/ok.txt%00",
+    "run1/link.txt",
+    "dirlink/secret.txt",
+    "..%c0%afsecret.txt",
+    "....//secret.txt",
+    ".partial/half.bin",
+    "%2e%2e/%2e%2e/outside.txt",
+    "run1/./ok.txt",
+    "run1//ok.txt",
+    "..%252fsecret.txt",
+    "%2e%2e%5c%2e%2e%5coutside.txt",
 ]
 
 
@@ -76,25 +104,52 @@ def test_every_traversal_variant_is_refused(server, planted, kind):
 
 
 def test_workflow_and_template_names_cannot_traverse(server, planted):
-    for name in ["..%2fsecret", "..%2f..%2foutside", "%2e%2e%2fsecret", "..%5csecret", "linked",
-                 "%00real", "real%00", "C:%5cx", ".backups", "con", "..", "a%2fb"]:
+    for name in [
+        "..%2fsecret",
+        "..%2f..%2foutside",
+        "%2e%2e%2fsecret",
+        "..%5csecret",
+        "linked",
+        "%00real",
+        "real%00",
+        "C:%5cx",
+        ".backups",
+        "con",
+        "..",
+        "a%2fb",
+    ]:
         for route in ("workflows", "templates"):
             status, body = raw_get(server.port, f"/api/{route}/{name}")
             assert status in (400, 404), (route, name, status)
             assert SECRET not in body
-        status, _ = raw_get(server.port, f"/api/workflows/{name}", "PUT",
-                            {"Content-Type": "application/json"}, b'{"format": "reelgraph.workflow", "nodes": {}}')
+        status, _ = raw_get(
+            server.port,
+            f"/api/workflows/{name}",
+            "PUT",
+            {"Content-Type": "application/json"},
+            b'{"format": "reelgraph.workflow", "nodes": {}}',
+        )
         assert status in (400, 404), (name, status)
     assert raw_get(server.port, "/api/workflows/real")[0] == 200
     assert (planted / "secret.txt").read_bytes() == SECRET  # nothing written through the symlink
-    status, _ = raw_get(server.port, "/api/workflows/linked", "PUT", {"Content-Type": "application/json"},
-                        b'{"format": "reelgraph.workflow", "nodes": {}}')
+    status, _ = raw_get(
+        server.port,
+        "/api/workflows/linked",
+        "PUT",
+        {"Content-Type": "application/json"},
+        b'{"format": "reelgraph.workflow", "nodes": {}}',
+    )
     assert status == 400 and (planted / "secret.txt").read_bytes() == SECRET
     assert sorted(p.name for p in planted.parent.iterdir() if p.suffix == ".json") == []
 
 
 def test_static_files_cannot_traverse(server, planted):
-    for variant in ["../data/secret.txt", "..%2fdata%2fsecret.txt", "%2e%2e/%2e%2e/outside.txt", "..%5cx"]:
+    for variant in [
+        "../data/secret.txt",
+        "..%2fdata%2fsecret.txt",
+        "%2e%2e/%2e%2e/outside.txt",
+        "..%5cx",
+    ]:
         status, body = raw_get(server.port, f"/{variant}")
         assert status in (400, 404) and SECRET not in body
 
@@ -104,11 +159,18 @@ def test_cross_origin_writes_are_refused(server):
     assert server.post("/api/runs", {"workflow": IMAGE_WF}, headers=evil).status == 403
     assert server.request("PUT", "/api/workflows/x", IMAGE_WF, headers=evil).status == 403
     assert server.request("DELETE", "/api/workflows/x", headers=evil).status == 403
-    assert server.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "null"}).status == 403
+    assert (
+        server.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "null"}).status == 403
+    )
     # a look-alike of our own origin on another port, and a cross-site fetch without Origin
     other_port = {"Origin": f"http://127.0.0.1:{server.port + 1}"}
     assert server.post("/api/runs", {"workflow": IMAGE_WF}, headers=other_port).status == 403
-    assert server.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Sec-Fetch-Site": "cross-site"}).status == 403
+    assert (
+        server.post(
+            "/api/runs", {"workflow": IMAGE_WF}, headers={"Sec-Fetch-Site": "cross-site"}
+        ).status
+        == 403
+    )
     assert server.get("/api/runs?status=queued").json()["total"] == 0
     # same origin (what the editor sends), and no Origin (curl, scripts) are fine
     own = {"Origin": server.url}
@@ -131,35 +193,78 @@ def test_cross_origin_websocket_is_refused(server):
 
 def test_allowed_origin_for_a_proxy(make_server):
     srv = make_server(extra=["--allow-origin", "https://reel.example"])
-    assert srv.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://reel.example"}).status == 202
-    assert srv.post("/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://evil.example"}).status == 403
+    assert (
+        srv.post(
+            "/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://reel.example"}
+        ).status
+        == 202
+    )
+    assert (
+        srv.post(
+            "/api/runs", {"workflow": IMAGE_WF}, headers={"Origin": "https://evil.example"}
+        ).status
+        == 403
+    )
 
 
 def test_dns_rebinding_host_is_refused(server):
-    status, _body = raw_get(server.port, "/api/system", headers={"Host": f"evil.example:{server.port}"})
+    status, _body = raw_get(
+        server.port, "/api/system", headers={"Host": f"evil.example:{server.port}"}
+    )
     assert status == 403
-    status, _ = raw_get(server.port, "/api/runs", "POST", {
-        "Host": f"evil.example:{server.port}", "Origin": f"http://evil.example:{server.port}",
-        "Content-Type": "application/json"}, b'{"workflow": "image-demo"}')
+    status, _ = raw_get(
+        server.port,
+        "/api/runs",
+        "POST",
+        {
+            "Host": f"evil.example:{server.port}",
+            "Origin": f"http://evil.example:{server.port}",
+            "Content-Type": "application/json",
+        },
+        b'{"workflow": "image-demo"}',
+    )
     assert status == 403
-    assert raw_get(server.port, "/api/system", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    assert (
+        raw_get(server.port, "/api/system", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    )
     assert raw_get(server.port, "/api/system", headers={"Host": "["})[0] == 403
 
 
 def test_token_is_required_everywhere(make_server):
     srv = make_server(token="s3cret-token")
-    for path in ("/api/system", "/api/nodes", "/api/runs", "/", "/api/openapi.json", "/api/files/outputs/x"):
+    for path in (
+        "/api/system",
+        "/api/nodes",
+        "/api/runs",
+        "/",
+        "/api/openapi.json",
+        "/api/files/outputs/x",
+    ):
         assert srv.get(path, auth=False).status == 401, path
-    assert srv.get("/api/system", auth=False, headers={"Authorization": "Bearer wrong"}).status == 401
+    assert (
+        srv.get("/api/system", auth=False, headers={"Authorization": "Bearer wrong"}).status == 401
+    )
     assert srv.post("/api/runs", {"workflow": IMAGE_WF}, auth=False).status == 401
     assert srv.get("/api/system").status == 200
-    assert srv.get("/api/system", auth=False, headers={"X-Reelgraph-Token": "s3cret-token"}).status == 200
+    assert (
+        srv.get("/api/system", auth=False, headers={"X-Reelgraph-Token": "s3cret-token"}).status
+        == 200
+    )
     # opening the editor with ?token= sets a strict cookie for the page's own requests
     page = srv.get("/?token=s3cret-token", auth=False)
     assert page.status == 200
     cookie = page.headers["Set-Cookie"]
-    assert "reelgraph_token=s3cret-token" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert srv.get("/api/system", auth=False, headers={"Cookie": "reelgraph_token=s3cret-token"}).status == 200
+    assert (
+        "reelgraph_token=s3cret-token" in cookie
+        and "HttpOnly" in cookie
+        and "SameSite=Strict" in cookie
+    )
+    assert (
+        srv.get(
+            "/api/system", auth=False, headers={"Cookie": "reelgraph_token=s3cret-token"}
+        ).status
+        == 200
+    )
     run_id = srv.queue(slow_wf(1, 0.0))
     assert srv.wait_run(run_id)["status"] == "finished"
 
@@ -171,7 +276,9 @@ def test_token_is_required_everywhere(make_server):
             conn = await s.ws_connect(f"{srv.url}/api/ws?token=s3cret-token")
             assert (await conn.receive_json(timeout=10))["type"] == "hello"
             await conn.close()
-            conn = await s.ws_connect(f"{srv.url}/api/ws", headers={"Authorization": "Bearer s3cret-token"})
+            conn = await s.ws_connect(
+                f"{srv.url}/api/ws", headers={"Authorization": "Bearer s3cret-token"}
+            )
             await conn.close()
 
     asyncio.run(ws())
@@ -180,15 +287,35 @@ def test_token_is_required_everywhere(make_server):
 def test_non_loopback_bind_needs_a_token(tmp_path):
     env = dict(os.environ, REELGRAPH_TOKEN="")
     for host in ("0.0.0.0", "::", "192.168.1.10"):
-        r = subprocess.run([sys.executable, "-m", "server", "--host", host, "--port", "0",
-                            "--data", str(tmp_path / "d")], cwd=REPO, env=env, capture_output=True,
-                           text=True, timeout=30)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reelgraph.server",
+                "--host",
+                host,
+                "--port",
+                "0",
+                "--data",
+                str(tmp_path / "d"),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert r.returncode == 2 and "needs --token" in r.stderr, (host, r.stderr)
 
 
 def test_no_endpoint_runs_code_and_methods_are_limited(server):
-    for method, path in [("POST", "/api/exec"), ("POST", "/api/shell"), ("PUT", "/api/nodes"),
-                         ("POST", "/api/system"), ("DELETE", "/api/runs")]:
+    for method, path in [
+        ("POST", "/api/exec"),
+        ("POST", "/api/shell"),
+        ("PUT", "/api/nodes"),
+        ("POST", "/api/system"),
+        ("DELETE", "/api/runs"),
+    ]:
         assert server.request(method, path, {}).status in (404, 405), (method, path)
     doc = server.get("/api/openapi.json").json()
     assert not any(w in p for p in doc["paths"] for w in ("exec", "shell", "eval"))

@@ -9,16 +9,35 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from server.media import sniff
-from server.paths import UnsafePath, check_relative, safe_join
+from reelgraph.server.media import sniff
+from reelgraph.server.paths import UnsafePath, check_relative, safe_join
 
 from .samples import wav_bytes
 
 
-@pytest.mark.parametrize("name", [
-    "", "..", "../x", "a/../b", "a/./b", "a//b", "/abs", "C:/x", "c:x", "a\\b", "a\0b", ".hidden",
-    "a/.git/config", "a%2fb", "%2e%2e", "x%00", "tab\there", "del\x7f",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "..",
+        "../x",
+        "a/../b",
+        "a/./b",
+        "a//b",
+        "/abs",
+        "C:/x",
+        "c:x",
+        "a\\b",
+        "a\0b",
+        ".hidden",
+        "a/.git/config",
+        "a%2fb",
+        "%2e%2e",
+        "x%00",
+        "tab\there",
+        "del\x7f",
+    ],
+)
 def test_unsafe_relative_names(name):
     with pytest.raises(UnsafePath):
         check_relative(name)
@@ -46,8 +65,6 @@ def _image(fmt: str) -> bytes:
     return buf.getvalue()
 
 
-
-
 def _av(container: str, codec: str, kind: str) -> bytes:
     av = pytest.importorskip("av")
     import numpy as np
@@ -59,11 +76,15 @@ def _av(container: str, codec: str, kind: str) -> bytes:
                 s = out.add_stream(codec, rate=10)
                 s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
                 for _ in range(3):
-                    frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+                    frame = av.VideoFrame.from_ndarray(
+                        np.zeros((32, 32, 3), np.uint8), format="rgb24"
+                    )
                     out.mux(s.encode(frame))
             else:
                 s = out.add_stream(codec, rate=16000)
-                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+                frame = av.AudioFrame.from_ndarray(
+                    np.zeros((1, 1024), np.int16), format="s16", layout="mono"
+                )
                 frame.sample_rate = 16000
                 out.mux(s.encode(frame))
             out.mux(s.encode(None))
@@ -72,34 +93,46 @@ def _av(container: str, codec: str, kind: str) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("make,kind,mime", [
-    (lambda: _image("PNG"), "image", "image/png"),
-    (lambda: _image("JPEG"), "image", "image/jpeg"),
-    (lambda: _image("GIF"), "image", "image/gif"),
-    (lambda: _image("WEBP"), "image", "image/webp"),
-    (lambda: _image("BMP"), "image", "image/bmp"),
-    (wav_bytes, "audio", "audio/wav"),
-    (lambda: _av("mp4", "mpeg4", "video"), "video", "video/mp4"),
-    (lambda: _av("matroska", "mpeg4", "video"), "video", "video/x-matroska"),
-    (lambda: _av("flac", "flac", "audio"), "audio", "audio/flac"),
-    (lambda: _av("ogg", "flac", "audio"), "audio", "audio/ogg"),
-])
+@pytest.mark.parametrize(
+    "make,kind,mime",
+    [
+        (lambda: _image("PNG"), "image", "image/png"),
+        (lambda: _image("JPEG"), "image", "image/jpeg"),
+        (lambda: _image("GIF"), "image", "image/gif"),
+        (lambda: _image("WEBP"), "image", "image/webp"),
+        (lambda: _image("BMP"), "image", "image/bmp"),
+        (wav_bytes, "audio", "audio/wav"),
+        (lambda: _av("mp4", "mpeg4", "video"), "video", "video/mp4"),
+        (lambda: _av("matroska", "mpeg4", "video"), "video", "video/x-matroska"),
+        (lambda: _av("flac", "flac", "audio"), "audio", "audio/flac"),
+        (lambda: _av("ogg", "flac", "audio"), "audio", "audio/ogg"),
+    ],
+)
 def test_sniff_real_files(make, kind, mime):
     found = sniff(make()[:64])
     assert found is not None and found[:2] == (kind, mime)
 
 
-@pytest.mark.parametrize("data", [
-    b"<html><body>hi</body></html>", b"#!/bin/sh\nrm -rf /\n", b"PK\x03\x04zipfile", b"%PDF-1.7",
-    b"RIFF\x00\x00\x00\x00JUNK", b"\xff\xff\xff\xff", b"", b"\x7fELF\x02\x01\x01",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html><body>hi</body></html>",
+        b"#!/bin/sh\nrm -rf /\n",
+        b"PK\x03\x04zipfile",
+        b"%PDF-1.7",
+        b"RIFF\x00\x00\x00\x00JUNK",
+        b"\xff\xff\xff\xff",
+        b"",
+        b"\x7fELF\x02\x01\x01",
+    ],
+)
 def test_sniff_refuses_other_content(data):
     assert sniff(data) is None
 
 
 def test_large_image_preview_is_a_true_thumbnail():
     torch = pytest.importorskip("torch")
-    from server.previews import encode_preview, unpack_frame
+    from reelgraph.server.previews import encode_preview, unpack_frame
 
     image = torch.zeros(2, 1000, 2000, 3)
     image[..., 1] = 1.0  # green

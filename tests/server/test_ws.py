@@ -15,15 +15,16 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-from server.previews import unpack_frame
+from reelgraph.server.previews import unpack_frame
 
 from .conftest import IMAGE_WF, link, slow_wf, wf
 
 FINAL = ("run.finished", "run.failed", "run.cancelled")
 
 
-async def _collect(server: Any, run_body: dict[str, Any], *, on_event: Any = None,
-                   timeout: float = 60) -> tuple[str, list[Any]]:
+async def _collect(
+    server: Any, run_body: dict[str, Any], *, on_event: Any = None, timeout: float = 60
+) -> tuple[str, list[Any]]:
     """Connect, queue the run, and gather (JSON events and binary frames) until it ends."""
     got: list[Any] = []
     async with aiohttp.ClientSession() as s, s.ws_connect(f"{server.url}/api/ws") as ws:
@@ -97,7 +98,9 @@ def test_progress_events_and_cancel_mid_run(server):
                 assert r.status == 202, await r.text()
 
     cancelled: list[Any] = []
-    run_id, got = asyncio.run(_collect(server, {"workflow": slow_wf(2000, 0.01)}, on_event=cancel_on_progress))
+    run_id, got = asyncio.run(
+        _collect(server, {"workflow": slow_wf(2000, 0.01)}, on_event=cancel_on_progress)
+    )
     assert got[-1]["type"] == "run.cancelled"
     progress = [e for e in got if e["type"] == "node.progress"]
     assert progress and all(e["max"] == 2000 for e in progress)
@@ -122,8 +125,12 @@ def _stuck_client(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)
@@ -134,8 +141,15 @@ def _stuck_client(port: int) -> socket.socket:
 def test_stuck_client_never_blocks_a_run(server):
     stuck = [_stuck_client(server.port) for _ in range(3)]
     try:
-        doc = wf({"n": {"type": "rgtest.Noise", "inputs": {"size": 256, "seed": 1}},
-                  "m": {"type": "rgtest.ManyPreviews", "inputs": {"image": link("n", "image"), "count": 400}}})
+        doc = wf(
+            {
+                "n": {"type": "rgtest.Noise", "inputs": {"size": 256, "seed": 1}},
+                "m": {
+                    "type": "rgtest.ManyPreviews",
+                    "inputs": {"image": link("n", "image"), "count": 400},
+                },
+            }
+        )
         run_id, got = asyncio.run(_collect(server, {"workflow": doc}))
         assert got[-1]["type"] == "run.finished"
         # The live client got previews and coalesced progress, the run never waited on the stuck ones.
@@ -156,7 +170,9 @@ def test_many_clients_all_see_the_run(server):
             sockets = [await s.ws_connect(f"{server.url}/api/ws") for _ in range(20)]
             for ws in sockets:
                 assert (await ws.receive_json(timeout=10))["type"] == "hello"
-            async with s.post(f"{server.url}/api/runs", json={"workflow": slow_wf(20, 0.001, "many")}) as r:
+            async with s.post(
+                f"{server.url}/api/runs", json={"workflow": slow_wf(20, 0.001, "many")}
+            ) as r:
                 run_id = (await r.json())["run_id"]
             for ws in sockets:
                 while True:
@@ -196,7 +212,11 @@ def test_video_and_audio_previews(server):
         assert img.format == "JPEG" and img.size == (64, 40)
         assert abs(img.getpixel((5, 5))[0] - h["frame"] * 8) <= 3  # the right frame
     audio = [(h, p) for h, p in frames if h["kind"] == "audio"]
-    assert len(audio) == 1 and audio[0][0]["mime"] == "audio/wav" and audio[0][0]["sample_rate"] == 8000
+    assert (
+        len(audio) == 1
+        and audio[0][0]["mime"] == "audio/wav"
+        and audio[0][0]["sample_rate"] == 8000
+    )
     import wave
 
     with wave.open(io.BytesIO(audio[0][1])) as w:
@@ -239,10 +259,17 @@ def test_shutdown_is_not_held_by_stuck_clients(make_server):
 def test_uploaded_image_feeds_a_run(server):
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), (0, 0, 255)).save(buf, format="PNG")
-    up = server.post("/api/uploads?filename=blue.png", raw=buf.getvalue(),
-                     headers={"Content-Type": "application/octet-stream"}).json()
-    doc = wf({"l": {"type": "image.Load", "inputs": {"path": up["path"]}},
-              "p": {"type": "image.Preview", "inputs": {"image": link("l", "image")}}})
+    up = server.post(
+        "/api/uploads?filename=blue.png",
+        raw=buf.getvalue(),
+        headers={"Content-Type": "application/octet-stream"},
+    ).json()
+    doc = wf(
+        {
+            "l": {"type": "image.Load", "inputs": {"path": up["path"]}},
+            "p": {"type": "image.Preview", "inputs": {"image": link("l", "image")}},
+        }
+    )
     _, got = asyncio.run(_collect(server, {"workflow": doc}))
     assert got[-1]["type"] == "run.finished"
     ((header, payload),) = [f for f in got if isinstance(f, tuple)]

@@ -8,12 +8,16 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from engine import IMAGE, INT, PATH, TEXT, Context, Float, Image, Int, node
+from reelgraph.engine import IMAGE, INT, PATH, TEXT, Context, Float, Image, Int, node
 
 
 @node("rgtest.Slow", category="test", outputs={"text": TEXT}, output=True)
-def slow(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 10,
-         delay: Annotated[float, Float(0.0, 10.0)] = 0.01, label: str = "x") -> Any:
+def slow(
+    ctx: Context,
+    steps: Annotated[int, Int(1, 100000)] = 10,
+    delay: Annotated[float, Float(0.0, 10.0)] = 0.01,
+    label: str = "x",
+) -> Any:
     """Loops `steps` times, sleeping `delay` seconds and reporting progress each time."""
     for i in range(steps):
         ctx.progress(i, steps)
@@ -23,9 +27,12 @@ def slow(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 10,
 
 
 @node("rgtest.SlowWrite", category="test", outputs={"path": PATH}, side_effects=True)
-def slow_write(ctx: Context, steps: Annotated[int, Int(1, 100000)] = 10,
-               delay: Annotated[float, Float(0.0, 10.0)] = 0.05,
-               chunk: Annotated[int, Int(1, 1 << 20)] = 1000) -> Any:
+def slow_write(
+    ctx: Context,
+    steps: Annotated[int, Int(1, 100000)] = 10,
+    delay: Annotated[float, Float(0.0, 10.0)] = 0.05,
+    chunk: Annotated[int, Int(1, 1 << 20)] = 1000,
+) -> Any:
     """Writes `steps` chunks straight into its output file (not atomically), sleeping between."""
     path = ctx.output_path("slow.bin")
     with open(path, "wb") as f:
@@ -44,7 +51,9 @@ def fail(message: str = "boom") -> Any:
 
 
 @node("rgtest.Noise", category="test", outputs={"image": IMAGE})
-def noise(size: Annotated[int, Int(1, 4096)] = 64, seed: Annotated[int, Int(0, 1 << 30)] = 0) -> Any:
+def noise(
+    size: Annotated[int, Int(1, 4096)] = 64, seed: Annotated[int, Int(0, 1 << 30)] = 0
+) -> Any:
     """A random image."""
     import torch
 
@@ -62,8 +71,11 @@ def many_previews(ctx: Context, image: Image, count: Annotated[int, Int(1, 10000
 
 
 @node("rgtest.Spin", category="test", outputs={"value": TEXT}, output=True)
-def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
-         size: Annotated[int, Int(8, 4096)] = 256) -> Any:
+def spin(
+    ctx: Context,
+    iterations: Annotated[int, Int(1, 1 << 30)] = 100,
+    size: Annotated[int, Int(8, 4096)] = 256,
+) -> Any:
     """CPU-heavy: `iterations` matrix products of `size` x `size`."""
     import torch
 
@@ -83,8 +95,8 @@ def video_preview(ctx: Context, frames: Annotated[int, Int(1, 1000)] = 30) -> An
     """Previews a generated video (frame i is grey level i) and a second of audio."""
     import torch
 
-    from engine.media.audio import AudioClip
-    from engine.media.video import TensorVideo
+    from reelgraph.engine.media.audio import AudioClip
+    from reelgraph.engine.media.video import TensorVideo
 
     levels = torch.arange(frames, dtype=torch.uint8).view(frames, 1, 1, 1) * 8
     ctx.preview(TensorVideo(levels.expand(frames, 40, 64, 3).contiguous(), fps=10.0), "video")

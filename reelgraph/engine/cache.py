@@ -1,0 +1,346 @@
+"""The value cache: a memory LRU bounded in bytes over an optional disk tier.
+
+Keys are the Merkle keys from graph.py. An entry is a node's outputs
+(`Result`). The memory tier measures what it holds (tensor bytes, not entry
+counts). The disk tier stores content-addressed msgpack files written
+atomically by a background thread, so a node never waits for the disk; a
+restarted process or another worker reuses them. A corrupt or truncated file
+is a miss and is deleted, never a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .serialize import NotSerializable, packb, unpackb
+
+MAGIC = b"RGC1"
+DIGEST = 16
+
+
+@dataclass(slots=True)
+class Result:
+    """A node's outputs. `item_keys[i]` holds per-element keys when output i is a list
+    produced by mapping, so each element is reused on its own downstream."""
+
+    values: tuple[Any, ...]
+    item_keys: tuple[tuple[str, ...] | None, ...] | None = None
+
+
+def torch_tensor_class() -> type | None:
+    """torch.Tensor if torch is imported, without importing it. Another thread may be in
+    the middle of importing torch: then the class is not there yet, and no tensor exists."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None) if torch is not None else None
+
+
+def sizeof(value: Any, _depth: int = 0) -> int:
+    """Bytes a value holds, counting tensor and array storage."""
+    tensor_cls = torch_tensor_class()
+    if tensor_cls is not None and isinstance(value, tensor_cls):
+        return value.element_size() * value.nelement() + 64
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes + 64
+    if isinstance(value, (str, bytes, bytearray)):
+        return len(value) + 49
+    if isinstance(value, (list, tuple)) and _depth < 4:
+        return 56 + sum(sizeof(v, _depth + 1) for v in value)
+    if isinstance(value, dict) and _depth < 4:
+        return 64 + sum(sizeof(k, _depth + 1) + sizeof(v, _depth + 1) for k, v in value.items())
+    if isinstance(value, Result):
+        return sizeof(value.values, _depth)
+    return 64
+
+
+def default_memory_budget() -> int:
+    """A quarter of the RAM available at start, between 256 MiB and 16 GiB."""
+    try:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    except Exception:
+        available = 4 << 30
+    return int(min(max(available // 4, 256 << 20), 16 << 30))
+
+
+class MemoryCache:
+    """LRU bounded in bytes. Thread-safe."""
+
+    def __init__(self, max_bytes: int | None = None):
+        self.max_bytes = default_memory_budget() if max_bytes is None else max_bytes
+        self._entries: OrderedDict[str, tuple[Result, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def get(self, key: str) -> Result | None:
+        with self._lock:
+            item = self._entries.get(key)
+            if item is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return item[0]
+
+    def put(self, key: str, result: Result, nbytes: int | None = None) -> None:
+        size = sizeof(result) if nbytes is None else nbytes
+        if size > self.max_bytes:
+            return  # larger than the whole budget: keeping it would evict everything
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._entries[key] = (result, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and self._entries:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.bytes -= evicted
+                self.evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "entries": len(self._entries),
+            "bytes": self.bytes,
+            "max_bytes": self.max_bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+            "evictions": self.evictions,
+        }
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("REELGRAPH_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelgraph"
+
+
+class DiskCache:
+    """Content-addressed files `<dir>/<k[:2]>/<k>.rgc`: magic, blake2b digest, msgpack payload."""
+
+    def __init__(self, folder: Path, max_bytes: int = 20 << 30):
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.corrupt = 0
+        self.write_errors = 0
+        self._pending: queue.Queue[tuple[str, Result] | None] = queue.Queue(maxsize=64)
+        self._writer: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._written_since_trim = 0
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.rgc"
+
+    def get(self, key: str) -> Result | None:
+        p = self.path(key)
+        try:
+            data = p.read_bytes()
+        except OSError:
+            self.misses += 1
+            return None
+        try:
+            if data[:4] != MAGIC:
+                raise ValueError("bad magic")
+            digest, payload = data[4 : 4 + DIGEST], data[4 + DIGEST :]
+            if hashlib.blake2b(payload, digest_size=DIGEST).digest() != digest:
+                raise ValueError("checksum mismatch")
+            values, item_keys = unpackb(payload)
+            result = Result(tuple(values), tuple(item_keys) if item_keys is not None else None)
+        except Exception:
+            # Truncated, corrupt or from an incompatible writer: drop it and recompute.
+            self.corrupt += 1
+            self.misses += 1
+            try:
+                p.unlink()
+            except OSError:
+                pass
+            return None
+        self.hits += 1
+        try:
+            os.utime(p)  # recently used: last to be trimmed
+        except OSError:
+            pass
+        return result
+
+    def put(self, key: str, result: Result) -> None:
+        """Queue a write; the background writer serialises and renames into place."""
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="reelgraph-disk-cache", daemon=True
+                )
+                self._writer.start()
+        self._pending.put((key, result))
+
+    def write_now(self, key: str, result: Result) -> bool:
+        try:
+            payload = packb(
+                [
+                    list(result.values),
+                    list(result.item_keys) if result.item_keys is not None else None,
+                ]
+            )
+        except NotSerializable:
+            return False
+        data = MAGIC + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+        p = self.path(key)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, p)
+        except OSError:
+            self.write_errors += 1
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            return False
+        self._written_since_trim += len(data)
+        if self._written_since_trim > max(self.max_bytes // 20, 64 << 20):
+            self._written_since_trim = 0
+            self.trim()
+        return True
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._pending.get()
+            try:
+                if item is None:
+                    return
+                self.write_now(*item)
+            finally:
+                self._pending.task_done()
+
+    def flush(self) -> None:
+        """Wait until queued writes are on disk."""
+        if self._writer is not None and self._writer.is_alive():
+            self._pending.join()
+
+    def _files(self) -> list[tuple[Path, os.stat_result]]:
+        out = []
+        if not self.folder.is_dir():
+            return out
+        for sub in self.folder.iterdir():
+            if sub.is_dir():
+                for f in sub.glob("*.rgc"):
+                    try:
+                        out.append((f, f.stat()))
+                    except OSError:
+                        pass
+        return out
+
+    def trim(self) -> int:
+        """Delete least recently used files until the folder fits `max_bytes`."""
+        files = sorted(self._files(), key=lambda fs: fs[1].st_mtime)
+        total = sum(st.st_size for _, st in files)
+        removed = 0
+        for f, st in files:
+            if total <= self.max_bytes:
+                break
+            try:
+                f.unlink()
+                total -= st.st_size
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
+    def clear(self) -> int:
+        self.flush()
+        n = 0
+        for f, _ in self._files():
+            try:
+                f.unlink()
+                n += 1
+            except OSError:
+                pass
+        return n
+
+    def stats(self) -> dict[str, Any]:
+        files = self._files()
+        return {
+            "folder": str(self.folder),
+            "entries": len(files),
+            "bytes": sum(st.st_size for _, st in files),
+            "max_bytes": self.max_bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+            "corrupt": self.corrupt,
+        }
+
+
+class Cache:
+    """Memory tier in front of an optional disk tier.
+
+    Only results whose node took at least `disk_min_seconds` go to disk: cheap
+    nodes recompute faster than they load, and skipping them keeps a long chain
+    of small steps from writing a file per step.
+    """
+
+    def __init__(
+        self,
+        memory: MemoryCache | None = None,
+        disk: DiskCache | None = None,
+        disk_min_seconds: float = 0.05,
+    ):
+        self.memory = memory if memory is not None else MemoryCache()
+        self.disk = disk
+        self.disk_min_seconds = disk_min_seconds
+
+    def get(self, key: str) -> Result | None:
+        result = self.memory.get(key)
+        if result is None and self.disk is not None:
+            result = self.disk.get(key)
+            if result is not None:
+                self.memory.put(key, result)
+        return result
+
+    def put(
+        self,
+        key: str,
+        result: Result,
+        *,
+        seconds: float = 0.0,
+        nbytes: int | None = None,
+        persist: bool = False,
+    ) -> None:
+        """`persist` sends it to disk however fast it was (results of nodes that write files)."""
+        self.memory.put(key, result, nbytes)
+        if self.disk is not None and (persist or seconds >= self.disk_min_seconds):
+            self.disk.put(key, result)
+
+    def flush(self) -> None:
+        if self.disk is not None:
+            self.disk.flush()
+
+    def clear(self) -> None:
+        self.memory.clear()
+        if self.disk is not None:
+            self.disk.clear()
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"memory": self.memory.stats()}
+        if self.disk is not None:
+            out["disk"] = self.disk.stats()
+        return out

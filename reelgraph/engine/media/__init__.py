@@ -1,0 +1,23 @@
+"""Media value classes shared by node packs and the server: VIDEO, AUDIO, scenes, cues.
+
+Nothing here imports torch, av or cv2 at module load; they are imported inside
+the methods that need them. Importing this package registers msgpack codecs so
+the disk cache can store audio, scenes, cues and speech timings.
+"""
+
+from . import codecs as _codecs  # noqa: F401  (registers the disk-cache codecs)
+from .audio import AudioClip
+from .records import Cue, Scene, SpeechTimings, WordTiming
+from .video import FileVideo, MappedVideo, TensorVideo, VideoStream
+
+__all__ = [
+    "AudioClip",
+    "Cue",
+    "FileVideo",
+    "MappedVideo",
+    "Scene",
+    "SpeechTimings",
+    "TensorVideo",
+    "VideoStream",
+    "WordTiming",
+]

@@ -1,0 +1,502 @@
+"""VIDEO: a streamed sequence of uint8 RGB frames.
+
+A `VideoStream` knows its fps, size and frame count up front and hands out its
+frames in chunks, `chunks(n)` -> uint8 tensors [t, H, W, 3]. It can be iterated
+any number of times and never holds all frames in memory unless it is a
+`TensorVideo`. Implementations:
+
+- `TensorVideo`: frames already in a tensor (short clips, tests);
+- `FileVideo`: a file decoded lazily with PyAV, optionally skipping, capping
+  and taking every n-th frame;
+- `MappedVideo`: a per-chunk transform of another video (overlays, burn-in, resize);
+- `IndexedVideo`: a monotonic selection of another video's frames (trim, fps change);
+- `ProceduralVideo`: frames rendered on demand by a function (Ken Burns, titles);
+- `ConcatVideo`: clips one after another with cut / crossfade / fade-through-black.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .audio import AudioClip
+
+
+class VideoStream:
+    """Base class of VIDEO values. Subclasses implement `render` and/or `chunks`."""
+
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+    _audio: AudioClip | None = None
+
+    @property
+    def audio(self) -> AudioClip | None:
+        return self._audio
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.fps if self.fps else 0.0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (the memory cache budgets by this): the audio, plus the
+        frames for a TensorVideo; a lazy stream holds no frames."""
+        a = self._audio
+        return 4096 + (a.nbytes if a is not None else 0)
+
+    def render(self, start: int, stop: int) -> Any:
+        """Frames [start, stop) as uint8 [t, H, W, 3]. The default walks `chunks`."""
+        import torch
+
+        parts = list(self.chunks(max(1, stop - start), start, stop))
+        if not parts:
+            return torch.zeros(0, self.height, self.width, 3, dtype=torch.uint8)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        """Yield frames [start, stop) as uint8 tensors [t<=n, H, W, 3].
+
+        Every chunk is a fresh, contiguous buffer that the caller owns: a transform may
+        draw on it in place (which is how overlays avoid copying whole frames)."""
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        n = max(1, int(n))
+        for a in range(max(0, start), stop, n):
+            yield self.render(a, min(stop, a + n))
+
+    def frame(self, i: int) -> Any:
+        """Frame `i` as uint8 [H, W, 3] (negative counts from the end)."""
+        if i < 0:
+            i += self.frame_count
+        if not 0 <= i < self.frame_count:
+            raise IndexError(f"frame {i} out of range (video has {self.frame_count})")
+        return self.render(i, i + 1)[0]
+
+    def with_audio(self, audio: AudioClip | None) -> VideoStream:
+        """The same frames with another audio track (a shallow copy; frames are not touched)."""
+        out = copy.copy(self)
+        out._audio = audio
+        return out
+
+    def __repr__(self) -> str:
+        a = f", audio {self._audio!r}" if self._audio is not None else ""
+        return (
+            f"{type(self).__name__}({self.width}x{self.height}, {self.fps:g} fps, "
+            f"{self.frame_count} frames{a})"
+        )
+
+
+def _check_geometry(fps: float, width: int, height: int, frame_count: int) -> None:
+    if not (fps > 0 and math.isfinite(fps)):
+        raise ValueError(f"fps must be positive, got {fps}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    if frame_count < 0:
+        raise ValueError(f"frame count must not be negative, got {frame_count}")
+
+
+class TensorVideo(VideoStream):
+    """Frames held in a uint8 tensor [T, H, W, 3]."""
+
+    def __init__(self, frames: Any, fps: float, audio: AudioClip | None = None):
+        import torch
+
+        t = torch.as_tensor(frames)
+        if t.dtype != torch.uint8:
+            t = (t.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+        if t.ndim != 4 or t.shape[-1] != 3:
+            raise ValueError(f"expected frames [T,H,W,3], got shape {tuple(t.shape)}")
+        self.frames = t.contiguous()
+        self.fps = float(fps)
+        self.frame_count, self.height, self.width = (int(x) for x in t.shape[:3])
+        _check_geometry(self.fps, self.width, self.height, self.frame_count)
+        self._audio = audio
+
+    def render(self, start: int, stop: int) -> Any:
+        return self.frames[max(0, start) : max(0, stop)].clone()  # callers own their chunks
+
+    @property
+    def nbytes(self) -> int:
+        return super().nbytes + int(self.frames.nelement())
+
+
+class ProceduralVideo(VideoStream):
+    """Frames computed on demand: `render_fn(start, stop)` -> uint8 [stop-start, H, W, 3]."""
+
+    def __init__(
+        self,
+        render_fn: Callable[[int, int], Any],
+        *,
+        fps: float,
+        width: int,
+        height: int,
+        frame_count: int,
+        audio: AudioClip | None = None,
+    ):
+        _check_geometry(fps, width, height, frame_count)
+        self._render_fn = render_fn
+        self.fps, self.width, self.height = float(fps), int(width), int(height)
+        self.frame_count = int(frame_count)
+        self._audio = audio
+
+    def render(self, start: int, stop: int) -> Any:
+        start, stop = max(0, start), min(stop, self.frame_count)
+        return self._render_fn(start, max(start, stop))
+
+
+class MappedVideo(VideoStream):
+    """A per-chunk transform of another video: `fn(chunk, first_index)` -> chunk.
+
+    The transform may change the frame size (give `width`/`height`) but not the
+    number of frames. Audio passes through unless `audio` is given.
+    """
+
+    _KEEP: Any = object()
+
+    def __init__(
+        self,
+        source: VideoStream,
+        fn: Callable[[Any, int], Any],
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        audio: Any = _KEEP,
+    ):
+        self.source = source
+        self._fn = fn
+        self.fps = source.fps
+        self.width = int(width or source.width)
+        self.height = int(height or source.height)
+        self.frame_count = source.frame_count
+        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        index = max(0, start)
+        for chunk in self.source.chunks(n, start, stop):
+            yield self._fn(chunk, index)
+            index += int(chunk.shape[0])
+
+    def render(self, start: int, stop: int) -> Any:
+        return self._fn(self.source.render(start, stop), max(0, start))
+
+
+class IndexedVideo(VideoStream):
+    """A monotonic (non-decreasing) selection of another video's frames at a new fps.
+
+    Trim, every-n-th frame and fps conversion are all this: output frame j shows
+    source frame `indices[j]`. Frames are streamed from the source in order.
+    """
+
+    def __init__(
+        self,
+        source: VideoStream,
+        indices: Sequence[int],
+        fps: float | None = None,
+        audio: Any = MappedVideo._KEEP,
+    ):
+        idx = list(indices)
+        if any(b < a for a, b in itertools.pairwise(idx)):
+            raise ValueError("frame indices must not decrease")
+        if idx and (idx[0] < 0 or idx[-1] >= source.frame_count):
+            raise ValueError("frame indices outside the source video")
+        self.source = source
+        self.indices = idx
+        self.fps = float(fps or source.fps)
+        self.width, self.height = source.width, source.height
+        self.frame_count = len(idx)
+        _check_geometry(self.fps, self.width, self.height, self.frame_count)
+        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import torch
+
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        wanted = self.indices[max(0, start) : stop]
+        if not wanted:
+            return
+        n = max(1, int(n))
+        out: list[Any] = []
+        pos = 0
+        src_index = wanted[0]
+        for chunk in self.source.chunks(max(n, 8), wanted[0], wanted[-1] + 1):
+            t = int(chunk.shape[0])
+            while pos < len(wanted) and wanted[pos] < src_index + t:
+                out.append(chunk[wanted[pos] - src_index])
+                pos += 1
+                if len(out) == n:
+                    yield torch.stack(out)
+                    out = []
+            src_index += t
+        if out:
+            yield torch.stack(out)
+
+
+class FileVideo(VideoStream):
+    """A video file decoded lazily with PyAV, chunk by chunk.
+
+    `skip` drops the first frames, `every_nth` keeps one frame in n, `max_frames`
+    caps the count (0: no cap). The frame count is found by demuxing packets
+    (no decoding). Audio is decoded on first access only.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        skip: int = 0,
+        every_nth: int = 1,
+        max_frames: int = 0,
+        load_audio: bool = True,
+    ):
+        import av
+
+        self.path = Path(path)
+        self.skip, self.every_nth = max(0, int(skip)), max(1, int(every_nth))
+        with av.open(str(self.path)) as c:
+            if not c.streams.video:
+                raise ValueError(f"{self.path.name} has no video stream")
+            vs = c.streams.video[0]
+            rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+            src_fps = float(rate) if rate else 0.0
+            self.width, self.height = int(vs.codec_context.width), int(vs.codec_context.height)
+            total = sum(1 for p in c.demux(vs) if p.size > 0)
+            self._has_audio = bool(c.streams.audio)
+        if total <= 0:
+            raise ValueError(f"{self.path.name} has no video frames")
+        self.source_frames = total
+        count = len(range(self.skip, total, self.every_nth))
+        if max_frames:
+            count = min(count, int(max_frames))
+        self.frame_count = count
+        self.fps = src_fps / self.every_nth
+        _check_geometry(self.fps, self.width, self.height, self.frame_count)
+        self._load_audio = load_audio
+        self._audio_loaded = False
+
+    @property
+    def audio(self) -> AudioClip | None:
+        if self._load_audio and self._has_audio and not self._audio_loaded:
+            from_s = self.skip / (self.fps * self.every_nth)
+            self._audio = decode_audio(self.path, start=from_s, duration=self.duration)
+            self._audio_loaded = True
+        return self._audio
+
+    def with_audio(self, audio: AudioClip | None) -> VideoStream:
+        out = super().with_audio(audio)
+        out._audio_loaded = True  # type: ignore[attr-defined]
+        return out
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import av
+        import numpy as np
+        import torch
+
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        start = max(0, start)
+        if start >= stop:
+            return
+        first = self.skip + start * self.every_nth
+        last = self.skip + (stop - 1) * self.every_nth
+        n = max(1, int(n))
+        buf: list[Any] = []
+        with av.open(str(self.path)) as c:
+            vs = c.streams.video[0]
+            vs.thread_type = "AUTO"
+            for i, frame in enumerate(c.decode(vs)):
+                if i > last:
+                    break
+                if i < first or (i - self.skip) % self.every_nth:
+                    continue
+                img = frame.to_ndarray(format="rgb24")
+                if img.shape[0] != self.height or img.shape[1] != self.width:
+                    import cv2
+
+                    img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
+                buf.append(img)
+                if len(buf) == n:
+                    yield torch.from_numpy(np.stack(buf))
+                    buf = []
+        if buf:
+            yield torch.from_numpy(np.stack(buf))
+
+
+def decode_audio(
+    path: str | Path, *, start: float = 0.0, duration: float | None = None
+) -> AudioClip | None:
+    """The first audio stream of a media file as float32 [C, N] (None if it has none)."""
+    import av
+    import numpy as np
+
+    chunks: list[Any] = []
+    rate = 0
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        stream = c.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        layout = "stereo" if (stream.codec_context.channels or 1) >= 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        for frame in c.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray())
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray())
+    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((1, 0), np.float32)
+    a = round(start * rate)
+    b = data.shape[1] if duration is None else a + round(duration * rate)
+    return AudioClip(np.ascontiguousarray(data[:, a:b], dtype=np.float32), rate)
+
+
+TRANSITIONS = ("cut", "crossfade", "fade_black")
+
+
+class ConcatVideo(VideoStream):
+    """Clips one after another. Transitions are centred on each cut, so the timeline
+    (and so the sync with the audio) is exactly the sum of the clip lengths: in the
+    half-window before a cut the outgoing clip blends towards the incoming clip's
+    first frame, after it the incoming clip blends from the outgoing clip's last frame.
+    """
+
+    def __init__(
+        self,
+        clips: Sequence[VideoStream],
+        transition: str = "cut",
+        transition_frames: int = 0,
+        audio: Any = MappedVideo._KEEP,
+    ):
+        if not clips:
+            raise ValueError("no clips to concatenate")
+        if transition not in TRANSITIONS:
+            raise ValueError(f"unknown transition {transition!r}; use one of {TRANSITIONS}")
+        first = clips[0]
+        for i, c in enumerate(clips):
+            if (c.width, c.height) != (first.width, first.height):
+                raise ValueError(
+                    f"clip {i} is {c.width}x{c.height}, clip 0 is {first.width}x{first.height}"
+                )
+            if abs(c.fps - first.fps) > 1e-6:
+                raise ValueError(f"clip {i} runs at {c.fps:g} fps, clip 0 at {first.fps:g}")
+        self.clips = list(clips)
+        self.fps, self.width, self.height = first.fps, first.width, first.height
+        self.starts = [0]
+        for c in self.clips:
+            self.starts.append(self.starts[-1] + c.frame_count)
+        self.frame_count = self.starts[-1]
+        self.transition = transition if transition_frames > 0 else "cut"
+        self.half = max(0, int(transition_frames) // 2)
+        self._audio = (
+            concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
+            if audio is MappedVideo._KEEP
+            else audio
+        )
+
+    def _half_for(self, k: int) -> int:
+        """Half-window of the cut between clip k-1 and clip k, bounded by both clips."""
+        a, b = self.clips[k - 1].frame_count, self.clips[k].frame_count
+        return min(self.half, a // 2, b // 2)
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import torch
+
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        streamed_last: Any = None  # the previous clip's last frame, as streamed (unblended)
+        for k, clip in enumerate(self.clips):
+            c0, c1 = self.starts[k], self.starts[k + 1]
+            a, b = max(start, c0) - c0, min(stop, c1) - c0
+            if a >= b:
+                streamed_last = None
+                continue
+            head = self._half_for(k) if k > 0 and self.transition != "cut" else 0
+            tail = (
+                self._half_for(k + 1) if k + 1 < len(self.clips) and self.transition != "cut" else 0
+            )
+            prev_last = None
+            if head and a < head:
+                # reuse what we just streamed: asking a file-backed clip for its last frame decodes it all
+                prev_last = (
+                    streamed_last if streamed_last is not None else self.clips[k - 1].frame(-1)
+                )
+            next_first = (
+                self.clips[k + 1].frame(0) if tail and b > clip.frame_count - tail else None
+            )
+            streamed_last = None
+            index = a
+            for chunk in clip.chunks(n, a, b):
+                t = int(chunk.shape[0])
+                if index + t == clip.frame_count:
+                    streamed_last = chunk[-1].clone()
+                pos = torch.arange(index, index + t)
+                if head and index < head:
+                    # alpha of the incoming clip: 0.5 at the cut, 1 at the end of the window
+                    w = (0.5 + 0.5 * (pos.float() + 0.5) / head).clamp(max=1.0)
+                    chunk = self._blend(chunk, prev_last, w, pos < head, incoming=True)
+                if tail and index + t > clip.frame_count - tail:
+                    d = clip.frame_count - pos  # frames until the cut (1 = last)
+                    w = (0.5 + 0.5 * (d.float() - 0.5) / tail).clamp(max=1.0)
+                    chunk = self._blend(chunk, next_first, w, d <= tail, incoming=False)
+                yield chunk
+                index += t
+
+    def _blend(self, chunk: Any, other: Any, own_weight: Any, mask: Any, *, incoming: bool) -> Any:
+        import cv2
+
+        if not bool(mask.any()):
+            return chunk
+        frames = chunk.numpy()  # chunks are fresh buffers owned by the consumer: blend in place
+        other_np = other.numpy() if other is not None else None
+        for k in mask.nonzero().flatten().tolist():
+            w = float(own_weight[k])
+            if self.transition == "crossfade":
+                cv2.addWeighted(frames[k], w, other_np, 1.0 - w, 0.0, dst=frames[k])
+            else:  # fade through black: black exactly at the cut
+                g = min(1.0, max(0.0, (w - 0.5) * 2))
+                cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
+        return chunk
+
+    def render(self, start: int, stop: int) -> Any:
+        return VideoStream.render(self, start, stop)
+
+    def clip_bounds(self) -> list[tuple[float, float]]:
+        """(start, end) of each clip in seconds on the output timeline."""
+        return [
+            (self.starts[k] / self.fps, self.starts[k + 1] / self.fps)
+            for k in range(len(self.clips))
+        ]
+
+
+def concat_audio(
+    tracks: Sequence[AudioClip | None], durations: Sequence[float]
+) -> AudioClip | None:
+    """Audio tracks laid end to end, each padded or cut to its clip's duration; None if none."""
+    import torch
+
+    present = [a for a in tracks if a is not None]
+    if not present:
+        return None
+    rate = max(a.sample_rate for a in present)
+    channels = max(a.channels for a in present)
+    parts = []
+    total = 0.0
+    done = 0
+    for a, d in zip(tracks, durations, strict=True):
+        total += d
+        want = round(total * rate) - done  # cumulative rounding: no drift across clips
+        done += want
+        if a is None:
+            parts.append(torch.zeros(channels, want))
+            continue
+        a = a.resampled(rate).with_channels(channels)
+        s = a.samples[:, :want]
+        if s.shape[1] < want:
+            s = torch.nn.functional.pad(s, (0, want - s.shape[1]))
+        parts.append(s)
+    return AudioClip(torch.cat(parts, dim=1), rate)

@@ -1,0 +1,429 @@
+"""How a node is declared: a plain function plus the `@node` decorator.
+
+    @node("image.Invert", category="image/adjust", outputs={"image": IMAGE})
+    def invert(image: Image, amount: Annotated[float, Float(0.0, 1.0, 0.05)] = 1.0) -> Any:
+        "Invert colours, blended with the original by `amount`."
+        return image * (1 - amount) + (1 - image) * amount
+
+The signature is the schema: socket inputs are annotated with a type alias
+(`Image`, `Video`, `socket("NAME")`), widgets with `Annotated[T, Int|Float|Text|
+Bool|Combo(...)]` or a bare int/float/str/bool. The docstring is the description.
+A parameter named `ctx` receives the run `Context`. The function stays a plain,
+testable function: the decorator only attaches a `NodeType` to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import sys
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .types import (
+    BOOL,
+    FLOAT,
+    INT,
+    TEXT,
+    SocketType,
+    is_known_type,
+)
+
+RESOURCE_CLASSES = ("cpu", "gpu", "io")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+# --- widgets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How an unlinked primitive input is edited, and the values it accepts."""
+
+    kind: str  # INT | FLOAT | BOOL | STRING | COMBO
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    multiline: bool = False
+    placeholder: str = ""
+    options: tuple[Any, ...] | Callable[[], Sequence[Any]] | None = None
+    # "seed": the editor offers fixed / increment / randomize after each queue.
+    role: str = ""
+    # Upload pickers in the editor: "image" | "audio" | "video".
+    upload: str = ""
+    # COMBO: what to do when the value is not an option (e.g. where to put a model file).
+    hint: str | Callable[[], str] = ""
+
+    @property
+    def socket_type(self) -> str:
+        return {
+            "INT": INT.name,
+            "FLOAT": FLOAT.name,
+            "BOOL": BOOL.name,
+            "STRING": TEXT.name,
+            "COMBO": TEXT.name,
+        }[self.kind]
+
+    def option_values(self) -> list[Any]:
+        if self.options is None:
+            return []
+        if callable(self.options):
+            return list(self.options())
+        return list(self.options)
+
+    def check(self, value: Any) -> str | None:
+        """None when `value` is acceptable, else what is wrong with it."""
+        if self.kind == "BOOL":
+            return None if isinstance(value, bool) else f"expected true/false, got {_short(value)}"
+        if self.kind in ("INT", "FLOAT"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"expected a number, got {_short(value)}"
+            if self.kind == "INT" and not float(value).is_integer():
+                return f"expected an integer, got {value}"
+            if value != value:  # NaN
+                return "expected a number, got NaN"
+            if self.min is not None and value < self.min:
+                return f"{value} is below the minimum {self.min:g}"
+            if self.max is not None and value > self.max:
+                return f"{value} is above the maximum {self.max:g}"
+            return None
+        if self.kind == "STRING":
+            return None if isinstance(value, str) else f"expected text, got {_short(value)}"
+        if self.kind == "COMBO":
+            options = self.option_values()
+            if value not in options:
+                shown = ", ".join(repr(o) for o in options[:12]) or "none available"
+                more = f" (+{len(options) - 12} more)" if len(options) > 12 else ""
+                hint = self.hint() if callable(self.hint) else self.hint
+                return f"{_short(value)} is not one of the options: {shown}{more}" + (
+                    f"; {hint}" if hint else ""
+                )
+            return None
+        return None
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for key in ("min", "max", "step"):
+            v = getattr(self, key)
+            if v is not None:
+                out[key] = v
+        if self.kind == "STRING":
+            out["multiline"] = self.multiline
+            if self.placeholder:
+                out["placeholder"] = self.placeholder
+        if self.kind == "COMBO":
+            out["options"] = self.option_values()
+            out["dynamic"] = callable(self.options)
+        if self.role:
+            out["role"] = self.role
+        if self.upload:
+            out["upload"] = self.upload
+        return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def Int(min: int | None = None, max: int | None = None, step: int = 1) -> Widget:
+    return Widget("INT", min, max, step)
+
+
+def Float(min: float | None = None, max: float | None = None, step: float = 0.01) -> Widget:
+    return Widget("FLOAT", min, max, step)
+
+
+def Text(*, multiline: bool = False, placeholder: str = "", upload: str = "") -> Widget:
+    return Widget("STRING", multiline=multiline, placeholder=placeholder, upload=upload)
+
+
+def Bool() -> Widget:
+    return Widget("BOOL")
+
+
+def Combo(
+    options: Sequence[Any] | Callable[[], Sequence[Any]],
+    *,
+    upload: str = "",
+    hint: str | Callable[[], str] = "",
+) -> Widget:
+    """A choice among options; pass a callable for options found at run time (models on
+    disk). `hint` (text, or a callable for text computed then) follows the error when a
+    value is not an option, e.g. which folder the model should be in."""
+    opts = options if callable(options) else tuple(options)
+    return Widget("COMBO", options=opts, upload=upload, hint=hint)
+
+
+def Seed() -> Widget:
+    return Widget("INT", 0, 2**63 - 1, 1, role="seed")
+
+
+_DEFAULT_WIDGETS: dict[type, Widget] = {
+    int: Int(),
+    float: Float(),
+    bool: Bool(),
+    str: Text(),
+}
+
+
+# --- inputs, outputs, node types -------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str
+    widget: Widget | None = None  # None: a socket that must be linked
+    default: Any = MISSING
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return not self.optional and self.default is MISSING
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "optional": self.optional}
+        if self.widget is not None:
+            out["widget"] = self.widget.schema()
+        if self.default is not MISSING:
+            out["default"] = self.default
+        return out
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """Everything the engine, server and editor know about one kind of node."""
+
+    id: str
+    display_name: str
+    category: str
+    description: str
+    version: int
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    fn: Callable[..., Any]
+    resource: str = "cpu"
+    side_effects: bool = False
+    nondeterministic: bool = False
+    is_output: bool = False
+    # fingerprint(**widget_values) -> str: extra cache-key material (a file's hash).
+    fingerprint: Callable[..., str] | None = None
+    # validate(**widget_values) -> list[str | (input, message)]: checks before running.
+    validate: Callable[..., Any] | None = None
+    # Reads the run's workflow params (ctx.params), so their values enter its cache key.
+    uses_params: bool = False
+    wants_ctx: bool = False
+    source_hash: str = ""
+    pack: str = ""
+    input_map: Mapping[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "display_name": self.display_name,
+            "category": self.category,
+            "description": self.description,
+            "version": self.version,
+            "inputs": [i.schema() for i in self.inputs],
+            "outputs": [{"name": o.name, "type": o.type} for o in self.outputs],
+            "resource": self.resource,
+            "side_effects": self.side_effects,
+            "nondeterministic": self.nondeterministic,
+            "output_node": self.is_output,
+            "pack": self.pack,
+        }
+
+
+class NodeDeclarationError(TypeError):
+    """A node's declaration is inconsistent (raised when its module is loaded)."""
+
+
+def _source_hash(fn: Callable[..., Any]) -> str:
+    """Hash of the module that defines `fn`, so editing a node or any helper it uses
+    in that file invalidates the node's cached results."""
+    h = hashlib.blake2b(digest_size=12)
+    module = sys.modules.get(fn.__module__)
+    path = getattr(module, "__file__", None)
+    try:
+        if path:
+            h.update(Path(path).read_bytes())
+        else:
+            h.update(inspect.getsource(fn).encode())
+    except (OSError, TypeError):
+        h.update(fn.__qualname__.encode())
+    return h.hexdigest()
+
+
+def _input_from_parameter(node_id: str, p: inspect.Parameter, hint: Any) -> InputSpec:
+    default = MISSING if p.default is inspect.Parameter.empty else p.default
+    optional = False
+    origin = typing.get_origin(hint)
+    # `X | None` / Optional[X] means an optional input.
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(hint)) == 2:
+            hint = args[0]
+            optional = True
+    if default is None:
+        optional = True
+    meta: tuple[Any, ...] = getattr(hint, "__metadata__", ())
+    base = typing.get_args(hint)[0] if meta else hint
+    widget: Widget | None = None
+    type_name: str | None = None
+    for m in meta:
+        if isinstance(m, Widget):
+            widget = m
+        elif isinstance(m, SocketType):
+            type_name = m.name
+        elif isinstance(m, str):
+            type_name = m
+    if widget is None and type_name is None and base in _DEFAULT_WIDGETS:
+        widget = _DEFAULT_WIDGETS[base]
+    if widget is not None:
+        type_name = type_name or widget.socket_type
+    if type_name is None:
+        raise NodeDeclarationError(
+            f"node {node_id}: input {p.name!r} needs a type annotation such as Image, "
+            f"socket('NAME'), int or Annotated[int, Int(...)], got {hint!r}"
+        )
+    if not is_known_type(type_name):
+        raise NodeDeclarationError(
+            f"node {node_id}: input {p.name!r} has unknown type {type_name!r}"
+        )
+    if widget is not None and default is not MISSING and default is not None:
+        problem = (
+            widget.check(default)
+            if widget.kind != "COMBO" or not callable(widget.options)
+            else None
+        )
+        if problem:
+            raise NodeDeclarationError(f"node {node_id}: default of {p.name!r}: {problem}")
+    return InputSpec(p.name, type_name, widget, default, optional)
+
+
+def node(
+    id: str,
+    *,
+    category: str,
+    outputs: Mapping[str, str | SocketType] | None = None,
+    display_name: str | None = None,
+    version: int = 1,
+    resource: str = "cpu",
+    side_effects: bool = False,
+    nondeterministic: bool = False,
+    output: bool = False,
+    fingerprint: Callable[..., str] | None = None,
+    validate: Callable[..., Any] | None = None,
+    uses_params: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a function as a node type. See the module docstring and docs/nodes.md."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if "." not in id or not all(part.isidentifier() for part in id.split(".")):
+            raise NodeDeclarationError(f"node id {id!r} must look like 'pack.Name'")
+        if resource not in RESOURCE_CLASSES:
+            raise NodeDeclarationError(f"node {id}: resource must be one of {RESOURCE_CLASSES}")
+        hints = typing.get_type_hints(fn, include_extras=True)
+        sig = inspect.signature(fn)
+        inputs: list[InputSpec] = []
+        wants_ctx = False
+        for p in sig.parameters.values():
+            if p.name == "ctx":
+                wants_ctx = True
+                continue
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise NodeDeclarationError(f"node {id}: *args/**kwargs cannot be inputs")
+            inputs.append(_input_from_parameter(id, p, hints.get(p.name, p.annotation)))
+        outs: list[OutputSpec] = []
+        for name, t in (outputs or {}).items():
+            tname = _type_name(t)
+            if not is_known_type(tname):
+                raise NodeDeclarationError(f"node {id}: output {name!r} has unknown type {tname!r}")
+            outs.append(OutputSpec(name, tname))
+        doc = inspect.getdoc(fn) or ""
+        nt = NodeType(
+            id=id,
+            display_name=display_name or _display_name(id),
+            category=category,
+            description=doc,
+            version=version,
+            inputs=tuple(inputs),
+            outputs=tuple(outs),
+            fn=fn,
+            resource=resource,
+            side_effects=side_effects,
+            nondeterministic=nondeterministic,
+            is_output=output or side_effects,
+            fingerprint=fingerprint,
+            validate=validate,
+            uses_params=uses_params,
+            wants_ctx=wants_ctx,
+            source_hash=_source_hash(fn),
+            pack=fn.__module__,
+            input_map={i.name: i for i in inputs},
+        )
+        fn.__reelgraph_node__ = nt  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def _type_name(t: Any) -> str:
+    """An output type given as a SocketType, a name, or an alias such as Image / list_of(Image)."""
+    if isinstance(t, SocketType):
+        return t.name
+    meta = getattr(t, "__metadata__", None)
+    if meta and isinstance(meta[0], str):
+        return meta[0]
+    return str(t)
+
+
+def _display_name(node_id: str) -> str:
+    name = node_id.rsplit(".", 1)[-1]
+    out = [name[0]]
+    for prev, ch in itertools.pairwise(name):
+        if ch.isupper() and prev.islower():
+            out.append(" ")
+        out.append(ch)
+    return "".join(out)
+
+
+def node_type_of(obj: Any) -> NodeType | None:
+    nt = getattr(obj, "__reelgraph_node__", None)
+    return nt if isinstance(nt, NodeType) else None
+
+
+__all__ = [
+    "MISSING",
+    "Bool",
+    "Combo",
+    "Float",
+    "InputSpec",
+    "Int",
+    "NodeDeclarationError",
+    "NodeType",
+    "OutputSpec",
+    "Seed",
+    "Text",
+    "Widget",
+    "node",
+    "node_type_of",
+]

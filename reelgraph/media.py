@@ -1,0 +1,50 @@
+"""Media value classes for node packs: streamed VIDEO, AUDIO, scenes, cues, timings.
+
+A stable public face over `reelgraph.engine.media`; node packs import from here.
+"""
+
+from .engine.media import (
+    AudioClip,
+    Cue,
+    FileVideo,
+    MappedVideo,
+    Scene,
+    SpeechTimings,
+    TensorVideo,
+    VideoStream,
+    WordTiming,
+)
+from .engine.media.metadata import PROVENANCE_KEY, WORKFLOW_KEY, read_media_metadata
+from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
+from .engine.media.video import (
+    TRANSITIONS,
+    ConcatVideo,
+    IndexedVideo,
+    ProceduralVideo,
+    concat_audio,
+    decode_audio,
+)
+
+__all__ = [
+    "PROVENANCE_KEY",
+    "SCENE",
+    "TIMINGS",
+    "TRANSITIONS",
+    "WORKFLOW_KEY",
+    "AudioClip",
+    "ConcatVideo",
+    "Cue",
+    "FileVideo",
+    "IndexedVideo",
+    "MappedVideo",
+    "PhonemeTiming",
+    "ProceduralVideo",
+    "Scene",
+    "SpeechTimings",
+    "TensorVideo",
+    "VideoStream",
+    "WordTiming",
+    "concat_audio",
+    "decode_audio",
+    "read_media_metadata",
+]

@@ -1,0 +1,73 @@
+"""Provenance: what made a video (generator, models, seeds, an AI-generated disclosure),
+written into the container by the Encode node, and a visible AI-generated label."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Annotated, Any
+
+from reelgraph import VIDEO, Combo, Float, NodeInputError, Video, node
+
+from .video import POSITIONS, overlay_rgba, place
+
+DISCLOSURE = (
+    "AI-generated: this video was made by software (reelgraph) from a script; voices are synthetic."
+)
+MODEL_INPUTS = ("voice", "model", "checkpoint", "lora", "vae")
+
+
+def provenance_record(workflow: dict[str, Any] | None) -> dict[str, Any]:
+    """Generator, version, disclosure, node types, models and seeds of a workflow document."""
+    import reelgraph
+
+    nodes = (workflow or {}).get("nodes", {}) or {}
+    types = sorted({str(n.get("type", "")) for n in nodes.values() if isinstance(n, dict)})
+    models: set[str] = set()
+    seeds: dict[str, Any] = {}
+    for nid, n in nodes.items():
+        if not isinstance(n, dict):
+            continue
+        inputs = n.get("inputs", {}) or {}
+        if n.get("type") == "tts.Speak":
+            voice = inputs.get("voice", "en_US-joe-medium")
+            if isinstance(voice, str):
+                models.add(voice if voice.startswith("coqui:") else f"piper:{voice}")
+        for k, v in inputs.items():
+            if k in MODEL_INPUTS and isinstance(v, str) and n.get("type") != "tts.Speak":
+                models.add(v)
+            if "seed" in k and isinstance(v, int):
+                seeds[f"{nid}.{k}"] = v
+    return {
+        "generator": "reelgraph",
+        "version": reelgraph.__version__,
+        "ai_generated": True,
+        "disclosure": DISCLOSURE,
+        "workflow_name": (workflow or {}).get("name", ""),
+        "node_types": types,
+        "models": sorted(models),
+        "seeds": seeds,
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+@node("provenance.AILabel", category="video/provenance", outputs={"video": VIDEO})
+def ai_label(
+    video: Video,
+    text: str = "AI-generated",
+    position: Annotated[str, Combo(POSITIONS)] = "top_right",
+    size: Annotated[float, Float(0.01, 0.1, 0.005)] = 0.028,
+    opacity: Annotated[float, Float(0.1, 1.0, 0.05)] = 0.85,
+) -> Any:
+    """A small, always-visible label (default "AI-generated") in a corner of every frame."""
+    from .typography import load_font, render_text_rgba
+
+    if not text.strip():
+        raise NodeInputError("text", "the label text is empty")
+    px = max(8, round(video.height * size))
+    font = load_font("medium", px)
+    rgba = render_text_rgba(
+        [text.strip()], font, (255, 255, 255), box=(0, 0, 0, 140), pad=round(px * 0.45)
+    )
+    margin = round(video.height * 0.03)
+    x, y = place(position, video.width, video.height, rgba.shape[1], rgba.shape[0], margin)
+    return overlay_rgba(video, rgba, x, y, opacity, 0.0, 0.0)

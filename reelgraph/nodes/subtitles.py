@@ -1,0 +1,301 @@
+"""Subtitles: cues from TTS word timings (or scene text), SRT / WebVTT export, and
+burn-in drawn on each frame by us (PyAV has no libass)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from reelgraph import (
+    SUBTITLES,
+    VIDEO,
+    Combo,
+    Context,
+    FilePath,
+    Float,
+    Int,
+    NodeInputError,
+    Subtitles,
+    Text,
+    Video,
+    atomic_write,
+    list_of,
+    node,
+    socket,
+)
+from reelgraph.media import SCENE, TIMINGS, Cue, SpeechTimings, WordTiming
+
+MAX_CHARS = 42
+MAX_LINES = 2
+
+
+def wrap_cue(text: str, max_chars: int = MAX_CHARS) -> str:
+    """One line if it fits, else two lines split at the most balanced space."""
+    if len(text) <= max_chars:
+        return text
+    words = text.split()
+    best, best_cost = None, None
+    for i in range(1, len(words)):
+        a, b = " ".join(words[:i]), " ".join(words[i:])
+        cost = max(len(a), len(b)) + (0 if len(a) <= max_chars and len(b) <= max_chars else 1000)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = f"{a}\n{b}", cost
+    return best or text
+
+
+def build_cues(
+    words: list[WordTiming],
+    *,
+    max_chars: int = MAX_CHARS,
+    max_lines: int = MAX_LINES,
+    max_duration: float = 6.0,
+    min_duration: float = 1.0,
+    limit: float | None = None,
+) -> list[Cue]:
+    """Group timed words into readable cues: at most `max_lines` lines of `max_chars`,
+    breaking at sentence ends and, when a cue is well filled, after commas. A cue starts
+    when its first word is spoken and lasts at least `min_duration` where the next cue
+    (or `limit`) leaves room."""
+    capacity = max_chars * max_lines
+    groups: list[list[WordTiming]] = []
+    cur: list[WordTiming] = []
+
+    def fits(ws: list[WordTiming]) -> bool:
+        lines = wrap_cue(" ".join(w.word for w in ws), max_chars).split("\n")
+        return len(lines) <= max_lines and all(len(ln) <= max_chars for ln in lines)
+
+    for w in words:
+        if cur and (not fits([*cur, w]) or w.end - cur[0].start > max_duration):
+            groups.append(cur)
+            cur = []
+        cur.append(w)
+        text = " ".join(x.word for x in cur)
+        if w.word.endswith((".", "!", "?", "…")) or (
+            w.word.endswith((",", ";", ":")) and len(text) > capacity * 0.6
+        ):
+            groups.append(cur)
+            cur = []
+    if cur:
+        groups.append(cur)
+    cues: list[Cue] = []
+    for i, g in enumerate(groups):
+        start, end = g[0].start, g[-1].end
+        nxt = (
+            groups[i + 1][0].start
+            if i + 1 < len(groups)
+            else (limit if limit is not None else end + min_duration)
+        )
+        if end - start < min_duration:  # linger, but never into the next cue or past the scene
+            end = max(end, min(start + min_duration, nxt - 0.04))
+        cues.append(
+            Cue(round(start, 3), round(end, 3), wrap_cue(" ".join(x.word for x in g), max_chars))
+        )
+    return cues
+
+
+def _offsets(durations: list[float]) -> list[float]:
+    out, t = [], 0.0
+    for d in durations:
+        out.append(t)
+        t += d
+    return out
+
+
+@node("subtitles.FromSpeech", category="subtitles", outputs={"subtitles": SUBTITLES})
+def from_speech(
+    timings: list_of(socket(TIMINGS)),
+    clips: list_of(Video) = None,
+    max_chars: Annotated[int, Int(10, 80)] = MAX_CHARS,
+    max_lines: Annotated[int, Int(1, 2)] = MAX_LINES,
+    min_duration: Annotated[float, Float(0.3, 5.0, 0.1)] = 1.0,
+    max_duration: Annotated[float, Float(1.0, 15.0, 0.5)] = 6.0,
+) -> Any:
+    """Subtitle cues from the word timings of each scene's speech. Scene k starts where
+    clip k starts when `clips` are linked (so cues follow the edit), else where the
+    previous speech ended. Cues never cross scenes."""
+    if clips is not None and len(clips) != len(timings):
+        raise NodeInputError("clips", f"{len(clips)} clips for {len(timings)} timings")
+    durations = [c.duration for c in clips] if clips is not None else [t.duration for t in timings]
+    cues: list[Cue] = []
+    for off, dur, t in zip(_offsets(durations), durations, timings, strict=True):
+        shifted = t.shifted(off)
+        cues += build_cues(
+            list(shifted.words),
+            max_chars=max_chars,
+            max_lines=max_lines,
+            min_duration=min_duration,
+            max_duration=max_duration,
+            limit=off + dur,
+        )
+    return cues
+
+
+@node("subtitles.FromScenes", category="subtitles", outputs={"subtitles": SUBTITLES})
+def from_scenes(
+    scenes: list_of(socket(SCENE)),
+    clips: list_of(Video),
+    max_chars: Annotated[int, Int(10, 80)] = MAX_CHARS,
+) -> Any:
+    """Cues from scene narration without speech timings: each scene's words are spread
+    over its clip in proportion to their length."""
+    if len(scenes) != len(clips):
+        raise NodeInputError("clips", f"{len(clips)} clips for {len(scenes)} scenes")
+    cues: list[Cue] = []
+    for off, clip, sc in zip(_offsets([c.duration for c in clips]), clips, scenes, strict=True):
+        words = sc.narration.split()
+        if not words:
+            continue
+        total = sum(len(w) + 1 for w in words)
+        span = clip.duration * 0.95
+        acc, timed = 0, []
+        for w in words:
+            a = off + span * acc / total
+            acc += len(w) + 1
+            timed.append(WordTiming(w, a, off + span * acc / total))
+        cues += build_cues(timed, max_chars=max_chars, limit=off + clip.duration)
+    return cues
+
+
+def _ts(seconds: float, sep: str) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_srt(cues: list[Cue]) -> str:
+    return "".join(
+        f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{c.text}\n\n"
+        for i, c in enumerate(cues, 1)
+    )
+
+
+def to_vtt(cues: list[Cue]) -> str:
+    return "WEBVTT\n\n" + "".join(
+        f"{_ts(c.start, '.')} --> {_ts(c.end, '.')}\n{c.text}\n\n" for c in cues
+    )
+
+
+def parse_srt(text: str) -> list[Cue]:
+    """SRT or WebVTT text back to cues."""
+    import re
+
+    cues = []
+    pat = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s*-->\s*(\d+):(\d\d):(\d\d)[,.](\d{3})")
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        lines = block.strip().split("\n")
+        for k, ln in enumerate(lines):
+            m = pat.search(ln)
+            if m:
+                g = [int(x) for x in m.groups()]
+                a = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+                b = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+                cues.append(Cue(a, b, "\n".join(lines[k + 1 :])))
+                break
+    return cues
+
+
+@node(
+    "subtitles.Save",
+    category="subtitles",
+    outputs={"path": FilePath},
+    side_effects=True,
+    resource="io",
+)
+def save(
+    subtitles: Subtitles,
+    ctx: Context,
+    format: Annotated[str, Combo(("srt", "vtt"))] = "srt",
+    filename: Annotated[str, Text(placeholder="subtitles")] = "subtitles",
+) -> Any:
+    """Write the cues as SubRip (.srt) or WebVTT (.vtt) in the output folder."""
+    if not filename or any(ch in filename for ch in "/\\\0") or filename.startswith("."):
+        raise NodeInputError("filename", f"{filename!r} is not a plain file name")
+    path = ctx.output_path(f"{filename}.{format}")
+    atomic_write(path, (to_srt if format == "srt" else to_vtt)(subtitles).encode())
+    return str(path)
+
+
+def burn_in(
+    video: Any,
+    cues: list[Cue],
+    *,
+    size: float = 0.05,
+    color: tuple[int, int, int] = (255, 255, 255),
+    box_opacity: float = 0.55,
+    margin: float = 0.06,
+) -> Any:
+    """A lazy VIDEO with the cues drawn on the frames they cover."""
+    from reelgraph.media import MappedVideo
+
+    from .typography import Stamp, alpha_blit, load_font, render_text_rgba
+
+    px = max(10, round(video.height * size))
+    font = load_font("medium", px)
+    pad = round(px * 0.4)
+    rendered: dict[int, Any] = {}
+    fps = video.fps
+    spans = [(round(c.start * fps), round(c.end * fps)) for c in cues]
+
+    def image_for(k: int) -> Any:
+        if k not in rendered:
+            lines = cues[k].text.split("\n")
+            rendered[k] = Stamp(
+                render_text_rgba(
+                    lines,
+                    font,
+                    color,
+                    box=(10, 12, 20, round(255 * box_opacity)),
+                    pad=pad,
+                    spacing=1.18,
+                    shadow=max(1, px // 14),
+                )
+            )
+        return rendered[k]
+
+    def fn(chunk: Any, first: int) -> Any:
+        t = int(chunk.shape[0])
+        active = [k for k, (a, b) in enumerate(spans) if a < first + t and b > first]
+        if not active:
+            return chunk
+        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        for k in active:
+            a, b = spans[k]
+            lo, hi = max(a, first) - first, min(b, first + t) - first
+            img = image_for(k)
+            x = (video.width - img.w) // 2
+            y = video.height - round(video.height * margin) - img.h
+            alpha_blit(frames[lo:hi], img, x, y)
+        return chunk
+
+    return MappedVideo(video, fn)
+
+
+@node("subtitles.Burn", category="subtitles", outputs={"video": VIDEO})
+def burn(
+    video: Video,
+    subtitles: Subtitles,
+    size: Annotated[float, Float(0.02, 0.15, 0.005)] = 0.05,
+    color: str = "#ffffff",
+    box_opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 0.55,
+    margin: Annotated[float, Float(0.0, 0.4, 0.01)] = 0.06,
+) -> Any:
+    """Draw the cues onto the frames (centred near the bottom, on a translucent box).
+    `size` is the text height as a fraction of the frame height."""
+    from .image import parse_hex_color
+
+    try:
+        rgb = tuple(int(c * 255 + 0.5) for c in parse_hex_color(color))
+    except ValueError as exc:
+        raise NodeInputError("color", str(exc)) from None
+    return burn_in(
+        video,
+        list(subtitles),
+        size=size,
+        color=rgb,
+        box_opacity=box_opacity,  # type: ignore[arg-type]
+        margin=margin,
+    )
+
+
+__all__ = ["SpeechTimings", "build_cues", "parse_srt", "to_srt", "to_vtt"]

@@ -1,0 +1,165 @@
+"""Fonts and text layout shared by title cards, subtitles and overlays.
+
+Fonts come from the `font-roboto` package (Apache-2.0), never from the system,
+so a render looks the same on every machine.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+FONT_STYLES = ("bold", "regular", "medium", "light", "black", "italic")
+
+
+def font_file(style: str = "regular") -> Path:
+    import font_roboto
+
+    name = {
+        "regular": "Roboto-Regular",
+        "bold": "Roboto-Bold",
+        "medium": "Roboto-Medium",
+        "light": "Roboto-Light",
+        "black": "Roboto-Black",
+        "italic": "Roboto-Italic",
+    }.get(style)
+    if name is None:
+        raise ValueError(f"unknown font style {style!r}; use one of {FONT_STYLES}")
+    return Path(font_roboto.font_directory) / f"{name}.ttf"
+
+
+@functools.lru_cache(maxsize=64)
+def load_font(style: str, size: int) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.truetype(str(font_file(style)), max(4, int(size)))
+
+
+def text_width(font: Any, text: str) -> float:
+    return float(font.getlength(text))
+
+
+def wrap_text(text: str, font: Any, max_width: float, max_lines: int = 0) -> list[str]:
+    """Greedy word wrap by pixel width; explicit newlines are kept. With `max_lines`,
+    the last line ends with an ellipsis when text is left over."""
+    lines: list[str] = []
+    for para in text.split("\n"):
+        words = para.split()
+        if not words:
+            lines.append("")
+            continue
+        line = words[0]
+        for w in words[1:]:
+            trial = f"{line} {w}"
+            if text_width(font, trial) <= max_width:
+                line = trial
+            else:
+                lines.append(line)
+                line = w
+        lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    if max_lines and len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        while last and text_width(font, last + "…") > max_width:
+            last = last[:-1].rstrip()
+        lines[-1] = last + "…"
+    return lines
+
+
+def fit_font(
+    text: str, style: str, size: int, max_width: float, max_lines: int, min_size: int = 10
+) -> tuple[Any, list[str]]:
+    """The largest font up to `size` whose wrap fits in `max_lines` lines."""
+    s = int(size)
+    while True:
+        font = load_font(style, s)
+        lines = wrap_text(text, font, max_width)
+        if len(lines) <= max_lines or s <= min_size:
+            return font, wrap_text(text, font, max_width, max_lines)
+        s = max(min_size, int(s * 0.9))
+
+
+def line_height(font: Any, spacing: float = 1.2) -> int:
+    ascent, descent = font.getmetrics()
+    return round((ascent + descent) * spacing)
+
+
+def render_text_rgba(
+    lines: list[str],
+    font: Any,
+    color: tuple[int, int, int],
+    *,
+    align: str = "center",
+    box: tuple[int, int, int, int] | None = None,
+    pad: int = 0,
+    spacing: float = 1.2,
+    shadow: int = 0,
+    width: int | None = None,
+) -> Any:
+    """Text lines on a transparent RGBA numpy image; an optional rounded box behind them
+    (box = RGBA colour) and a soft drop shadow."""
+    import numpy as np
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFilter
+
+    lh = line_height(font, spacing)
+    ascent, descent = font.getmetrics()
+    text_w = max((int(np.ceil(text_width(font, ln))) for ln in lines), default=0)
+    w = max(width or 0, text_w + 2 * pad)
+    h = lh * (len(lines) - 1) + ascent + descent + 2 * pad
+    img = PILImage.new("RGBA", (w, h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    if box is not None:
+        bw = text_w + 2 * pad
+        x0 = {"left": 0, "right": w - bw}.get(align, (w - bw) // 2)
+        draw.rounded_rectangle((x0, 0, x0 + bw - 1, h - 1), radius=max(2, pad // 2), fill=box)
+    positions = []
+    for i, ln in enumerate(lines):
+        lw = text_width(font, ln)
+        x = {"left": pad, "right": w - pad - lw}.get(align, (w - lw) / 2)
+        positions.append((x, pad + i * lh, ln))
+    if shadow:
+        layer = PILImage.new("RGBA", (w, h), (0, 0, 0, 0))
+        sd = ImageDraw.Draw(layer)
+        for x, y, ln in positions:
+            sd.text((x + shadow / 2, y + shadow / 2), ln, font=font, fill=(0, 0, 0, 150))
+        img = PILImage.alpha_composite(img, layer.filter(ImageFilter.GaussianBlur(shadow)))
+        draw = ImageDraw.Draw(img)
+    for x, y, ln in positions:
+        draw.text((x, y), ln, font=font, fill=(*color, 255))
+    return np.asarray(img)
+
+
+class Stamp:
+    """An RGBA image prepared for repeated blending: premultiplied colour and inverse
+    alpha in float32, so each frame costs one multiply-add over the covered region."""
+
+    def __init__(self, rgba: Any, opacity: float = 1.0):
+        import numpy as np
+
+        a = rgba[..., 3:4].astype(np.float32) * (opacity / 255.0)
+        self.premul = rgba[..., :3].astype(np.float32) * a
+        self.inv = 1.0 - a
+        self.h, self.w = rgba.shape[:2]
+
+
+def alpha_blit(frames: Any, rgba: Any, x: int, y: int, opacity: float = 1.0) -> Any:
+    """Blend an RGBA numpy image (or a prepared `Stamp`) onto uint8 frames [t,H,W,3]
+    (numpy, modified in place) at (x, y); parts outside the frame are clipped."""
+    import numpy as np
+
+    stamp = rgba if isinstance(rgba, Stamp) else Stamp(rgba, opacity)
+    H, W = frames.shape[1:3]
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(W, x + stamp.w), min(H, y + stamp.h)
+    if x0 >= x1 or y0 >= y1:
+        return frames
+    inv = stamp.inv[y0 - y : y1 - y, x0 - x : x1 - x]
+    pre = stamp.premul[y0 - y : y1 - y, x0 - x : x1 - x] + 0.5
+    for k in range(frames.shape[0]):
+        region = frames[k, y0:y1, x0:x1]
+        region[...] = (region * inv + pre).astype(np.uint8)
+    return frames

@@ -1,0 +1,579 @@
+"""Motion and video nodes. VIDEO values are streamed (engine.media.video): every node
+here returns a lazy stream, so nothing holds a whole video in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from reelgraph import (
+    AUDIO,
+    BOOL,
+    FLOAT,
+    IMAGE,
+    INT,
+    VIDEO,
+    Audio,
+    Bool,
+    Combo,
+    Context,
+    Float,
+    Image,
+    Int,
+    NodeInputError,
+    Text,
+    Video,
+    list_of,
+    node,
+)
+from reelgraph.media import (
+    TRANSITIONS,
+    AudioClip,
+    ConcatVideo,
+    FileVideo,
+    IndexedVideo,
+    MappedVideo,
+    ProceduralVideo,
+    VideoStream,
+)
+
+EASINGS = ("ease_in_out", "linear", "ease_out", "ease_in")
+
+
+def ease(p: float, kind: str) -> float:
+    p = min(1.0, max(0.0, p))
+    if kind == "ease_in_out":
+        return 0.5 - 0.5 * math.cos(math.pi * p)
+    if kind == "ease_out":
+        return 1 - (1 - p) ** 2
+    if kind == "ease_in":
+        return p * p
+    return p
+
+
+def fit_audio(
+    audio: AudioClip, seconds: float, mode: str = "pad", fade_out: float = 0.0
+) -> AudioClip:
+    """Pad with silence (or loop) and cut `audio` to exactly `seconds`, with an optional fade-out."""
+    import torch
+
+    want = max(0, round(seconds * audio.sample_rate))
+    s = audio.samples
+    if s.shape[1] < want:
+        if mode == "loop" and s.shape[1] > 0:
+            s = s.repeat(1, math.ceil(want / s.shape[1]))
+        else:
+            s = torch.nn.functional.pad(s, (0, want - s.shape[1]))
+    s = s[:, :want].clone()
+    n = min(want, round(fade_out * audio.sample_rate))
+    if n > 0:
+        s[:, want - n :] *= torch.linspace(1, 0, n)
+    return AudioClip(s, audio.sample_rate)
+
+
+def ken_burns_renderer(
+    src: Any,
+    width: int,
+    height: int,
+    count: int,
+    zoom_start: float,
+    zoom_end: float,
+    pan_x: float,
+    pan_y: float,
+    easing: str,
+) -> Any:
+    """A render(start, stop) function: the image cover-fitted to width x height, zooming
+    from `zoom_start` to `zoom_end` and drifting by `pan_*` (fractions of the free room)."""
+    import cv2
+    import numpy as np
+    import torch
+
+    sh, sw = src.shape[:2]
+    base = min(sw / width, sh / height)  # source pixels per output pixel at zoom 1 (cover)
+
+    def one(i: int) -> Any:
+        p = ease(i / (count - 1), easing) if count > 1 else 0.0
+        z = zoom_start + (zoom_end - zoom_start) * p
+        s = base / z
+        cw, ch = width * s, height * s
+        room_x, room_y = (sw - cw) / 2, (sh - ch) / 2
+        cx = sw / 2 + pan_x * (p - 0.5) * 2 * room_x
+        cy = sh / 2 + pan_y * (p - 0.5) * 2 * room_y
+        cx = min(max(cx, cw / 2), sw - cw / 2)
+        cy = min(max(cy, ch / 2), sh - ch / 2)
+        m = np.array(
+            [[s, 0, cx - cw / 2 + 0.5 * s - 0.5], [0, s, cy - ch / 2 + 0.5 * s - 0.5]], np.float64
+        )
+        interp = cv2.INTER_AREA if s > 1.5 else cv2.INTER_LINEAR
+        return m, interp
+
+    def render(start: int, stop: int) -> Any:
+        out = np.empty((stop - start, height, width, 3), np.uint8)
+        for k, i in enumerate(range(start, stop)):
+            m, interp = one(i)
+            cv2.warpAffine(
+                src,
+                m,
+                (width, height),
+                dst=out[k],
+                flags=interp | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+        return torch.from_numpy(out)
+
+    return render
+
+
+def image_to_uint8(image: Any, index: int = 0) -> Any:
+    return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
+
+
+@node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO})
+def image_to_clip(
+    image: Image,
+    audio: Audio = None,
+    duration: Annotated[float, Float(0.0, 3600.0, 0.1)] = 4.0,
+    tail: Annotated[float, Float(0.0, 10.0, 0.05)] = 0.4,
+    fps: Annotated[float, Float(1.0, 120.0, 1.0)] = 24.0,
+    width: Annotated[int, Int(0, 7680, 2)] = 0,
+    height: Annotated[int, Int(0, 4320, 2)] = 0,
+    zoom_start: Annotated[float, Float(1.0, 4.0, 0.01)] = 1.0,
+    zoom_end: Annotated[float, Float(1.0, 4.0, 0.01)] = 1.12,
+    pan_x: Annotated[float, Float(-1.0, 1.0, 0.05)] = 0.3,
+    pan_y: Annotated[float, Float(-1.0, 1.0, 0.05)] = 0.0,
+    easing: Annotated[str, Combo(EASINGS)] = "ease_in_out",
+    vary: Annotated[bool, Bool()] = False,
+    ctx: Context = None,
+) -> Any:
+    """A still image as a clip with Ken Burns motion: zoom from `zoom_start` to
+    `zoom_end` and drift (`pan_x`, `pan_y` in -1..1 of the free room), eased.
+    With `audio` linked the clip lasts the audio's length plus `tail` seconds of
+    silence (rounded up to whole frames, the audio padded to match) and carries it;
+    otherwise it lasts `duration`. Width/height 0 keep the image size. `vary` picks
+    zoom in or out and the drift direction per clip from its seed (same input, same
+    motion), so a sequence of cards does not move identically."""
+    if image.shape[0] < 1:
+        raise NodeInputError("image", "empty image batch")
+    src = image_to_uint8(image)
+    w = width or src.shape[1] - src.shape[1] % 2
+    h = height or src.shape[0] - src.shape[0] % 2
+    seconds = (audio.duration + tail) if audio is not None else duration
+    if seconds <= 0:
+        raise NodeInputError(
+            "audio" if audio is not None else "duration",
+            "the clip would last 0 seconds: give a duration above 0",
+        )
+    count = max(1, math.ceil(seconds * fps - 1e-6))
+    if vary and ctx is not None:
+        rng = ctx.rng
+        if rng.random() < 0.5:
+            zoom_start, zoom_end = zoom_end, zoom_start
+        pan_x = abs(pan_x or 0.3) * rng.choice((-1, 1))
+        pan_y = rng.choice((-0.5, 0.0, 0.5)) * abs(pan_x)
+    clip_audio = fit_audio(audio, count / fps) if audio is not None else None
+    render = ken_burns_renderer(src, w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing)
+    return ProceduralVideo(render, fps=fps, width=w, height=h, frame_count=count, audio=clip_audio)
+
+
+@node("video.Concat", category="video/edit", outputs={"video": VIDEO})
+def concat(
+    clips: list_of(Video),
+    transition: Annotated[str, Combo(TRANSITIONS)] = "crossfade",
+    transition_seconds: Annotated[float, Float(0.0, 5.0, 0.05)] = 0.5,
+) -> Any:
+    """Clips one after another (audio too) with a cut, crossfade or fade through black.
+    Transitions are centred on each cut so the total length stays the sum of the clips
+    and every clip's audio stays in sync with its pictures."""
+    if not clips:
+        raise NodeInputError("clips", "no clips to join")
+    try:
+        return ConcatVideo(clips, transition, round(transition_seconds * clips[0].fps))
+    except ValueError as exc:
+        raise NodeInputError("clips", str(exc)) from None
+
+
+def _file_fingerprint(values: dict[str, Any]) -> str:
+    """Size, mtime and a hash of the head and tail of the file (videos can be huge)."""
+    p = Path(str(values.get("path", "")))
+    try:
+        st = p.stat()
+        h = hashlib.blake2b(digest_size=16)
+        with p.open("rb") as f:
+            h.update(f.read(1 << 20))
+            if st.st_size > 2 << 20:
+                f.seek(-(1 << 20), os.SEEK_END)
+                h.update(f.read())
+        return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
+    except OSError:
+        return "missing"
+
+
+def _check_file(values: dict[str, Any]) -> list[tuple[str, str]]:
+    p = str(values.get("path", ""))
+    if not p:
+        return [("path", "no file given")]
+    if not Path(p).is_file():
+        return [("path", f"no such file: {p}")]
+    return []
+
+
+@node(
+    "video.Load",
+    category="video/io",
+    outputs={"video": VIDEO, "audio": AUDIO},
+    resource="io",
+    fingerprint=_file_fingerprint,
+    validate=_check_file,
+)
+def load_video(
+    path: Annotated[str, Text(upload="video")],
+    max_frames: Annotated[int, Int(0, 10_000_000)] = 0,
+    skip_frames: Annotated[int, Int(0, 10_000_000)] = 0,
+    every_nth: Annotated[int, Int(1, 1000)] = 1,
+    force_fps: Annotated[float, Float(0.0, 240.0, 1.0)] = 0.0,
+    width: Annotated[int, Int(0, 7680, 2)] = 0,
+    height: Annotated[int, Int(0, 4320, 2)] = 0,
+) -> Any:
+    """A video file, decoded lazily with PyAV as frames are needed. `skip_frames`,
+    `every_nth` and `max_frames` (0: all) select frames; `force_fps` (0: keep)
+    retimes by dropping/repeating frames; width/height (0: keep) resize. The audio
+    output is the file's audio (silence when it has none), cut to the selection."""
+    try:
+        v: VideoStream = FileVideo(
+            path, skip=skip_frames, every_nth=every_nth, max_frames=max_frames
+        )
+    except Exception as exc:
+        raise NodeInputError("path", f"cannot read {Path(path).name} as video: {exc}") from None
+    if force_fps:
+        v = retime(v, force_fps)
+    if width or height:
+        v = resize_video(v, width, height, "contain")
+    audio = v.audio if v.audio is not None else AudioClip.silence(v.duration, 48000)
+    return v, audio
+
+
+def retime(v: VideoStream, fps: float) -> VideoStream:
+    n = max(1, round(v.duration * fps))
+    idx = [min(v.frame_count - 1, int(j * v.fps / fps + 1e-9)) for j in range(n)]
+    audio = fit_audio(v.audio, n / fps) if v.audio is not None else None
+    return IndexedVideo(v, idx, fps, audio=audio)
+
+
+FIT_MODES = ("contain", "cover", "stretch")
+
+
+def resize_frames(frames: Any, width: int, height: int, mode: str) -> Any:
+    """uint8 numpy [t,h,w,3] -> [t,height,width,3]: stretch, cover (crop) or contain (pad black)."""
+    import cv2
+    import numpy as np
+
+    t, h, w = frames.shape[:3]
+    if mode == "stretch":
+        nw, nh = width, height
+    else:
+        s = (max if mode == "cover" else min)(width / w, height / h)
+        nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    interp = cv2.INTER_AREA if nw < w else cv2.INTER_LINEAR
+    out = np.zeros((t, height, width, 3), np.uint8)
+    for i in range(t):
+        r = cv2.resize(frames[i], (nw, nh), interpolation=interp)
+        if mode == "cover":
+            x0, y0 = (nw - width) // 2, (nh - height) // 2
+            out[i] = r[y0 : y0 + height, x0 : x0 + width]
+        elif mode == "contain":
+            x0, y0 = (width - nw) // 2, (height - nh) // 2
+            out[i, y0 : y0 + nh, x0 : x0 + nw] = r
+        else:
+            out[i] = r
+    return out
+
+
+def resize_video(v: VideoStream, width: int, height: int, mode: str) -> VideoStream:
+    import torch
+
+    w = width or max(2, round(v.width * height / v.height / 2) * 2)
+    h = height or max(2, round(v.height * width / v.width / 2) * 2)
+
+    def fn(chunk: Any, _start: int) -> Any:
+        return torch.from_numpy(resize_frames(chunk.numpy(), w, h, mode))
+
+    return MappedVideo(v, fn, width=w, height=h)
+
+
+@node("video.Resize", category="video/edit", outputs={"video": VIDEO})
+def resize(
+    video: Video,
+    width: Annotated[int, Int(0, 7680, 2)] = 1280,
+    height: Annotated[int, Int(0, 4320, 2)] = 720,
+    mode: Annotated[str, Combo(FIT_MODES)] = "contain",
+) -> Any:
+    """Resize every frame: `contain` pads with black, `cover` crops, `stretch` distorts.
+    0 for width or height keeps the aspect ratio."""
+    if not width and not height:
+        raise NodeInputError("width", "give a width or a height")
+    return resize_video(video, width, height, mode)
+
+
+@node("video.Trim", category="video/edit", outputs={"video": VIDEO})
+def trim(
+    video: Video,
+    start: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+    end: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+) -> Any:
+    """Keep `start`..`end` seconds (end 0: to the end); the audio is cut to match."""
+    a = round(start * video.fps)
+    b = video.frame_count if end <= 0 else min(video.frame_count, round(end * video.fps))
+    if a >= b:
+        raise NodeInputError(
+            "start", f"start {start}s is not before the end ({b / video.fps:.2f}s)"
+        )
+    audio = None
+    if video.audio is not None:
+        au = video.audio
+        s = au.samples[
+            :, round(a / video.fps * au.sample_rate) : round(b / video.fps * au.sample_rate)
+        ]
+        audio = fit_audio(AudioClip(s, au.sample_rate), (b - a) / video.fps)
+    return IndexedVideo(video, range(a, b), audio=audio)
+
+
+@node("video.SetFPS", category="video/edit", outputs={"video": VIDEO})
+def set_fps(video: Video, fps: Annotated[float, Float(1.0, 240.0, 1.0)] = 24.0) -> Any:
+    """Change the frame rate by dropping or repeating frames; the duration is kept."""
+    return retime(video, fps)
+
+
+@node(
+    "video.Info",
+    category="video/info",
+    outputs={
+        "fps": FLOAT,
+        "width": INT,
+        "height": INT,
+        "frame_count": INT,
+        "duration": FLOAT,
+        "has_audio": BOOL,
+    },
+)
+def info(video: Video) -> Any:
+    """Frame rate, size, frame count, duration and whether the video has audio."""
+    return (
+        video.fps,
+        video.width,
+        video.height,
+        video.frame_count,
+        video.duration,
+        video.audio is not None,
+    )
+
+
+@node("video.GetFrame", category="video/info", outputs={"image": IMAGE})
+def get_frame(video: Video, index: Annotated[int, Int(-10_000_000, 10_000_000)] = 0) -> Any:
+    """One frame as an IMAGE (negative index counts from the end)."""
+    try:
+        f = video.frame(index)
+    except IndexError as exc:
+        raise NodeInputError("index", str(exc)) from None
+    return f.float().div(255).unsqueeze(0)
+
+
+FIT_AUDIO = ("pad", "loop")
+
+
+@node("video.SetAudio", category="video/audio", outputs={"video": VIDEO})
+def set_audio(
+    video: Video,
+    audio: Audio,
+    fit: Annotated[str, Combo(FIT_AUDIO)] = "pad",
+    fade_out: Annotated[float, Float(0.0, 30.0, 0.1)] = 1.0,
+) -> Any:
+    """Replace the video's audio; it is cut (or padded with silence / looped) to the
+    video's length, with a fade-out at the end."""
+    return video.with_audio(fit_audio(audio, video.duration, fit, fade_out))
+
+
+POSITIONS = (
+    "bottom_center",
+    "top_left",
+    "top_right",
+    "bottom_left",
+    "bottom_right",
+    "top_center",
+    "center",
+)
+
+
+def place(pos: str, W: int, H: int, w: int, h: int, margin: int) -> tuple[int, int]:
+    vert, _, horiz = pos.partition("_") if pos != "center" else ("center", "", "center")
+    x = {"left": margin, "right": W - w - margin}.get(horiz, (W - w) // 2)
+    y = {"top": margin, "bottom": H - h - margin}.get(vert, (H - h) // 2)
+    return x, y
+
+
+def overlay_rgba(
+    video: VideoStream,
+    rgba: Any,
+    x: int,
+    y: int,
+    opacity: float,
+    start: float,
+    end: float,
+    fade: float = 0.0,
+) -> VideoStream:
+    """Blend a fixed RGBA numpy image over frames between `start` and `end` seconds (end 0: to the end)."""
+
+    from .typography import Stamp, alpha_blit
+
+    stamps: dict[float, Any] = {}
+
+    def stamp(op: float) -> Any:
+        key = round(op, 3)
+        if key not in stamps:
+            stamps[key] = Stamp(rgba, key)
+        return stamps[key]
+
+    a = round(start * video.fps)
+    b = video.frame_count if end <= 0 else round(end * video.fps)
+    nf = max(1, round(fade * video.fps)) if fade > 0 else 0
+
+    def fn(chunk: Any, first: int) -> Any:
+        t = int(chunk.shape[0])
+        if first + t <= a or first >= b:
+            return chunk
+        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        for k in range(t):
+            i = first + k
+            if a <= i < b:
+                op = opacity
+                if nf:
+                    op *= min(1.0, (i - a + 1) / nf, (b - i) / nf)
+                alpha_blit(frames[k : k + 1], stamp(op), x, y)
+        return chunk
+
+    return MappedVideo(video, fn)
+
+
+@node("video.OverlayImage", category="video/composite", outputs={"video": VIDEO})
+def overlay_image(
+    video: Video,
+    image: Image,
+    position: Annotated[str, Combo(POSITIONS)] = "top_right",
+    scale: Annotated[float, Float(0.01, 1.0, 0.01)] = 0.2,
+    opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 1.0,
+    margin: Annotated[float, Float(0.0, 0.4, 0.01)] = 0.04,
+    start: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+    end: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+) -> Any:
+    """Place an image (a logo, a watermark) over the video, `scale` of its width, from
+    `start` to `end` seconds (end 0: to the end)."""
+    import cv2
+    import numpy as np
+
+    src = image_to_uint8(image)
+    w = max(1, round(video.width * scale))
+    h = max(1, round(src.shape[0] * w / src.shape[1]))
+    rgb = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
+    rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2)
+    x, y = place(position, video.width, video.height, w, h, round(margin * video.height))
+    return overlay_rgba(video, rgba, x, y, opacity, start, end)
+
+
+@node("video.OverlayText", category="video/composite", outputs={"video": VIDEO})
+def overlay_text(
+    video: Video,
+    text: Annotated[str, Text(multiline=True)],
+    position: Annotated[str, Combo(POSITIONS)] = "top_left",
+    size: Annotated[float, Float(0.01, 0.3, 0.005)] = 0.045,
+    color: str = "#ffffff",
+    box_opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 0.5,
+    margin: Annotated[float, Float(0.0, 0.4, 0.01)] = 0.04,
+    start: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+    end: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+    fade: Annotated[float, Float(0.0, 5.0, 0.05)] = 0.3,
+    shadow: Annotated[bool, Bool()] = True,
+) -> Any:
+    """Draw text over the video (a lower third, a caption, a label) from `start` to
+    `end` seconds, fading in and out; `size` is a fraction of the frame height."""
+    from .image import parse_hex_color
+    from .typography import fit_font, render_text_rgba
+
+    if not text.strip():
+        raise NodeInputError("text", "nothing to draw")
+    try:
+        rgb = tuple(int(c * 255 + 0.5) for c in parse_hex_color(color))
+    except ValueError as exc:
+        raise NodeInputError("color", str(exc)) from None
+    px = max(8, round(video.height * size))
+    font, lines = fit_font(text, "bold", px, video.width * 0.9, 4)
+    pad = round(px * 0.35)
+    box = (0, 0, 0, round(255 * box_opacity)) if box_opacity > 0 else None
+    rgba = render_text_rgba(
+        lines,
+        font,
+        rgb,
+        box=box,
+        pad=pad,
+        align="left",  # type: ignore[arg-type]
+        shadow=round(px * 0.08) if shadow else 0,
+    )
+    x, y = place(
+        position,
+        video.width,
+        video.height,
+        rgba.shape[1],
+        rgba.shape[0],
+        round(margin * video.height),
+    )
+    return overlay_rgba(video, rgba, x, y, 1.0, start, end, fade)
+
+
+@node("video.Fade", category="video/edit", outputs={"video": VIDEO})
+def fade(
+    video: Video,
+    fade_in: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.5,
+    fade_out: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.8,
+    audio_fade_in: Annotated[float, Float(0.0, 30.0, 0.01)] = 0.02,
+    audio_fade_out: Annotated[float, Float(0.0, 30.0, 0.05)] = 0.8,
+) -> Any:
+    """Fade the pictures in from and out to black, and the audio in and out (keep the
+    audio fade-in short so the first word is not swallowed). The length is unchanged."""
+    import cv2
+    import torch
+
+    n = video.frame_count
+    fin, fout = round(fade_in * video.fps), round(fade_out * video.fps)
+
+    def gain(i: int) -> float:
+        g = 1.0
+        if fin:
+            g = min(g, (i + 0.5) / fin)
+        if fout:
+            g = min(g, (n - i - 0.5) / fout)
+        return max(0.0, min(1.0, g))
+
+    def fn(chunk: Any, first: int) -> Any:
+        t = int(chunk.shape[0])
+        if first >= fin and first + t <= n - fout:
+            return chunk
+        frames = chunk.numpy()
+        for k in range(t):
+            g = gain(first + k)
+            if g < 1.0:
+                cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
+        return chunk
+
+    audio = video.audio
+    if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
+        s = audio.samples.clone()
+        m = s.shape[1]
+        a = min(m, round(audio_fade_in * audio.sample_rate))
+        b = min(m, round(audio_fade_out * audio.sample_rate))
+        if a:
+            s[:, :a] *= torch.linspace(0, 1, a)
+        if b:
+            s[:, m - b :] *= torch.linspace(1, 0, b)
+        audio = AudioClip(s, audio.sample_rate)
+    return MappedVideo(video, fn, audio=audio)

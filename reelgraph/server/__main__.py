@@ -1,0 +1,7 @@
+"""`python -m reelgraph.server` runs the server without going through the `reelgraph` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,237 @@
+"""Runs: queue, history, per-run state, cancel and delete."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from .api_workflows import parse_workflow_or_400, workflow_file
+from .common import bad, error, int_query, read_json
+from .runner import new_run_id
+from .state import server_of
+from .store import FINAL, STATUSES
+
+
+def _plan_check(
+    wf: Any, registry: Any, params: dict[str, Any], targets: list[str] | None
+) -> list[Any]:
+    from reelgraph.engine.graph import plan_run
+
+    return plan_run(wf, registry, params=params, targets=targets).warnings
+
+
+async def post_run(request: web.Request) -> web.Response:
+    s = server_of(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise bad(
+            'body must be an object: {"workflow": {...} | "saved name", "params": {...}, "targets": [...]}'
+        )
+    unknown = set(body) - {"workflow", "params", "targets", "name"}
+    if unknown:
+        raise bad(f"unknown field(s): {', '.join(sorted(unknown))}")
+    params = body.get("params")
+    params = {} if params is None else params
+    targets = body.get("targets")
+    if not isinstance(params, dict):
+        raise bad("'params' must be an object of param name -> value")
+    if targets is not None and (
+        not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)
+    ):
+        raise bad("'targets' must be a list of node ids, or null for all output nodes")
+    doc = body.get("workflow")
+    source = None
+    if isinstance(doc, str):
+        source = doc
+        path = None
+        for folder in (s.workflows_dir, s.config.templates_dir):
+            with contextlib.suppress(web.HTTPNotFound):
+                path = workflow_file(folder, doc)
+                break
+        if path is None:
+            raise bad(f"no saved workflow or template named {doc!r}", 404)
+        try:
+            doc = json.loads(await asyncio.to_thread(path.read_bytes))
+        except (OSError, ValueError) as exc:
+            raise bad(f"cannot read workflow {source!r}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise bad("'workflow' must be a workflow object or the name of a saved workflow")
+    wf = parse_workflow_or_400(doc)
+    reg = await s.registry()
+    from reelgraph.engine import WorkflowError
+
+    try:
+        warnings = await asyncio.to_thread(_plan_check, wf, reg, params, targets)
+    except WorkflowError as exc:
+        return error(400, "the workflow cannot run", issues=[i.to_dict() for i in exc.issues])
+    name = body.get("name") if isinstance(body.get("name"), str) else (source or wf.name)
+    run_id = new_run_id()
+    s.store.add(run_id, wf.doc, params, targets, str(name)[:200])
+    position = s.store.queue_position(run_id)
+    s.hub.publish(
+        {
+            "type": "run.queued",
+            "run_id": run_id,
+            "name": name,
+            "position": position,
+            "time": time.time(),
+        }
+    )
+    s.runner.wake()
+    return web.json_response(
+        {
+            "run_id": run_id,
+            "status": "queued",
+            "position": position,
+            "warnings": [w.to_dict() for w in warnings],
+            "url": f"/api/runs/{run_id}",
+        },
+        status=202,
+    )
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    err = row.get("error")
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "name": row["name"],
+        "created": row["created"],
+        "started": row["started"],
+        "ended": row["ended"],
+        "attempts": row["attempts"],
+        "summary": row.get("summary") or {},
+        "error": err.get("message") if isinstance(err, dict) else None,
+    }
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    s = server_of(request)
+    status = request.query.get("status")
+    if status is not None and status not in STATUSES:
+        raise bad(f"query 'status' must be one of {', '.join(STATUSES)}")
+    limit = int_query(request, "limit", 50, 1, 500)
+    offset = int_query(request, "offset", 0, 0, 1 << 40)
+    order = request.query.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise bad("query 'order' must be 'newest' or 'oldest'")
+    rows, total = s.store.page(
+        status=status, limit=limit, offset=offset, oldest_first=order == "oldest"
+    )
+    live = s.runner.live
+    return web.json_response(
+        {
+            "runs": [_summary(r) for r in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_offset": offset + len(rows) if offset + len(rows) < total else None,
+            "counts": s.store.counts(),
+            "running": live.run_id if live else None,
+        }
+    )
+
+
+async def get_run(request: web.Request) -> web.Response:
+    s = server_of(request)
+    row = s.store.get(request.match_info["run_id"])
+    if row is None:
+        raise bad("no such run", 404)
+    out = _summary(row)
+    live = s.runner.live
+    nodes = row["nodes"] or {}
+    if row["status"] == "running" and live is not None and live.run_id == row["id"]:
+        nodes = live.snapshot()
+        out["cancel_requested"] = bool(nodes.pop("__run__", {}).get("cancel_requested"))
+    wf_nodes = (row["workflow"] or {}).get("nodes") or {}
+    default = "pending" if row["status"] in ("queued", "running") else "not_run"
+    out["nodes"] = {
+        nid: {
+            "type": (entry or {}).get("type") if isinstance(entry, dict) else None,
+            "state": default,
+            **nodes.get(nid, {}),
+        }
+        for nid, entry in wf_nodes.items()
+    }
+    out.update(
+        params=row["params"],
+        targets=row["targets"],
+        outputs=row["outputs"],
+        error=row["error"],
+        warnings=row["warnings"],
+        workflow=row["workflow"],
+    )
+    if row["status"] == "queued":
+        out["position"] = s.store.queue_position(row["id"])
+    out["files"] = (
+        await asyncio.to_thread(_run_files, s.outputs_dir, row["id"])
+        if row["status"] in FINAL
+        else []
+    )
+    return web.json_response(out)
+
+
+def _run_files(outputs: Path, run_id: str) -> list[dict[str, Any]]:
+    """Every file in the run's output folder (including ones no output node reported)."""
+    folder = outputs / run_id
+    if not re.fullmatch(r"[0-9a-f]{16}", run_id) or not folder.is_dir() or folder.is_symlink():
+        return []
+    found = []
+    for p in sorted(folder.rglob("*")):
+        if (
+            p.is_file()
+            and not p.is_symlink()
+            and not any(part.startswith(".") for part in p.parts[-3:])
+        ):
+            rel = f"outputs/{run_id}/{p.relative_to(folder).as_posix()}"
+            found.append({"file": rel, "url": f"/api/files/{quote(rel)}", "size": p.stat().st_size})
+    return found
+
+
+async def cancel_run(request: web.Request) -> web.Response:
+    s = server_of(request)
+    run_id = request.match_info["run_id"]
+    if s.store.cancel_queued(run_id):
+        s.hub.publish(
+            {
+                "type": "run.cancelled",
+                "run_id": run_id,
+                "status": "cancelled",
+                "before_start": True,
+                "time": time.time(),
+            }
+        )
+        return web.json_response({"run_id": run_id, "status": "cancelled"})
+    if s.runner.cancel_running(run_id):
+        return web.json_response({"run_id": run_id, "status": "cancelling"}, status=202)
+    status = s.store.status_of(run_id)
+    if status is None:
+        raise bad("no such run", 404)
+    raise bad(
+        f"run is {status}: only queued or running runs can be cancelled", 409, run_status=status
+    )
+
+
+async def delete_run(request: web.Request) -> web.Response:
+    s = server_of(request)
+    run_id = request.match_info["run_id"]
+    status = s.store.status_of(run_id)
+    if status is None:
+        raise bad("no such run", 404)
+    if status not in FINAL or not s.store.delete(run_id):
+        raise bad(f"run is {status}: cancel it first", 409, run_status=status)
+    folder = s.outputs_dir / run_id
+    if re.fullmatch(r"[0-9a-f]{16}", run_id) and folder.is_dir() and not folder.is_symlink():
+        import shutil
+
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+    s.hub.publish({"type": "run.deleted", "run_id": run_id, "time": time.time()})
+    return web.json_response({"run_id": run_id, "deleted": True})

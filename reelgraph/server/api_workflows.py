@@ -1,0 +1,172 @@
+"""Workflows stored as files in the user folder, and the shipped templates."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .common import bad, read_json
+from .paths import UnsafePath, safe_join
+from .state import server_of
+
+WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
+_WINDOWS_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
+
+
+def check_workflow_name(name: str) -> str:
+    if (
+        not WORKFLOW_NAME.match(name)
+        or ".." in name
+        or name.endswith((".", " "))
+        or name.split(".")[0].strip().lower() in _WINDOWS_RESERVED
+    ):
+        raise bad(
+            "workflow names are 1-100 letters, digits, spaces, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name.removesuffix(".json")
+
+
+def _listing(folder: Path) -> list[dict[str, Any]]:
+    out = []
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob("*.json")):
+        if p.name.startswith(".") or p.is_symlink() or not p.is_file():
+            continue
+        st = p.stat()
+        info: dict[str, Any] = {"name": p.stem, "size": st.st_size, "modified": st.st_mtime}
+        with contextlib.suppress(OSError, ValueError):
+            if st.st_size < (4 << 20):
+                doc = json.loads(p.read_bytes())
+                if isinstance(doc, dict):
+                    info["title"] = doc.get("name") if isinstance(doc.get("name"), str) else None
+                    info["description"] = (
+                        doc.get("description") if isinstance(doc.get("description"), str) else None
+                    )
+                    if isinstance(doc.get("params"), dict):
+                        info["params"] = sorted(doc["params"])
+        out.append(info)
+    return out
+
+
+async def list_workflows(request: web.Request) -> web.Response:
+    s = server_of(request)
+    mine, shipped = await asyncio.gather(
+        asyncio.to_thread(_listing, s.workflows_dir),
+        asyncio.to_thread(_listing, s.config.templates_dir),
+    )
+    return web.json_response({"workflows": mine, "templates": shipped})
+
+
+def workflow_file(folder: Path, name: str) -> Path:
+    name = check_workflow_name(name)
+    try:
+        return safe_join(folder, f"{name}.json")
+    except FileNotFoundError:
+        raise bad(f"no workflow named {name!r}", 404) from None
+    except UnsafePath as exc:
+        raise bad(f"bad workflow name: {exc}") from None
+
+
+async def get_workflow(request: web.Request) -> web.StreamResponse:
+    s = server_of(request)
+    path = workflow_file(s.workflows_dir, request.match_info["name"])
+    return web.Response(
+        body=await asyncio.to_thread(path.read_bytes), content_type="application/json"
+    )
+
+
+async def get_template(request: web.Request) -> web.StreamResponse:
+    s = server_of(request)
+    path = workflow_file(s.config.templates_dir, request.match_info["name"])
+    return web.Response(
+        body=await asyncio.to_thread(path.read_bytes), content_type="application/json"
+    )
+
+
+def parse_workflow_or_400(doc: Any) -> Any:
+    """Shape check + migration; structural problems -> 400 listing all of them."""
+    from reelgraph.engine import WorkflowError
+    from reelgraph.engine.workflow import parse_workflow
+
+    try:
+        return parse_workflow(doc)
+    except WorkflowError as exc:
+        raise bad("invalid workflow", issues=[i.to_dict() for i in exc.issues]) from None
+
+
+async def put_workflow(request: web.Request) -> web.Response:
+    s = server_of(request)
+    name = check_workflow_name(request.match_info["name"])
+    doc = await read_json(request)
+    wf = parse_workflow_or_400(doc)
+    reg = await s.registry()
+    from reelgraph.engine import validate_workflow
+
+    issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
+    path = s.workflows_dir / f"{name}.json"
+    created = await asyncio.to_thread(
+        _save_with_backup, s.workflows_dir, path, wf.to_json().encode()
+    )
+    return web.json_response(
+        {"name": name, "saved": True, "issues": issues}, status=201 if created else 200
+    )
+
+
+def _save_with_backup(folder: Path, path: Path, data: bytes) -> bool:
+    """Atomic write; the version it replaces goes to .backups/<name>.json. True if new."""
+    from reelgraph.engine.workflow import atomic_write
+
+    if path.is_symlink():
+        raise bad("refusing to write through a symbolic link")
+    existed = path.is_file()
+    if existed:
+        atomic_write(folder / ".backups" / path.name, path.read_bytes())
+    atomic_write(path, data)
+    return not existed
+
+
+async def delete_workflow(request: web.Request) -> web.Response:
+    s = server_of(request)
+    path = workflow_file(s.workflows_dir, request.match_info["name"])
+
+    def move() -> None:
+        from reelgraph.engine.workflow import atomic_write
+
+        # Deleting keeps the last version as the backup: nothing a user saved is lost for good.
+        atomic_write(s.workflows_dir / ".backups" / path.name, path.read_bytes())
+        path.unlink()
+
+    await asyncio.to_thread(move)
+    return web.json_response({"name": path.stem, "deleted": True})
+
+
+async def validate_workflow_route(request: web.Request) -> web.Response:
+    s = server_of(request)
+    doc = await read_json(request)
+    from reelgraph.engine import WorkflowError, validate_workflow
+    from reelgraph.engine.workflow import parse_workflow
+
+    try:
+        wf = parse_workflow(doc)
+    except WorkflowError as exc:
+        issues = [i.to_dict() for i in exc.issues]
+    else:
+        reg = await s.registry()
+        issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
+    errors = [i for i in issues if i.get("severity", "error") == "error"]
+    return web.json_response({"ok": not errors, "issues": issues})

@@ -1,0 +1,538 @@
+"""The OpenAPI 3.0 document served at /api/openapi.json (also what the fuzz tests read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return _json(_ERR, description)
+
+
+_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "workflow name: letters, digits, spaces, '_', '-', '.'",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+}
+_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+_WORKFLOW = {
+    "type": "object",
+    "description": "A reelgraph workflow document (docs/workflow-format.md); unknown keys are kept.",
+    "required": ["format", "nodes"],
+    "properties": {
+        "format": {"type": "string", "enum": ["reelgraph.workflow"]},
+        "version": {"type": "integer", "minimum": 0},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "nodes": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "inputs": {"type": "object"},
+                    "type_version": {"type": "integer"},
+                    "bypass": {"type": "boolean"},
+                    "ui": {"type": "object"},
+                },
+            },
+        },
+        "params": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["node", "input"],
+                "properties": {
+                    "node": {"type": "string"},
+                    "input": {"type": "string"},
+                    "type": {"type": "string", "enum": ["TEXT", "INT", "FLOAT", "BOOL"]},
+                    "default": {},
+                },
+            },
+        },
+    },
+}
+
+_ISSUE = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "node": {"type": "string"},
+        "input": {"type": "string"},
+        "file": {"type": "string"},
+        "severity": {"type": "string", "enum": ["error", "warning"]},
+    },
+}
+
+_RUN_SUMMARY = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["queued", "running", "finished", "failed", "cancelled"],
+        },
+        "name": {"type": "string"},
+        "created": {"type": "number"},
+        "started": {"type": "number", "nullable": True},
+        "ended": {"type": "number", "nullable": True},
+        "attempts": {"type": "integer"},
+        "summary": {"type": "object"},
+        "error": {"type": "string", "nullable": True},
+    },
+}
+
+_RUN = {
+    "allOf": [
+        _RUN_SUMMARY,
+        {
+            "type": "object",
+            "properties": {
+                "nodes": {
+                    "type": "object",
+                    "description": "node id -> {type, state, seconds, progress, error}",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {
+                            "state": {
+                                "type": "string",
+                                "enum": [
+                                    "pending",
+                                    "running",
+                                    "cached",
+                                    "finished",
+                                    "failed",
+                                    "not_run",
+                                ],
+                            },
+                            "seconds": {"type": "number", "nullable": True},
+                        },
+                    },
+                },
+                "outputs": {
+                    "type": "object",
+                    "description": "node id -> output name -> value description; "
+                    "files as {file, url}",
+                },
+                "params": {"type": "object"},
+                "targets": {"type": "array", "nullable": True, "items": {"type": "string"}},
+                "warnings": {"type": "array", "items": _ISSUE},
+                "workflow": {"type": "object"},
+                "position": {"type": "integer"},
+                "cancel_requested": {"type": "boolean"},
+                "files": {
+                    "type": "array",
+                    "description": "every file in the run's output folder",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string"},
+                            "url": {"type": "string"},
+                            "size": {"type": "integer"},
+                        },
+                    },
+                },
+            },
+        },
+    ],
+}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "reelgraph API",
+            "version": version,
+            "description": "REST API of the reelgraph server. Events and previews stream over the "
+            "WebSocket at /api/ws (see docs/api.md). With --token, send "
+            "`Authorization: Bearer <token>`.",
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "issues": {"type": "array", "items": _ISSUE},
+                    },
+                },
+                "Issue": _ISSUE,
+                "Workflow": _WORKFLOW,
+                "RunSummary": _RUN_SUMMARY,
+                "Run": _RUN,
+            },
+        },
+        "security": [{}, {"token": []}],
+        "paths": {
+            "/api/system": {
+                "get": {
+                    "summary": "Versions, devices, cache statistics, queue length",
+                    "operationId": "getSystem",
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["version", "queue"]}, "system")
+                    },
+                }
+            },
+            "/api/nodes": {
+                "get": {
+                    "summary": "Every node schema: inputs (type, widget, default, optional), outputs, category...",
+                    "operationId": "getNodes",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["nodes"],
+                                "properties": {
+                                    "nodes": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "inputs", "outputs"],
+                                        },
+                                    },
+                                    "load_errors": {"type": "array"},
+                                },
+                            },
+                            "node schemas",
+                        )
+                    },
+                }
+            },
+            "/api/types": {
+                "get": {
+                    "summary": "Socket types: colours and compatibility rules",
+                    "operationId": "getTypes",
+                    "responses": {"200": _json({"type": "object", "required": ["types"]}, "types")},
+                }
+            },
+            "/api/workflows": {
+                "get": {
+                    "summary": "Saved workflows (user folder) and shipped templates",
+                    "operationId": "listWorkflows",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["workflows", "templates"]}, "listing"
+                        )
+                    },
+                }
+            },
+            "/api/workflows/validate": {
+                "post": {
+                    "summary": "Validate a workflow against the installed nodes",
+                    "operationId": "validateWorkflow",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _WORKFLOW}},
+                    },
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["ok", "issues"],
+                                "properties": {
+                                    "ok": {"type": "boolean"},
+                                    "issues": {"type": "array", "items": _ISSUE},
+                                },
+                            },
+                            "result",
+                        ),
+                        "400": _err("not JSON"),
+                        "413": _err("body too large"),
+                    },
+                }
+            },
+            "/api/workflows/{name}": {
+                "parameters": [_NAME],
+                "get": {
+                    "summary": "A saved workflow",
+                    "operationId": "getWorkflow",
+                    "responses": {
+                        "200": _json(_WORKFLOW, "the workflow document"),
+                        "400": _err("bad name"),
+                        "404": _err("no such workflow"),
+                    },
+                },
+                "put": {
+                    "summary": "Save (atomically; the replaced version is kept as a backup)",
+                    "operationId": "putWorkflow",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _WORKFLOW}},
+                    },
+                    "responses": {
+                        "200": _json({"type": "object"}, "replaced"),
+                        "201": _json({"type": "object"}, "created"),
+                        "400": _err("bad name or not a workflow"),
+                        "413": _err("body too large"),
+                    },
+                },
+                "delete": {
+                    "summary": "Delete (the last version stays in .backups/)",
+                    "operationId": "deleteWorkflow",
+                    "responses": {
+                        "200": _json({"type": "object"}, "deleted"),
+                        "400": _err("bad name"),
+                        "404": _err("no such workflow"),
+                    },
+                },
+            },
+            "/api/templates/{name}": {
+                "parameters": [_NAME],
+                "get": {
+                    "summary": "A shipped template workflow",
+                    "operationId": "getTemplate",
+                    "responses": {
+                        "200": _json(_WORKFLOW, "the workflow document"),
+                        "400": _err("bad name"),
+                        "404": _err("no such template"),
+                    },
+                },
+            },
+            "/api/runs": {
+                "post": {
+                    "summary": "Queue a run",
+                    "operationId": "createRun",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["workflow"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "workflow": {
+                                            "oneOf": [
+                                                _WORKFLOW,
+                                                {
+                                                    "type": "string",
+                                                    "description": "name of a saved workflow or template",
+                                                },
+                                            ]
+                                        },
+                                        "params": {"type": "object"},
+                                        "targets": {
+                                            "type": "array",
+                                            "nullable": True,
+                                            "items": {"type": "string"},
+                                        },
+                                        "name": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "required": ["run_id", "status"],
+                                "properties": {
+                                    "run_id": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "position": {"type": "integer", "nullable": True},
+                                    "warnings": {"type": "array", "items": _ISSUE},
+                                },
+                            },
+                            "queued",
+                        ),
+                        "400": _err(
+                            "invalid request or workflow: every validation error in `issues`"
+                        ),
+                        "404": _err("no saved workflow of that name"),
+                        "413": _err("body too large"),
+                    },
+                },
+                "get": {
+                    "summary": "Queue and history, newest first, paged",
+                    "operationId": "listRuns",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["queued", "running", "finished", "failed", "cancelled"],
+                            },
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "order",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["newest", "oldest"]},
+                            "description": "newest first (default) or oldest first (the queue in run order)",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["runs", "total"],
+                                "properties": {
+                                    "runs": {"type": "array", "items": _RUN_SUMMARY},
+                                    "total": {"type": "integer"},
+                                    "next_offset": {"type": "integer", "nullable": True},
+                                    "counts": {"type": "object"},
+                                    "running": {"type": "string", "nullable": True},
+                                },
+                            },
+                            "a page of runs",
+                        ),
+                        "400": _err("bad query"),
+                    },
+                },
+            },
+            "/api/runs/{run_id}": {
+                "parameters": [_RUN_ID],
+                "get": {
+                    "summary": "A run: status, per-node state and timings, outputs, error",
+                    "operationId": "getRun",
+                    "responses": {"200": _json(_RUN, "the run"), "404": _err("no such run")},
+                },
+                "delete": {
+                    "summary": "Delete a finished, failed or cancelled run and its outputs",
+                    "operationId": "deleteRun",
+                    "responses": {
+                        "200": _json({"type": "object"}, "deleted"),
+                        "404": _err("no such run"),
+                        "409": _err("still queued or running"),
+                    },
+                },
+            },
+            "/api/runs/{run_id}/cancel": {
+                "parameters": [_RUN_ID],
+                "post": {
+                    "summary": "Cancel a queued (at once) or running (cooperatively) run",
+                    "operationId": "cancelRun",
+                    "responses": {
+                        "200": _json({"type": "object"}, "cancelled before it started"),
+                        "202": _json({"type": "object"}, "cancelling"),
+                        "404": _err("no such run"),
+                        "409": _err("already over"),
+                    },
+                },
+            },
+            "/api/files/{kind}/{path}": {
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["outputs", "uploads"]},
+                    },
+                    {
+                        "name": "path",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "relative path; may contain '/'",
+                    },
+                ],
+                "get": {
+                    "summary": "An output or uploaded file; supports Range requests",
+                    "operationId": "getFile",
+                    "responses": {
+                        "200": {
+                            "description": "the file (Content-Type from its extension)",
+                            "content": {"*/*": {}},
+                        },
+                        "206": {"description": "a byte range", "content": {"*/*": {}}},
+                        "400": _err("refused path"),
+                        "404": _err("no such file"),
+                        "416": {"description": "range not satisfiable"},
+                    },
+                },
+            },
+            "/api/uploads": {
+                "get": {
+                    "summary": "Uploaded files",
+                    "operationId": "listUploads",
+                    "responses": {
+                        "200": _json({"type": "object", "required": ["uploads"]}, "uploads")
+                    },
+                },
+                "post": {
+                    "summary": "Upload an image, audio or video file (type sniffed from content; size capped)",
+                    "operationId": "upload",
+                    "parameters": [
+                        {"name": "filename", "in": "query", "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                        },
+                    },
+                    "responses": {
+                        "201": _json(
+                            {"type": "object", "required": ["name", "kind", "url"]}, "stored"
+                        ),
+                        "400": _err("empty or malformed"),
+                        "413": _err("too large"),
+                        "415": _err("not image, audio or video"),
+                    },
+                },
+            },
+            "/api/ws": {
+                "get": {
+                    "summary": "WebSocket: run and node events as JSON text frames, previews as binary frames "
+                    "(uint32 big-endian header length, JSON header, payload); see docs/api.md",
+                    "operationId": "websocket",
+                    "parameters": [
+                        {
+                            "name": "run",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "follow this run only",
+                        }
+                    ],
+                    "responses": {
+                        "101": {"description": "switching to the WebSocket protocol"},
+                        "400": _err("not a WebSocket upgrade request"),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "getOpenapi",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")},
+                }
+            },
+        },
+    }

@@ -1,0 +1,243 @@
+"""The run queue and history, persisted in SQLite (stdlib).
+
+One row per run. The queue is the set of rows with status 'queued', in `seq`
+order. A row is claimed by the worker with a conditional UPDATE, so a cancel
+racing the claim is decided by SQLite, not by timing. WAL journal: the file is
+consistent after a SIGKILL at any point; `recover()` at start turns a run left
+'running' by a killed server back into 'queued' (it is restarted first, having
+the lowest seq).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+FINAL = ("finished", "failed", "cancelled")
+STATUSES = ("queued", "running", *FINAL)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    status TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    ended REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    workflow TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    targets TEXT,
+    nodes TEXT NOT NULL DEFAULT '{}',
+    outputs TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
+"""
+
+_JSON_COLUMNS = (
+    "workflow",
+    "params",
+    "targets",
+    "nodes",
+    "outputs",
+    "error",
+    "warnings",
+    "summary",
+)
+_LIST_COLUMNS = "seq, id, status, name, created, started, ended, attempts, error, summary"
+
+
+class RunStore:
+    """Thread-safe access to the runs table: one SQLite connection per thread.
+
+    With the WAL journal, readers (the API on the event loop) never wait for the
+    worker's writes or checkpoints, and writers queue on SQLite's own lock."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        db = self._conn()
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=30
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._conns_lock:
+                self._all_conns.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for db in self._all_conns:
+                db.close()
+            self._all_conns.clear()
+
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self._conn().execute(sql, args)
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, args).fetchall()
+
+    # -- writing --------------------------------------------------------------
+    def add(
+        self,
+        run_id: str,
+        workflow: dict[str, Any],
+        params: dict[str, Any],
+        targets: list[str] | None,
+        name: str,
+    ) -> int:
+        cur = self._exec(
+            "INSERT INTO runs (id, status, name, created, workflow, params, targets)"
+            " VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                name,
+                time.time(),
+                json.dumps(workflow),
+                json.dumps(params),
+                json.dumps(targets) if targets is not None else None,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def recover(self) -> list[str]:
+        """Runs a killed server left 'running' go back to the queue; returns their ids."""
+        rows = self._all("SELECT id FROM runs WHERE status = 'running'")
+        self._exec("UPDATE runs SET status = 'queued', started = NULL WHERE status = 'running'")
+        return [r["id"] for r in rows]
+
+    def claim_next(self) -> dict[str, Any] | None:
+        """Mark the oldest queued run running and return it (None: queue empty)."""
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")  # the select and the update as one step
+        try:
+            row = db.execute(
+                "SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                db.execute(
+                    "UPDATE runs SET status = 'running', started = ?, attempts = attempts + 1,"
+                    " nodes = '{}', outputs = '{}', error = NULL WHERE id = ?",
+                    (time.time(), row["id"]),
+                )
+                row = db.execute("SELECT * FROM runs WHERE id = ?", (row["id"],)).fetchone()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return _decode(row) if row is not None else None
+
+    def requeue(self, run_id: str) -> None:
+        self._exec(
+            "UPDATE runs SET status = 'queued', started = NULL WHERE id = ? AND status = 'running'",
+            (run_id,),
+        )
+
+    def cancel_queued(self, run_id: str) -> bool:
+        cur = self._exec(
+            "UPDATE runs SET status = 'cancelled', ended = ?, summary = ? WHERE id = ? AND status = 'queued'",
+            (time.time(), json.dumps({"status": "cancelled", "before_start": True}), run_id),
+        )
+        return cur.rowcount == 1
+
+    def finish(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        nodes: dict[str, Any],
+        outputs: dict[str, Any],
+        error: Any,
+        warnings: list[Any],
+        summary: dict[str, Any],
+    ) -> None:
+        self._exec(
+            "UPDATE runs SET status = ?, ended = ?, nodes = ?, outputs = ?, error = ?, warnings = ?,"
+            " summary = ? WHERE id = ?",
+            (
+                status,
+                time.time(),
+                json.dumps(nodes),
+                json.dumps(outputs),
+                json.dumps(error) if error is not None else None,
+                json.dumps(warnings),
+                json.dumps(summary),
+                run_id,
+            ),
+        )
+
+    def delete(self, run_id: str) -> bool:
+        cur = self._exec(
+            f"DELETE FROM runs WHERE id = ? AND status IN ({','.join('?' * len(FINAL))})",
+            (run_id, *FINAL),
+        )
+        return cur.rowcount == 1
+
+    # -- reading --------------------------------------------------------------
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        rows = self._all("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _decode(rows[0]) if rows else None
+
+    def status_of(self, run_id: str) -> str | None:
+        rows = self._all("SELECT status FROM runs WHERE id = ?", (run_id,))
+        return rows[0]["status"] if rows else None
+
+    def page(
+        self, *, status: str | None, limit: int, offset: int, oldest_first: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first (or oldest first: `status=queued` in that order is the queue as it will run)."""
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        db = self._conn()
+        db.execute("BEGIN")  # one snapshot for the count and the page
+        try:
+            total = db.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()[0]
+            rows = db.execute(
+                f"SELECT {_LIST_COLUMNS} FROM runs {where} ORDER BY seq {'ASC' if oldest_first else 'DESC'}"
+                " LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        finally:
+            db.execute("COMMIT")
+        return [_decode(r) for r in rows], int(total)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._all("SELECT status, COUNT(*) AS n FROM runs GROUP BY status")
+        out = dict.fromkeys(STATUSES, 0)
+        out.update({r["status"]: int(r["n"]) for r in rows})
+        return out
+
+    def queue_position(self, run_id: str) -> int | None:
+        rows = self._all(
+            "SELECT COUNT(*) AS n FROM runs WHERE status = 'queued' AND seq <= "
+            "(SELECT seq FROM runs WHERE id = ? AND status = 'queued')",
+            (run_id,),
+        )
+        n = int(rows[0]["n"]) if rows else 0
+        return n or None
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for col in _JSON_COLUMNS:
+        if col in out and isinstance(out[col], str):
+            out[col] = json.loads(out[col])
+    return out

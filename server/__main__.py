@@ -1,7 +1,0 @@
-"""`python -m server` runs the server without going through the `reelgraph` command."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
