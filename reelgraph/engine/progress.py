@@ -120,18 +120,22 @@ class LineProgress:
             pass  # a closed pipe must not break the run
 
     def _tick(self) -> None:
-        # Wake often, speak rarely: a node gets a line once `interval` has passed since its
-        # last one, so short nodes stay quiet and long ones report on time.
+        # Wake often, speak rarely: see `heartbeat`.
         while not self._stop.wait(min(1.0, self.interval / 4)):
-            with self.lock:
-                now = self.clock()
-                for nid, started in self.running.items():
-                    if now - self.last_line.get(nid, started) < self.interval:
-                        continue
-                    self.last_line[nid] = now
-                    step = self.last_progress.get(nid)
-                    where = f" {step}," if step else ""
-                    self._line(f"running {nid} ({self.type_of(nid)}){where} {now - started:.1f} s")
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """A line for each node that has run `interval` seconds since its last line: short
+        nodes stay quiet, long ones report on time."""
+        with self.lock:
+            now = self.clock()
+            for nid, started in self.running.items():
+                if now - self.last_line.get(nid, started) < self.interval:
+                    continue
+                self.last_line[nid] = now
+                step = self.last_progress.get(nid)
+                where = f" {step}," if step else ""
+                self._line(f"running {nid} ({self.type_of(nid)}){where} {now - started:.1f} s")
 
     def __call__(self, ev: Event) -> None:
         nid = ev.node_id

@@ -58,7 +58,7 @@ from typing import Annotated, Any
 
 import time
 
-from reelgraph.engine import TEXT, Context, Float, Int, Seed, Text, node
+from reelgraph import TEXT, Context, Float, Int, Seed, Text, node
 
 
 @node("edtest.Seeded", category="test", outputs={"text": TEXT}, output=True)

@@ -155,7 +155,7 @@ def test_a_second_process_reuses_the_disk_cache(tmp_path):
 
 
 NODE_SOURCE = '''
-from reelgraph.engine import INT, node
+from reelgraph import INT, node
 
 
 @node("custom.Scale", category="test", outputs={"value": INT})

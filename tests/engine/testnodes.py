@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Annotated
 
-from reelgraph.engine import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
+from reelgraph import INT, TEXT, Context, Int, NodeInputError, Text, list_of, node, socket
 
 TextIn = socket(TEXT)
 

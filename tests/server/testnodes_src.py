@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from reelgraph.engine import IMAGE, INT, PATH, TEXT, Context, Float, Image, Int, node
+from reelgraph import IMAGE, INT, PATH, TEXT, Context, Float, Image, Int, node
 
 
 @node("rgtest.Slow", category="test", outputs={"text": TEXT}, output=True)
@@ -95,8 +95,7 @@ def video_preview(ctx: Context, frames: Annotated[int, Int(1, 1000)] = 30) -> An
     """Previews a generated video (frame i is grey level i) and a second of audio."""
     import torch
 
-    from reelgraph.engine.media.audio import AudioClip
-    from reelgraph.engine.media.video import TensorVideo
+    from reelgraph.media import AudioClip, TensorVideo
 
     levels = torch.arange(frames, dtype=torch.uint8).view(frames, 1, 1, 1) * 8
     ctx.preview(TensorVideo(levels.expand(frames, 40, 64, 3).contiguous(), fps=10.0), "video")
