@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HF_HUB_OFFLINE=1
 mkdir -p out/demo
 # `reelgraph run` prints the files it wrote on stdout (progress goes to stderr).
-paths=$(.venv/bin/reelgraph run reelgraph/workflows/explainer.json --out out/demo)
+paths=$(.venv/bin/reelgraph run explainer --out out/demo)
 mp4=$(printf '%s\n' "$paths" | grep -E '\.mp4$' | head -n 1 || true)
 if [ -z "$mp4" ]; then
   echo "demo: the explainer ran but wrote no MP4; outputs were:" >&2
