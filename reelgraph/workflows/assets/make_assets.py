@@ -2,7 +2,7 @@
 short music loop. Everything is drawn or synthesised here (no third-party media), so
 the assets are as free as the code. Run from the repository root:
 
-    .venv/bin/python workflows/assets/make_assets.py
+    .venv/bin/python reelgraph/workflows/assets/make_assets.py
 """
 
 from __future__ import annotations
