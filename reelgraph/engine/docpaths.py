@@ -1,7 +1,7 @@
 """Relative file paths in a workflow document resolve against the document's folder.
 
 The rule (docs/workflow-format.md, "File paths"): a relative path in a literal
-input value or a param default means the same file it meant when it was written:
+input value (or in the default of a param that fills an empty input) means the same file it meant when it was written:
 
 1. relative to the current folder, if it exists there (what a user typing paths at
    a shell expects, and what older documents relied on);
@@ -70,18 +70,21 @@ def resolve_document_paths(workflow: Workflow) -> Workflow:
         for name, value in (inputs or {}).items() if isinstance(inputs, dict) else ():
             if not is_link(value) and (new := _resolved(value, base)) != value:
                 node_changes.append((nid, name, new))
-    param_changes: list[tuple[str, Any]] = []
-    for name, p in workflow.params.items():
-        if not isinstance(p, dict) or "default" not in p:
+    # A param default that would fill an input the document leaves empty resolves the same
+    # way; it is written into that input, so the params section stays as written.
+    for p in workflow.params.values():
+        if not isinstance(p, dict) or "default" not in p or "node" not in p:
+            continue
+        entry = workflow.nodes.get(p["node"])
+        inputs = entry.get("inputs") if isinstance(entry, dict) else None
+        if isinstance(inputs, dict) and p.get("input") in inputs:
             continue
         if (new := _resolved(p["default"], base)) != p["default"]:
-            param_changes.append((name, new))
-    if not node_changes and not param_changes:
+            node_changes.append((p["node"], p["input"], new))
+    if not node_changes:
         return workflow
     out = workflow.copy()
     out.param_values = dict(workflow.param_values)
     for nid, name, new in node_changes:
-        out.nodes[nid]["inputs"][name] = new
-    for name, new in param_changes:
-        out.params[name]["default"] = new
+        out.nodes[nid].setdefault("inputs", {})[name] = new
     return out

@@ -93,3 +93,17 @@ def test_text_that_is_not_a_path_is_left_alone(tmp_path):
     }
     wf = Workflow(doc, str(tmp_path / "wf.json"))
     assert resolve_document_paths(wf) is wf  # a bare word, and a multi-line text
+
+
+def test_a_param_default_that_fills_an_empty_input_resolves_too(tmp_path, registry, monkeypatch):
+    wf_file = _project(tmp_path)
+    doc = json.loads(wf_file.read_text())
+    del doc["nodes"]["load"]["inputs"]["path"]
+    doc["params"]["picture"]["default"] = "pics/a.png"
+    wf_file.write_text(json.dumps(doc))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    wf = open_workflow(wf_file)
+    assert _grey(Engine(registry, out_dir=tmp_path / "out"), wf) == 200
+    assert resolve_document_paths(wf).params == doc["params"]  # the params stay as written
