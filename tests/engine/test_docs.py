@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from reelgraph.engine import Engine, Registry, Workflow
+from reelgraph import Engine, Registry, Workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 

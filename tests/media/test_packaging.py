@@ -10,6 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "reelgraph.engine.media",
     "reelgraph.engine.media.metadata",
+    "reelgraph.engine.sources",
+    "reelgraph.engine.cli",
+    "reelgraph.media",
     "reelgraph.nodes.text",
     "reelgraph.nodes.slides",
     "reelgraph.nodes.video",
