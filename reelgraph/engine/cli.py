@@ -14,7 +14,6 @@ from typing import Any
 
 from .cache import Cache, DiskCache, MemoryCache, default_cache_dir
 from .context import CancelToken
-from .docpaths import resolve_document_paths
 from .errors import Issue, WorkflowError
 from .graph import Plan
 from .progress import LineProgress, LiveProgress
@@ -250,7 +249,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     for path in args.workflows:
         try:
-            issues = validate_workflow(resolve_document_paths(open_workflow(path)), registry)
+            issues = validate_workflow(open_workflow(path), registry)
         except WorkflowError as exc:
             issues = exc.issues
         errors = [i for i in issues if i.severity == "error"]

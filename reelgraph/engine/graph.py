@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .docpaths import resolve_document_paths
 from .errors import Issue, WorkflowError
 from .node import MISSING as MISSING_DEFAULT
 from .node import NodeType
@@ -515,6 +516,7 @@ def plan_run(
 ) -> Plan:
     """What a run would execute: params applied, then checked and planned for `targets`.
     Raises WorkflowError with every problem; `.warnings` of the plan are the rest."""
+    workflow = resolve_document_paths(workflow)  # before params: their values are the user's
     wf = apply_params(workflow, params or {}) if (params or workflow.params) else workflow
     return compile_plan(wf, registry, targets=targets, salt=salt, side_effect_salt=side_effect_salt)
 
@@ -522,7 +524,7 @@ def plan_run(
 def validate_workflow(workflow: Workflow, registry: Registry) -> list[Issue]:
     """Every problem in the whole workflow (errors first, then warnings); never raises."""
     try:
-        plan = compile_plan(workflow, registry, check_all=True)
+        plan = compile_plan(resolve_document_paths(workflow), registry, check_all=True)
     except WorkflowError as exc:
         return exc.issues
     return plan.warnings

@@ -31,7 +31,6 @@ from typing import Any
 
 from .cache import Cache, Result, sizeof
 from .context import CancelToken, Context
-from .docpaths import resolve_document_paths
 from .errors import Cancelled, Issue, NodeInputError
 from .graph import Plan, PlannedNode, canonical, plan_run
 from .registry import Registry
@@ -200,7 +199,7 @@ class Engine:
         `salt=run_id` and hand the plan to `run_plan` with that run id."""
         out = Path(out_dir) if out_dir is not None else self.out_dir
         return plan_run(
-            resolve_document_paths(workflow),
+            workflow,
             self.registry,
             params=params,
             targets=targets,

@@ -11,7 +11,6 @@ import json
 import pytest
 
 from reelgraph.engine import Registry, validate_workflow
-from reelgraph.engine.docpaths import resolve_document_paths
 from reelgraph.engine.resources import shipped_workflows
 from reelgraph.engine.sources import open_workflow
 from reelgraph.engine.workflow import CURRENT_VERSION
@@ -39,7 +38,7 @@ def test_shipped_workflow_loads_unchanged_and_validates(name, registry, tmp_path
     assert wf.doc == raw and raw["version"] == CURRENT_VERSION  # nothing migrated
     missing = sorted({e["type"] for e in raw["nodes"].values() if e["type"] not in registry})
     assert missing == []
-    issues = validate_workflow(resolve_document_paths(wf), registry)
+    issues = validate_workflow(wf, registry)
     errors = [i for i in issues if i.severity == "error"]
     # A generative model is not in this machine's models folder: the one error allowed,
     # and it names the folder to put the model in.
