@@ -27,6 +27,7 @@ from reelgraph import (
     node,
 )
 from reelgraph.media import AudioClip, decode_audio
+from reelgraph.media import read_wav_comment as read_wav_comment  # re-exported: see png.py
 
 from .video import _check_file, _file_fingerprint, fit_audio
 

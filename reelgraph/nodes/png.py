@@ -7,6 +7,12 @@ import struct
 import zlib
 from typing import Any
 
+# The reader lives with the engine (`reelgraph run image.png` uses it); kept importable
+# from here for code written against this module.
+from reelgraph.media import read_png_text
+
+__all__ = ["encode_png", "read_png_text"]
+
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return (
