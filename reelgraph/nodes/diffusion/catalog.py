@@ -31,6 +31,26 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def checkpoint_class(path: Path) -> str:
+    """SD or SDXL, from the tensor names in a single-file checkpoint's header."""
+    if not path.is_file() or path.suffix.lower() != ".safetensors":
+        return ""
+    try:
+        with path.open("rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 200 << 20:
+                return ""
+            header = json.loads(f.read(n))
+    except (OSError, ValueError):
+        return ""
+    keys = header.keys() if isinstance(header, dict) else ()
+    if any(k.startswith("conditioner.embedders.1") for k in keys):
+        return "StableDiffusionXLPipeline"
+    if any(k.startswith("model.diffusion_model.") for k in keys):
+        return "StableDiffusionPipeline"
+    return ""
+
+
 def model_class(name: str) -> str:
     """The pipeline class a model folder declares (model_index.json `_class_name`)."""
     if name.startswith(CKPT_PREFIX):
@@ -45,7 +65,17 @@ def model_class(name: str) -> str:
         return ""
 
 
+def model_path(name: str) -> Path:
+    """The folder (or checkpoint file) a model name stands for; raises ModelNotFound."""
+    if name.startswith(CKPT_PREFIX):
+        return M.resolve("checkpoints", name[len(CKPT_PREFIX) :])
+    return M.resolve("diffusers", name)
+
+
+# (task, models folder) -> (stamp of the listing, the options): the COMBO lists, memoised.
 _OPTIONS: dict[tuple[str, str], tuple[tuple[Any, ...], list[str]]] = {}
+
+_ALL: dict[str, list[str]] = {}  # every diffusers folder per models folder, for the stamp
 
 
 def _listing_stamp(listed: list[str]) -> tuple[Any, ...]:
@@ -84,9 +114,6 @@ def model_options(task: str) -> list[str]:
     return list(out)
 
 
-_ALL: dict[str, list[str]] = {}  # every diffusers folder per models folder, for the stamp
-
-
 def t2i_options() -> list[str]:
     return model_options("t2i")
 
@@ -101,32 +128,6 @@ def t2v_options() -> list[str]:
 
 def i2v_options() -> list[str]:
     return model_options("i2v")
-
-
-def checkpoint_class(path: Path) -> str:
-    """SD or SDXL, from the tensor names in a single-file checkpoint's header."""
-    if not path.is_file() or path.suffix.lower() != ".safetensors":
-        return ""
-    try:
-        with path.open("rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 0 < n < 200 << 20:
-                return ""
-            header = json.loads(f.read(n))
-    except (OSError, ValueError):
-        return ""
-    keys = header.keys() if isinstance(header, dict) else ()
-    if any(k.startswith("conditioner.embedders.1") for k in keys):
-        return "StableDiffusionXLPipeline"
-    if any(k.startswith("model.diffusion_model.") for k in keys):
-        return "StableDiffusionPipeline"
-    return ""
-
-
-def model_path(name: str) -> Path:
-    if name.startswith(CKPT_PREFIX):
-        return M.resolve("checkpoints", name[len(CKPT_PREFIX) :])
-    return M.resolve("diffusers", name)
 
 
 def check_model(name: str, task: str) -> str | None:

@@ -63,7 +63,6 @@ VIDEO_FAMILIES: dict[str, Family] = {
 }
 # Image models whose latents travel packed 2x2 into a token sequence.
 PACKED_IMAGE_CLASSES = ("FluxPipeline", "ChromaPipeline", "QwenImagePipeline")
-TASKS = ("t2i", "i2i", "t2v", "i2v")
 TASK_NAMES = {
     "t2i": "text-to-image",
     "i2i": "image-to-image",

@@ -39,7 +39,7 @@ def cache_key(name: str, opts: LoadOptions) -> tuple[Any, ...]:
 
 
 def load_pipeline(name: str, opts: LoadOptions, device: str) -> Any:
-
+    """A fresh pipeline for the model cache to keep: offline unless downloads are allowed."""
     from diffusers.utils import logging as dlog
     from transformers.utils import logging as tlog
 
