@@ -102,3 +102,13 @@ def latent_dims(name: str, frames: int, width: int, height: int) -> tuple[int, i
     t = g.frame_multiple or 1
     s = g.size_multiple
     return (frames - 1) // t + 1, height // s, width // s
+
+
+def size_for_image(
+    multiple: int, width: int, height: int, image_hw: tuple[int, int]
+) -> tuple[int, int]:
+    """Width/height 0: the image's own, rounded down to the model's size multiple."""
+    ih, iw = image_hw
+    w = width or max(multiple, iw // multiple * multiple)
+    h = height or max(multiple, ih // multiple * multiple)
+    return w, h

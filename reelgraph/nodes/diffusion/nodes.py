@@ -37,7 +37,7 @@ from .calls import (
 from .catalog import i2i_options, i2v_options, model_path, t2i_options, t2v_options
 from .convert import images_out, to_pil, video_out
 from .families import VIDEO_FAMILIES
-from .geometry import geometry, latent_dims
+from .geometry import geometry, latent_dims, size_for_image
 from .loading import Loaded, LoadOptions
 from .previews import step_callback
 from .validation import check_runtime, missing_model_hint, model_fingerprint, validator
@@ -157,10 +157,8 @@ def image_to_image(
     import torch
 
     check_runtime(model, "i2i", width, height, None, scheduler)
-    mult = geometry(model).size_multiple
     b, ih, iw, _ = image.shape
-    w = width or max(mult, iw // mult * mult)
-    h = height or max(mult, ih // mult * mult)
+    w, h = size_for_image(geometry(model).size_multiple, width, height, (ih, iw))
     results = []
     with Loaded(model, LoadOptions(device, dtype, offload)) as lm:
         pipe = lm.pipeline("i2i")
@@ -301,8 +299,7 @@ def image_to_video(
     except (M.ModelNotFound, OSError, ValueError):
         pass
     _, ih, iw, _ = image.shape
-    w = width or max(mult, iw // mult * mult)
-    h = height or max(mult, ih // mult * mult)
+    w, h = size_for_image(mult, width, height, (ih, iw))
     check_runtime(model, "i2v", w, h, frames, scheduler)
     with Loaded(model, LoadOptions(device, dtype, offload)) as lm:
         pipe = lm.pipeline("i2v")
