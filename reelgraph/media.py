@@ -14,7 +14,14 @@ from .engine.media import (
     VideoStream,
     WordTiming,
 )
-from .engine.media.metadata import PROVENANCE_KEY, WORKFLOW_KEY, read_media_metadata
+from .engine.media.metadata import (
+    PROVENANCE_KEY,
+    WORKFLOW_KEY,
+    embedded_workflow_text,
+    read_media_metadata,
+    read_png_text,
+    read_wav_comment,
+)
 from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
 from .engine.media.video import (
     TRANSITIONS,
@@ -46,5 +53,8 @@ __all__ = [
     "WordTiming",
     "concat_audio",
     "decode_audio",
+    "embedded_workflow_text",
     "read_media_metadata",
+    "read_png_text",
+    "read_wav_comment",
 ]

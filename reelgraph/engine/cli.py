@@ -14,12 +14,20 @@ from typing import Any
 
 from .cache import Cache, DiskCache, MemoryCache, default_cache_dir
 from .context import CancelToken
+from .docpaths import resolve_document_paths
 from .errors import Issue, WorkflowError
+from .graph import Plan
+from .progress import LineProgress, LiveProgress
 from .registry import Registry
-from .scheduler import Engine, Event, RunResult
-from .workflow import coerce_param, load_workflow
+from .scheduler import Engine, RunResult, new_run_id
+from .sources import open_workflow
+from .workflow import Workflow, coerce_param
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+WORKFLOW_HELP = (
+    "a workflow JSON file, the name of a shipped workflow (e.g. explainer), "
+    "or a PNG/WAV/MP4 that carries the workflow that made it"
+)
 
 
 def _console(stderr: bool = True) -> Any:
@@ -60,59 +68,21 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     return values
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
 def _make_cache(args: argparse.Namespace) -> Cache:
     disk = None
     if not getattr(args, "no_disk_cache", False):
         disk = DiskCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
     return Cache(MemoryCache(), disk, disk_min_seconds=args.cache_min_seconds)
-
-
-class _Progress:
-    """Live progress from engine events: one bar for the run, a line for the running nodes."""
-
-    def __init__(self, console: Any, plan_nodes: dict[str, Any]):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.plan_nodes = plan_nodes
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[detail]}"),
-            console=console,
-            transient=False,
-        )
-        self.task = self.progress.add_task("run", total=None, detail="planning")
-        self.running: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, ev: Event) -> None:
-        with self.lock:
-            if ev.type == "run.scheduled":
-                self.progress.update(
-                    self.task,
-                    total=max(1, ev.data["to_run"]),
-                    completed=0,
-                    detail=f"{ev.data['cached']} cached",
-                )
-            elif ev.type == "node.started" and ev.node_id:
-                self.running[ev.node_id] = ev.data.get("node_type", "")
-            elif ev.type == "node.progress" and ev.node_id in self.running:
-                v, m = ev.data.get("value", 0), ev.data.get("max", 0)
-                self.running[ev.node_id] = f"{self.plan_nodes[ev.node_id].type.id} {v:g}/{m:g}"
-            elif ev.type in ("node.finished", "node.failed") and ev.node_id:
-                self.running.pop(ev.node_id, None)
-                self.progress.advance(self.task)
-            detail = ", ".join(f"{k} ({v})" for k, v in list(self.running.items())[:3])
-            if detail:
-                self.progress.update(self.task, detail=detail)
 
 
 def _summary(result: RunResult, console: Any, plan_nodes: dict[str, Any]) -> None:
@@ -147,50 +117,70 @@ def _paths_in(value: Any) -> list[str]:
     return [str(path)] if isinstance(path, (str, os.PathLike)) and os.path.exists(path) else []
 
 
+def _params_from_sets(wf: Workflow, pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, raw in _parse_sets(pairs).items():
+        ptype = wf.params.get(name, {}).get("type", "TEXT")
+        try:
+            params[name] = coerce_param(raw, ptype)
+        except ValueError as exc:
+            raise WorkflowError(
+                [Issue("bad_param_value", f"--set {name}: {exc}", file=wf.file)]
+            ) from None
+    return params
+
+
+def _discover(console: Any) -> Registry:
+    registry = Registry.discover()
+    for err in registry.load_errors:
+        console.print(f"[yellow]warning[/]: node pack {err.source} failed to load: {err.message}")
+    return registry
+
+
+def _progress_display(args: argparse.Namespace, console: Any, plan: Plan) -> Any:
+    """A live bar on a terminal, plain lines on stderr otherwise; None with --quiet."""
+    if args.quiet:
+        return None
+
+    def type_of(nid: str) -> str:
+        pn = plan.nodes.get(nid)
+        return pn.type.id if pn is not None else "?"
+
+    if sys.stderr.isatty():
+        return LiveProgress(console, type_of)
+    return LineProgress(sys.stderr, type_of, interval=args.progress_interval)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
+    engine = None
     try:
-        wf = load_workflow(args.workflow)
-        sets = _parse_sets(args.set or [])
-        params: dict[str, Any] = {}
-        for name, raw in sets.items():
-            ptype = wf.params.get(name, {}).get("type", "TEXT")
-            try:
-                params[name] = coerce_param(raw, ptype)
-            except ValueError as exc:
-                raise WorkflowError(
-                    [Issue("bad_param_value", f"--set {name}: {exc}", file=wf.file)]
-                ) from None
-        registry = Registry.discover()
-        for err in registry.load_errors:
-            console.print(
-                f"[yellow]warning[/]: node pack {err.source} failed to load: {err.message}"
-            )
+        wf = open_workflow(args.workflow)
+        params = _params_from_sets(wf, args.set or [])
+        registry = _discover(console)
         out_dir = Path(args.out)
         engine = Engine(registry, _make_cache(args), cpu_workers=args.workers, out_dir=out_dir)
-        plan = engine.plan(wf, params=params, targets=args.only or None, out_dir=out_dir)
+        # Planned once, here: the run below executes this plan (fingerprints, such as file
+        # hashes, are taken once), and its warnings and node types feed the display.
+        run_id = new_run_id()
+        plan = engine.plan(
+            wf, params=params, targets=args.only or None, out_dir=out_dir, salt=run_id
+        )
     except WorkflowError as exc:
+        if engine is not None:
+            engine.close()
         _print_issues(exc.issues, console)
         return EXIT_INVALID
     _print_issues(plan.warnings, console)
-    listener = None
-    progress = None
-    if not args.quiet:
-        progress = _Progress(console, plan.nodes)
-        listener = progress
+    progress = _progress_display(args, console, plan)
     token = CancelToken()
     outcome: dict[str, Any] = {}
     done = threading.Event()
 
     def work() -> None:
         try:
-            outcome["result"] = engine.run(
-                wf,
-                params=params,
-                targets=args.only or None,
-                out_dir=out_dir,
-                listener=listener,
-                cancel=token,
+            outcome["result"] = engine.run_plan(
+                plan, run_id=run_id, out_dir=out_dir, listener=progress, cancel=token
             )
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
@@ -201,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # their next cancellation point and everything finished so far stays cached.
     worker = threading.Thread(target=work, name="reelgraph-run", daemon=True)
     if progress is not None:
-        progress.progress.start()
+        progress.start()
     worker.start()
     try:
         # An Event, not Thread.join: a KeyboardInterrupt inside join() can make
@@ -217,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 token.cancel()
     finally:
         if progress is not None:
-            progress.progress.stop()
+            progress.close()
         engine.close()
     if "error" in outcome:
         if isinstance(outcome["error"], WorkflowError):
@@ -260,7 +250,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     for path in args.workflows:
         try:
-            issues = validate_workflow(load_workflow(path), registry)
+            issues = validate_workflow(resolve_document_paths(open_workflow(path)), registry)
         except WorkflowError as exc:
             issues = exc.issues
         errors = [i for i in issues if i.severity == "error"]
@@ -341,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a workflow headless")
-    run.add_argument("workflow", help="workflow JSON file")
+    run.add_argument("workflow", help=WORKFLOW_HELP)
     run.add_argument(
         "--set", action="append", metavar="PARAM=VALUE", help="set a workflow param (repeatable)"
     )
@@ -369,11 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="only results that took at least S seconds go to the disk cache (default 0.05)",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display or summary")
+    run.add_argument(
+        "--progress-interval",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="S",
+        help="when stderr is not a terminal, report running nodes every S seconds (default 10)",
+    )
     run.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     run.set_defaults(handler=cmd_run)
 
     val = sub.add_parser("validate", help="check workflows without running them")
-    val.add_argument("workflows", nargs="+")
+    val.add_argument("workflows", nargs="+", metavar="workflow", help=WORKFLOW_HELP)
     val.add_argument("--json", action="store_true")
     val.set_defaults(handler=cmd_validate)
 

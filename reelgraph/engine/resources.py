@@ -26,3 +26,17 @@ def web_folder() -> Path:
 
 def workflows_folder() -> Path:
     return package_folder("workflows")
+
+
+def shipped_workflows() -> dict[str, Path]:
+    """Shipped workflows by name (the file stem): `explainer` -> .../workflows/explainer.json."""
+    return {p.stem: p for p in sorted(workflows_folder().glob("*.json"))}
+
+
+def shipped_workflow(name: str) -> Path | None:
+    """The shipped workflow called `name` (with or without `.json`), or None."""
+    stem = name[: -len(".json")] if name.endswith(".json") else name
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        return None
+    path = workflows_folder() / f"{stem}.json"
+    return path if path.is_file() else None

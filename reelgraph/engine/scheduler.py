@@ -31,6 +31,7 @@ from typing import Any
 
 from .cache import Cache, Result, sizeof
 from .context import CancelToken, Context
+from .docpaths import resolve_document_paths
 from .errors import Cancelled, Issue, NodeInputError
 from .graph import Plan, PlannedNode, canonical, plan_run
 from .registry import Registry
@@ -195,9 +196,11 @@ class Engine:
         out_dir: Path | None = None,
         salt: str = "",
     ) -> Plan:
+        """Check and plan a run (fingerprints are taken here). To run it as planned, pass
+        `salt=run_id` and hand the plan to `run_plan` with that run id."""
         out = Path(out_dir) if out_dir is not None else self.out_dir
         return plan_run(
-            workflow,
+            resolve_document_paths(workflow),
             self.registry,
             params=params,
             targets=targets,
@@ -218,10 +221,28 @@ class Engine:
         run_id: str | None = None,
     ) -> RunResult:
         """Plan and run. Raises WorkflowError (every problem) before anything runs."""
-        run_id = run_id or uuid.uuid4().hex[:12]
+        run_id = run_id or new_run_id()
         out = Path(out_dir) if out_dir is not None else self.out_dir
         plan = self.plan(workflow, params=params, targets=targets, out_dir=out, salt=run_id)
+        return self.run_plan(plan, run_id=run_id, out_dir=out, listener=listener, cancel=cancel)
+
+    def run_plan(
+        self,
+        plan: Plan,
+        *,
+        run_id: str,
+        out_dir: Path | str | None = None,
+        listener: Listener | None = None,
+        cancel: CancelToken | None = None,
+    ) -> RunResult:
+        """Run a plan made by `plan(..., salt=run_id, out_dir=out_dir)`, without planning again:
+        a caller that planned to show warnings or a progress total does not pay twice."""
+        out = Path(out_dir) if out_dir is not None else self.out_dir
         return _Run(self, plan, run_id, out, listener, cancel or CancelToken()).execute()
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 class _Run:

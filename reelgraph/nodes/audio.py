@@ -53,7 +53,8 @@ def load(path: Annotated[str, Text(upload="audio")]) -> Any:
 
 
 def wav_bytes(audio: AudioClip, comment: str = "") -> bytes:
-    """16-bit PCM WAV; `comment` goes into a LIST/INFO ICMT chunk (the workflow, for provenance)."""
+    """16-bit PCM WAV; `comment` goes into a LIST/INFO ICMT chunk (the workflow, for provenance;
+    read back by `reelgraph.media.read_wav_comment`)."""
     import numpy as np
 
     pcm = (audio.samples.clamp(-1, 1).numpy().T * 32767.0).round().astype("<i2")
@@ -72,22 +73,6 @@ def wav_bytes(audio: AudioClip, comment: str = "") -> bytes:
         chunk = b"LIST" + struct.pack("<I", len(info)) + info
         data = data[:4] + struct.pack("<I", len(data) - 8 + len(chunk)) + data[8:] + chunk
     return data
-
-
-def read_wav_comment(data: bytes) -> str:
-    """The ICMT comment of a WAV written by `wav_bytes` ('' if none)."""
-    pos = 12
-    while pos + 8 <= len(data):
-        kind, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        if kind == b"LIST" and data[pos + 8 : pos + 12] == b"INFO":
-            p = pos + 12
-            while p + 8 <= pos + 8 + size:
-                sub, n = data[p : p + 4], struct.unpack("<I", data[p + 4 : p + 8])[0]
-                if sub == b"ICMT":
-                    return data[p + 8 : p + 8 + n].rstrip(b"\0").decode()
-                p += 8 + n + (n % 2)
-        pos += 8 + size + (size % 2)
-    return ""
 
 
 @node(

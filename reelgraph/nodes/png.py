@@ -1,4 +1,5 @@
-"""A small PNG writer with text chunks, so saved images carry their workflow."""
+"""A small PNG writer with text chunks, so saved images carry their workflow
+(read back by `reelgraph.media.read_png_text`)."""
 
 from __future__ import annotations
 
@@ -36,26 +37,3 @@ def encode_png(pixels: Any, text: dict[str, str] | None = None, level: int = 6) 
     out.append(_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)))
     out.append(_chunk(b"IEND", b""))
     return b"".join(out)
-
-
-def read_png_text(data: bytes) -> dict[str, str]:
-    """The tEXt/iTXt chunks of a PNG (how a dropped PNG gives back its workflow)."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG file")
-    pos, out = 8, {}
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if kind == b"tEXt":
-            key, _, value = body.partition(b"\x00")
-            out[key.decode("latin-1")] = value.decode("latin-1")
-        elif kind == b"iTXt":
-            key, _, rest = body.partition(b"\x00")
-            compressed, rest = rest[0], rest[2:]
-            _lang, _, rest = rest.partition(b"\x00")
-            _tkey, _, value = rest.partition(b"\x00")
-            out[key.decode("latin-1")] = (zlib.decompress(value) if compressed else value).decode()
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    return out

@@ -1,7 +1,8 @@
 """`reelgraph serve`: the editor and HTTP API server.
 
 Registered in the `reelgraph.commands` entry-point group (`add_command`), so
-the engine's CLI never imports the server by name; `python -m reelgraph.server` runs
+the engine's CLI never imports the server by name, and importing this module
+imports no aiohttp; `python -m reelgraph.server` runs
 the same command on its own.
 """
 
@@ -17,8 +18,6 @@ import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from .security import is_loopback
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -94,6 +93,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # aiohttp (and the server's modules) load only here: `reelgraph --help`, `run` and
+    # `nodes` register this command without paying for them.
+    from .security import is_loopback
+
     if not is_loopback(args.host) and not args.token:
         print(
             f"refusing to bind {args.host}: a non-loopback address needs --token "

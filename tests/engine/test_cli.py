@@ -42,7 +42,7 @@ def test_run_prints_outputs_and_a_summary(tmp_path, cache_env):
 
 
 def test_set_params_and_the_output_embeds_the_applied_workflow(tmp_path, cache_env):
-    from reelgraph.nodes.png import read_png_text
+    from reelgraph.media import read_png_text
 
     proc = reelgraph(
         "run",
@@ -145,7 +145,7 @@ def test_nodes_lists_schemas_as_json():
 
 SLOW_NODE = '''
 import time
-from reelgraph.engine import INT, Context, node
+from reelgraph import INT, Context, node
 
 
 @node("slowpack.Wait", category="test", outputs={"value": INT}, output=True)

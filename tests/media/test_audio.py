@@ -8,13 +8,13 @@ import torch
 
 from reelgraph.engine.media import AudioClip, Cue, Scene, SpeechTimings, WordTiming
 from reelgraph.engine.serialize import packb, unpackb
+from reelgraph.media import read_wav_comment
 from reelgraph.nodes.audio import (
     concat,
     integrated_loudness,
     load,
     mix,
     normalize,
-    read_wav_comment,
     resample,
     silence,
     wav_bytes,
