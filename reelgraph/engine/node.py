@@ -14,16 +14,14 @@ testable function: the decorator only attaches a `NodeType` to it.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
-import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .code_hash import code_hash, snapshot_pack
 from .types import (
     BOOL,
     FLOAT,
@@ -231,9 +229,15 @@ class NodeType:
     # Reads the run's workflow params (ctx.params), so their values enter its cache key.
     uses_params: bool = False
     wants_ctx: bool = False
-    source_hash: str = ""
     pack: str = ""
     input_map: Mapping[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def source_hash(self) -> str:
+        """Hash of the code the node runs: its function and the same-pack helpers,
+        classes and constants it reaches (docstrings, comments, formatting aside).
+        Computed on first use and cached, so discovering packs stays cheap."""
+        return code_hash(self.fn)
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -254,22 +258,6 @@ class NodeType:
 
 class NodeDeclarationError(TypeError):
     """A node's declaration is inconsistent (raised when its module is loaded)."""
-
-
-def _source_hash(fn: Callable[..., Any]) -> str:
-    """Hash of the module that defines `fn`, so editing a node or any helper it uses
-    in that file invalidates the node's cached results."""
-    h = hashlib.blake2b(digest_size=12)
-    module = sys.modules.get(fn.__module__)
-    path = getattr(module, "__file__", None)
-    try:
-        if path:
-            h.update(Path(path).read_bytes())
-        else:
-            h.update(inspect.getsource(fn).encode())
-    except (OSError, TypeError):
-        h.update(fn.__qualname__.encode())
-    return h.hexdigest()
 
 
 def _input_from_parameter(node_id: str, p: inspect.Parameter, hint: Any) -> InputSpec:
@@ -376,11 +364,12 @@ def node(
             validate=validate,
             uses_params=uses_params,
             wants_ctx=wants_ctx,
-            source_hash=_source_hash(fn),
             pack=fn.__module__,
             input_map={i.name: i for i in inputs},
         )
         fn.__reelgraph_node__ = nt  # type: ignore[attr-defined]
+        # Keep the pack's sources as imported, for the code key computed later.
+        snapshot_pack(fn.__module__)
         return fn
 
     return decorate
