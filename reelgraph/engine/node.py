@@ -226,6 +226,9 @@ class NodeType:
     fingerprint: Callable[..., str] | None = None
     # validate(**widget_values) -> list[str | (input, message)]: checks before running.
     validate: Callable[..., Any] | None = None
+    # estimate_bytes(widget_values) -> int: about how many bytes a source node will make
+    # (width x height x batch x channels x 4); validation refuses more than the budget.
+    estimate_bytes: Callable[..., int] | None = None
     # Reads the run's workflow params (ctx.params), so their values enter its cache key.
     uses_params: bool = False
     wants_ctx: bool = False
@@ -321,6 +324,7 @@ def node(
     fingerprint: Callable[..., str] | None = None,
     validate: Callable[..., Any] | None = None,
     uses_params: bool = False,
+    estimate_bytes: Callable[..., int] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -362,6 +366,7 @@ def node(
             is_output=output or side_effects,
             fingerprint=fingerprint,
             validate=validate,
+            estimate_bytes=estimate_bytes,
             uses_params=uses_params,
             wants_ctx=wants_ctx,
             pack=fn.__module__,
