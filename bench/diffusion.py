@@ -56,7 +56,7 @@ def workflow(node: dict) -> object:
 def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: int) -> dict:
     """Interleaved graph and direct runs of the same pipeline with the same seeds."""
     from reelgraph.engine import models as M
-    from reelgraph.nodes import diffusion as D
+    from reelgraph.nodes.diffusion.loading import LoadOptions, cache_key
 
     def graph(seed: int) -> tuple[float, float]:
         wf = workflow({"type": node_type, "inputs": inputs | {"seed": seed}})
@@ -68,7 +68,7 @@ def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: in
 
     events: list = []
     graph(10_000)  # warm: loads the model into the model cache
-    key = D._cache_key(inputs["model"], D.LoadOptions())
+    key = cache_key(inputs["model"], LoadOptions())
     pipe = M.model_cache().peek(key).value
 
     def direct(seed: int) -> tuple[float, float]:
@@ -114,17 +114,17 @@ def overhead(engine, node_type: str, inputs: dict, direct_kwargs: dict, runs: in
 
 def cache_figures(model: str, repeats: int) -> dict:
     from reelgraph.engine import models as M
-    from reelgraph.nodes import diffusion as D
+    from reelgraph.nodes.diffusion.loading import Loaded, LoadOptions
 
     M.model_cache().unload()
     t = time.perf_counter()
-    with D.Loaded(model, D.LoadOptions()):
+    with Loaded(model, LoadOptions()):
         pass
     load = time.perf_counter() - t
     hits = []
     for _ in range(repeats):
         t = time.perf_counter()
-        with D.Loaded(model, D.LoadOptions()) as lm:
+        with Loaded(model, LoadOptions()) as lm:
             lm.pipeline("t2i")
         hits.append(time.perf_counter() - t)
     return {

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,8 @@ from .node import NodeType
 from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
 from .workflow import Workflow, apply_params, is_link
+
+DEFAULT_OUTPUT_BUDGET = 8 << 30  # bytes a source node may make (width x height x ...)
 
 
 @dataclass(slots=True)
@@ -55,15 +59,89 @@ class Plan:
 
 
 def canonical(value: Any) -> bytes:
-    """Stable bytes for a JSON-like value (the widget-value part of a cache key)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr
-    ).encode()
+    """Stable bytes for a JSON-like value (the widget-value part of a cache key).
+
+    Total over what a document can hold: lone surrogates are kept as their code points
+    (surrogatepass), and integers too long for Python's decimal conversion or containers
+    too deep for json's recursion go through an iterative encoder instead."""
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr
+        )
+    except (ValueError, RecursionError, TypeError):
+        return _canonical_slow(value)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _canonical_slow(value: Any) -> bytes:
+    """The iterative twin of `canonical` for values json.dumps refuses."""
+    out: list[bytes] = []
+    stack: list[Any] = [value]
+    close = object()
+    while stack:
+        v = stack.pop()
+        if v is close:
+            out.append(b")")
+        elif isinstance(v, bool) or v is None:
+            out.append(json.dumps(v).encode())
+        elif isinstance(v, int):
+            out.append(b"i" + format(v, "x").encode())  # hex has no digit limit
+        elif isinstance(v, float):
+            out.append(repr(v).encode())
+        elif isinstance(v, str):
+            out.append(b"s" + str(len(v)).encode() + b":" + v.encode("utf-8", "surrogatepass"))
+        elif isinstance(v, dict):
+            items = sorted(v.items(), key=lambda kv: str(kv[0]))
+            out.append(b"d(")
+            stack.append(close)
+            for k, item in reversed(items):
+                stack.append(item)
+                stack.append(str(k))
+        elif isinstance(v, (list, tuple)):
+            out.append(b"l(")
+            stack.append(close)
+            stack.extend(reversed(v))
+        else:
+            out.append(b"r" + repr(v).encode("utf-8", "surrogatepass"))
+    return b"".join(out)
+
+
+class _Suggester:
+    """Did-you-mean hints, bounded per plan: a document with 100,000 dangling links must
+    not cost 100,000 scans of 100,000 names. Hints are given for the first
+    `MAX_HINTS` names, each among at most `MAX_CANDIDATES` candidates of similar length."""
+
+    MAX_HINTS = 20
+    MAX_CANDIDATES = 2000
+
+    def __init__(self) -> None:
+        self.left = self.MAX_HINTS
+        self._memo: dict[tuple[int, str], str] = {}
+
+    def __call__(self, name: Any, choices: Iterable[str]) -> str:
+        if not isinstance(name, str) or len(name) > 200:
+            return ""
+        memo_key = (id(choices), name)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        if self.left <= 0:
+            return ""
+        self.left -= 1
+        pool = [c for c in itertools.islice(_similar_length(name, choices), self.MAX_CANDIDATES)]
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        self._memo[memo_key] = hint
+        return hint
+
+
+def _similar_length(name: str, choices: Iterable[str]) -> Iterator[str]:
+    # A close match (ratio >= 0.6) cannot be much shorter or longer than the name.
+    low, high = len(name) * 0.4, len(name) * 2.5 + 2
+    return (c for c in choices if isinstance(c, str) and low <= len(c) <= high)
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    return _Suggester()(name, choices)
 
 
 def default_targets(workflow: Workflow, registry: Registry) -> list[str]:
@@ -80,50 +158,73 @@ def default_targets(workflow: Workflow, registry: Registry) -> list[str]:
     return [nid for nid in nodes if nid not in consumed]
 
 
-def _resolve_bypass(
-    workflow: Workflow,
-    registry: Registry,
-    node_id: str,
-    output: str,
-    issues: list[Issue],
-    where: tuple[str, str],
-) -> tuple[str, str] | None:
-    """Follow links through bypassed nodes: a bypassed node passes its first input of
-    the output's type straight through."""
-    nodes = workflow.nodes
-    seen: set[str] = set()
-    while node_id in nodes and nodes[node_id].get("bypass") is True:
-        if node_id in seen:
-            issues.append(
-                Issue("cycle", "bypassed nodes form a cycle", node=where[0], input=where[1])
-            )
+class _BypassResolver:
+    """Follows links through bypassed nodes: a bypassed node passes its first linked
+    input of the output's type straight through. Each (node, output) is walked once
+    and remembered, so a long bypass chain with many consumers stays linear."""
+
+    def __init__(self, workflow: Workflow, registry: Registry):
+        self.nodes = workflow.nodes
+        self.registry = registry
+        # (node, output) -> where it resolves to, or the problem (code, message)
+        self._memo: dict[tuple[str, str], tuple[str, str] | tuple[None, str, str]] = {}
+
+    def _step(self, node_id: str, output: str) -> tuple[str, str] | tuple[None, str, str] | None:
+        """One step: the link a bypassed node passes on, a problem, or None (not bypassed)."""
+        entry = self.nodes.get(node_id)
+        if not isinstance(entry, dict) or entry.get("bypass") is not True:
             return None
-        seen.add(node_id)
-        nt = registry.get(nodes[node_id].get("type", ""))
-        if nt is None:
-            return node_id, output
-        out = next((o for o in nt.outputs if o.name == output), None)
-        if out is None:
-            return node_id, output
-        passed = None
+        nt = self.registry.get(entry.get("type", ""))
+        out = next((o for o in nt.outputs if o.name == output), None) if nt else None
+        if nt is None or out is None:
+            return None  # reported where the link is checked
         for spec in nt.inputs:
-            value = (nodes[node_id].get("inputs") or {}).get(spec.name)
+            value = (entry.get("inputs") or {}).get(spec.name)
             if is_link(value) and compatibility(spec.type, out.type) in (Compat.YES, Compat.WIDEN):
-                passed = value
+                return value["from"], value["output"]
+        return (
+            None,
+            "bypass",
+            f"node {node_id!r} is bypassed but has no linked input of type {out.type} "
+            f"to pass through as {output!r}",
+        )
+
+    def resolve(self, node_id: str, output: str) -> tuple[str, str] | tuple[None, str, str]:
+        path: list[tuple[str, str]] = []
+        on_path: set[tuple[str, str]] = set()
+        here: tuple[str, str] = (node_id, output)
+        while True:
+            if here in self._memo:
+                result = self._memo[here]
                 break
-        if passed is None:
-            issues.append(
-                Issue(
-                    "bypass",
-                    f"node {node_id!r} is bypassed but has no linked input of type {out.type} "
-                    f"to pass through as {output!r}",
-                    node=where[0],
-                    input=where[1],
-                )
-            )
-            return None
-        node_id, output = passed["from"], passed["output"]
-    return node_id, output
+            if here in on_path:
+                result = (None, "cycle", "bypassed nodes form a cycle")
+                break
+            step = self._step(*here)
+            if step is None:
+                result = here
+                break
+            path.append(here)
+            on_path.add(here)
+            if step[0] is None:
+                result = step
+                break
+            here = (step[0], step[1])
+        for visited in path:
+            self._memo[visited] = result
+        return result
+
+
+@dataclass
+class _Checks:
+    """The problems found while planning, and where the document came from."""
+
+    file: str | None
+    issues: list[Issue] = field(default_factory=list)
+    suggest: _Suggester = field(default_factory=_Suggester)
+
+    def add(self, code: str, message: str, **where: Any) -> None:
+        self.issues.append(Issue(code, message, file=self.file, **where))
 
 
 def compile_plan(
@@ -134,72 +235,105 @@ def compile_plan(
     salt: str = "",
     side_effect_salt: str = "",
     check_all: bool = False,
+    output_budget: int | None = None,
 ) -> Plan:
     """Check the workflow and build the plan for `targets` (default: its output nodes).
 
     Problems in nodes the targets need raise WorkflowError together; with
     `check_all` every node counts as needed (what `reelgraph validate` does).
     `salt` varies keys of nondeterministic nodes per run, `side_effect_salt`
-    those of nodes that write files (the output folder).
+    those of nodes that write files (the output folder). `output_budget` caps the
+    bytes a source node may declare it will make (default: `default_output_budget()`).
     """
     nodes = workflow.nodes
-    issues: list[Issue] = []
-    file = workflow.file
+    checks = _Checks(workflow.file)
+    types = _resolve_types(workflow, registry, checks)
+    links, preds = _resolve_links(workflow, registry, types, checks)
+    wanted = _resolve_targets(workflow, registry, types, targets, check_all, checks)
+    needed = _needed(wanted, preds)
+    blocking = _blocking_nodes(nodes, types, needed, targets, check_all)
+    order = _topological_order(needed, preds)
+    if len(order) < len(needed):
+        _report_cycles(needed - set(order), preds, checks.issues, checks.file)
+        _raise(checks.issues, blocking, nodes)
+    budget = default_output_budget() if output_budget is None else output_budget
+    planned: dict[str, PlannedNode] = {}
+    for nid in order:
+        pn, checked = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
+        if checked:
+            checked = _run_node_checks(pn, budget, checks)
+        pn.key = _node_key(
+            pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked
+        )
+        planned[nid] = pn
+    return Plan(workflow, planned, wanted, _raise(checks.issues, blocking, nodes))
 
-    # 1. node types
+
+def default_output_budget() -> int:
+    """Bytes one source node may declare it will make: REELGRAPH_OUTPUT_BUDGET, else 8 GiB."""
+    raw = os.environ.get("REELGRAPH_OUTPUT_BUDGET", "")
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_OUTPUT_BUDGET
+    except ValueError:
+        return DEFAULT_OUTPUT_BUDGET
+
+
+def _resolve_types(workflow: Workflow, registry: Registry, checks: _Checks) -> dict[str, NodeType]:
+    """The node type of every node that will run (bypassed nodes never run)."""
     types: dict[str, NodeType] = {}
-    for nid, entry in nodes.items():
+    all_ids: list[str] | None = None
+    for nid, entry in workflow.nodes.items():
         type_id = entry.get("type", "")
         if entry.get("bypass") is True:
-            continue  # linked through, never run
+            continue
         nt = registry.get(type_id)
         if nt is None:
-            issues.append(
-                Issue(
-                    "unknown_node_type",
-                    f"unknown node type {type_id!r}{_suggest(type_id, (t.id for t in registry))}; "
-                    "the node is kept as it is, but cannot run until its pack is installed",
-                    node=nid,
-                    file=file,
-                )
+            if all_ids is None:
+                all_ids = [t.id for t in registry]
+            checks.add(
+                "unknown_node_type",
+                f"unknown node type {type_id!r}{checks.suggest(type_id, all_ids)}; "
+                "the node is kept as it is, but cannot run until its pack is installed",
+                node=nid,
             )
             continue
         types[nid] = nt
         saved_version = entry.get("type_version")
         if isinstance(saved_version, int) and saved_version != nt.version:
-            issues.append(
-                Issue(
-                    "type_version",
-                    f"saved with {type_id} version {saved_version}; installed version is {nt.version}",
-                    node=nid,
-                    file=file,
-                    severity="warning",
-                )
+            checks.add(
+                "type_version",
+                f"saved with {type_id} version {saved_version}; installed version is {nt.version}",
+                node=nid,
+                severity="warning",
             )
+    return types
 
-    # 2. links (resolved through bypassed nodes)
+
+def _resolve_links(
+    workflow: Workflow, registry: Registry, types: dict[str, NodeType], checks: _Checks
+) -> tuple[dict[str, list[Link]], dict[str, list[str]]]:
+    """Every link of a node that runs, resolved through bypassed nodes to the output it
+    reads; and each node's upstream nodes."""
+    nodes = workflow.nodes
+    bypass = _BypassResolver(workflow, registry)
     links: dict[str, list[Link]] = {nid: [] for nid in types}
     preds: dict[str, list[str]] = {nid: [] for nid in types}
     for nid, nt in types.items():
-        inputs = nodes[nid].get("inputs") or {}
-        for name, value in inputs.items():
+        for name, value in (nodes[nid].get("inputs") or {}).items():
             if not is_link(value) or name not in nt.input_map:
-                continue  # unknown inputs are reported with the other input checks below
-            resolved = _resolve_bypass(
-                workflow, registry, value["from"], value["output"], issues, (nid, name)
-            )
-            if resolved is None:
+                continue  # unknown inputs are reported with the other input checks
+            resolved = bypass.resolve(value["from"], value["output"])
+            if resolved[0] is None:
+                checks.add(resolved[1], resolved[2], node=nid, input=name)
                 continue
             src, out_name = resolved
             if src not in nodes:
-                issues.append(
-                    Issue(
-                        "missing_link_node",
-                        f"linked from node {src!r}, which is not in the workflow{_suggest(src, nodes)}",
-                        node=nid,
-                        input=name,
-                        file=file,
-                    )
+                checks.add(
+                    "missing_link_node",
+                    f"linked from node {src!r}, which is not in the workflow"
+                    f"{checks.suggest(src, nodes)}",
+                    node=nid,
+                    input=name,
                 )
                 continue
             src_type = types.get(src)
@@ -208,38 +342,46 @@ def compile_plan(
             index = next((i for i, o in enumerate(src_type.outputs) if o.name == out_name), -1)
             if index < 0:
                 names = ", ".join(repr(o.name) for o in src_type.outputs) or "none"
-                issues.append(
-                    Issue(
-                        "missing_output",
-                        f"node {src!r} ({src_type.id}) has no output {out_name!r}; its outputs: {names}",
-                        node=nid,
-                        input=name,
-                        file=file,
-                    )
+                checks.add(
+                    "missing_output",
+                    f"node {src!r} ({src_type.id}) has no output {out_name!r}; its outputs: {names}",
+                    node=nid,
+                    input=name,
                 )
                 continue
             links[nid].append(Link(name, src, index, Compat.YES))
             preds[nid].append(src)
+    return links, preds
 
-    # 3. what the targets need
+
+def _resolve_targets(
+    workflow: Workflow,
+    registry: Registry,
+    types: dict[str, NodeType],
+    targets: Iterable[str] | None,
+    check_all: bool,
+    checks: _Checks,
+) -> list[str]:
+    """The nodes asked for: every node (check_all), the given targets, or the outputs."""
     if check_all:
-        wanted = list(types)
-    elif targets is None:
-        wanted = [t for t in default_targets(workflow, registry) if t in types]
-    else:
-        wanted = []
-        for t in targets:
-            if t not in nodes:
-                issues.append(
-                    Issue(
-                        "unknown_target",
-                        f"no node {t!r} to run{_suggest(t, nodes)}",
-                        node=t,
-                        file=file,
-                    )
-                )
-            elif t in types:
-                wanted.append(t)
+        return list(types)
+    if targets is None:
+        return [t for t in default_targets(workflow, registry) if t in types]
+    wanted = []
+    for t in targets:
+        if t not in workflow.nodes:
+            checks.add(
+                "unknown_target",
+                f"no node {t!r} to run{checks.suggest(t, workflow.nodes)}",
+                node=t,
+            )
+        elif t in types:
+            wanted.append(t)
+    return wanted
+
+
+def _needed(wanted: list[str], preds: dict[str, list[str]]) -> set[str]:
+    """The targets and everything upstream of them."""
     needed: set[str] = set()
     stack = list(wanted)
     while stack:
@@ -248,137 +390,195 @@ def compile_plan(
             continue
         needed.add(n)
         stack.extend(preds[n])
+    return needed
+
+
+def _blocking_nodes(
+    nodes: dict[str, Any],
+    types: dict[str, NodeType],
+    needed: set[str],
+    targets: Iterable[str] | None,
+    check_all: bool,
+) -> set[str]:
+    """Nodes whose errors stop the run."""
     if check_all:
-        blocking_nodes = set(nodes)
-    elif targets is not None:
+        return set(nodes)
+    if targets is not None:
         # Run-to-here: problems of nodes the targets do not need are only warnings.
-        blocking_nodes = needed
-    else:
-        blocking_nodes = needed | (set(nodes) - set(types))
+        return needed
+    return needed | (set(nodes) - set(types))
 
-    # 4. topological order (Kahn); whatever is left over sits on a cycle
-    order = _topological_order(needed, preds)
-    if len(order) < len(needed):
-        _report_cycles(needed - set(order), preds, issues, file)
-        _raise(issues, blocking_nodes, nodes)
 
-    # 5. per node, in topological order: inputs, types, widgets, keys
-    planned: dict[str, PlannedNode] = {}
-    for nid in order:
-        nt = types[nid]
-        entry_inputs = nodes[nid].get("inputs") or {}
-        node_links = links[nid]
-        linked = {ln.input: ln for ln in node_links}
-        literals: dict[str, Any] = {}
-        mapped: list[str] = []
-        widget_failed = False
-        for spec in nt.inputs:
-            ln = linked.get(spec.name)
-            if ln is not None:
-                src = planned.get(ln.source)
-                if src is None:
-                    continue  # its source failed to plan; already reported
-                src_type = src.out_types[ln.output_index]
-                compat = compatibility(src_type, spec.type)
-                if compat is Compat.NO:
-                    issues.append(
-                        Issue(
-                            "type_mismatch",
-                            f"output {src.type.outputs[ln.output_index].name!r} of node {ln.source!r} is "
-                            f"{src_type}, but this input takes {spec.type}",
-                            node=nid,
-                            input=spec.name,
-                            file=file,
-                        )
-                    )
-                    continue
-                ln.compat = compat
-                if compat is Compat.MAP:
-                    mapped.append(spec.name)
-                continue
-            if spec.name in entry_inputs:
-                value = entry_inputs[spec.name]
-                if is_link(value):
-                    continue  # a link that did not resolve: already reported
-                if spec.widget is not None:
-                    problem = spec.widget.check(value)
-                    if problem:
-                        issues.append(
-                            Issue("bad_value", problem, node=nid, input=spec.name, file=file)
-                        )
-                        widget_failed = True
-                        continue
-                elif value is not None and spec.type != ANY.name:
-                    issues.append(
-                        Issue(
-                            "needs_link",
-                            f"this input takes a link from a node output of type {spec.type}, not a value",
-                            node=nid,
-                            input=spec.name,
-                            file=file,
-                        )
-                    )
-                    continue
+def _plan_node(
+    nid: str,
+    nt: NodeType,
+    entry: dict[str, Any],
+    node_links: list[Link],
+    planned: dict[str, PlannedNode],
+    checks: _Checks,
+) -> tuple[PlannedNode, bool]:
+    """The node's inputs checked (link types, widget values, required inputs) and its
+    literal values; the flag says whether every value passed its check."""
+    entry_inputs = entry.get("inputs") or {}
+    linked = {ln.input: ln for ln in node_links}
+    literals: dict[str, Any] = {}
+    mapped: list[str] = []
+    values_ok = True
+    for spec in nt.inputs:
+        ln = linked.get(spec.name)
+        if ln is not None:
+            if _check_link_type(nid, spec, ln, planned, checks):
+                mapped.append(spec.name)
+            continue
+        if spec.name in entry_inputs:
+            value = entry_inputs[spec.name]
+            if is_link(value):
+                continue  # a link that did not resolve: already reported
+            if _check_literal(nid, spec, value, checks):
                 literals[spec.name] = value
-            elif spec.default is not MISSING_DEFAULT:
-                literals[spec.name] = spec.default
-            elif spec.optional:
-                literals[spec.name] = None
             else:
-                what = f"a link of type {spec.type}" if spec.widget is None else "a value or a link"
-                issues.append(
-                    Issue(
-                        "missing_input",
-                        f"required input is not connected: needs {what}",
-                        node=nid,
-                        input=spec.name,
-                        file=file,
-                    )
-                )
-        for name in entry_inputs:
-            if name not in nt.input_map:
-                issues.append(
-                    Issue(
-                        "unknown_input",
-                        f"{nt.id} has no input {name!r}; it is kept in the file but ignored"
-                        f"{_suggest(name, nt.input_map)}",
-                        node=nid,
-                        input=name,
-                        file=file,
-                        severity="warning",
-                    )
-                )
-        out_types = tuple(o.type for o in nt.outputs)
-        if mapped:
-            if any(is_list_type(t) for t in out_types):
-                issues.append(
-                    Issue(
-                        "nested_list",
-                        "mapping this node over a list would make a list of lists, which is not supported",
-                        node=nid,
-                        input=mapped[0],
-                        file=file,
-                    )
-                )
-            out_types = tuple(list_of_name(element_type(t)) for t in out_types)
-        pn = PlannedNode(
-            nid,
-            nt,
-            literals,
-            node_links,
-            "",
-            out_types,
-            tuple(mapped),
-            tuple(dict.fromkeys(ln.source for ln in node_links)),
-        )
-        # The node's own checks see only literal values that passed their widget checks
-        # (a linked input is absent); after a widget error they would only repeat it.
-        if nt.validate is not None and not widget_failed:
-            issues.extend(_run_hook_validate(nt, nid, literals, file))
-        pn.key = _node_key(pn, planned, workflow.param_values, salt, side_effect_salt, issues, file)
-        planned[nid] = pn
+                values_ok = False
+        elif spec.default is not MISSING_DEFAULT:
+            literals[spec.name] = spec.default
+        elif spec.optional:
+            literals[spec.name] = None
+        else:
+            what = f"a link of type {spec.type}" if spec.widget is None else "a value or a link"
+            checks.add(
+                "missing_input",
+                f"required input is not connected: needs {what}",
+                node=nid,
+                input=spec.name,
+            )
+    _warn_unknown_inputs(nid, nt, entry_inputs, checks)
+    out_types = _output_types(nid, nt, mapped, checks)
+    pn = PlannedNode(
+        nid,
+        nt,
+        literals,
+        node_links,
+        "",
+        out_types,
+        tuple(mapped),
+        tuple(dict.fromkeys(ln.source for ln in node_links)),
+    )
+    return pn, values_ok
 
-    return Plan(workflow, planned, wanted, _raise(issues, blocking_nodes, nodes))
+
+def _check_link_type(
+    nid: str, spec: Any, ln: Link, planned: dict[str, PlannedNode], checks: _Checks
+) -> bool:
+    """Record how the link's type feeds the input; True when the node maps over it."""
+    src = planned.get(ln.source)
+    if src is None:
+        return False  # its source failed to plan; already reported
+    src_type = src.out_types[ln.output_index]
+    compat = compatibility(src_type, spec.type)
+    if compat is Compat.NO:
+        checks.add(
+            "type_mismatch",
+            f"output {src.type.outputs[ln.output_index].name!r} of node {ln.source!r} is "
+            f"{src_type}, but this input takes {spec.type}",
+            node=nid,
+            input=spec.name,
+        )
+        return False
+    ln.compat = compat
+    return compat is Compat.MAP
+
+
+def _check_literal(nid: str, spec: Any, value: Any, checks: _Checks) -> bool:
+    """A value typed into an input: its widget accepts it, or the input takes any value."""
+    if spec.widget is not None:
+        problem = spec.widget.check(value)
+        if problem:
+            checks.add("bad_value", problem, node=nid, input=spec.name)
+            return False
+        return True
+    if value is not None and spec.type != ANY.name:
+        checks.add(
+            "needs_link",
+            f"this input takes a link from a node output of type {spec.type}, not a value",
+            node=nid,
+            input=spec.name,
+        )
+        return False
+    return True
+
+
+def _warn_unknown_inputs(
+    nid: str, nt: NodeType, entry_inputs: dict[str, Any], checks: _Checks
+) -> None:
+    for name in entry_inputs:
+        if name not in nt.input_map:
+            checks.add(
+                "unknown_input",
+                f"{nt.id} has no input {name!r}; it is kept in the file but ignored"
+                f"{checks.suggest(name, nt.input_map)}",
+                node=nid,
+                input=name,
+                severity="warning",
+            )
+
+
+def _output_types(nid: str, nt: NodeType, mapped: list[str], checks: _Checks) -> tuple[str, ...]:
+    """The node's output types; a node mapped over a list makes lists."""
+    out_types = tuple(o.type for o in nt.outputs)
+    if not mapped:
+        return out_types
+    if any(is_list_type(t) for t in out_types):
+        checks.add(
+            "nested_list",
+            "mapping this node over a list would make a list of lists, which is not supported",
+            node=nid,
+            input=mapped[0],
+        )
+    return tuple(list_of_name(element_type(t)) for t in out_types)
+
+
+def _run_node_checks(pn: PlannedNode, budget: int, checks: _Checks) -> bool:
+    """The node's own validate hook, then its output-size estimate against the budget.
+    They see only literal values that passed their widget checks (a linked input is
+    absent). True when nothing was found: only then may its fingerprint read files."""
+    before = len(checks.issues)
+    nt = pn.type
+    if nt.validate is not None:
+        checks.issues.extend(_run_hook_validate(nt, pn.id, pn.literals, checks.file))
+    if nt.estimate_bytes is not None:
+        _check_estimate(pn, budget, checks)
+    return not any(i.severity == "error" for i in checks.issues[before:])
+
+
+def _check_estimate(pn: PlannedNode, budget: int, checks: _Checks) -> None:
+    try:
+        estimate = pn.type.estimate_bytes(pn.literals)  # type: ignore[misc]
+    except Exception as exc:
+        checks.add(
+            "estimate_hook",
+            f"estimating the output size failed: {type(exc).__name__}: {exc}",
+            node=pn.id,
+        )
+        return
+    if isinstance(estimate, bool) or not isinstance(estimate, int) or estimate <= budget:
+        return
+    sizes = ", ".join(
+        f"{k}={v}" for k, v in pn.literals.items() if isinstance(v, int) and not isinstance(v, bool)
+    )
+    checks.add(
+        "output_too_large",
+        f"{pn.type.id} would make about {_human_bytes(estimate)} ({sizes}); the output "
+        f"budget is {_human_bytes(budget)} (REELGRAPH_OUTPUT_BUDGET)",
+        node=pn.id,
+    )
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
 
 
 def _topological_order(needed: set[str], preds: dict[str, list[str]]) -> list[str]:
@@ -447,28 +647,29 @@ def _node_key(
     params: dict[str, Any],
     salt: str,
     side_effect_salt: str,
-    issues: list[Issue],
-    file: str | None,
+    checks: _Checks,
+    checked: bool,
 ) -> str:
     """Merkle key: no node id, so equal sub-graphs anywhere share cached results.
 
     A mapped node also gets `item_base`: the same material without its mapped links,
-    to which the scheduler adds each element's identity for per-element keys."""
+    to which the scheduler adds each element's identity for per-element keys.
+    The fingerprint hook (which may read files) runs only when `checked`: the node's
+    values passed every check, so it never opens a path that was refused."""
     nt = pn.type
     own = [f"{nt.id}\0{nt.version}\0{nt.source_hash}\0".encode(), canonical(pn.literals)]
-    if nt.fingerprint is not None:
+    if nt.fingerprint is not None and checked:
         try:
-            own.append(b"\0fp=" + str(nt.fingerprint(pn.literals)).encode())
+            fp = str(nt.fingerprint(pn.literals))
+            own.append(b"\0fp=" + fp.encode("utf-8", "surrogatepass"))
         except Exception as exc:
-            issues.append(
-                Issue("fingerprint", f"{type(exc).__name__}: {exc}", node=pn.id, file=file)
-            )
+            checks.add("fingerprint", f"{type(exc).__name__}: {exc}", node=pn.id)
     if nt.uses_params:
         own.append(b"\0params=" + canonical(params))
     if nt.nondeterministic:
-        own.append(b"\0salt=" + salt.encode())
+        own.append(b"\0salt=" + salt.encode("utf-8", "surrogatepass"))
     if nt.side_effects:
-        own.append(b"\0out=" + side_effect_salt.encode())
+        own.append(b"\0out=" + side_effect_salt.encode("utf-8", "surrogatepass"))
     full = hashlib.blake2b(b"".join(own), digest_size=16)
     base = hashlib.blake2b(b"".join(own), digest_size=16) if pn.mapped else None
     for ln in sorted(pn.links, key=lambda x: x.input):
@@ -513,18 +714,30 @@ def plan_run(
     targets: Iterable[str] | None = None,
     salt: str = "",
     side_effect_salt: str = "",
+    output_budget: int | None = None,
 ) -> Plan:
     """What a run would execute: params applied, then checked and planned for `targets`.
     Raises WorkflowError with every problem; `.warnings` of the plan are the rest."""
     workflow = resolve_document_paths(workflow)  # before params: their values are the user's
     wf = apply_params(workflow, params or {}) if (params or workflow.params) else workflow
-    return compile_plan(wf, registry, targets=targets, salt=salt, side_effect_salt=side_effect_salt)
+    return compile_plan(
+        wf,
+        registry,
+        targets=targets,
+        salt=salt,
+        side_effect_salt=side_effect_salt,
+        output_budget=output_budget,
+    )
 
 
-def validate_workflow(workflow: Workflow, registry: Registry) -> list[Issue]:
+def validate_workflow(
+    workflow: Workflow, registry: Registry, *, output_budget: int | None = None
+) -> list[Issue]:
     """Every problem in the whole workflow (errors first, then warnings); never raises."""
     try:
-        plan = compile_plan(resolve_document_paths(workflow), registry, check_all=True)
+        plan = compile_plan(
+            resolve_document_paths(workflow), registry, check_all=True, output_budget=output_budget
+        )
     except WorkflowError as exc:
         return exc.issues
     return plan.warnings
@@ -534,7 +747,9 @@ __all__ = [
     "Link",
     "Plan",
     "PlannedNode",
+    "canonical",
     "compile_plan",
+    "default_output_budget",
     "default_targets",
     "plan_run",
     "validate_workflow",

@@ -14,16 +14,14 @@ testable function: the decorator only attaches a `NodeType` to it.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
-import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .code_hash import code_hash, snapshot_pack
 from .types import (
     BOOL,
     FLOAT,
@@ -228,12 +226,21 @@ class NodeType:
     fingerprint: Callable[..., str] | None = None
     # validate(**widget_values) -> list[str | (input, message)]: checks before running.
     validate: Callable[..., Any] | None = None
+    # estimate_bytes(widget_values) -> int: about how many bytes a source node will make
+    # (width x height x batch x channels x 4); validation refuses more than the budget.
+    estimate_bytes: Callable[..., int] | None = None
     # Reads the run's workflow params (ctx.params), so their values enter its cache key.
     uses_params: bool = False
     wants_ctx: bool = False
-    source_hash: str = ""
     pack: str = ""
     input_map: Mapping[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def source_hash(self) -> str:
+        """Hash of the code the node runs: its function and the same-pack helpers,
+        classes and constants it reaches (docstrings, comments, formatting aside).
+        Computed on first use and cached, so discovering packs stays cheap."""
+        return code_hash(self.fn)
 
     def schema(self) -> dict[str, Any]:
         return {
@@ -254,22 +261,6 @@ class NodeType:
 
 class NodeDeclarationError(TypeError):
     """A node's declaration is inconsistent (raised when its module is loaded)."""
-
-
-def _source_hash(fn: Callable[..., Any]) -> str:
-    """Hash of the module that defines `fn`, so editing a node or any helper it uses
-    in that file invalidates the node's cached results."""
-    h = hashlib.blake2b(digest_size=12)
-    module = sys.modules.get(fn.__module__)
-    path = getattr(module, "__file__", None)
-    try:
-        if path:
-            h.update(Path(path).read_bytes())
-        else:
-            h.update(inspect.getsource(fn).encode())
-    except (OSError, TypeError):
-        h.update(fn.__qualname__.encode())
-    return h.hexdigest()
 
 
 def _input_from_parameter(node_id: str, p: inspect.Parameter, hint: Any) -> InputSpec:
@@ -333,6 +324,7 @@ def node(
     fingerprint: Callable[..., str] | None = None,
     validate: Callable[..., Any] | None = None,
     uses_params: bool = False,
+    estimate_bytes: Callable[..., int] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -374,13 +366,15 @@ def node(
             is_output=output or side_effects,
             fingerprint=fingerprint,
             validate=validate,
+            estimate_bytes=estimate_bytes,
             uses_params=uses_params,
             wants_ctx=wants_ctx,
-            source_hash=_source_hash(fn),
             pack=fn.__module__,
             input_map={i.name: i for i in inputs},
         )
         fn.__reelgraph_node__ = nt  # type: ignore[attr-defined]
+        # Keep the pack's sources as imported, for the code key computed later.
+        snapshot_pack(fn.__module__)
         return fn
 
     return decorate

@@ -103,6 +103,9 @@ class Registry:
             else:
                 continue
             name = f"reelgraph_custom_nodes.{path.stem}"
+            # Loading a pack again (after an edit) must not reuse its old submodules.
+            for stale in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[stale]
             try:
                 spec = importlib.util.spec_from_file_location(
                     name, file, submodule_search_locations=search

@@ -89,6 +89,22 @@ def _migrate_0_to_1(doc: dict[str, Any]) -> dict[str, Any]:
 # version -> step that turns a document of that version into the next one.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _migrate_0_to_1}
 
+# Node types that moved to another id (old id -> new id). Applied to documents of every
+# version, so a workflow saved with an old id loads, runs and saves as the new one.
+RENAMED_TYPES: dict[str, str] = {
+    "diffusion.FitClip": "video.FitClip",  # a video node, once in the generative pack
+}
+
+
+def _rename_types(doc: dict[str, Any]) -> dict[str, Any]:
+    nodes = doc.get("nodes")
+    if isinstance(nodes, dict):
+        for entry in nodes.values():
+            old = entry.get("type") if isinstance(entry, dict) else None
+            if isinstance(old, str) and old in RENAMED_TYPES:  # a bad type: check_shape says so
+                entry["type"] = RENAMED_TYPES[old]
+    return doc
+
 
 def migrate(doc: dict[str, Any], file: str | None = None) -> dict[str, Any]:
     version = doc.get("version", 0)
@@ -110,7 +126,7 @@ def migrate(doc: dict[str, Any], file: str | None = None) -> dict[str, Any]:
     while version < CURRENT_VERSION:
         doc = MIGRATIONS[version](doc)
         version = doc["version"]
-    return doc
+    return _rename_types(doc)
 
 
 # --- shape -------------------------------------------------------------------

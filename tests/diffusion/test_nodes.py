@@ -233,7 +233,7 @@ def test_wrong_model_kind_and_malformed_folders(runner, models_dir):
     index = json.loads((models_dir / "diffusers" / "tiny-sd" / "model_index.json").read_text())
     (partial / "model_index.json").write_text(json.dumps(index))
     try:
-        from reelgraph.nodes.diffusion import check_model
+        from reelgraph.nodes.diffusion.catalog import check_model
 
         assert "malformed" in check_model("broken", "t2i")
         assert (
@@ -254,7 +254,7 @@ def test_malformed_checkpoint(runner, models_dir):
     ckpt.mkdir(exist_ok=True)
     (ckpt / "junk.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad}   ")
     try:
-        from reelgraph.nodes.diffusion import check_model, model_options
+        from reelgraph.nodes.diffusion.catalog import check_model, model_options
 
         assert "checkpoints/junk.safetensors" in model_options("t2i")
         msg = check_model("checkpoints/junk.safetensors", "t2i")
@@ -364,22 +364,6 @@ def test_explicit_unload_node(runner):
     loads = M.model_cache().stats.loads
     runner.run({"img": t2i(seed=23)})
     assert M.model_cache().stats.loads == loads + 1  # loaded again after the unload
-
-
-def test_fit_clip_follows_narration():
-    from reelgraph.engine.media import AudioClip, TensorVideo
-    from reelgraph.nodes.diffusion import fit_clip, fit_indices
-
-    assert fit_indices(3, 6, "slow") == [0, 0, 1, 1, 2, 2]
-    assert fit_indices(3, 5, "hold") == [0, 1, 2, 2, 2]
-    assert fit_indices(3, 7, "pingpong") == [0, 1, 2, 1, 0, 1, 2]
-    frames = torch.arange(4, dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 2, 2, 3).contiguous()
-    clip = TensorVideo(frames, 8.0)
-    audio = AudioClip(torch.zeros(1, 16000), 16000)  # 1 s
-    out = fit_clip(clip, audio, tail=0.5, mode="loop")
-    assert out.frame_count == 12 and out.audio.duration == pytest.approx(1.5)
-    got = torch.cat(list(out.chunks(5)))[:, 0, 0, 0].tolist()
-    assert got == [0, 1, 2, 3] * 3
 
 
 def test_vae_slicing_and_tiling_options_keep_the_result(runner):
@@ -521,10 +505,10 @@ def test_single_file_checkpoint_never_downloads(runner, models_dir):
 def test_offload_wiring_gives_the_same_pixels(models_dir, mode):
     # Offloading is refused on the cpu device in workflows (nothing to gain); here the loader is
     # called directly with cpu as the "accelerator" to check the hooks are installed and harmless.
-    from reelgraph.nodes import diffusion as D
+    from reelgraph.nodes.diffusion.loading import LoadOptions, load_pipeline
 
     def image(offload):
-        pipe = D._load("tiny-sd", D.LoadOptions("cpu", "float32", offload), "cpu")
+        pipe = load_pipeline("tiny-sd", LoadOptions("cpu", "float32", offload), "cpu")
         return pipe(
             "a cat",
             width=64,
