@@ -365,7 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="when stderr is not a terminal, report running nodes every S seconds (default 10)",
     )
-    run.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print only a JSON result on stdout (progress, if any, stays on stderr)",
+    )
     run.set_defaults(handler=cmd_run)
 
     val = sub.add_parser("validate", help="check workflows without running them")
