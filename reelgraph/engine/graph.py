@@ -189,6 +189,9 @@ class _BypassResolver:
         )
 
     def resolve(self, node_id: str, output: str) -> tuple[str, str] | tuple[None, str, str]:
+        entry = self.nodes.get(node_id)
+        if not isinstance(entry, dict) or entry.get("bypass") is not True:
+            return node_id, output  # the common case: nothing to follow
         path: list[tuple[str, str]] = []
         on_path: set[tuple[str, str]] = set()
         here: tuple[str, str] = (node_id, output)
@@ -257,14 +260,18 @@ def compile_plan(
         _raise(checks.issues, blocking, nodes)
     budget = default_output_budget() if output_budget is None else output_budget
     planned: dict[str, PlannedNode] = {}
+    checked: dict[str, bool] = {}
     for nid in order:
-        pn, checked = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
-        if checked:
-            checked = _run_node_checks(pn, budget, checks)
-        pn.key = _node_key(
-            pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked
-        )
+        pn, values_ok = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
+        checked[nid] = values_ok and _run_node_checks(pn, budget, checks)
         planned[nid] = pn
+    # Keys only for a plan that will be used: a document with errors costs no hashing,
+    # and no fingerprint hook reads a file while anything in the plan is wrong.
+    _raise(checks.issues, blocking, nodes)
+    for nid, pn in planned.items():
+        pn.key = _node_key(
+            pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked[nid]
+        )
     return Plan(workflow, planned, wanted, _raise(checks.issues, blocking, nodes))
 
 
