@@ -23,7 +23,7 @@ from .node import MISSING as MISSING_DEFAULT
 from .node import NodeType
 from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
-from .workflow import Workflow, apply_params, is_link
+from .workflow import Workflow, apply_params, gc_paused, is_link
 
 DEFAULT_OUTPUT_BUDGET = 8 << 30  # bytes a source node may make (width x height x ...)
 
@@ -111,7 +111,7 @@ class _Suggester:
     `MAX_HINTS` names, each among at most `MAX_CANDIDATES` candidates of similar length."""
 
     MAX_HINTS = 20
-    MAX_CANDIDATES = 2000
+    MAX_CANDIDATES = 1000
 
     def __init__(self) -> None:
         self.left = self.MAX_HINTS
@@ -247,6 +247,21 @@ def compile_plan(
     those of nodes that write files (the output folder). `output_budget` caps the
     bytes a source node may declare it will make (default: `default_output_budget()`).
     """
+    with gc_paused(len(workflow.nodes), 10_000):
+        return _compile(
+            workflow, registry, targets, salt, side_effect_salt, check_all, output_budget
+        )
+
+
+def _compile(
+    workflow: Workflow,
+    registry: Registry,
+    targets: Iterable[str] | None,
+    salt: str,
+    side_effect_salt: str,
+    check_all: bool,
+    output_budget: int | None,
+) -> Plan:
     nodes = workflow.nodes
     checks = _Checks(workflow.file)
     types = _resolve_types(workflow, registry, checks)
