@@ -446,7 +446,7 @@ def test_a_param_default_shaped_like_a_link_is_caught_after_applying(reg):
 
 
 def dangling(count):
-    return {f"n{i}": n("test.Upper", text=link(f"m{i}", "text")) for i in range(count)}
+    return {f"n{i}": n("test.Upper", text=link(f"n{i}x", "text")) for i in range(count)}
 
 
 @pytest.mark.slow
