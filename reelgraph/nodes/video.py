@@ -3,9 +3,7 @@ here returns a lazy stream, so nothing holds a whole video in memory."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +24,7 @@ from reelgraph import (
     NodeInputError,
     Text,
     Video,
+    file_fingerprint,
     list_of,
     node,
 )
@@ -196,19 +195,9 @@ def concat(
 
 
 def _file_fingerprint(values: dict[str, Any]) -> str:
-    """Size, mtime and a hash of the head and tail of the file (videos can be huge)."""
-    p = Path(str(values.get("path", "")))
-    try:
-        st = p.stat()
-        h = hashlib.blake2b(digest_size=16)
-        with p.open("rb") as f:
-            h.update(f.read(1 << 20))
-            if st.st_size > 2 << 20:
-                f.seek(-(1 << 20), os.SEEK_END)
-                h.update(f.read())
-        return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
-    except OSError:
-        return "missing"
+    """Size, mtime and a hash of the head and tail of the file (videos can be huge);
+    regular files only, so a FIFO or a device never blocks planning."""
+    return file_fingerprint(str(values.get("path", "")))
 
 
 def _check_file(values: dict[str, Any]) -> list[tuple[str, str]]:
