@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import bad, read_json
+from .common import bad, bounded, read_json
 from .paths import UnsafePath, safe_join
 from .state import server_of
 
@@ -113,15 +113,14 @@ async def put_workflow(request: web.Request) -> web.Response:
     s = server_of(request)
     name = check_workflow_name(request.match_info["name"])
     doc = await read_json(request)
-    wf = parse_workflow_or_400(doc)
+    wf = await bounded(s, parse_workflow_or_400, doc)
     reg = await s.registry()
     from reelgraph.engine import validate_workflow
 
-    issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
+    issues = [i.to_dict() for i in await bounded(s, validate_workflow, wf, reg)]
+    data = await bounded(s, lambda: wf.to_json().encode())
     path = s.workflows_dir / f"{name}.json"
-    created = await asyncio.to_thread(
-        _save_with_backup, s.workflows_dir, path, wf.to_json().encode()
-    )
+    created = await asyncio.to_thread(_save_with_backup, s.workflows_dir, path, data)
     return web.json_response(
         {"name": name, "saved": True, "issues": issues}, status=201 if created else 200
     )
@@ -155,18 +154,21 @@ async def delete_workflow(request: web.Request) -> web.Response:
     return web.json_response({"name": path.stem, "deleted": True})
 
 
-async def validate_workflow_route(request: web.Request) -> web.Response:
-    s = server_of(request)
-    doc = await read_json(request)
+def _validate_doc(doc: Any, registry: Any) -> list[dict[str, Any]]:
     from reelgraph.engine import WorkflowError, validate_workflow
     from reelgraph.engine.workflow import parse_workflow
 
     try:
         wf = parse_workflow(doc)
     except WorkflowError as exc:
-        issues = [i.to_dict() for i in exc.issues]
-    else:
-        reg = await s.registry()
-        issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
+        return [i.to_dict() for i in exc.issues]
+    return [i.to_dict() for i in validate_workflow(wf, registry)]
+
+
+async def validate_workflow_route(request: web.Request) -> web.Response:
+    s = server_of(request)
+    doc = await read_json(request)
+    reg = await s.registry()
+    issues = await bounded(s, _validate_doc, doc, reg)
     errors = [i for i in issues if i.get("severity", "error") == "error"]
     return web.json_response({"ok": not errors, "issues": issues})

@@ -70,13 +70,9 @@ def create_app(config: ServerConfig) -> web.Application:
         await server.hub.close_all()
 
     async def on_cleanup(app: web.Application) -> None:
+        # Running runs are cancelled (their workers killed after a short grace) and requeued.
         server.runner.stop()
         await asyncio.to_thread(server.runner.join, 10.0)
-        engine = server.runner.engine
-        if engine is not None and not server.runner.alive():
-            # (a node that ignores cancellation keeps the worker busy: exit without waiting;
-            # its run is still 'running' in the database and restarts with the next server)
-            await asyncio.to_thread(engine.close)
         server.store.close()
         server._lock_file.close()
 
