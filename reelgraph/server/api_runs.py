@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import os
 import re
 import sqlite3
 import time
@@ -14,8 +14,18 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .api_workflows import parse_workflow_or_400, workflow_file
-from .common import bad, bounded, error, int_query, read_json
+from .api_workflows import parse_workflow_or_400, read_saved, workflow_file
+from .common import (
+    MAX_INT_DIGITS,
+    MAX_STRING,
+    JsonCaps,
+    bad,
+    bounded,
+    error,
+    int_query,
+    parse_capped,
+    read_json,
+)
 from .state import server_of
 from .store import FINAL, STATUSES
 
@@ -63,15 +73,19 @@ async def post_run(request: web.Request) -> web.Response:
     source = None
     if isinstance(doc, str):
         source = doc
-        path = None
-        for folder in (s.workflows_dir, s.config.templates_dir):
+        raw = None
+        with contextlib.suppress(web.HTTPNotFound):
+            raw = await asyncio.to_thread(read_saved, s.workflows_dir, doc)
+        if raw is None:
             with contextlib.suppress(web.HTTPNotFound):
-                path = workflow_file(folder, doc)
-                break
-        if path is None:
+                path = workflow_file(s.config.templates_dir, doc)
+                raw = await asyncio.to_thread(path.read_bytes)
+        if raw is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
         try:
-            doc = json.loads(await asyncio.to_thread(path.read_bytes))
+            doc = parse_capped(raw, JsonCaps(s.config.max_depth, MAX_STRING, MAX_INT_DIGITS))
+        except web.HTTPException:
+            raise
         except (OSError, ValueError) as exc:
             raise bad(f"cannot read workflow {source!r}: {exc}") from None
     if not isinstance(doc, dict):
@@ -197,12 +211,12 @@ def _run_files(outputs: Path, run_id: str) -> list[dict[str, Any]]:
     if not re.fullmatch(r"[0-9a-f]{16}", run_id) or not folder.is_dir() or folder.is_symlink():
         return []
     found = []
-    for p in sorted(folder.rglob("*")):
-        if (
-            p.is_file()
-            and not p.is_symlink()
-            and not any(part.startswith(".") for part in p.parts[-3:])
-        ):
+    for dirpath, dirs, files in os.walk(folder):  # symlinked folders are not walked into
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(dirpath) / name
+            if name.startswith(".") or p.is_symlink() or not p.is_file():
+                continue
             rel = f"outputs/{run_id}/{p.relative_to(folder).as_posix()}"
             found.append({"file": rel, "url": f"/api/files/{quote(rel)}", "size": p.stat().st_size})
     return found

@@ -15,7 +15,7 @@ from aiohttp import web
 from . import api_files, api_runs, api_system, api_workflows
 from .common import error, json_errors
 from .security import headers, is_loopback, make_middleware
-from .state import SERVER_KEY, DataDirInUse, Server, ServerConfig
+from .state import SERVER_KEY, DataDirInUse, DataDirUnsafe, Server, ServerConfig
 
 
 def _allowed_hosts(config: ServerConfig) -> set[str]:
@@ -86,4 +86,4 @@ async def _api_not_found(request: web.Request) -> web.Response:
     return error(404, f"no API endpoint {request.method} {request.path}")
 
 
-__all__ = ["DataDirInUse", "ServerConfig", "create_app"]
+__all__ = ["DataDirInUse", "DataDirUnsafe", "ServerConfig", "create_app"]

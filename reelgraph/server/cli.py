@@ -181,11 +181,11 @@ def serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    from .app import DataDirInUse
+    from .app import DataDirInUse, DataDirUnsafe
 
     try:
         app = create_app(config)
-    except DataDirInUse as exc:
+    except (DataDirInUse, DataDirUnsafe) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     return asyncio.run(_run(app, config, args.port_file))

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .limits import RunLimits, exceeded
+from .paths import UnsafePath, check_tree, open_folder
 from .store import RunStore, quarantine_error
 from .workers import WorkerDied, WorkerProcess, WorkerStartFailed, crash_message
 
@@ -375,14 +376,20 @@ class Runner:
             "outputs_dir": str(self.outputs),
             "uploads_dir": str(self.uploads),
             "limits": limits.to_dict(),
+            "fresh_stage": False,  # prepare_stage made it, following no symlink
             "confine": [str(p) for p in self.settings.confine_roots]
             if self.settings.confine_roots
             else None,
         }
         t0 = time.monotonic()
-        outcome = self._watch(worker, live, job, limits, stage, t0)
+        try:
+            prepare_stage(self.data_dir, run_id)
+        except (UnsafePath, OSError) as exc:
+            outcome: dict[str, Any] = {"kind": "refused", "message": str(exc)}
+        else:
+            outcome = self._watch(worker, live, job, limits, stage, t0)
         kind = outcome["kind"]
-        if kind != "done":
+        if kind not in ("done", "refused"):
             # The worker is gone (killed here, or died): its replacement starts for the next run.
             slot.worker = None
             self.worker_restarts += 1
@@ -394,6 +401,8 @@ class Runner:
             return
         status, error, outputs, warnings, keep = "failed", None, {}, [], set()
         summary: dict[str, Any] = {}
+        if kind == "refused":
+            error = {"message": f"the run's output folder cannot be used: {outcome['message']}"}
         if kind == "done":
             result = outcome["result"]
             status = result["status"]
@@ -429,8 +438,9 @@ class Runner:
         summary.setdefault("seconds", time.monotonic() - t0)
         summary["status"] = status
         try:
+            check_tree(self.data_dir, "outputs")
             publish_outputs(stage, final, keep)
-        except OSError as exc:
+        except (OSError, UnsafePath) as exc:
             log.error("run %s: cannot publish its outputs: %s", run_id, exc)
         nodes = live.snapshot()
         nodes.pop("__run__", None)
@@ -628,6 +638,18 @@ def files_in(outputs: Any, prefix: str) -> set[str]:
         elif isinstance(v, list):
             stack.extend(v)
     return found
+
+
+def prepare_stage(data_dir: Path, run_id: str) -> None:
+    """A fresh, empty outputs/.partial/<run id>, made without following any symlink
+    (a link planted at outputs, .partial or the run's folder is refused or removed)."""
+    stage = data_dir / "outputs" / ".partial" / run_id
+    check_tree(data_dir, "outputs")
+    if stage.is_symlink():
+        stage.unlink()
+    elif stage.exists():
+        shutil.rmtree(stage)
+    os.close(open_folder(data_dir, f"outputs/.partial/{run_id}", create=True))
 
 
 def publish_outputs(stage: Path, final: Path, keep: set[str] | None) -> None:

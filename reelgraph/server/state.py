@@ -67,8 +67,17 @@ class Server:
         self.workflows_dir = self.data / "workflows"
         self.uploads_dir = self.data / "uploads"
         self.outputs_dir = self.data / "outputs"
-        for d in (self.workflows_dir, self.uploads_dir, self.outputs_dir):
+        for d in (self.workflows_dir, self.uploads_dir, self.outputs_dir, self.data / "cache"):
+            if d.is_symlink():
+                # Nothing under the data folder is reached through a symlink (docs/security.md).
+                raise DataDirUnsafe(
+                    f"{d} is a symbolic link: refused (point --data at a folder that holds "
+                    "the real folders)"
+                )
             d.mkdir(parents=True, exist_ok=True)
+        for name in ("server.lock", "runs.sqlite3", "runs.sqlite3-wal", "runs.sqlite3-shm"):
+            if (self.data / name).is_symlink():
+                raise DataDirUnsafe(f"{self.data / name} is a symbolic link: refused")
         self._lock_file = _lock_data_dir(self.data)
         make_store = config.store_factory or RunStore
         self.store = make_store(self.data / "runs.sqlite3")
@@ -151,10 +160,12 @@ class Server:
             (".*.tmp", self.workflows_dir),
             (".*.tmp", self.workflows_dir / ".backups"),
         ):
+            if folder.is_symlink():
+                continue  # never swept through a link
             for p in folder.glob(pattern):
                 p.unlink(missing_ok=True)
         staging = self.outputs_dir / ".partial"
-        if staging.is_dir():
+        if staging.is_dir() and not staging.is_symlink():
             for d in staging.iterdir():
                 if self.store.status_of(d.name) != "queued":
                     shutil.rmtree(d, ignore_errors=True)
@@ -187,9 +198,14 @@ class DataDirInUse(RuntimeError):
     pass
 
 
+class DataDirUnsafe(RuntimeError):
+    """A folder of the data folder is a symbolic link."""
+
+
 def _lock_data_dir(data: Path) -> Any:
     """One server per data folder: two would both claim runs and requeue each other's."""
-    f = open(data / "server.lock", "a+")  # noqa: SIM115 - held for the server's lifetime
+    fd = os.open(data / "server.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    f = os.fdopen(fd, "a+")  # held for the server's lifetime
     try:
         import fcntl
 
