@@ -134,7 +134,10 @@ class Runner:
         for slot in self._slots:
             w = slot.worker
             if w is not None:
-                w.stop(timeout=max(0.5, deadline - time.monotonic()))
+                if w.ready:
+                    w.stop(timeout=max(0.5, min(3.0, deadline - time.monotonic())))
+                else:
+                    w.kill()
                 slot.worker = None
 
     def alive(self) -> bool:
@@ -307,8 +310,12 @@ class Runner:
             slot.worker = None
         try:
             w = WorkerProcess(self._worker_settings(), name=f"reelgraph-worker-{slot.index}")
-            w.wait_ready(self.settings.worker_start_timeout_s)
+            slot.worker = w  # (so a stopping server kills it even while it starts)
+            w.wait_ready(self.settings.worker_start_timeout_s, stop=lambda: self._stop)
         except (WorkerStartFailed, OSError) as exc:
+            slot.worker = None
+            if self._stop:
+                return None
             self.worker_problem = f"a worker process cannot start: {exc}"
             log.error("%s", self.worker_problem)
             return None

@@ -77,9 +77,12 @@ class WorkerProcess:
         self.started = time.monotonic()
         self.runs = 0
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, stop: Callable[[], bool] = lambda: False) -> None:
         deadline = time.monotonic() + timeout
         while not self.ready:
+            if stop():
+                self.kill()
+                raise WorkerStartFailed("the server is stopping")
             left = deadline - time.monotonic()
             if left <= 0:
                 self.kill()
