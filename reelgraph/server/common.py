@@ -147,6 +147,13 @@ async def bounded(server: Any, fn: Any, *args: Any, timeout: float = 60.0) -> An
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
             raise bad(f"validation took longer than {timeout:g} s", 503) from None
+        except (web.HTTPException, ValueError):
+            raise  # HTTP answers, and WorkflowError (a ValueError) for the caller to report
+        except Exception as exc:
+            # A document the validator cannot handle is still the client's bad input: a 400
+            # that says so (and a log line for the bug), never a 500.
+            log.exception("validation failed on a request body")
+            raise bad(f"the workflow cannot be validated: {type(exc).__name__}: {exc}") from None
     finally:
         server.validations.release()
 
