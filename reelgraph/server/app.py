@@ -73,6 +73,7 @@ def create_app(config: ServerConfig) -> web.Application:
         # Running runs are cancelled (their workers killed after a short grace) and requeued.
         server.runner.stop()
         await asyncio.to_thread(server.runner.join, 10.0)
+        server.validation_pool.shutdown(wait=False, cancel_futures=True)
         server.store.close()
         server._lock_file.close()
 

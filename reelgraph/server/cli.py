@@ -230,7 +230,12 @@ async def _run(app: web.Application, config: ServerConfig, port_file: Path | Non
             while True:
                 await asyncio.sleep(3600)
     await runner.cleanup()
-    return 0
+    # Everything is saved and the workers are stopped. A validation thread may still be
+    # stuck (a hostile document, a FIFO path): do not wait for it at interpreter exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -303,14 +303,14 @@ class Runner:
 
     def _ensure_worker(self, slot: _Slot) -> WorkerProcess | None:
         w = slot.worker
-        if w is not None and w.alive():
+        if w is not None and w.ready and w.alive():
             return w
-        if w is not None:
+        if w is not None and not w.alive():
             w.close()
-            slot.worker = None
+            slot.worker = w = None
         try:
-            w = WorkerProcess(self._worker_settings(), name=f"reelgraph-worker-{slot.index}")
-            slot.worker = w  # (so a stopping server kills it even while it starts)
+            if w is None:
+                w = self._spawn(slot)
             w.wait_ready(self.settings.worker_start_timeout_s, stop=lambda: self._stop)
         except (WorkerStartFailed, OSError) as exc:
             slot.worker = None
@@ -321,6 +321,11 @@ class Runner:
             return None
         self.worker_problem = None
         slot.worker = w
+        return w
+
+    def _spawn(self, slot: _Slot) -> WorkerProcess:
+        w = WorkerProcess(self._worker_settings(), name=f"reelgraph-worker-{slot.index}")
+        slot.worker = w  # (so a stopping server kills it even while it starts)
         return w
 
     def _slot_loop(self, slot: _Slot) -> None:
@@ -397,9 +402,15 @@ class Runner:
             outcome = self._watch(worker, live, job, limits, stage, t0)
         kind = outcome["kind"]
         if kind not in ("done", "refused"):
-            # The worker is gone (killed here, or died): its replacement starts for the next run.
+            # The worker is gone (killed here, or died): its replacement starts now, while
+            # this run's end is recorded, so the next run waits as little as possible.
             slot.worker = None
             self.worker_restarts += 1
+            if not self._stop:
+                try:
+                    self._spawn(slot)
+                except OSError as exc:
+                    log.error("cannot start a worker: %s", exc)
         if kind == "shutdown":
             # Interrupted by a server shutdown, not by a user: back to the queue, restarted next time.
             shutil.rmtree(stage, ignore_errors=True)
