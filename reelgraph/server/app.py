@@ -15,7 +15,7 @@ from aiohttp import web
 from . import api_files, api_runs, api_system, api_workflows
 from .common import error, json_errors
 from .security import headers, is_loopback, make_middleware
-from .state import SERVER_KEY, DataDirInUse, Server, ServerConfig
+from .state import SERVER_KEY, DataDirInUse, DataDirUnsafe, Server, ServerConfig
 
 
 def _allowed_hosts(config: ServerConfig) -> set[str]:
@@ -70,13 +70,10 @@ def create_app(config: ServerConfig) -> web.Application:
         await server.hub.close_all()
 
     async def on_cleanup(app: web.Application) -> None:
+        # Running runs are cancelled (their workers killed after a short grace) and requeued.
         server.runner.stop()
         await asyncio.to_thread(server.runner.join, 10.0)
-        engine = server.runner.engine
-        if engine is not None and not server.runner.alive():
-            # (a node that ignores cancellation keeps the worker busy: exit without waiting;
-            # its run is still 'running' in the database and restarts with the next server)
-            await asyncio.to_thread(engine.close)
+        server.validation_pool.shutdown(wait=False, cancel_futures=True)
         server.store.close()
         server._lock_file.close()
 
@@ -90,4 +87,4 @@ async def _api_not_found(request: web.Request) -> web.Response:
     return error(404, f"no API endpoint {request.method} {request.path}")
 
 
-__all__ = ["DataDirInUse", "ServerConfig", "create_app"]
+__all__ = ["DataDirInUse", "DataDirUnsafe", "ServerConfig", "create_app"]
