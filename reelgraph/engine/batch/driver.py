@@ -127,7 +127,8 @@ def prepare(
     problems, good = check_cells(
         workflow,
         rows,
-        extra_columns=set(template_fields(template)),
+        # Columns an explicit --name uses are known; the default's first column is not.
+        extra_columns=set(template_fields(name_template)) if name_template else set(),
         ignore_unknown=ignore_unknown_columns,
     )
     header_problems = [p for p in problems if p.row is None]
