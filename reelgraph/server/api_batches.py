@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .common import bad, error, int_query, read_json
 from .runner import new_run_id
@@ -176,22 +177,39 @@ def _store(request: web.Request) -> BatchStore:
 # -- reading a request ------------------------------------------------------------
 
 
+async def _form_parts(request: web.Request) -> list[tuple[str, str | None, bytes]]:
+    out = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        data = await part.read(decode=False)  # type: ignore[union-attr]
+        out.append(
+            (getattr(part, "name", None) or "", getattr(part, "filename", None), bytes(data))
+        )
+    return out
+
+
 async def _read_request(request: web.Request) -> dict[str, Any]:
     """JSON {"workflow", "rows": [...], ...} or multipart fields with a "rows" file."""
     if request.content_type.startswith("multipart/"):
         body: dict[str, Any] = {}
-        limit = request.app[SERVER_KEY].config.max_body
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            name = getattr(part, "name", None) or ""
-            data = await part.read(decode=False)
+        limit = request.app[SERVER_KEY].config.max_upload
+        if (request.content_length or 0) > limit:
+            raise bad(f"the form is larger than {limit >> 20} MiB", 413)
+        try:
+            parts = await _form_parts(request)
+        except (HttpProcessingError, ValueError, AssertionError, UnicodeError) as exc:
+            raise bad(f"not a readable multipart form: {exc}") from None
+        for name, filename, data in parts:
             if len(data) > limit:
                 raise bad(f"field {name!r} is larger than {limit >> 20} MiB", 413)
             if name == "rows":
-                body["rows_file"] = (getattr(part, "filename", None) or "rows.csv", bytes(data))
+                body["rows_file"] = (filename or "rows.csv", data)
             elif name == "workflow":
                 text = bytes(data).decode("utf-8", "replace").strip()
-                body["workflow"] = json.loads(text) if text.startswith("{") else text
+                try:
+                    body["workflow"] = json.loads(text) if text.startswith("{") else text
+                except ValueError as exc:
+                    raise bad(f"form field 'workflow' is not valid JSON: {exc}") from None
             elif name in ("name", "name_template", "ignore_unknown_columns"):
                 body[name] = bytes(data).decode("utf-8", "replace")
             else:

@@ -177,7 +177,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         with executor:
             summary = run_batch(
-                plan, executor, cache_dir=cache_dir, cpu_workers=cpu_workers, progress=progress
+                plan,
+                executor,
+                cache_dir=cache_dir,
+                cpu_workers=cpu_workers,
+                pilot_cpu_workers=cpus if args.executor == "local" else None,
+                progress=progress,
             )
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -1,11 +1,13 @@
 """A batch from start to end: validate every row, plan, run rows on an executor,
 publish each row's files under its stem, keep the manifest current, resume.
 
-Shared work runs once. Rows share one cache; a row whose plan has a node key that
-an earlier row owns waits for that row, and on executors whose workers share only
-the disk cache (processes, Ray) every row waits for the first ("pilot") row, so
-the scenes they have in common are on disk before they start. Per-element keys
-(a list of scenes) make an unchanged scene a cache hit in every later row.
+Shared work runs once. Rows share one cache (memory and disk). Every row waits for
+the first ("pilot") row, which runs alone with all the CPUs it is given, so what
+the rows have in common is cached before they start side by side; a row whose plan
+has a node key that another earlier row owns waits for that row too. Per-element
+keys (a list of scenes) make an unchanged scene a cache hit in every later row.
+Limit: two later rows that share something the pilot does not have (the same new
+city, say) may both compute it.
 """
 
 from __future__ import annotations
@@ -280,6 +282,7 @@ def run_batch(
     *,
     cache_dir: str | None,
     cpu_workers: int = 1,
+    pilot_cpu_workers: int | None = None,
     progress: BatchProgress | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -318,6 +321,7 @@ def run_batch(
 
         def submit_ready() -> None:
             for n in [n for n, e in waiting.items() if not deps[n]]:
+                is_pilot = bool(todo) and n == todo[0].number
                 e = waiting.pop(n)
                 job = RowJob(
                     number=e.number,
@@ -327,7 +331,11 @@ def run_batch(
                     workflow_file=plan.workflow.file,
                     stage_dir=str((stage_root / e.stem).resolve()),
                     cache_dir=cache_dir,
-                    cpu_workers=cpu_workers,
+                    cpu_workers=(
+                        pilot_cpu_workers
+                        if pilot_cpu_workers and is_pilot and waiting
+                        else cpu_workers
+                    ),
                     gpu=e.gpu,
                 )
                 listener = None

@@ -26,9 +26,10 @@ class Executor(ABC):
     # The executor's workers see the driver's staging folder (same filesystem); when
     # false, each row's files come back as bytes with its outcome.
     shares_staging = True
-    # Workers share results only through the disk cache (separate processes): the
-    # driver then runs one row first so the others find what it computed.
-    needs_pilot = False
+    # The driver runs one row first so the others find what it computed: rows running
+    # side by side would each render the scenes they share (their keys are per
+    # element, seen only at run time), and processes share only the disk cache.
+    needs_pilot = True
     # The listener given to submit() sees the row's engine events (progress per node).
     reports_events = False
 

@@ -56,7 +56,6 @@ class ThreadExecutor(Executor):
 
 class ProcessExecutor(Executor):
     name = "processes"
-    needs_pilot = True
 
     def __init__(self, *, workers: int = 1):
         self.workers = max(1, workers)

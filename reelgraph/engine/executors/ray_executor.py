@@ -29,7 +29,6 @@ def _run_row(job: dict[str, Any]) -> Any:
 class RayExecutor(Executor):
     name = "ray"
     shares_staging = False
-    needs_pilot = True
 
     def __init__(self, *, address: str | None = None, workers: int = 0):
         try:
