@@ -160,7 +160,7 @@ def segment_cache_key(
     k = video.segment_key(start, stop)
     if k is None:
         return None
-    return "seg-" + digest(settings.key(), k, stop - start).hex()
+    return digest(b"segment", settings.key(), k, stop - start).hex()
 
 
 def _frames_i420(
