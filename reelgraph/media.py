@@ -14,9 +14,21 @@ from .engine.media import (
     VideoStream,
     WordTiming,
 )
+from .engine.media.encoder import (
+    EncodedSegment,
+    EncodeSettings,
+    EncodeStats,
+    SegmentStore,
+    encode_mp4,
+    encode_segment,
+    encode_video,
+    plan_segments,
+    segment_cache_key,
+)
 from .engine.media.metadata import PROVENANCE_KEY, WORKFLOW_KEY, read_media_metadata
 from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
 from .engine.media.video import (
+    IDENTITY,
     TRANSITIONS,
     ConcatVideo,
     IndexedVideo,
@@ -26,6 +38,7 @@ from .engine.media.video import (
 )
 
 __all__ = [
+    "IDENTITY",
     "PROVENANCE_KEY",
     "SCENE",
     "TIMINGS",
@@ -34,17 +47,26 @@ __all__ = [
     "AudioClip",
     "ConcatVideo",
     "Cue",
+    "EncodeSettings",
+    "EncodeStats",
+    "EncodedSegment",
     "FileVideo",
     "IndexedVideo",
     "MappedVideo",
     "PhonemeTiming",
     "ProceduralVideo",
     "Scene",
+    "SegmentStore",
     "SpeechTimings",
     "TensorVideo",
     "VideoStream",
     "WordTiming",
     "concat_audio",
     "decode_audio",
+    "encode_mp4",
+    "encode_segment",
+    "encode_video",
+    "plan_segments",
     "read_media_metadata",
+    "segment_cache_key",
 ]
