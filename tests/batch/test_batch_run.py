@@ -84,6 +84,10 @@ def test_rows_share_unchanged_scenes_a_bad_row_is_reported_and_outputs_reproduce
     assert r1["node_executions"] == r1["node_executions_naive"]
     assert r2["node_executions_naive"] == r1["node_executions_naive"]
     assert r2["node_executions_naive"] - r2["node_executions"] == 2 * mapped
+    # ...and the encoder re-used the segments of the unchanged scenes (closed-GOP
+    # segments cached by content key): row 2 encoded only part of its frames.
+    assert r1["encoded_frames"] == r1["frames"] > 0
+    assert 0 < r2["encoded_frames"] < r2["frames"]
     totals = summary["totals"]
     assert totals["node_executions_saved"] == 2 * mapped
     assert (

@@ -69,6 +69,10 @@ class CountingCache:
 
     def __init__(self, inner: Cache, plan_keys: set[str]):
         self.inner = inner
+        # Tiers as they are: a node keeping sub-results of its own (encoded segments)
+        # reaches them directly, and that is no node execution.
+        self.memory = inner.memory
+        self.disk = inner.disk
         self.plan_keys = plan_keys
         self.puts: list[str] = []
         self.seen: dict[str, Result] = {}
@@ -134,9 +138,20 @@ class _Counter:
         if self.forward is not None:
             self.forward(ev)
 
-    def frames(self) -> tuple[int, int]:
+    def frames(self, results: dict[str, Result] | None = None) -> tuple[int, int]:
+        """(frames encoded, frames of the videos). An encoder that re-uses segments
+        returns (path, encoded_frames, reused_frames); otherwise its progress counts."""
         encoded = total = 0
         for nid in self.encode_nodes:
+            r = (results or {}).get(nid)
+            if (
+                r is not None
+                and len(r.values) >= 3
+                and all(isinstance(v, int) for v in r.values[1:3])
+            ):
+                encoded += r.values[1]
+                total += r.values[1] + r.values[2]
+                continue
             done, n = self.progress.get(nid, (0.0, 0.0))
             rep = self.reported.get(nid)
             if rep is not None:
@@ -221,7 +236,13 @@ def execute_row(
     # A mapped node's own put holds the list it assembled: its elements were the calls.
     outcome.node_executions = sum(1 for k in view.puts if k not in mapped_keys)
     outcome.node_executions_naive = _naive_count(plan, view)
-    outcome.encoded_frames, outcome.frames = counter.frames()
+    encode_results = {
+        pn.id: res
+        for pn in plan.nodes.values()
+        if pn.type.id in ENCODE_TYPES and (res := view.seen.get(pn.key)) is not None
+    }
+    counter.encode_nodes.update(encode_results)
+    outcome.encoded_frames, outcome.frames = counter.frames(encode_results)
     outcome.files = sorted(
         str(p.relative_to(stage))
         for p in stage.rglob("*")
