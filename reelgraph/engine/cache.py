@@ -6,6 +6,10 @@ counts). The disk tier stores content-addressed msgpack files written
 atomically by a background thread, so a node never waits for the disk; a
 restarted process or another worker reuses them. A corrupt or truncated file
 is a miss and is deleted, never a crash.
+
+A mapped node's list result is stored as a list of its elements' keys, each
+element once in its own entry: a batch of variants that share four scenes of five
+keeps those four cards on disk once, not once per variant's list.
 """
 
 from __future__ import annotations
@@ -164,8 +168,16 @@ class DiskCache:
             digest, payload = data[4 : 4 + DIGEST], data[4 + DIGEST :]
             if hashlib.blake2b(payload, digest_size=DIGEST).digest() != digest:
                 raise ValueError("checksum mismatch")
-            values, item_keys = unpackb(payload)
-            result = Result(tuple(values), tuple(item_keys) if item_keys is not None else None)
+            decoded = unpackb(payload)
+            if len(decoded) == 3 and decoded[0] is None:
+                result = self._gather(decoded[1], decoded[2])
+                if result is None:  # an element was trimmed: recompute the list
+                    self.misses += 1
+                    p.unlink(missing_ok=True)
+                    return None
+            else:
+                values, item_keys = decoded
+                result = Result(tuple(values), tuple(item_keys) if item_keys is not None else None)
         except Exception:
             # Truncated, corrupt or from an incompatible writer: drop it and recompute.
             self.corrupt += 1
@@ -192,14 +204,61 @@ class DiskCache:
                 self._writer.start()
         self._pending.put((key, result))
 
+    @staticmethod
+    def _element_keys(result: Result) -> list[str] | None:
+        """The element keys of a mapped result (item key `<element>/<output>` for every
+        output), or None when it is not one."""
+        keys = result.item_keys
+        if not keys or any(k is None for k in keys) or not result.values:
+            return None
+        first = keys[0]
+        assert first is not None
+        out = []
+        for i, k0 in enumerate(first):
+            element, _, j = k0.rpartition("/")
+            if j != "0" or not element:
+                return None
+            for o, ko in enumerate(keys):
+                assert ko is not None
+                if len(ko) != len(first) or ko[i] != f"{element}/{o}":
+                    return None
+            out.append(element)
+        if any(not isinstance(v, list) or len(v) != len(out) for v in result.values):
+            return None
+        return out
+
+    def _gather(self, item_keys: list[Any], elements: list[str]) -> Result | None:
+        """A list result from its elements' entries (None if one is gone)."""
+        per_item = []
+        for e in elements:
+            hit = self.get(e)
+            if hit is None:
+                return None
+            per_item.append(hit.values)
+        n_out = len(item_keys)
+        values = tuple([item[j] for item in per_item] for j in range(n_out))
+        self.hits -= len(elements)  # one lookup, not one per element
+        return Result(values, tuple(tuple(k) for k in item_keys))
+
     def write_now(self, key: str, result: Result) -> bool:
+        elements = self._element_keys(result)
         try:
-            payload = packb(
-                [
-                    list(result.values),
-                    list(result.item_keys) if result.item_keys is not None else None,
-                ]
-            )
+            if elements is not None:
+                # Each element in its own entry (written once, whoever else shares it),
+                # the list as their keys.
+                for i, e in enumerate(elements):
+                    if not self.path(e).exists():
+                        item = Result(tuple(v[i] for v in result.values))
+                        if not self.write_now(e, item):
+                            return False
+                payload = packb([None, [list(k) for k in result.item_keys or ()], elements])
+            else:
+                payload = packb(
+                    [
+                        list(result.values),
+                        list(result.item_keys) if result.item_keys is not None else None,
+                    ]
+                )
         except NotSerializable:
             return False
         data = MAGIC + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload

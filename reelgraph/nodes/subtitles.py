@@ -229,6 +229,7 @@ def burn_in(
     from reelgraph.media import MappedVideo
 
     from .typography import Stamp, alpha_blit, load_font, render_text_rgba
+    from .video import spans_key
 
     px = max(10, round(video.height * size))
     font = load_font("medium", px)
@@ -268,7 +269,9 @@ def burn_in(
             alpha_blit(frames[lo:hi], img, x, y)
         return chunk
 
-    return MappedVideo(video, fn)
+    # What a frame range shows (for the encoder's segment keys): its cues and the style.
+    style = repr((px, color, box_opacity, margin)).encode()
+    return MappedVideo(video, fn, key=spans_key(spans, [c.text for c in cues], style))
 
 
 @node("subtitles.Burn", category="subtitles", outputs={"video": VIDEO})
