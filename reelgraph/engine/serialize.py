@@ -186,6 +186,25 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown ext type {code}")
 
 
+def can_pack(value: Any, _depth: int = 0) -> bool:
+    """Whether `packb` would take the value, found by its types (cheap: no bytes made)."""
+    if value is None or isinstance(value, (str, bytes, bytearray, bool, int, float)):
+        return True
+    if type(value) in _CODECS_BY_CLASS:
+        return True
+    if _depth > 6:
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(can_pack(v, _depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(can_pack(k, _depth + 1) and can_pack(v, _depth + 1) for k, v in value.items())
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, getattr(torch, "Tensor", ())):
+        return True
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, getattr(np, "ndarray", ()))
+
+
 def packb(value: Any) -> bytes:
     try:
         return msgpack.packb(value, default=_default, use_bin_type=True, strict_types=True)

@@ -31,6 +31,7 @@ import copy
 import hashlib
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,14 @@ class VideoStream:
     height: int
     frame_count: int
     _audio: AudioClip | None = None
+    # Audio that passes through from another stream is read from it, not copied: a
+    # chain of overlays holds one track, not one reference-pinned copy per step.
+    _audio_source: VideoStream | None = None
 
     @property
     def audio(self) -> AudioClip | None:
+        if self._audio_source is not None:
+            return self._audio_source.audio
         return self._audio
 
     @property
@@ -150,6 +156,7 @@ class VideoStream:
         """The same frames with another audio track (a shallow copy; frames are not touched)."""
         out = copy.copy(self)
         out._audio = audio
+        out._audio_source = None
         return out
 
     def __repr__(self) -> str:
@@ -267,7 +274,10 @@ class MappedVideo(VideoStream):
         self.width = int(width or source.width)
         self.height = int(height or source.height)
         self.frame_count = source.frame_count
-        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+        if audio is MappedVideo._KEEP:
+            self._audio_source = source
+        else:
+            self._audio = audio
         self._key = key
         self._code = function_key(fn) if key is not None else b""
         self._cuts = [int(c) for c in cuts if 0 < int(c) < self.frame_count]
@@ -322,7 +332,10 @@ class IndexedVideo(VideoStream):
         self.width, self.height = source.width, source.height
         self.frame_count = len(idx)
         _check_geometry(self.fps, self.width, self.height, self.frame_count)
-        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+        if audio is MappedVideo._KEEP:
+            self._audio_source = source
+        else:
+            self._audio = audio
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         wanted = self.indices[max(0, start) : stop]
@@ -536,11 +549,26 @@ class ConcatVideo(VideoStream):
         self.frame_count = self.starts[-1]
         self.transition = transition if transition_frames > 0 else "cut"
         self.half = max(0, int(transition_frames) // 2)
-        self._audio = (
-            concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
-            if audio is MappedVideo._KEEP
-            else audio
-        )
+        # The joined track is made when asked for and held only while someone holds it
+        # (the encoder, a fade): a long video's concat does not pin a full-length copy.
+        self._joined = audio is MappedVideo._KEEP
+        self._joined_ref: Any = None
+        self._audio = None if self._joined else audio
+
+    @property
+    def audio(self) -> AudioClip | None:
+        if not self._joined:
+            return self._audio
+        held = self._joined_ref() if self._joined_ref is not None else None
+        if held is None:
+            held = concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
+            self._joined_ref = weakref.ref(held) if held is not None else None
+        return held
+
+    def with_audio(self, audio: AudioClip | None) -> VideoStream:
+        out = super().with_audio(audio)
+        out._joined = False  # type: ignore[attr-defined]
+        return out
 
     def _half_for(self, k: int) -> int:
         """Half-window of the cut between clip k-1 and clip k, bounded by both clips."""
