@@ -72,7 +72,9 @@ def analyse(
     for p in pieces:
         parts += _split_long(p, seconds, max_words)
     scenes = _describe(parts, keyphrases)
-    return Analysis(scenes, doc_lang, headings, sum(count_words(s.narration, s.language) for s in scenes))
+    return Analysis(
+        scenes, doc_lang, headings, sum(count_words(s.narration, s.language) for s in scenes)
+    )
 
 
 def _pieces(sections: list[Section], doc_lang: str, detect: bool, mode: str) -> list[Piece]:
@@ -107,7 +109,7 @@ def _merge_small(pieces: list[Piece]) -> list[Piece]:
         if pending_title and not p.title:
             p.title, pending_title = pending_title, ""
         if not p.sentences:
-            pending_title = p.title if not pending_title else pending_title
+            pending_title = pending_title or p.title
             if out and p.visuals:
                 out[-1].visuals += p.visuals
             continue
@@ -217,6 +219,7 @@ def visual_prompt(names: list[str], phrases: list[str], narration: str) -> str:
         low = item.lower()
         if not any(low in s.lower() or s.lower() in low for s in seen):
             seen.append(item)
-    if not seen:
-        return narration[:120]
+    if len(seen) < 2:  # too little to describe: show what is said
+        first = narration.split(". ")[0]
+        return first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "…"
     return ", ".join(seen[:6])

@@ -55,7 +55,7 @@ def capitalised_phrases(text: str) -> list[str]:
     mid_caps = {
         t
         for i, t in enumerate(tokens)
-        if i and t[:1].isupper() and tokens[i - 1] not in ".!?\"“" and t[:1].isalpha()
+        if i and t[:1].isupper() and tokens[i - 1] not in '.!?"“' and t[:1].isalpha()
     }
     out: list[str] = []
     run: list[str] = []
@@ -70,16 +70,16 @@ def capitalised_phrases(text: str) -> list[str]:
         run.clear()
 
     for i, t in enumerate(tokens):
-        start = i == 0 or tokens[i - 1] in ".!?\"“:"
+        start = i == 0 or tokens[i - 1] in '.!?"“:'
         caps = t[:1].isupper() and t[:1].isalpha()
         acronym = len(t) >= 2 and t.isupper() and t.isalpha()
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         two_names = start and nxt[:1].isupper() and nxt[:1].isalpha()  # "Ada Lovelace wrote"
-        if caps and (not start or t in mid_caps or acronym or two_names) and not (
-            start and len(t) < 3
-        ):
-            run.append(t)
-        elif run and t.lower() in _CONNECT:
+        if (
+            caps
+            and (not start or t in mid_caps or acronym or two_names)
+            and not (start and len(t) < 3)
+        ) or (run and t.lower() in _CONNECT):
             run.append(t)
         else:
             end_run()

@@ -136,7 +136,7 @@ def char_script(ch: str) -> str:
         return "hangul"
     if 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0xF900 <= o <= 0xFAFF:
         return "han"
-    if 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF:
+    if 0x3000 <= o <= 0x303F or (0xFF00 <= o <= 0xFF65 and not ch.isalnum()):
         return "cjk-punct"
     if 0x0370 <= o <= 0x03FF:
         return "greek"

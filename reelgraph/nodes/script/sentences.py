@@ -21,9 +21,69 @@ _ARABIC_END = re.compile(r"([.!?؟…]+[\"'”)\]]*)(\s+)")
 # Words that end with a dot without ending a sentence (pysbd knows many more; these send
 # a paragraph to pysbd).
 _ABBREV = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc eg ie e.g i.e inc ltd co corp no fig approx dept est "
-    "jan feb mar apr jun jul aug sep sept oct nov dec mt ft lt col gen rev u.s u.k a.m p.m "
-    "bzw usw z.b d.h ca nr sra sr dña ud uds pp vol ed eds al".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "eg",
+        "ie",
+        "e.g",
+        "i.e",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "no",
+        "fig",
+        "approx",
+        "dept",
+        "est",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mt",
+        "ft",
+        "lt",
+        "col",
+        "gen",
+        "rev",
+        "u.s",
+        "u.k",
+        "a.m",
+        "p.m",
+        "bzw",
+        "usw",
+        "z.b",
+        "d.h",
+        "ca",
+        "nr",
+        "sra",
+        "sr",
+        "dña",
+        "ud",
+        "uds",
+        "pp",
+        "vol",
+        "ed",
+        "eds",
+        "al",
+    ]
 )
 
 _SEGMENTERS: dict[str, Any] = {}
@@ -131,9 +191,37 @@ def words_per_second(language: str) -> float:
     return info(language).words_per_second
 
 
-def estimate_seconds(text: str, language: str = "en", rate: float = 1.0, pause: float = 0.25) -> float:
+def estimate_seconds(
+    text: str, language: str = "en", rate: float = 1.0, pause: float = 0.25
+) -> float:
     """Narration length at the language's usual speaking rate, times `rate`, plus a
     pause between sentences."""
     n = count_words(text, language)
     sentences = max(1, len(re.findall(r"[.!?…。！？।؟]+", text)))
     return n / (words_per_second(language) * max(rate, 0.1)) + pause * (sentences - 1)
+
+
+_CLOSING = set("。！？，、；：」』”’）)]!?,.;:…")
+
+
+def spoken_words(text: str, language: str = "en") -> list[str]:
+    """The words of a text as subtitles and timings count them: space-separated words,
+    or for Chinese/Japanese each character, with punctuation kept on the one before."""
+    if info(language).spaces and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text):
+        return text.split()
+    out: list[str] = []
+    for part in text.split():
+        for ch in part:
+            if out and ch in _CLOSING:
+                out[-1] += ch
+            elif (
+                ch.isascii()
+                and ch.isalnum()
+                and out
+                and out[-1][-1:].isascii()
+                and out[-1][-1:].isalnum()
+            ):
+                out[-1] += ch  # a Latin word or number inside CJK text stays whole
+            else:
+                out.append(ch)
+    return out

@@ -16,6 +16,7 @@ _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _VISUAL = re.compile(r"^\s*(?:visual|image|shot)\s*:\s*(.*)$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•‣◦+]|\d{1,3}[.)])\s+(.+)$")
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")
 _CUE_TIME = re.compile(r"\d{1,2}:\d\d(?::\d\d)?[,.]\d{3}\s*-->\s*\d{1,2}:\d\d")
 _TAG = re.compile(r"<[^>]{1,40}>")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(.+?)\1")
@@ -183,8 +184,6 @@ def _plain_headings(blocks: list[tuple[str, list[str]]]) -> list[bool]:
 def as_sentence(item: str) -> str:
     """A bullet item read as a sentence: it gets an end mark, so the voice pauses."""
     item = item.strip()
-    if item[:1].islower():
-        item = item[0].upper() + item[1:]
     return item if not item or item[-1] in ".!?…。！？:;।؟" else item + "."
 
 
@@ -221,7 +220,9 @@ def _blocks(lines: list[str]) -> list[tuple[str, list[str]]]:
             end_para()
             if v.group(1).strip():
                 out.append(("visual", [inline_clean(v.group(1))]))
-        elif b := _BULLET.match(ln):
+        elif (b := _BULLET.match(ln)) and (
+            not _NUMBERED.match(ln) or bullets or _NUMBERED.match(nxt)
+        ):  # "1. Word" alone is a sentence, not a list
             end_para()
             bullets.append(b.group(1))
         elif not ln.strip():
