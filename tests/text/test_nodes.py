@@ -46,14 +46,16 @@ def _run(engine, tmp_path, script):
     # Speak reports progress at sentence 0 once per execution (the scheduler's own
     # per-element events count from 1): that counts how often the voice really ran.
     spoken = [
-        e for e in events if e.type == "node.progress" and e.node_id == "speak" and e.data["value"] == 0
+        e
+        for e in events
+        if e.type == "node.progress" and e.node_id == "speak" and e.data["value"] == 0
     ]
     previews = [e for e in events if e.type == "node.preview" and e.node_id == "split"]
     return res.outputs, len(spoken), previews
 
 
 def test_editing_a_visual_line_does_not_speak_again(engine, tmp_path):
-    first, spoken, previews = _run(engine, tmp_path, SCRIPT)
+    _, spoken, previews = _run(engine, tmp_path, SCRIPT)
     assert spoken == 2
     (preview,) = previews
     assert preview.data["kind"] == "scenes"
@@ -121,19 +123,25 @@ def test_language_without_voice_or_fallback_is_a_clear_error(monkeypatch):
     with pytest.raises(NodeInputError) as err:
         speak("Guten Tag, wie geht es Ihnen heute?", voice="auto")
     assert err.value.input == "voice"
-    assert "'de'" in str(err.value) and "espeak-ng" in str(err.value) and "voices/" in str(err.value)
+    assert (
+        "'de'" in str(err.value) and "espeak-ng" in str(err.value) and "voices/" in str(err.value)
+    )
 
 
 def test_scenes_command(tmp_path):
     src = tmp_path / "s.txt"
-    src.write_text("Intro\nThe first part says hello to everyone here.\n\nEnd\nAnd this is the end.\n")
+    src.write_text(
+        "Intro\nThe first part says hello to everyone here.\n\nEnd\nAnd this is the end.\n"
+    )
     exe = [sys.executable, "-m", "reelgraph.engine.cli", "scenes"]
     out = subprocess.run([*exe, str(src), "--json"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["rows"]
     assert [r["title"] for r in rows] == ["Intro", "End"]
     assert all(r["seconds"] > 0 and r["visual"] for r in rows)
-    out = subprocess.run([*exe, str(src), "--seconds", "2"], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [*exe, str(src), "--seconds", "2"], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0 and "## 1. Intro" in out.stdout and "scenes, about" in out.stdout
     src.write_bytes(b"\xff\xfe\x00junk")
     out = subprocess.run([*exe, str(src)], capture_output=True, text=True, cwd=ROOT)
