@@ -17,7 +17,7 @@ from .structure import Section, as_sentence, clean_text, parse_sections
 from .tone import delivery, sentiment, tone_of
 
 MODES = ("auto", "headings", "paragraphs", "sentences")
-MIN_WORDS = 4  # a piece shorter than this is merged into a neighbour, never its own scene
+MIN_WORDS = 2  # a piece shorter than this (one word, or none) joins a neighbour
 MAX_TITLE_WORDS = 7
 SECTION_SAMPLE = 400  # characters of a section that decide its language
 

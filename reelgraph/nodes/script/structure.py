@@ -9,7 +9,6 @@ apart from the narration, so they are never read aloud as run-on text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -41,9 +40,10 @@ class NotText(ValueError):
 
 
 def clean_text(text: str) -> str:
-    """Normalised text: NFC, Unix newlines, no control characters or BOM. Binary junk
+    """Cleaned text: Unix newlines, no control characters or BOM. Binary junk
     (mostly control characters or replacement marks) raises NotText."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # No Unicode normalisation: the narration keeps the author's exact characters.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\ufeff", "").replace("\t", " ")
     bad = len(_JUNK.findall(text))
     if text and bad > max(8, len(text) * 0.1):
