@@ -146,3 +146,26 @@ def test_scenes_command(tmp_path):
     src.write_bytes(b"\xff\xfe\x00junk")
     out = subprocess.run([*exe, str(src)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "not UTF-8" in out.stderr
+
+
+def test_mood_music_follows_the_scene_mood():
+    import numpy as np
+
+    from reelgraph.engine import NodeInputError
+    from reelgraph.media import AudioClip
+    from reelgraph.nodes.script.music import music_for_mood
+
+    voice = AudioClip(np.zeros((1, 48000 * 3), np.float32), 48000)
+    bright = music_for_mood("uplifting", match=voice, tail=0.5)
+    sad = music_for_mood("melancholic", match=voice, tail=0.5)
+    assert bright.duration == pytest.approx(3.5) and sad.duration == pytest.approx(3.5)
+
+    def centroid(a) -> float:  # where the energy sits in the spectrum
+        s = a.samples[0].numpy()
+        mag = np.abs(np.fft.rfft(s))
+        return float((mag * np.fft.rfftfreq(s.size, 1 / a.sample_rate)).sum() / mag.sum())
+
+    assert centroid(bright) > centroid(sad) * 1.3  # brighter, higher music for upbeat scenes
+    assert 0.2 < float(bright.samples.abs().max()) < 0.3  # a bed, -12 dBFS, under the voice
+    with pytest.raises(NodeInputError, match="unknown mood"):
+        music_for_mood("jazzy")
