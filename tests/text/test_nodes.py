@@ -128,24 +128,35 @@ def test_language_without_voice_or_fallback_is_a_clear_error(monkeypatch):
     )
 
 
-def test_scenes_command(tmp_path):
+def test_scenes_command(tmp_path, capsys):
+    """`reelgraph scenes`, found through the reelgraph.commands entry point."""
+    from reelgraph.engine.cli import main
+
     src = tmp_path / "s.txt"
     src.write_text(
         "Intro\nThe first part says hello to everyone here.\n\nEnd\nAnd this is the end.\n"
     )
-    exe = [sys.executable, "-m", "reelgraph.engine.cli", "scenes"]
-    out = subprocess.run([*exe, str(src), "--json"], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)["rows"]
+    assert main(["scenes", str(src), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["title"] for r in rows] == ["Intro", "End"]
     assert all(r["seconds"] > 0 and r["visual"] for r in rows)
-    out = subprocess.run(
-        [*exe, str(src), "--seconds", "2"], capture_output=True, text=True, cwd=ROOT
-    )
-    assert out.returncode == 0 and "## 1. Intro" in out.stdout and "scenes, about" in out.stdout
+    assert main(["scenes", str(src), "--seconds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "## 1. Intro" in out and "scenes, about" in out
     src.write_bytes(b"\xff\xfe\x00junk")
-    out = subprocess.run([*exe, str(src)], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 2 and "not UTF-8" in out.stderr
+    assert main(["scenes", str(src)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    src.write_text("   \n")
+    assert main(["scenes", str(src)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_scenes_command_is_registered():
+    out = subprocess.run(
+        [sys.executable, "-m", "reelgraph.engine.cli", "scenes", "--help"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0 and "--seconds" in out.stdout
 
 
 def test_mood_music_follows_the_scene_mood():
