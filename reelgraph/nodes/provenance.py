@@ -55,8 +55,10 @@ def provenance_record(
         inputs = n.get("inputs", {}) or {}
         if n.get("type") == "tts.Speak":
             voice = inputs.get("voice", "en_US-joe-medium")
-            if isinstance(voice, str):
-                models.add(voice if voice.startswith("coqui:") else f"piper:{voice}")
+            if voice == "auto":  # chosen per scene language at run time (Piper or espeak-ng)
+                models.add("tts:auto")
+            elif isinstance(voice, str):
+                models.add(voice if voice.startswith(("coqui:", "espeak:")) else f"piper:{voice}")
         for k, v in inputs.items():
             if k in MODEL_INPUTS and isinstance(v, str) and n.get("type") != "tts.Speak":
                 models.add(v)
