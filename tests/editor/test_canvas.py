@@ -246,7 +246,9 @@ def test_templates_export_and_import(editor: Editor, server: Server, tmp_path: P
     page.locator('.wf[data-kind="template"][data-name="demo_image"]').click()
     page.wait_for_function("window.reelgraph.current.doc.name === 'Image basics'")
     template = json.loads(
-        (Path(__file__).resolve().parents[2] / "workflows" / "demo_image.json").read_text()
+        (
+            Path(__file__).resolve().parents[2] / "reelgraph" / "workflows" / "demo_image.json"
+        ).read_text()
     )
     assert editor.doc()["nodes"] == template["nodes"]
     assert page.locator("[data-node-id]").count() == len(template["nodes"])

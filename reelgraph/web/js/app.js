@@ -201,6 +201,13 @@ class App {
   renderTabs() {
     $(".tabs").innerHTML = this.tabs.map((t) => `<div class="tab${t === this.current ? " on" : ""}${t.dirty ? " dirty" : ""}" data-tab="${t.id}" role="tab" title="${esc(t.name ? `saved as ${t.name}` : t.source === "template" ? "from a template: not saved yet" : "not saved yet")}">` +
       `<span class="tname">${esc(this.tabTitle(t))}</span><span class="tdot" title="unsaved changes">●</span><button class="tclose" title="close tab">×</button></div>`).join("");
+    const on = $(".tabs .tab.on");
+    if (on) { // keep the active tab in view when the strip scrolls
+      const strip = $(".tabs");
+      const a = on.getBoundingClientRect(), b = strip.getBoundingClientRect();
+      if (a.left < b.left) strip.scrollLeft -= b.left - a.left;
+      else if (a.right > b.right) strip.scrollLeft += a.right - b.right;
+    }
     document.title = `${this.current ? this.tabTitle(this.current) + (this.current.dirty ? " •" : "") + " — " : ""}reelgraph`;
   }
 
@@ -638,7 +645,8 @@ class App {
       this.renderIssues();
       this.runs.set(res.run_id, { tabId: tab.id, status: "queued", name: body.name });
       // fresh states: every node the run may touch starts as queued
-      tab.run = { id: res.run_id, states: {}, previews: {} };
+      // previews stay until this run replaces them: a cached node sends none, and its result is unchanged
+      tab.run = { id: res.run_id, states: {}, previews: { ...((tab.run && tab.run.previews) || {}) } };
       for (const [id, n] of Object.entries(tab.doc.nodes)) if (!n.bypass) tab.run.states[id] = { state: "queued" };
       if (tab === this.current) this.editor.applyRunStates();
       const early = this.early && this.early.get(res.run_id);
@@ -994,6 +1002,7 @@ class App {
       if (mod && k === "s") { e.preventDefault(); this.save(e.shiftKey); return; }
       if (mod && k === "enter") { e.preventDefault(); this.queue(e.shiftKey && this.editor.selected.size ? [...this.editor.selected] : null); return; }
       if (mod && k === "o") { e.preventDefault(); this.action("open"); return; }
+      if (mod && k === "v") this.pasteKeyAt = performance.now();
       if (editable(e.target)) return;
       if (mod && k === "z") { e.preventDefault(); if (e.shiftKey) this.redo(); else this.undo(); return; }
       if (mod && k === "y") { e.preventDefault(); this.redo(); return; }
@@ -1032,7 +1041,10 @@ class App {
       if (text && this.pasteText(text)) { e.preventDefault(); return; }
       const file = e.clipboardData && e.clipboardData.files[0];
       if (file) { e.preventDefault(); this.openFile(file); return; }
-      this.pasteFromStore();
+      // Only a paste asked for with the keyboard falls back to our own clipboard: a middle click
+      // on Linux pastes the primary selection, and that event comes with no text at all.
+      if (this.pasteKeyAt && performance.now() - this.pasteKeyAt < 1500) this.pasteFromStore();
+      this.pasteKeyAt = 0;
     });
     document.addEventListener("pointerdown", (e) => { if (!e.target.closest(".menu")) this.closeMenus(); });
     // drag and drop of workflow files

@@ -3,7 +3,7 @@
 
 import { GROUP_COLORS, NODE_COLORS, curve, groupBounds, linkKey } from "./geometry.js";
 import { canConnect, typeColor } from "./types.js";
-import { clampNumber, formatNumber, initialValue, isLink, parseValue } from "./widgets.js";
+import { clampNumber, formatNumber, initialValue, isLink, parseValue, widgetHeight } from "./widgets.js";
 
 /**
  * Replace `target` with a text field holding `value`; Enter or blur commits, Escape
@@ -107,6 +107,8 @@ export class InteractionMethods {
     if (sock) { e.preventDefault(); return this.wireDrag(e, sock); }
     const rr = t.closest(".reroute");
     if (rr) { e.preventDefault(); return this.rerouteDrag(e, rr); }
+    const mlr = t.closest(".mlresize");
+    if (mlr) { e.preventDefault(); return this.textBoxResize(e, mlr); }
     const scrub = t.closest(".num .scrub");
     if (scrub) { e.preventDefault(); return this.scrubDrag(e, scrub); }
     if (t.closest("input, textarea, select, button, summary, pre, video, audio, a, .toggle")) return;
@@ -313,7 +315,34 @@ export class InteractionMethods {
       this.doc.nodes[l.to].ui.reroutes[l.input][i] = p;
       el.setAttribute("cx", p[0]); el.setAttribute("cy", p[1]);
       this.linkEls.get(l.key)?.setAttribute("d", this.linkPath(l));
+      this.scheduleDraw(); // the wire itself is drawn on the canvas
     }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+  }
+
+  /** Drag the handle under a multi-line text box: its height is kept in node.ui.heights. */
+  textBoxResize(e, handle) {
+    const row = handle.closest(".row");
+    const el = row.closest(".node");
+    const id = el.dataset.nodeId;
+    const input = row.dataset.input;
+    const n = this.doc.nodes[id];
+    const h0 = row.getBoundingClientRect().height / this.view.zoom;
+    const before = JSON.stringify(this.doc);
+    const sy = e.clientY;
+    this.drag(e, (ev) => {
+      const h = widgetHeight(this.inputSpec(id, input), false, h0 + (ev.clientY - sy) / this.view.zoom);
+      n.ui = n.ui || {};
+      n.ui.heights = { ...(n.ui.heights || {}), [input]: h };
+      this.layouts.delete(id);
+      row.style.height = `${h}px`;
+      el.style.height = `${this.layout(id).h}px`;
+      this.updateLinksOf([id]);
+    }, (ev, moved) => {
+      if (!moved || JSON.stringify(this.doc) === before) return;
+      this.app.pushUndo(this.tab, before);
+      this.refreshNodes([id]);
+      this.app.onChange();
+    });
   }
 
   /** Drag a wire from a socket. From a linked input, picks the existing link up. */
@@ -333,7 +362,7 @@ export class InteractionMethods {
     const type = dir === "out" ? this.outputType(id, name) : (this.inputSpec(id, name)?.type || "ANY");
     const anchor = this.sockPos(id, dir, name);
     this.tempWire.setAttribute("stroke", typeColor(type));
-    this.tempWire.style.display = "";
+    this.tempWire.style.display = "inline"; // (the stylesheet hides it between drags)
     if (detached) this.linkEls.get(linkKey(detached.to, detached.input))?.classList.add("ghost");
     // mark every socket as a fit or not for this wire
     this.root.classList.add("wiring");

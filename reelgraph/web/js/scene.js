@@ -3,7 +3,7 @@
 
 import { GRID, GROUP_COLORS, HEAD, PAD_T, STATE_COLORS, groupBounds, safeColor } from "./geometry.js";
 import { typeColor } from "./types.js";
-import { ROW, isLink, widgetHeight } from "./widgets.js";
+import { ROW } from "./widgets.js";
 
 export class SceneMethods {
   scheduleDraw() {
@@ -132,8 +132,7 @@ export class SceneMethods {
           if (lay.ports.outputs[i]) ctx.fillRect(x1 - 44, y, 44, 6);
         }
         let y = p[1] + HEAD + PAD_T + lay.ioRows * ROW;
-        for (const spec of lay.widgetIns) {
-          const h = spec.readonly ? ROW : widgetHeight(spec, isLink((n.inputs || {})[spec.name]));
+        for (const { h } of lay.rows) {
           ctx.fillRect(x0, y + 9, x1 - x0, h > ROW ? h - 14 : 6);
           y += h;
         }
