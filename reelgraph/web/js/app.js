@@ -88,6 +88,8 @@ class App {
         <button data-act="undo" class="icon" title="undo (Ctrl+Z)">↶</button>
         <button data-act="redo" class="icon" title="redo (Ctrl+Shift+Z)">↷</button>
         <button data-act="help" class="icon" title="keyboard shortcuts (?)">?</button>
+        <button data-act="app" class="appbtn" title="use this workflow as a form: its params as fields, a Run button, no graph">App view</button>
+        <button data-act="gallery" title="all templates and apps, with pictures">Gallery</button>
       </div>
       <div class="runbar">
         <span id="conn" class="conn off" title="connecting…"></span>
@@ -147,8 +149,24 @@ class App {
       save: () => this.save(), saveas: () => this.save(true), import: () => this.importFile(), export: () => this.exportFile(),
       undo: () => this.undo(), redo: () => this.redo(), help: () => this.showShortcuts(),
       queue: () => this.queue(), cancel: () => this.cancelRun(),
+      app: () => this.openApp(), gallery: () => { location.href = "/app/"; },
     };
     map[act]?.();
+  }
+
+  /** The app view runs the saved workflow (or the template): save first when there are changes. */
+  async openApp() {
+    const tab = this.current;
+    if (!Object.keys(tab.doc.params || {}).length) {
+      this.toast("This workflow has no params yet: right-click a widget on a node to expose it as a form field", "warn", 6000);
+      return;
+    }
+    let name = tab.name || (tab.source === "template" && !tab.dirty ? tab.template : null);
+    if (!name || tab.dirty) {
+      if (!(await this.save())) return;
+      name = tab.name;
+    }
+    location.href = `/app/${encodeURIComponent(name)}`;
   }
 
   toast(text, kind = "info", ms = 3500) {
@@ -162,7 +180,7 @@ class App {
   // ------------------------------------------------------------------ tabs
   newTab(doc, meta = {}) {
     const tab = { id: `t${++tabSeq}`, doc, undo: [], redo: [], dirty: false, name: meta.name || null,
-      source: meta.source || null, run: null, view: null, saved: meta.name ? JSON.stringify(doc) : null };
+      source: meta.source || null, template: meta.template || null, run: null, view: null, saved: meta.name ? JSON.stringify(doc) : null };
     this.tabs.push(tab);
     this.switchTab(tab.id);
     this.checkMissing(tab);
@@ -266,7 +284,7 @@ class App {
     try {
       const data = {
         current: this.tabs.indexOf(this.current),
-        tabs: this.tabs.map((t) => ({ doc: this.serialize(t), name: t.name, source: t.source, dirty: t.dirty, saved: t.saved })),
+        tabs: this.tabs.map((t) => ({ doc: this.serialize(t), name: t.name, source: t.source, template: t.template, dirty: t.dirty, saved: t.saved })),
       };
       localStorage.setItem(DRAFTS, JSON.stringify(data));
     } catch (e) {
@@ -281,7 +299,7 @@ class App {
     for (const t of data.tabs) {
       if (!t || !t.doc || typeof t.doc.nodes !== "object") continue;
       const tab = { id: `t${++tabSeq}`, doc: t.doc, undo: [], redo: [], dirty: Boolean(t.dirty), name: t.name || null,
-        source: t.source || null, run: null, view: null, saved: t.saved ?? null };
+        source: t.source || null, template: t.template || null, run: null, view: null, saved: t.saved ?? null };
       this.tabs.push(tab);
       this.checkMissing(tab, true);
     }
@@ -335,7 +353,7 @@ class App {
       if (this.current && !this.current.dirty && !Object.keys(this.current.doc.nodes).length && !this.current.name) {
         this.tabs.splice(this.tabs.indexOf(this.current), 1); // replace an empty, untouched tab
       }
-      return this.newTab(doc, { name: source === "workflow" ? name : null, source });
+      return this.newTab(doc, { name: source === "workflow" ? name : null, source, template: source === "template" ? name : null });
     } catch (e) {
       this.toast(`Cannot open “${name}”: ${e.message}`, "bad", 6000);
       return null;
