@@ -86,7 +86,11 @@ class AppView {
     const w = f.widget || {};
     const v = f.default;
     let control;
-    if (f.control === "textarea") control = `<textarea id="${id}" name="${esc(f.name)}" rows="10" spellcheck="true">${esc(v ?? "")}</textarea>`;
+    if (f.control === "textarea") {
+      // as tall as its text (a title: 2 lines; a script: up to 14), and the user can make it taller
+      const rows = Math.min(14, Math.max(2, String(v ?? "").split("\n").length + 1, Math.ceil(String(v ?? "").length / 60)));
+      control = `<textarea id="${id}" name="${esc(f.name)}" rows="${rows}" spellcheck="true">${esc(v ?? "")}</textarea>`;
+    }
     else if (f.control === "select") {
       const options = [...(w.options || [])];
       if (v !== undefined && v !== null && v !== "" && !options.includes(v)) options.unshift(v);
