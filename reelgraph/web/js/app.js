@@ -549,7 +549,7 @@ class App {
             ? `<textarea class="pdefault" rows="3">${esc(fmt(p.default ?? ""))}</textarea>`
             : `<input class="pdefault" value="${esc(fmt(p.default ?? ""))}" title="default">`) +
           `<input class="plabel" value="${esc(p.label || "")}" placeholder="label in the app view (optional)">` +
-          `<input class="pdesc" value="${esc(p.description || "")}" placeholder="help text in the app view (optional)"></li>`;
+          `<input class="pdescr" value="${esc(p.description || "")}" placeholder="help text in the app view (optional)"></li>`;
       }).join("") + `</ul>` : `<p class="empty">No params yet.</p>`);
     panel.onchange = (e) => {
       const li = e.target.closest(".param");
@@ -561,7 +561,7 @@ class App {
         const p = d.params[name];
         if (f.classList.contains("ptype")) p.type = f.value;
         if (f.classList.contains("plabel")) { if (f.value) p.label = f.value; else delete p.label; }
-        if (f.classList.contains("pdesc")) { if (f.value) p.description = f.value; else delete p.description; }
+        if (f.classList.contains("pdescr")) { if (f.value) p.description = f.value; else delete p.description; }
         if (f.classList.contains("pdefault")) {
           const v = coerce(f.value, p.type);
           if (v === undefined) { this.toast(`“${f.value}” is not a valid ${p.type}`, "bad"); return; }
