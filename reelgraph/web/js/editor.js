@@ -11,6 +11,7 @@ import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, wi
 
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
+const HYDRATE_BUDGET_MS = 6;
 const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
@@ -246,17 +247,28 @@ export class Editor {
     return p[0] < x1 && p[0] + lay.w > x0 && p[1] < y1 && p[1] + lay.h > y0;
   }
 
-  /** Fill in the shells that are (nearly) in view. */
+  /**
+   * Fill in the shells that are (nearly) in view, a few milliseconds' worth per frame: zooming
+   * in across the level-of-detail cut-off brings a hundred nodes into view at once, and
+   * building all their widgets in one frame stalled it. Nodes in view come first.
+   */
   hydrate() {
     if (this.lod || !this.shells || !this.shells.size) return;
-    const vis = this.viewRect(300);
-    for (const id of [...this.shells]) {
-      if (!this.doc.nodes[id] || !this.intersects(id, vis)) continue;
+    const t0 = performance.now();
+    const near = this.viewRect(0), vis = this.viewRect(300);
+    const order = [...this.shells].filter((id) => this.doc.nodes[id] && this.intersects(id, vis));
+    order.sort((a, b) => this.intersects(b, near) - this.intersects(a, near));
+    let left = false;
+    for (const id of order) {
+      if (performance.now() - t0 > HYDRATE_BUDGET_MS) { left = true; break; }
       const el = this.nodeEls.get(id);
       this.shells.delete(id);
       if (!el) continue;
       el.querySelector(".nbody").innerHTML = this.bodyHTML(id, this.doc.nodes[id]);
       el.removeAttribute("data-shell");
+    }
+    if (left && !this.hydrateFrame) {
+      this.hydrateFrame = requestAnimationFrame(() => { this.hydrateFrame = 0; this.hydrate(); });
     }
   }
 
@@ -467,6 +479,7 @@ export class Editor {
   setLod(lod) {
     if (lod === this.lod) return;
     this.lod = lod;
+    this.sceneDirty = true; // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
   }
@@ -489,7 +502,7 @@ export class Editor {
     this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
-    this.drawScene();
+    this.updateScene();
     this.drawMinimap();
     // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
     // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.

@@ -44,7 +44,7 @@ export class InteractionMethods {
     root.addEventListener("change", (e) => this.onFieldChange(e));
     root.addEventListener("keydown", (e) => this.onFieldKey(e));
     root.addEventListener("click", (e) => this.onClick(e));
-    window.addEventListener("resize", () => { this.rect = null; this.scheduleView(); });
+    window.addEventListener("resize", () => { this.rect = null; this.sceneDirty = true; this.scheduleView(); });
     this.minimap.addEventListener("pointerdown", (e) => this.onMinimap(e));
   }
 
