@@ -31,7 +31,7 @@ from reelgraph import (
 )
 from reelgraph.media import PROVENANCE_KEY, WORKFLOW_KEY
 
-from .provenance import provenance_record
+from .provenance import embedded_workflow, provenance_record
 
 PRESETS = (
     "ultrafast",
@@ -250,6 +250,7 @@ def _check_name(values: dict[str, Any]) -> list[tuple[str, str]]:
     outputs={"path": FilePath},
     side_effects=True,
     validate=_check_name,
+    uses_params=True,  # the file embeds every param value of the run
 )
 def encode(
     video: Video,
@@ -270,15 +271,16 @@ def encode(
         raise NodeInputError("video", "the video has no frames")
     name = filename if filename.lower().endswith(".mp4") else f"{filename}.mp4"
     path = ctx.output_path(name)
-    prov = provenance_record(ctx.workflow)
+    workflow = embedded_workflow(ctx.workflow, ctx.params)
+    prov = provenance_record(workflow, ctx.params)
     meta = {
         "comment": f"AI-generated with reelgraph {prov['version']}",
         PROVENANCE_KEY: json.dumps(prov, sort_keys=True),
     }
-    if ctx.workflow:
-        meta["title"] = str(ctx.workflow.get("name", ""))
+    if workflow:
+        meta["title"] = str(workflow.get("name", ""))
         if embed_workflow:
-            meta[WORKFLOW_KEY] = json.dumps(ctx.workflow, ensure_ascii=False)
+            meta[WORKFLOW_KEY] = json.dumps(workflow, ensure_ascii=False)
     encode_mp4(
         video,
         path,
