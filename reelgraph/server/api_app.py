@@ -339,3 +339,172 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/app/{name}", get_app)
     r.add_get("/api/app/{name}/runs", get_app_runs)
     r.add_get("/api/app/{name}/thumbnail", get_thumbnail)
+    add_batch_routes(app)
+
+
+# ---------------------------------------------------------------- batch view helpers
+async def post_sheet(request: web.Request) -> web.Response:
+    """A CSV / TSV / JSONL / XLSX as columns and rows, for the batch view's column mapping.
+
+    The raw file is the body; `?filename=` tells its kind. Nothing is run or stored.
+    """
+    s = server_of(request)
+    _find(s, request.match_info["name"])
+    from reelgraph.engine.batch import RowsError, parse_rows
+
+    filename = Path(request.query.get("filename") or "rows.csv").name
+    data = await request.read()
+    if not data:
+        raise bad("the sheet is empty")
+    try:
+        rows = await asyncio.to_thread(parse_rows, data, filename)
+    except RowsError as exc:
+        raise bad(str(exc)) from None
+    return web.json_response(
+        {
+            "file": filename,
+            "columns": rows.columns,
+            "rows": [r.values for r in rows.rows],
+            "lines": [r.line for r in rows.rows],
+        },
+        dumps=lambda o: json.dumps(o, default=str),
+    )
+
+
+async def post_still(request: web.Request) -> web.Response:
+    """Queue a still frame of one row (its params) before a batch runs: the thumbnail run."""
+    s = server_of(request)
+    name = request.match_info["name"]
+    doc, _ = await _load(s, name)
+    body = await request.json()
+    params = body.get("params") if isinstance(body, dict) else None
+    if not isinstance(params, dict):
+        raise bad("body must be {'params': {name: value}}")
+    reg = await s.registry()
+    thumb = await asyncio.to_thread(_thumbnail_workflow, doc, reg)
+    if thumb is None:
+        raise bad("this workflow draws no picture that can be previewed without a model", 422)
+    targets = thumb.pop("targets")
+    wf = parse_workflow_or_400(thumb)
+    from reelgraph.engine import WorkflowError
+    from reelgraph.engine.workflow import apply_params
+
+    try:
+        apply_params(wf, params)  # a row that cannot run is said now, not after a queue wait
+    except WorkflowError as exc:
+        raise bad(
+            "the row does not fit the workflow", issues=[i.to_dict() for i in exc.issues]
+        ) from None
+    run_id = new_run_id()
+    label = f"preview: {name}"[:200]
+    s.store.add(run_id, wf.doc, params, targets, label)
+    s.hub.publish({"type": "run.queued", "run_id": run_id, "name": label, "time": time.time()})
+    s.runner.wake()
+    return web.json_response({"run_id": run_id, "url": f"/api/app/stills/{run_id}"}, status=202)
+
+
+async def get_still(request: web.Request) -> web.StreamResponse:
+    """200 PNG when the still's run is done; 202 while it runs; 422 with the error if it failed."""
+    s = server_of(request)
+    run_id = request.match_info["run_id"]
+    row = s.store.get(run_id)
+    if row is None or not str(row.get("name", "")).startswith("preview: "):
+        raise bad("no such preview", 404)
+    png = s.data / "thumbnails" / f"still-{run_id}.png"
+    if png.is_file():
+        return web.FileResponse(png, headers={"Content-Type": "image/png"})
+    if row["status"] in ("queued", "running"):
+        return web.json_response({"status": row["status"]}, status=202)
+    made = sorted((s.outputs_dir / run_id).rglob("*.mp4")) if row["status"] == "finished" else []
+    if not made:
+        err = row.get("error")
+        message = err.get("message") if isinstance(err, dict) else f"the preview {row['status']}"
+        return web.json_response({"status": row["status"], "error": message}, status=422)
+    png.parent.mkdir(exist_ok=True)
+    await asyncio.to_thread(_shrink, made[0], png)
+    return web.FileResponse(png, headers={"Content-Type": "image/png"})
+
+
+class _Pipe:
+    """A write-only, unseekable file whose bytes go to an asyncio queue (with back-pressure)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]):
+        self.loop, self.queue = loop, queue
+
+    def write(self, data: bytes) -> int:
+        if data:
+            asyncio.run_coroutine_threadsafe(self.queue.put(bytes(data)), self.loop).result()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+async def get_batch_zip(request: web.Request) -> web.StreamResponse:
+    """Every file of every row of a batch as one ZIP, streamed while it is written (not built in memory)."""
+    import re
+    import zipfile
+
+    from .api_batches import _store
+
+    s = server_of(request)
+    batch_id = request.match_info["batch_id"]
+    store = _store(request)
+    b = store.get(batch_id)
+    if b is None:
+        raise bad("no such batch", 404)
+    files: list[tuple[Path, str]] = []
+    for r in store.rows(batch_id):
+        run_id = r.get("run_id")
+        if not run_id or not re.fullmatch(r"[0-9a-f]{16}", run_id):
+            continue
+        folder = s.outputs_dir / run_id
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(r["stem"]))[:80] or f"row{r['row']}"
+        for f in _run_files(s.outputs_dir, run_id):
+            path = s.outputs_dir.parent / f["file"]
+            if path.is_file() and folder in path.parents:
+                files.append(
+                    (path, f"{int(r['row']):04d}-{stem}/{path.relative_to(folder).as_posix()}")
+                )
+    if not files:
+        raise bad("no row of this batch has made a file yet", 404)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+
+    def produce() -> None:
+        try:
+            # stored, not deflated: videos are compressed already; unseekable: data descriptors
+            with zipfile.ZipFile(_Pipe(loop, queue), "w", zipfile.ZIP_STORED) as z:  # type: ignore[arg-type]
+                for path, arc in files:
+                    z.write(path, arc)
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", b.get("name") or batch_id)[:60] or batch_id
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{name}-{batch_id[:8]}.zip"',
+        }
+    )
+    await resp.prepare(request)
+    task = asyncio.ensure_future(asyncio.to_thread(produce))
+    try:
+        while (chunk := await queue.get()) is not None:
+            await resp.write(chunk)
+    finally:
+        while not task.done():  # a client that went away: let the writer finish into the void
+            with contextlib.suppress(asyncio.QueueEmpty):
+                queue.get_nowait()
+            await asyncio.sleep(0.01)
+    await task
+    await resp.write_eof()
+    return resp
+
+
+def add_batch_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/app/{name}/sheet", post_sheet)
+    r.add_post("/api/app/{name}/still", post_still)
+    r.add_get("/api/app/stills/{run_id}", get_still)
+    r.add_get("/api/app/batches/{batch_id}/zip", get_batch_zip)

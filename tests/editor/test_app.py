@@ -164,3 +164,49 @@ def test_the_editor_switches_to_the_app_view(editor: Editor) -> None:
     editor.page.wait_for_url("**/app/explainer")
     editor.page.wait_for_function("window.reelapp && window.reelapp.interactiveMs > 0")
     assert editor.page.locator('[data-field="script"] textarea').count() == 1
+
+
+def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) -> None:
+    import base64
+    import io
+    import zipfile
+
+    page = app.page
+    open_app(app, "/app/demo_image/batch")
+    csv = "Colour,blur,notes\n#ff0000,1.5,first\n#00aa00,4,second\n"
+    page.evaluate(
+        """([b64]) => { const dt = new DataTransfer();
+        dt.items.add(new File([atob(b64)], 'people.csv', { type: 'text/csv' }));
+        for (const t of ['dragover', 'drop']) window.dispatchEvent(new DragEvent(t, { dataTransfer: dt, bubbles: true, cancelable: true })); }""",
+        [base64.b64encode(csv.encode()).decode()],
+    )
+    table = page.locator(".maptable")
+    table.wait_for(state="visible", timeout=20000)
+    # matched by label ("Colour") and by name ("blur"); "notes" fills nothing
+    sel = {
+        c: page.locator(f'tr[data-col="{c}"] select').input_value()
+        for c in ("Colour", "blur", "notes")
+    }
+    assert sel == {"Colour": "color", "blur": "blur", "notes": ""}
+    assert page.locator('tr[data-col="Colour"] .sample').inner_text() == "#ff0000"
+    # the user can change the mapping: un-map blur, then map it back
+    page.locator('tr[data-col="blur"] select').select_option("")
+    assert "Softness" in page.locator(".mapping").inner_text()  # now the same for every video
+    page.locator('tr[data-col="blur"] select').select_option("blur")
+    # row 1 as a still frame before anything runs
+    page.locator(".stillimg img").wait_for(state="attached", timeout=120000)
+    shot(page, "batch-mapping")
+    page.locator(".runall").click()
+    page.wait_for_function(
+        "document.querySelectorAll('.rowgrid tbody tr.st-finished').length === 2", timeout=180000
+    )
+    assert (
+        page.locator(".rowgrid tbody tr .rthumb img, .rowgrid tbody tr .rthumb video").count() == 2
+    )
+    assert "All done: 2 of 2 made" in page.locator(".batchrun .stext").inner_text()
+    shot(page, "batch-grid")
+    href = page.locator("a.zip").get_attribute("href")
+    res = page.request.get(f"{app.server.url}{href}")
+    assert res.status == 200 and res.headers["content-type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(res.body())).namelist()
+    assert any(n.startswith("0001-") for n in names) and any(n.startswith("0002-") for n in names)

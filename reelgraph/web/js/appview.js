@@ -60,6 +60,7 @@ class AppView {
 
   async start() {
     const main = shell(`<a href="/app/">Apps</a> <span class="sep">/</span> <b class="apptitle">${esc(this.name)}</b>`,
+      `<a class="button" href="/app/${enc(this.name)}/batch" title="a spreadsheet in, one video per row">Many videos (batch)</a>` +
       `<a class="button" href="/?workflow=${enc(this.name)}" title="see and change how this video is made">Open in editor</a>`);
     let spec;
     try { spec = await getJSON(`/api/app/${enc(this.name)}`); } catch (e) {
@@ -296,11 +297,170 @@ function resultHTML(files, big, summary) {
   return `<div class="resultbox">${media || `<p class="muted">It finished, but made no file to show.</p>`}<div class="dls">${dl}${took}</div></div>`;
 }
 
+// ---------------------------------------------------------------- batch: a sheet of rows, one video each
+const norm = (t) => String(t ?? "").toLowerCase().replace(/[^a-z0-9]+/g, "");
+const FINAL_ROW = ["finished", "failed", "cancelled", "invalid"];
+const ROW_WORDS = { queued: "Waiting", running: "Making…", finished: "Done", failed: "Failed", cancelled: "Stopped", invalid: "Not valid" };
+
+class BatchView {
+  constructor(name) { this.name = name; }
+
+  async start() {
+    const main = shell(`<a href="/app/">Apps</a> <span class="sep">/</span> <a class="apptitle" href="/app/${enc(this.name)}">${esc(this.name)}</a> <span class="sep">/</span> <b>Many videos</b>`,
+      `<a class="button" href="/app/${enc(this.name)}">One video</a>`);
+    main.classList.add("batchmain");
+    try { this.spec = await getJSON(`/api/app/${enc(this.name)}`); } catch (e) {
+      main.innerHTML = `<div class="apperror"><h2>This app cannot be opened</h2><p>${esc(e.message)}</p></div>`;
+      window.reelapp.interactiveMs = performance.now();
+      return;
+    }
+    $(".apptitle").textContent = this.spec.title;
+    main.innerHTML = `<h1>${esc(this.spec.title)}: many videos at once</h1>` +
+      `<p class="muted lead">One row of a spreadsheet per video. Each column fills one setting; settings without a column keep the form's value.</p>` +
+      `<label class="sheetdrop"><input type="file" accept=".csv,.tsv,.jsonl,.xlsx,text/csv" hidden><b>Drop a CSV or XLSX file here</b><span class="muted">or click to choose one</span></label>` +
+      `<section class="mapping" hidden></section><section class="batchrun" hidden></section>`;
+    const drop = $(".sheetdrop");
+    drop.querySelector("input").onchange = (e) => { if (e.target.files[0]) this.readSheet(e.target.files[0]); };
+    window.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+    window.addEventListener("dragleave", () => drop.classList.remove("over"));
+    window.addEventListener("drop", (e) => {
+      e.preventDefault();
+      drop.classList.remove("over");
+      const f = e.dataTransfer.files[0];
+      if (f) this.readSheet(f);
+    });
+    window.reelapp.interactiveMs = performance.now();
+  }
+
+  async readSheet(file) {
+    const box = $(".mapping");
+    box.hidden = false;
+    box.innerHTML = `<p class="muted">Reading ${esc(file.name)}…</p>`;
+    const res = await fetch(`/api/app/${enc(this.name)}/sheet?filename=${enc(file.name)}`, { method: "POST", body: file });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { box.innerHTML = `<div class="apperror"><h2>This file cannot be read</h2><p>${esc(data.error || res.statusText)}</p></div>`; return; }
+    this.sheet = data;
+    // columns matched to settings by name (or label), ignoring case, spaces and punctuation
+    this.map = {};
+    for (const c of data.columns) {
+      const f = this.spec.fields.find((x) => norm(x.name) === norm(c) || norm(x.label) === norm(c));
+      this.map[c] = f ? f.name : "";
+    }
+    this.renderMapping();
+  }
+
+  renderMapping() {
+    const { columns, rows, file } = this.sheet;
+    const options = (c) => `<option value="">(not used)</option>` + this.spec.fields.map((f) => `<option value="${esc(f.name)}"${this.map[c] === f.name ? " selected" : ""}>${esc(f.label)}</option>`).join("");
+    const used = new Set(Object.values(this.map).filter(Boolean));
+    const unset = this.spec.fields.filter((f) => !used.has(f.name));
+    $(".mapping").innerHTML = `<h2>${esc(file)}: ${rows.length} row${rows.length === 1 ? "" : "s"}</h2>` +
+      `<div class="mapgrid"><table class="maptable"><thead><tr><th>Column</th><th>Row 1</th><th>Fills the setting</th></tr></thead><tbody>` +
+      columns.map((c) => `<tr data-col="${esc(c)}"><td><b>${esc(c)}</b></td><td class="sample">${esc(String(rows[0]?.[c] ?? "")).slice(0, 120)}</td><td><select class="mapsel">${options(c)}</select></td></tr>`).join("") +
+      `</tbody></table><div class="still"><div class="stillimg"><span class="muted">Row 1 as a still frame appears here</span></div><p class="muted small stillnote"></p></div></div>` +
+      (unset.length ? `<p class="muted">Not in the sheet, so the same for every video: ${unset.map((f) => esc(f.label)).join(", ")}.</p>` : "") +
+      `<div class="formacts"><button class="primary runall">▶ Make ${rows.length} video${rows.length === 1 ? "" : "s"}</button></div>`;
+    $(".mapping").onchange = (e) => {
+      const tr = e.target.closest("tr[data-col]");
+      if (!tr) return;
+      this.map[tr.dataset.col] = e.target.value;
+      this.renderMapping();
+    };
+    $(".runall").onclick = () => this.runAll(this.mappedRows());
+    this.previewRow1();
+  }
+
+  mappedRows() {
+    return this.sheet.rows.map((r) => {
+      const out = {};
+      for (const [c, p] of Object.entries(this.map)) if (p && r[c] !== undefined && r[c] !== null && r[c] !== "") out[p] = r[c];
+      return out;
+    });
+  }
+
+  async previewRow1() {
+    const seq = (this.stillSeq = (this.stillSeq || 0) + 1);
+    const img = $(".stillimg"), note = $(".stillnote");
+    note.textContent = "Drawing row 1…";
+    let res;
+    try {
+      res = await fetch(`/api/app/${enc(this.name)}/still`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ params: this.mappedRows()[0] || {} }) });
+    } catch { return; }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { note.textContent = res.status === 422 ? "This workflow has no picture to preview before it runs." : `Row 1 does not fit: ${plainError(data.error).text}`; return; }
+    for (let i = 0; i < 200 && seq === this.stillSeq; i++) {
+      const r = await fetch(data.url);
+      if (r.status === 200) {
+        img.innerHTML = `<img src="${URL.createObjectURL(await r.blob())}" alt="row 1 as a still frame">`;
+        note.textContent = "Row 1, as a still frame (before anything runs)";
+        return;
+      }
+      if (r.status !== 202) { const d = await r.json().catch(() => ({})); note.textContent = `Row 1 could not be drawn: ${plainError(d.error).text}`; return; }
+      await new Promise((ok) => setTimeout(ok, 700));
+    }
+  }
+
+  async runAll(rows) {
+    const res = await fetch("/api/batches", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ workflow: this.name, rows, name: this.spec.title }) });
+    const data = await res.json().catch(() => ({}));
+    const box = $(".batchrun");
+    box.hidden = false;
+    if (!res.ok) {
+      const problems = data.problems || data.issues || [];
+      box.innerHTML = `<div class="apperror"><h2>The rows cannot be made yet</h2><p>${problems.length ? "Fix these rows in the sheet (or change which column fills which setting):" : esc(data.error || "")}</p>` +
+        (problems.length ? `<ul>${problems.slice(0, 20).map((p) => `<li>${p.row ? `Row ${esc(p.row)}` : ""}${p.column ? `, column “${esc(p.column)}”` : ""}: ${esc(p.message)}</li>`).join("")}</ul>` : "") +
+        `<details><summary>Technical details</summary><pre>${esc(JSON.stringify(data, null, 2))}</pre></details></div>`;
+      return;
+    }
+    this.batch = data.batch_id;
+    this.follow();
+  }
+
+  async follow() {
+    const id = this.batch;
+    let b;
+    try { b = await getJSON(`/api/batches/${enc(id)}`); } catch { return; }
+    if (id !== this.batch) return;
+    this.renderGrid(b);
+    const open = b.rows.some((r) => !FINAL_ROW.includes(r.status));
+    if (open) setTimeout(() => this.follow(), 1200);
+  }
+
+  renderGrid(b) {
+    const rows = b.rows;
+    const done = rows.filter((r) => FINAL_ROW.includes(r.status)).length;
+    const failed = rows.filter((r) => ["failed", "invalid", "cancelled"].includes(r.status));
+    const open = done < rows.length;
+    const file = (r) => (r.files || []).find((f) => /\.mp4$/i.test(f.file)) || (r.files || []).find((f) => /\.(png|jpe?g)$/i.test(f.file));
+    $(".batchrun").innerHTML = `<div class="status"><div class="stext">${open ? `Making videos: ${done} of ${rows.length} done` : `All done: ${rows.length - failed.length} of ${rows.length} made`}</div>` +
+      `<div class="bar"><i style="width:${Math.round((100 * done) / Math.max(1, rows.length))}%"></i></div>` +
+      `<div class="formacts">${open ? `<button class="cancelall">Stop the rest</button>` : ""}${!open && failed.length ? `<button class="retry">Try the ${failed.length} failed row${failed.length > 1 ? "s" : ""} again</button>` : ""}` +
+      `${done ? `<a class="button primary zip" href="/api/app/batches/${enc(b.id)}/zip" download>Download everything (ZIP)</a>` : ""}</div></div>` +
+      `<table class="rowgrid"><thead><tr><th>#</th><th>Video</th><th>Name</th><th>Status</th><th>Took</th><th>Problem</th></tr></thead><tbody>` +
+      rows.map((r) => {
+        const f = file(r);
+        const media = f ? (/\.mp4$/i.test(f.file) ? `<video src="${esc(f.url)}" preload="metadata" muted playsinline controls></video>` : `<img src="${esc(f.url)}" alt="">`) : "";
+        const err = r.error ? (r.error.message || r.error.error || JSON.stringify(r.error)) : "";
+        return `<tr class="st-${esc(r.status)}" data-row="${esc(r.row)}"><td>${esc(r.row)}</td><td class="rthumb">${media}</td><td>${esc(r.stem)}</td>` +
+          `<td class="rstatus">${esc(ROW_WORDS[r.status] || r.status)}</td><td>${r.summary && typeof r.summary.seconds === "number" ? `${Math.round(r.summary.seconds)} s` : ""}</td>` +
+          `<td class="rproblem">${err ? `${esc(plainError(err).text)}<details><summary>Details</summary><pre>${esc(err)}</pre></details>` : ""}</td></tr>`;
+      }).join("") + `</tbody></table>`;
+    const cancel = $(".cancelall");
+    if (cancel) cancel.onclick = () => fetch(`/api/batches/${enc(b.id)}`, { method: "DELETE" }).then(() => this.follow());
+    const retry = $(".retry");
+    if (retry) retry.onclick = () => this.runAll(failed.map((r) => r.params));
+  }
+}
+
 // ---------------------------------------------------------------- start
 window.reelapp = { interactiveMs: 0 };
 const parts = location.pathname.replace(/^\/app\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
 if (!parts.length) gallery();
-else {
+else if (parts[1] === "batch") {
+  const view = new BatchView(parts[0]);
+  window.reelapp.view = view;
+  view.start();
+} else {
   const view = new AppView(parts[0]);
   window.reelapp.view = view;
   view.start();
