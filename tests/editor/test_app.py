@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import Editor, Server, link, workflow
+from .conftest import Editor, Server, link, shot, workflow
 
 SCRIPT = "# Hello\nVisual: A quick test.\nThis is a short test of the app view."
-
-
-def shot(page: Any, name: str) -> None:
-    """Screenshots for docs/app.md: written when REELGRAPH_DOC_IMG names a folder."""
-    folder = os.environ.get("REELGRAPH_DOC_IMG")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import CHROMIUM_ARGS, Editor, Server, link, workflow  # noqa: F401
+from .conftest import Editor, Server, link, shot, workflow
 
 SOLID = {"width": 8, "height": 8, "color": "#3366ff", "batch": 1}
 
@@ -109,6 +109,15 @@ def test_templates_open_at_a_readable_zoom_from_their_first_nodes(editor: Editor
     assert box["x"] >= canvas["x"] and box["y"] >= canvas["y"]
     assert box["x"] + box["width"] <= canvas["x"] + canvas["width"]
     assert box["y"] + box["height"] <= canvas["y"] + canvas["height"]
+    # nodes made wide enough for their labels still fit the template's layout
+    overlaps = page.evaluate(
+        """() => { const r = [...document.querySelectorAll('[data-node-id]')].map((e) => [e.dataset.nodeId, e.getBoundingClientRect()]);
+        const out = []; for (const [a, p] of r) for (const [b, q] of r)
+          if (a < b && p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) out.push([a, b]);
+        return out; }"""
+    )
+    assert overlaps == []
+    shot(page, "editor-explainer")
 
 
 def test_many_tabs_scroll_with_the_active_one_in_view_and_the_bar_never_wraps(

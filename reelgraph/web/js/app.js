@@ -2,6 +2,7 @@
 
 import { api, Events } from "./api.js";
 import { Editor, fmtSeconds } from "./editor.js";
+import { History } from "./history.js";
 import { workflowFromFile } from "./embed.js";
 import { Palette } from "./palette.js";
 import { setTypes } from "./types.js";
@@ -9,7 +10,6 @@ import { esc, isLink, SEED_MODES } from "./widgets.js";
 
 const DRAFTS = "reelgraph.drafts.v1";
 const CLIP = "reelgraph.clipboard";
-const UNDO_LIMIT = 200;
 const PARAM_TYPES = { INT: "INT", FLOAT: "FLOAT", BOOL: "BOOL" };
 
 const $ = (s, el = document) => el.querySelector(s);
@@ -50,7 +50,9 @@ class App {
 
   async start() {
     this.buildShell();
-    this.editor = new Editor($("#canvas"), this);
+    this.edits = new History();
+    this.edits.onChange((tab) => this.onChange(tab));
+    this.editor = new Editor($("#canvas"), this, this.edits);
     this.palette = new Palette(this);
     const [nodes, types] = await Promise.all([api.nodes(), api.types()]);
     setTypes(types);
@@ -229,26 +231,14 @@ class App {
     document.title = `${this.current ? this.tabTitle(this.current) + (this.current.dirty ? " •" : "") + " — " : ""}reelgraph`;
   }
 
-  // ------------------------------------------------------------------ history
-  pushUndo(tab, before) {
-    tab.undo.push(before);
-    if (tab.undo.length > UNDO_LIMIT) tab.undo.shift();
-    tab.redo = [];
-  }
-
+  // ------------------------------------------------------------------ history (js/history.js)
   undo() {
-    const tab = this.current;
-    if (!tab.undo.length) { this.editor.hint("Nothing to undo"); return; }
-    tab.redo.push(JSON.stringify(tab.doc));
-    tab.doc = JSON.parse(tab.undo.pop());
+    if (!this.edits.undo(this.current)) { this.editor.hint("Nothing to undo"); return; }
     this.afterHistory();
   }
 
   redo() {
-    const tab = this.current;
-    if (!tab.redo.length) { this.editor.hint("Nothing to redo"); return; }
-    tab.undo.push(JSON.stringify(tab.doc));
-    tab.doc = JSON.parse(tab.redo.pop());
+    if (!this.edits.redo(this.current)) { this.editor.hint("Nothing to redo"); return; }
     this.afterHistory();
   }
 
@@ -256,14 +246,13 @@ class App {
     const sel = [...this.editor.selected].filter((id) => this.current.doc.nodes[id]);
     this.editor.selected = new Set(sel);
     this.editor.render();
-    this.onChange();
+    this.edits.changed(this.current);
   }
 
-  onChange() {
-    const tab = this.current;
-    const now = JSON.stringify(tab.doc);
-    tab.dirty = tab.saved === null ? (Object.keys(tab.doc.nodes).length > 0 || tab.undo.length > 0) : now !== tab.saved;
+  /** A tab's document changed: its tab, the panels (soon) and the local draft. */
+  onChange(tab = this.current) {
     this.renderTabs();
+    if (tab !== this.current) { this.saveDraftsSoon(); return; }
     clearTimeout(this.paramsTimer);
     this.paramsTimer = setTimeout(() => { this.renderParams(); this.renderIssues(); }, 150);
     this.saveDraftsSoon();

@@ -17,8 +17,9 @@ const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
 
 export class Editor {
-  constructor(root, app) {
-    this.app = app;
+  constructor(root, app, edits) {
+    this.app = app; // the shell: menus, palette, uploads, params (UI it owns)
+    this.edits = edits; // every document change is recorded and announced there
     this.root = root;
     this.schemas = new Map();
     this.view = { x: 0, y: 0, zoom: 1 };
@@ -150,7 +151,7 @@ export class Editor {
     const sockIns = ports.inputs.filter((i) => !i.widget && !i.readonly);
     const widgetIns = ports.inputs.filter((i) => i.widget || i.readonly);
     // a width the user chose wins; otherwise wide enough for every label and value in full
-    const w = Math.max(160, Number(node.ui && node.ui.width) || this.autoWidth(node, ports, sockIns, widgetIns));
+    let w = Math.max(160, Number(node.ui && node.ui.width) || this.autoWidth(node, ports, sockIns, widgetIns));
     const ins = {}, outs = {};
     const ioRows = Math.max(sockIns.length, ports.outputs.length);
     sockIns.forEach((s, i) => { ins[s.name] = HEAD + PAD_T + i * ROW + ROW / 2; });
@@ -166,6 +167,8 @@ export class Editor {
       y += h;
     }
     const h = y + PAD_B;
+    // a wider default never runs into the node to its right (layouts made for 220 px nodes)
+    if (w > NODE_W && !(node.ui && node.ui.width)) w = Math.max(NODE_W, Math.min(w, this.roomToTheRight(id, node.ui && node.ui.collapsed ? HEAD : h) - 20));
     if (node.ui && node.ui.collapsed) {
       for (const k of Object.keys(ins)) ins[k] = HEAD / 2;
       for (const k of Object.keys(outs)) outs[k] = HEAD / 2;
@@ -175,10 +178,24 @@ export class Editor {
     return lay;
   }
 
+  /** How far (world px) the node can reach right before it meets another node beside it. */
+  roomToTheRight(id, h) {
+    const p = (this.doc.nodes[id].ui && this.doc.nodes[id].ui.pos) || [0, 0];
+    let room = Infinity;
+    for (const [other, n] of Object.entries(this.doc.nodes)) {
+      const q = (n.ui && n.ui.pos) || [0, 0];
+      if (other === id || q[0] <= p[0] || q[0] - p[0] >= room) continue;
+      const oh = this.layouts.get(other)?.h ?? HEAD + 4 * ROW; // its height, or a guess while it is being laid out
+      if (q[1] < p[1] + h && q[1] + oh > p[1]) room = q[0] - p[0];
+    }
+    return room;
+  }
+
   /** The default width of a node: its longest row (label, value and controls) in full. */
   autoWidth(node, ports, sockIns, widgetIns) {
-    const params = Object.values(this.doc.params || {}).some((p) => p && p.node && this.doc.nodes[p.node] === node);
-    const key = `${node.type}|${params}`;
+    // only the rows that fill a workflow param show its badge
+    const params = new Set(Object.values(this.doc.params || {}).filter((p) => p && p.node && this.doc.nodes[p.node] === node).map((p) => p.input));
+    const key = `${node.type}|${[...params].sort().join(",")}`;
     let w = this.autoWidths.get(key);
     if (w) return w;
     const tw = (t) => textWidth(t);
@@ -189,7 +206,7 @@ export class Editor {
     }
     for (const spec of widgetIns) {
       const wd = spec.widget || {};
-      const label = tw(spec.name) + (params ? 76 : 0);
+      const label = tw(spec.name) + (params.has(spec.name) ? 76 : 0);
       let row;
       if (wd.kind === "INT" || wd.kind === "FLOAT") {
         // room for the widest value it can take (a seed: ten digits)
@@ -642,13 +659,13 @@ export class Editor {
     const result = fn(this.doc);
     const after = JSON.stringify(this.doc);
     if (after === before) return result;
-    this.app.pushUndo(this.tab, before);
+    this.edits.record(this.tab, before);
     if (refresh === "all") this.render();
     else if (Array.isArray(refresh)) this.refreshNodes(refresh);
     else if (refresh === "groups") { this.renderGroups(); this.drawMinimapBase(); }
     else if (refresh === "notes") this.renderNotes();
     else if (refresh === "links") { this.rebuildLinks(); this.drawMinimapBase(); }
-    this.app.onChange();
+    this.edits.changed(this.tab);
     return result;
   }
 
@@ -776,7 +793,7 @@ export class Editor {
       if (p) doc.params[p].default = value; // the param's default is what a run uses
     };
     if (undoable) this.edit(apply, null);
-    else { apply(this.doc); this.app.onChange(); }
+    else { apply(this.doc); this.edits.changed(this.tab); }
   }
 
   setNodeFlag(ids, fn) {

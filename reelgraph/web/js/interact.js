@@ -206,8 +206,8 @@ export class InteractionMethods {
         return;
       }
       this.updateLinksOf(ids);
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -226,8 +226,8 @@ export class InteractionMethods {
       this.updateLinksOf([id]);
     }, (ev, moved) => {
       if (!moved || JSON.stringify(this.doc) === before) return;
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -260,8 +260,8 @@ export class InteractionMethods {
       this.updateLinksOf(ids);
     }, (ev, moved) => {
       if (!moved) return;
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -278,7 +278,7 @@ export class InteractionMethods {
       groupEl.style.width = `${g.bounds[2]}px`;
       groupEl.style.height = `${g.bounds[3]}px`;
     }, (ev, moved) => {
-      if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); this.drawMinimapBase(); }
+      if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); this.drawMinimapBase(); }
     });
   }
 
@@ -291,7 +291,7 @@ export class InteractionMethods {
     this.drag(e, (ev) => {
       n.pos = this.snapXY(p0[0] + (ev.clientX - sx) / this.view.zoom, p0[1] + (ev.clientY - sy) / this.view.zoom);
       noteEl.style.transform = `translate(${n.pos[0]}px,${n.pos[1]}px)`;
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
   }
 
   noteResize(e, noteEl) {
@@ -303,7 +303,7 @@ export class InteractionMethods {
       n.size = [Math.max(140, Math.round(s0[0] + (ev.clientX - sx) / this.view.zoom)), Math.max(80, Math.round(s0[1] + (ev.clientY - sy) / this.view.zoom))];
       noteEl.style.width = `${n.size[0]}px`;
       noteEl.style.height = `${n.size[1]}px`;
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
   }
 
   rerouteDrag(e, el) {
@@ -316,7 +316,7 @@ export class InteractionMethods {
       el.setAttribute("cx", p[0]); el.setAttribute("cy", p[1]);
       this.linkEls.get(l.key)?.setAttribute("d", this.linkPath(l));
       this.scheduleDraw(); // the wire itself is drawn on the canvas
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
   }
 
   /** Drag the handle under a multi-line text box: its height is kept in node.ui.heights. */
@@ -339,9 +339,9 @@ export class InteractionMethods {
       this.updateLinksOf([id]);
     }, (ev, moved) => {
       if (!moved || JSON.stringify(this.doc) === before) return;
-      this.app.pushUndo(this.tab, before);
+      this.edits.record(this.tab, before);
       this.refreshNodes([id]);
-      this.app.onChange();
+      this.edits.changed(this.tab);
     });
   }
 
@@ -442,7 +442,7 @@ export class InteractionMethods {
       valueEl.textContent = formatNumber(v, w);
     }, (ev, moved) => {
       if (moved) {
-        if (last !== v0) { this.app.pushUndo(this.tab, before); this.app.onChange(); }
+        if (last !== v0) { this.edits.record(this.tab, before); this.edits.changed(this.tab); }
         return;
       }
       this.editNumber(row, id, input, spec);
@@ -507,7 +507,7 @@ export class InteractionMethods {
   onInput(e) {
     const f = e.target;
     const note = f.closest(".note");
-    if (note) { this.doc.notes[Number(note.dataset.note)].text = f.value; this.app.onChange(); return; }
+    if (note) { this.doc.notes[Number(note.dataset.note)].text = f.value; this.edits.changed(this.tab); return; }
     const row = f.closest(".row.w");
     if (!row || !f.matches("textarea, input[type=text]")) return;
     const id = row.closest(".node").dataset.nodeId;
@@ -535,8 +535,8 @@ export class InteractionMethods {
 
   commitField() {
     if (this.fieldBefore && this.fieldBefore !== JSON.stringify(this.doc)) {
-      this.app.pushUndo(this.tab, this.fieldBefore);
-      this.app.onChange();
+      this.edits.record(this.tab, this.fieldBefore);
+      this.edits.changed(this.tab);
     }
     this.fieldBefore = JSON.stringify(this.doc);
   }
