@@ -12,7 +12,7 @@ import asyncio
 
 from aiohttp import web
 
-from . import api_batches, api_files, api_runs, api_system, api_workflows
+from . import api_app, api_batches, api_files, api_runs, api_system, api_workflows
 from .common import error, json_errors
 from .security import headers, is_loopback, make_middleware
 from .state import SERVER_KEY, DataDirInUse, DataDirUnsafe, Server, ServerConfig
@@ -58,6 +58,7 @@ def create_app(config: ServerConfig) -> web.Application:
     r.add_post("/api/uploads", api_files.post_upload)
     r.add_get("/api/ws", api_system.websocket)
     api_batches.setup(app)  # /api/batches (batch runs: rows become runs in the queue)
+    api_app.add_routes(app)  # the app view, gallery and batch view (/app/..., /api/app/...)
     r.add_route("*", "/api/{tail:.*}", _api_not_found)
     r.add_get("/", api_files.static)
     r.add_get("/{path:.+}", api_files.static)
