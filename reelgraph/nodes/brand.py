@@ -20,9 +20,11 @@ from reelgraph import (
     NodeInputError,
     Text,
     Video,
+    list_of,
     node,
     socket,
 )
+from reelgraph.media import SCENE
 
 from .captions import caption_font as load_font_any
 from .captions import rgb
@@ -191,12 +193,19 @@ def watermark(
     opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 0.8,
     start: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
     end: Annotated[float, Float(0.0, 86400.0, 0.1)] = 0.0,
+    clips: list_of(Video) = None,
 ) -> Any:
     """The brand's logo over the video at `position` inside the safe area (on vertical
     video: below the top bar, clear of the like/comment column), `scale` of the frame's
-    width, at `opacity`, from `start` to `end` seconds (end 0: to the end)."""
+    width, at `opacity`, from `start` to `end` seconds (end 0: to the end). With the
+    edit's `clips` linked it shows only between the first and the last clip, so it does
+    not repeat the logo of an intro card and an end card."""
     from .video import overlay_rgba, place
 
+    if clips is not None and len(clips) >= 3:
+        start = max(start, clips[0].duration)
+        last = sum(c.duration for c in clips) - clips[-1].duration
+        end = min(end, last) if end > 0 else last
     area = _area(safe_area, video.width, video.height)
     max_w = max(8, round(video.width * scale))
     logo = scaled_logo(brand, max_w, max(8, round(video.height * 0.2)))
@@ -354,4 +363,58 @@ def card(
         height=height,
         area=_area(safe_area, width, height),
     )
+    return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+
+
+@node("brand.SceneCard", category="brand", outputs={"image": IMAGE})
+def scene_card(
+    scene: socket(SCENE),
+    brand: socket(BRAND),
+    count: Annotated[int, Int(1, 100000)] = 1,
+    safe_area: socket(SAFE_AREA) = None,
+    width: Annotated[int, Int(64, 7680, 2)] = 1280,
+    height: Annotated[int, Int(64, 4320, 2)] = 720,
+) -> Any:
+    """The card of each scene of a branded video (link text.SplitScenes' `scenes` and
+    `count`): the first scene gets the intro card (logo, the scene's title and visual
+    line), the last one the end card (logo, the scene's title, the kit's call to action
+    and URL), and the scenes between a brand-coloured title card in the brand's fonts."""
+    import torch
+
+    from .slides import render_card
+
+    area = _area(safe_area, width, height)
+    body = scene.visual if scene.visual != scene.narration else ""
+    if scene.index == 0 or scene.index >= count - 1:
+        last = scene.index >= count - 1 and count > 1
+        px = render_brand_card(
+            brand,
+            title=scene.title,
+            body="" if last else body,
+            cta=brand.get("cta", "") if last else "",
+            url=brand.get("url", "") if last else "",
+            width=width,
+            height=height,
+            area=area,
+        )
+    else:
+        margin = max(area["x0"] / width, area["y0"] / height, 1 - area["x1"] / width)
+        px = render_card(
+            scene.title,
+            body,
+            width=width,
+            height=height,
+            background="gradient",
+            color1=brand["primary"],
+            color2=brand["secondary"],
+            accent=brand["accent"],
+            text_color=brand["text_color"],
+            margin=round(min(0.4, margin), 3),
+            reserve_bottom=1 - area["y1"] / height + 0.12,
+            align="center",
+            font=brand.get("title_font", "bold"),
+            title_size=0.085 * min(1.0, width / height),
+            body_size=0.042 * min(1.0, width / height) ** 0.5,
+            seed=scene.index,
+        )
     return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)

@@ -437,7 +437,7 @@ def burn(
     outline: Annotated[float, Float(0.0, 0.3, 0.01)] = 0.08,
     shadow: Annotated[bool, Bool()] = True,
     box_opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 0.0,
-    position: Annotated[str, Combo(POSITIONS)] = "lower_third",
+    position: Annotated[str, Combo(POSITIONS)] = "bottom",
     uppercase: Annotated[bool, Bool()] = False,
 ) -> Any:
     """Burn caption pages into the video with the word being spoken highlighted: in
