@@ -134,24 +134,24 @@ def _norm(word: str) -> str:
 
 
 def bullet_times(bullets: list[str], words: list[Any], duration: float) -> list[float]:
-    """When each bullet should appear: where the narration first says most of its content
-    words (searching after the previous bullet), else where it says any of them; a
-    bullet the narration never mentions is spaced evenly between its neighbours."""
+    """When each bullet should appear: where the narration says most of its content words
+    (the earliest such place after the previous bullet's); a bullet the narration never
+    mentions is spaced evenly between its neighbours."""
     toks = [_norm(w.word) for w in words]
     found: list[float | None] = []
     pos = 0
     for b in bullets:
         bw = [_norm(x) for x in b.split()]
         content = [t for t in bw if len(t) > 2 and t not in _STOP] or [t for t in bw if t]
-        need = max(1, math.ceil(len(set(content)) / 2))
-        span = len(bw) + 6
-        hit = None
+        want = set(content)
+        span = len(bw) + 2
+        # the window that says the most of the bullet's words; the earliest of those
+        hit, best = None, 0
         for p in range(pos, len(toks)):
-            if toks[p] in content and len(set(content) & set(toks[p : p + span])) >= need:
-                hit = p
-                break
-        if hit is None:
-            hit = next((p for p in range(pos, len(toks)) if toks[p] in content), None)
+            if toks[p] in want:
+                score = len(want & set(toks[p : p + span]))
+                if score > best:
+                    hit, best = p, score
         if hit is None:
             found.append(None)
         else:

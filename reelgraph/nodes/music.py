@@ -75,9 +75,13 @@ def normalize_loudness(
 ) -> tuple[AudioClip, float, float]:
     """`audio` at `target` LUFS with peaks under `peak_db` dBFS: gain, limit, measure
     again, and repeat until the measured loudness is within TOLERANCE of the target.
+    Mono comes out as stereo, measured as stereo: MP4s are written in stereo, and
+    BS.1770 counts both channels of a mono voice played on two speakers (+3 dB).
     Returns the audio, the loudness before and after."""
     import numpy as np
 
+    if audio.channels == 1:
+        audio = audio.with_channels(2)
     rate = audio.sample_rate
     x = audio.samples.numpy().astype(np.float64)
     before = measure_lufs(x, rate)
@@ -120,7 +124,8 @@ def loudness(
     """Bring audio to the loudness a destination expects: `social` -14 LUFS (TikTok,
     Reels, Shorts, YouTube), `podcast` -16 (podcasts and speech), `broadcast` -23 (EBU
     R128), or `custom` (`target_lufs`). Measured with pyloudnorm (ITU-R BS.1770-4); peaks
-    are limited to `peak_db` so the target is met. Outputs the loudness before/after."""
+    are limited to `peak_db` so the target is met. Mono comes out as stereo (as the MP4
+    will be), measured as such. Outputs the loudness before and after."""
     return normalize_loudness(audio, destination_target(destination, target_lufs), peak_db)
 
 
