@@ -3,6 +3,7 @@ here returns a lazy stream, so nothing holds a whole video in memory."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Annotated, Any
