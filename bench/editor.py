@@ -87,6 +87,17 @@ def chain_workflow(n: int = 500, columns: int = 25) -> dict[str, Any]:
     }
 
 
+def grid_workflow(n: int, columns: int = 25, pitch: tuple[int, int] = (360, 220)) -> dict[str, Any]:
+    """The issue's protocol graph: the same chain, on a plain grid at 360 x 220 pitch."""
+    doc = chain_workflow(n, columns)
+    for i, node in enumerate(doc["nodes"].values()):
+        row, col = divmod(i, columns)
+        node["ui"]["pos"] = [col * pitch[0], row * pitch[1]]
+    doc["name"] = f"Grid of {n}"
+    doc["ui"] = {"viewport": {"x": 1, "y": 1, "zoom": 1}}  # saved at 100 %, top-left
+    return doc
+
+
 class Server:
     def __init__(self, data: Path):
         self.data = data
@@ -178,13 +189,116 @@ async def zoom(page: Any, seconds: float, box: dict[str, float]) -> None:
     await asyncio.gather(*pending)
 
 
+FRAME_LOG = """() => { window.__frames = []; window.__counting = true;
+  const tick = (t) => { if (!window.__counting) return; window.__frames.push(t); requestAnimationFrame(tick); };
+  requestAnimationFrame(tick); }"""
+FRAME_GAPS = """() => { window.__counting = false; const f = window.__frames, gaps = [];
+  for (let i = 1; i < f.length; i++) gaps.push(f[i] - f[i - 1]);
+  return { fps: f.length > 1 ? (f.length - 1) * 1000 / (f[f.length - 1] - f[0]) : 0, worst: gaps.length ? Math.max(...gaps) : 0 }; }"""
+
+
+async def circles(page: Any, seconds: float, centre: tuple[float, float], r: float = 150) -> None:
+    """The issue's pan: a real mouse drag in circles (r=150 px, 1.5 s a turn), moves at 120 Hz."""
+    import math
+
+    cx, cy = centre
+    await page.mouse.move(cx + r, cy)
+    await page.mouse.down()
+    pending = []
+    steps = int(seconds * INPUT_HZ)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        a = 2 * math.pi * (i + 1) / (1.5 * INPUT_HZ)
+        pending.append(
+            asyncio.ensure_future(page.mouse.move(cx + r * math.cos(a), cy + r * math.sin(a)))
+        )
+        await asyncio.sleep(max(0.0, t0 + (i + 1) / INPUT_HZ - time.perf_counter()))
+    await asyncio.gather(*pending)
+    await page.mouse.up()
+
+
+async def wheel(
+    page: Any, seconds: float, at: tuple[float, float], hz: int = 60, notches: int = 4
+) -> None:
+    """Wheel zoom at `at`, one notch every 1/hz s: `notches` in, as many out, repeated."""
+    await page.mouse.move(*at)
+    pending = []
+    steps = int(seconds * hz)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        direction = -1 if (i // notches) % 2 == 0 else 1
+        pending.append(asyncio.ensure_future(page.mouse.wheel(0, 100 * direction)))
+        await asyncio.sleep(max(0.0, t0 + (i + 1) / hz - time.perf_counter()))
+    await asyncio.gather(*pending)
+
+
+async def protocol_100pct(page: Any, url: str, secs: float) -> dict[str, float]:
+    """The issue's protocol: the 500-node grid opened at 100 % top-left; circles; wheel at 60 Hz."""
+    await page.goto(f"{url}/?workflow=grid500")
+    await page.wait_for_function("document.body.classList.contains('ready')", timeout=60000)
+    opened = await page.evaluate("window.reelgraph.lastOpenMs")
+    box = await page.locator("#canvas").bounding_box()
+    # an empty spot: between columns 1 and 2, rows 0 and 1 of the grid (nodes are 220 x 88)
+    centre = (box["x"] + 290 + 150, box["y"] + 160)
+    await page.mouse.move(*centre)
+    await page.wait_for_timeout(400)
+    await page.evaluate(FRAME_LOG)
+    await circles(page, secs, centre)
+    pan = await page.evaluate(FRAME_GAPS)
+    await page.evaluate("window.reelgraph.editor.setView({x: 0, y: 0, zoom: 1})")
+    await page.wait_for_timeout(400)
+    await page.evaluate(FRAME_LOG)
+    await wheel(page, secs, centre)
+    zoomed = await page.evaluate(FRAME_GAPS)
+    return {"open_ms": opened, "pan_fps": pan["fps"], "zoom_fps": zoomed["fps"]}
+
+
+async def lod_switch(page: Any, url: str, rounds: int) -> float:
+    """Worst frame (ms) while wheel-zooming back and forth across the level-of-detail cut-off."""
+    await page.goto(f"{url}/?workflow=grid300")
+    await page.wait_for_function("document.body.classList.contains('ready')", timeout=60000)
+    box = await page.locator("#canvas").bounding_box()
+    at = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    worst = []
+    for _ in range(rounds):
+        # just above the cut-off (40 %), settled; then two notches out (below it) and two back in
+        await page.evaluate(
+            f"""() => {{ const e = window.reelgraph.editor, z = 0.47;
+            e.setView({{x: {at[0] - box["x"]} - 3000 * z, y: {at[1] - box["y"]} - 1400 * z, zoom: z}}); }}"""
+        )
+        await page.wait_for_timeout(700)
+        await page.evaluate(FRAME_LOG)
+        await wheel(page, 4 / 60, at, hz=60, notches=2)
+        await page.wait_for_timeout(600)
+        worst.append((await page.evaluate(FRAME_GAPS))["worst"])
+    return statistics.median(worst)
+
+
+async def app_open(page: Any, url: str, times: int) -> tuple[float, bool]:
+    """Load of /app/explainer until its form is interactive (performance.now() at that moment)."""
+    found = []
+    for _ in range(times):
+        resp = await page.goto(f"{url}/app/explainer")
+        if resp is None or resp.status != 200:
+            return -1.0, False
+        await page.wait_for_function(
+            "window.reelapp && window.reelapp.interactiveMs > 0", timeout=60000
+        )
+        found.append(float(await page.evaluate("window.reelapp.interactiveMs")))
+    return statistics.median(found), True
+
+
 async def run(quick: bool) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="reelgraph-bench-editor-"))
     server = Server(tmp)
     try:
-        server.put("bench500", chain_workflow(500))
+        fitted = chain_workflow(500)
+        fitted["ui"] = {"viewport": {"x": 20, "y": 90, "zoom": 0.18}}  # saved fitted to the view
+        server.put("bench500", fitted)
+        server.put("grid500", grid_workflow(500))
+        server.put("grid300", grid_workflow(300, columns=20))
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -218,6 +332,12 @@ async def run(quick: bool) -> dict[str, Any]:
             pan_detail = await measure(page, lambda: pan(page, secs, box))
             await page.wait_for_timeout(400)
             zoom_detail = await measure(page, lambda: zoom(page, secs, box))
+            # the issue's protocol at 100 % (medians of three runs)
+            proto = [
+                await protocol_100pct(page, server.url, 3.0 if not quick else 1.5) for _ in range(3)
+            ]
+            lod_ms = await lod_switch(page, server.url, 3 if quick else 5)
+            app_ms, app_ok = await app_open(page, server.url, 3 if quick else 7)
             await browser.close()
     finally:
         server.stop()
@@ -233,6 +353,11 @@ async def run(quick: bool) -> dict[str, Any]:
         "zoom_fps_runs": [round(f, 1) for f in zooms],
         "pan_100pct_fps": round(pan_detail, 1),
         "zoom_100pct_fps": round(zoom_detail, 1),
+        "open_500_100pct_ms": round(statistics.median(p["open_ms"] for p in proto), 1),
+        "pan_100pct_protocol_fps": round(statistics.median(p["pan_fps"] for p in proto), 1),
+        "zoom_100pct_protocol_fps": round(statistics.median(p["zoom_fps"] for p in proto), 1),
+        "lod_switch_ms": round(lod_ms, 1),
+        "app_open_ms": round(app_ms, 1) if app_ok else None,
         "vs_comfyui": {
             "open": round(COMFY["open_500_ms"] / max(1.0, statistics.median(opens)), 2),
             "pan": round(pan_fps / COMFY["pan_fps"], 2),
@@ -240,6 +365,15 @@ async def run(quick: bool) -> dict[str, Any]:
         },
         "goals_met": statistics.median(opens) <= 300 and pan_fps >= 50 and zoom_fps >= 50,
     }
+    # issue 13's goals, on the issue's protocol
+    out["goals_13_met"] = bool(
+        out["open_500_ms"] <= 100
+        and out["pan_100pct_protocol_fps"] >= 55
+        and out["zoom_100pct_protocol_fps"] >= 55
+        and out["lod_switch_ms"] <= 50
+        and app_ok
+        and app_ms <= 300
+    )
     return out
 
 
@@ -259,6 +393,11 @@ def main() -> int:
     print(
         f"pan: {result['pan_fps']} fps, zoom: {result['zoom_fps']} fps (ComfyUI {COMFY['pan_fps']} / {COMFY['zoom_fps']}); "
         f"at 100%: pan {result['pan_100pct_fps']} fps, zoom {result['zoom_100pct_fps']} fps"
+    )
+    print(
+        f"issue protocol at 100%: open {result['open_500_100pct_ms']} ms, pan {result['pan_100pct_protocol_fps']} fps, "
+        f"zoom {result['zoom_100pct_protocol_fps']} fps (ComfyUI 43 / 28); LOD switch worst frame {result['lod_switch_ms']} ms; "
+        f"app view open {result['app_open_ms']} ms"
     )
     print(json.dumps(result))
     return 0

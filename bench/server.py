@@ -56,6 +56,23 @@ def spin(ctx: Context, iterations: Annotated[int, Int(1, 1 << 30)] = 100,
         if i % 5 == 0:
             ctx.progress(i, iterations)
     return str(float(a[0, 0]))
+
+
+@node("benchnodes.Segfault", category="bench", outputs={"value": TEXT}, output=True)
+def segfault(text: str = "x") -> Any:
+    """A native crash of the worker (reads address 0)."""
+    import ctypes
+
+    return ctypes.string_at(0)
+
+
+@node("benchnodes.Hang", category="bench", outputs={"value": TEXT}, output=True)
+def hang(seconds: Annotated[int, Int(1, 3600)] = 600, label: str = "h") -> Any:
+    """Sleeps, never checking for cancellation."""
+    import time
+
+    time.sleep(seconds)
+    return label
 '''
 
 
@@ -228,6 +245,86 @@ async def load(url: str, small: int, heavy_iterations: int) -> dict[str, Any]:
     }
 
 
+def _one(node_type: str, **inputs: Any) -> dict[str, Any]:
+    return {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "nodes": {"n": {"type": node_type, "inputs": inputs}},
+    }
+
+
+async def robustness(url: str, dangling: int) -> dict[str, Any]:
+    """Worker crash recovery, hard cancel of a non-cooperative node, validation of dangling links."""
+    out: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as s:
+
+        async def queue(doc: dict[str, Any]) -> str:
+            async with s.post(f"{url}/api/runs", json={"workflow": doc}) as r:
+                assert r.status == 202, await r.text()
+                return (await r.json())["run_id"]
+
+        async def run(run_id: str) -> dict[str, Any]:
+            async with s.get(f"{url}/api/runs/{run_id}") as r:
+                return await r.json()
+
+        async def wait(
+            run_id: str, statuses: tuple[str, ...], timeout: float = 120
+        ) -> dict[str, Any]:
+            deadline = time.monotonic() + timeout
+            while True:
+                r = await run(run_id)
+                if r["status"] in statuses:
+                    return r
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"run {run_id} stuck in {r['status']}")
+                await asyncio.sleep(0.01)
+
+        # 1. segfault -> the next queued run starts (in a fresh worker)
+        crash = await queue(_one("benchnodes.Segfault", text=str(time.time())))
+        after = await queue(_one("benchnodes.Hang", seconds=1, label=str(time.time())))
+        crashed = await wait(crash, ("failed",))
+        nxt = await wait(after, ("running", "finished"))
+        segv_at = crashed["nodes"]["n"].get("started") or crashed["started"]
+        out["worker_crash_recovery_s"] = nxt["started"] - segv_at
+        out["crash_error"] = crashed["error"]["message"]
+        await wait(after, ("finished",))
+
+        # 2. cancel of a node that never checks for cancellation
+        hang = await queue(_one("benchnodes.Hang", seconds=600, label=str(time.time())))
+        while True:
+            r = await run(hang)
+            if r["status"] == "running" and r["nodes"]["n"]["state"] == "running":
+                break
+            await asyncio.sleep(0.01)
+        t0 = time.perf_counter()
+        async with s.post(f"{url}/api/runs/{hang}/cancel") as resp:
+            assert resp.status in (200, 202)
+        await wait(hang, ("cancelled",))
+        out["hard_cancel_s"] = time.perf_counter() - t0
+
+        # 3. validation of a workflow whose every link dangles
+        nodes = {
+            f"n{i}": {
+                "type": "image.Blur",
+                "inputs": {"image": {"from": f"gone{i}", "output": "image"}},
+            }
+            for i in range(dangling)
+        }
+        body = json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": nodes})
+        t0 = time.perf_counter()
+        async with s.post(
+            f"{url}/api/workflows/validate",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=600),
+        ) as resp:
+            await resp.read()
+            out["validate_status"] = resp.status
+        out["validate_dangling_ms"] = (time.perf_counter() - t0) * 1000
+        out["validate_body_mb"] = len(body) / 1e6
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -235,6 +332,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller CPU-heavy run (under a minute)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument(
+        "--dangling", type=int, default=100_000, help="dangling links in the validation figure"
+    )
     args = ap.parse_args()
     heavy_iterations = 1000 if args.quick else 4000
 
@@ -268,6 +368,7 @@ def main() -> None:
             server_cpu = sum(server_proc.cpu_times()[:2]) - cpu0
             ws_stats = result.get(timeout=300)
             clients.join(30)
+            robust = asyncio.run(robustness(url, args.dangling))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
@@ -306,8 +407,23 @@ def main() -> None:
         f"the {args.clients} bench clients {ws_stats['cpu_s']:.1f} s, on {os.cpu_count()} cores shared by all"
     )
     print(
+        f"worker crash (segfault) -> next queued run started: {robust['worker_crash_recovery_s']:.2f} s "
+        f"(goal <= 3 s; the run failed with: {robust['crash_error']!r})"
+    )
+    print(f"hard cancel of a non-cooperative node: {robust['hard_cancel_s']:.2f} s (goal <= 6 s)")
+    print(
+        f"POST /api/workflows/validate with {args.dangling} dangling links "
+        f"({robust['validate_body_mb']:.1f} MB): {robust['validate_dangling_ms']:.0f} ms, "
+        f"HTTP {robust['validate_status']} (goal <= 2000 ms; 503 = the server's 60 s validation bound)"
+    )
+    print(
         json.dumps(
             {
+                "worker_crash_recovery_s": round(robust["worker_crash_recovery_s"], 3),
+                "hard_cancel_s": round(robust["hard_cancel_s"], 3),
+                "validate_dangling_100k_ms": round(robust["validate_dangling_ms"], 1),
+                "validate_dangling_links": args.dangling,
+                "validate_status": robust["validate_status"],
                 "startup_ms": round(startup_ms, 1),
                 "runs_per_s": round(figures["finished"] / figures["wall"], 2),
                 "small_runs_per_s": round(figures["small_runs_per_s"], 2),

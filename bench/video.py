@@ -7,9 +7,14 @@ fast the pipeline runs.
     the full run) -- a streamed pipeline keeps it flat -- and end-to-end frames per second
     are measured.
 (b) The explainer workflow: wall time divided by the length of its narration.
+(c) Real lengths: the explainer on a long built-in article (bench/data/long_article.md,
+    40 scenes, about 12 minutes of narration; `--quick`: its first 8 scenes) and on its
+    own short script, each in a fresh process with a fresh cache, for peak RSS and the
+    real-time ratio.
 
 Prints figures, then one JSON line (the last line) with rss_mb_1min, rss_mb_5min,
-rss_mb_10min, fps_720p and explainer_realtime_ratio.
+rss_mb_10min, fps_720p, explainer_realtime_ratio, long_minutes, long_scenes,
+long_peak_rss_mb, long_realtime_ratio and short_peak_rss_mb.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -176,6 +182,85 @@ def bench_explainer(out: Path) -> dict:
     }
 
 
+LONG_ARTICLE = ROOT / "bench" / "data" / "long_article.md"
+
+
+def article_scenes(count: int | None) -> str:
+    """The long article's first `count` scenes (all when None)."""
+    parts = [p.strip() for p in ("\n" + LONG_ARTICLE.read_text()).split("\n# ") if p.strip()]
+    return "\n\n".join("# " + p for p in (parts[:count] if count else parts)) + "\n"
+
+
+def run_explainer_child(script_file: str | None, out: Path) -> dict:
+    """One explainer render in this process (called in a fresh child): wall, narration
+    length, scenes and peak RSS."""
+    import av
+
+    from reelgraph.engine import Engine, Registry, load_workflow
+
+    params = {"script": Path(script_file).read_text()} if script_file else {}
+    with Engine(Registry.discover()) as eng:
+        t0 = time.perf_counter()
+        res = eng.run(
+            load_workflow(ROOT / "reelgraph" / "workflows" / "explainer.json"),
+            params=params,
+            out_dir=out,
+        )
+        wall = time.perf_counter() - t0
+    if res.status != "finished":
+        raise SystemExit(f"explainer failed: {[str(f) for f in res.failed.values()]}")
+    with av.open(res.outputs["encode"]["path"]) as c:
+        seconds = float(c.duration / 1e6)
+    return {
+        "wall_s": round(wall, 2),
+        "seconds": round(seconds, 2),
+        "scenes": len(res.outputs.get("split", {}).get("scenes", [])) or None,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "encoded_frames": res.outputs["encode"].get("encoded_frames"),
+        "timings": {k: round(v, 2) for k, v in res.timings.items() if v > 0.05},
+    }
+
+
+def bench_lengths(out: Path, long_scenes: int | None) -> dict:
+    """The explainer on its own script and on the long article, each in a fresh process."""
+
+    def child(script: str | None, name: str) -> dict:
+        cmd = [sys.executable, __file__, "--child-explainer", str(out / name)]
+        if script is not None:
+            path = out / f"{name}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(script)
+            cmd += ["--script", str(path)]
+        env = {**os.environ, "REELGRAPH_CACHE_DIR": str(out / f"{name}-cache")}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(f"{name} run failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    short = child(None, "short")
+    print(
+        f"  short explainer: {short['seconds']:.1f}s of video in {short['wall_s']:.1f}s, "
+        f"peak RSS {short['peak_rss_mb']:.0f} MB"
+    )
+    script = article_scenes(long_scenes)
+    scenes = script.count("\n# ") + 1
+    long = child(script, "long")
+    print(
+        f"  long article ({scenes} scenes): {long['seconds'] / 60:.1f} min of video in "
+        f"{long['wall_s']:.1f}s, peak RSS {long['peak_rss_mb']:.0f} MB "
+        f"(per node: {long['timings']})"
+    )
+    return {
+        "long_minutes": round(long["seconds"] / 60, 2),
+        "long_scenes": scenes,
+        "long_peak_rss_mb": long["peak_rss_mb"],
+        "long_realtime_ratio": round(long["wall_s"] / long["seconds"], 3),
+        "short_peak_rss_mb": short["peak_rss_mb"],
+        "short_realtime_ratio": round(short["wall_s"] / short["seconds"], 3),
+        "long_vs_short_rss": round(long["peak_rss_mb"] / short["peak_rss_mb"], 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -183,7 +268,16 @@ def main() -> None:
     )
     ap.add_argument("--seconds", type=float, default=None, help="length of the synthetic video")
     ap.add_argument("--skip-explainer", action="store_true")
+    ap.add_argument("--skip-long", action="store_true")
+    ap.add_argument(
+        "--long-scenes", type=int, default=None, help="scenes of the long article (default: all)"
+    )
+    ap.add_argument("--child-explainer", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--script", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_explainer:
+        print(json.dumps(run_explainer_child(args.script, Path(args.child_explainer))))
+        return
     seconds = args.seconds or (24.0 if args.quick else 600.0)
     result: dict = {"quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="reelgraph-bench-") as tmp:
@@ -192,6 +286,10 @@ def main() -> None:
         if not args.skip_explainer:
             print("(b) explainer workflow")
             result.update(bench_explainer(Path(tmp) / "explainer"))
+        if not args.skip_long:
+            scenes = args.long_scenes or (8 if args.quick else None)
+            print(f"(c) real lengths: the explainer on the long article ({scenes or 'all'} scenes)")
+            result.update(bench_lengths(Path(tmp) / "lengths", scenes))
     print(json.dumps(result))
 
 

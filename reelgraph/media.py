@@ -14,6 +14,17 @@ from .engine.media import (
     VideoStream,
     WordTiming,
 )
+from .engine.media.encoder import (
+    EncodedSegment,
+    EncodeSettings,
+    EncodeStats,
+    SegmentStore,
+    encode_mp4,
+    encode_segment,
+    encode_video,
+    plan_segments,
+    segment_cache_key,
+)
 from .engine.media.metadata import (
     PROVENANCE_KEY,
     WORKFLOW_KEY,
@@ -24,6 +35,7 @@ from .engine.media.metadata import (
 )
 from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
 from .engine.media.video import (
+    IDENTITY,
     TRANSITIONS,
     ConcatVideo,
     IndexedVideo,
@@ -33,6 +45,7 @@ from .engine.media.video import (
 )
 
 __all__ = [
+    "IDENTITY",
     "PROVENANCE_KEY",
     "SCENE",
     "TIMINGS",
@@ -41,12 +54,16 @@ __all__ = [
     "AudioClip",
     "ConcatVideo",
     "Cue",
+    "EncodeSettings",
+    "EncodeStats",
+    "EncodedSegment",
     "FileVideo",
     "IndexedVideo",
     "MappedVideo",
     "PhonemeTiming",
     "ProceduralVideo",
     "Scene",
+    "SegmentStore",
     "SpeechTimings",
     "TensorVideo",
     "VideoStream",
@@ -54,7 +71,12 @@ __all__ = [
     "concat_audio",
     "decode_audio",
     "embedded_workflow_text",
+    "encode_mp4",
+    "encode_segment",
+    "encode_video",
+    "plan_segments",
     "read_media_metadata",
     "read_png_text",
     "read_wav_comment",
+    "segment_cache_key",
 ]

@@ -7,6 +7,7 @@ torch, aiohttp or model code at load time.
 from .cache import Cache, DiskCache, MemoryCache, Result, default_cache_dir
 from .context import CancelToken, Context
 from .errors import Cancelled, Issue, NodeInputError, WorkflowError
+from .fingerprint import NotARegularFile, file_fingerprint
 from .graph import Plan, compile_plan, plan_run, validate_workflow
 from .node import Bool, Combo, Float, Int, NodeType, Seed, Text, Widget, node
 from .registry import Registry
@@ -40,7 +41,14 @@ from .types import (
     register_type,
     socket,
 )
-from .workflow import Workflow, apply_params, load_workflow, loads_workflow, save_workflow
+from .workflow import (
+    Limits,
+    Workflow,
+    apply_params,
+    load_workflow,
+    loads_workflow,
+    save_workflow,
+)
 
 __version__ = "0.1.0"
 
@@ -74,11 +82,13 @@ __all__ = [
     "Image",
     "Int",
     "Issue",
+    "Limits",
     "Mask",
     "MemoryCache",
     "NodeFailure",
     "NodeInputError",
     "NodeType",
+    "NotARegularFile",
     "Plan",
     "Registry",
     "Result",
@@ -96,6 +106,7 @@ __all__ = [
     "compatibility",
     "compile_plan",
     "default_cache_dir",
+    "file_fingerprint",
     "list_of",
     "load_workflow",
     "loads_workflow",

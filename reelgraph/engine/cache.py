@@ -6,6 +6,10 @@ counts). The disk tier stores content-addressed msgpack files written
 atomically by a background thread, so a node never waits for the disk; a
 restarted process or another worker reuses them. A corrupt or truncated file
 is a miss and is deleted, never a crash.
+
+A mapped node's list result is stored as a list of its elements' keys, each
+element once in its own entry: a batch of variants that share four scenes of five
+keeps those four cards on disk once, not once per variant's list.
 """
 
 from __future__ import annotations
@@ -62,14 +66,16 @@ def sizeof(value: Any, _depth: int = 0) -> int:
 
 
 def default_memory_budget() -> int:
-    """A quarter of the RAM available at start, between 256 MiB and 16 GiB."""
+    """An eighth of the RAM available at start, between 128 MiB and 1 GiB: the memory
+    tier is for small, hot results (scene records, timings, lazy video streams); big
+    tensors live on disk, and a render that streams should not grow with its length."""
     try:
         import psutil
 
         available = psutil.virtual_memory().available
     except Exception:
         available = 4 << 30
-    return int(min(max(available // 4, 256 << 20), 16 << 30))
+    return int(min(max(available // 8, 128 << 20), 1 << 30))
 
 
 class MemoryCache:
@@ -125,6 +131,14 @@ class MemoryCache:
         }
 
 
+def _serializable(result: Result) -> bool:
+    """Whether the disk tier can store it (lazy streams and handles cannot): checked by
+    the values' kinds, without serialising them."""
+    from .serialize import can_pack
+
+    return can_pack(result.values)
+
+
 def default_cache_dir() -> Path:
     env = os.environ.get("REELGRAPH_CACHE_DIR")
     if env:
@@ -144,6 +158,9 @@ class DiskCache:
         self.corrupt = 0
         self.write_errors = 0
         self._pending: queue.Queue[tuple[str, Result] | None] = queue.Queue(maxsize=64)
+        # Queued but not yet on disk: a lookup meanwhile must not miss (the memory tier
+        # may not hold what went to disk).
+        self._inflight: dict[str, Result] = {}
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._written_since_trim = 0
@@ -152,6 +169,10 @@ class DiskCache:
         return self.folder / key[:2] / f"{key}.rgc"
 
     def get(self, key: str) -> Result | None:
+        queued = self._inflight.get(key)
+        if queued is not None:
+            self.hits += 1
+            return queued
         p = self.path(key)
         try:
             data = p.read_bytes()
@@ -164,8 +185,16 @@ class DiskCache:
             digest, payload = data[4 : 4 + DIGEST], data[4 + DIGEST :]
             if hashlib.blake2b(payload, digest_size=DIGEST).digest() != digest:
                 raise ValueError("checksum mismatch")
-            values, item_keys = unpackb(payload)
-            result = Result(tuple(values), tuple(item_keys) if item_keys is not None else None)
+            decoded = unpackb(payload)
+            if len(decoded) == 3 and decoded[0] is None:
+                result = self._gather(decoded[1], decoded[2])
+                if result is None:  # an element was trimmed: recompute the list
+                    self.misses += 1
+                    p.unlink(missing_ok=True)
+                    return None
+            else:
+                values, item_keys = decoded
+                result = Result(tuple(values), tuple(item_keys) if item_keys is not None else None)
         except Exception:
             # Truncated, corrupt or from an incompatible writer: drop it and recompute.
             self.corrupt += 1
@@ -190,16 +219,64 @@ class DiskCache:
                     target=self._write_loop, name="reelgraph-disk-cache", daemon=True
                 )
                 self._writer.start()
+        self._inflight[key] = result
         self._pending.put((key, result))
 
+    @staticmethod
+    def _element_keys(result: Result) -> list[str] | None:
+        """The element keys of a mapped result (item key `<element>/<output>` for every
+        output), or None when it is not one."""
+        keys = result.item_keys
+        if not keys or any(k is None for k in keys) or not result.values:
+            return None
+        first = keys[0]
+        assert first is not None
+        out = []
+        for i, k0 in enumerate(first):
+            element, _, j = k0.rpartition("/")
+            if j != "0" or not element:
+                return None
+            for o, ko in enumerate(keys):
+                assert ko is not None
+                if len(ko) != len(first) or ko[i] != f"{element}/{o}":
+                    return None
+            out.append(element)
+        if any(not isinstance(v, list) or len(v) != len(out) for v in result.values):
+            return None
+        return out
+
+    def _gather(self, item_keys: list[Any], elements: list[str]) -> Result | None:
+        """A list result from its elements' entries (None if one is gone)."""
+        per_item = []
+        for e in elements:
+            hit = self.get(e)
+            if hit is None:
+                return None
+            per_item.append(hit.values)
+        n_out = len(item_keys)
+        values = tuple([item[j] for item in per_item] for j in range(n_out))
+        self.hits -= len(elements)  # one lookup, not one per element
+        return Result(values, tuple(tuple(k) for k in item_keys))
+
     def write_now(self, key: str, result: Result) -> bool:
+        elements = self._element_keys(result)
         try:
-            payload = packb(
-                [
-                    list(result.values),
-                    list(result.item_keys) if result.item_keys is not None else None,
-                ]
-            )
+            if elements is not None:
+                # Each element in its own entry (written once, whoever else shares it),
+                # the list as their keys.
+                for i, e in enumerate(elements):
+                    if not self.path(e).exists():
+                        item = Result(tuple(v[i] for v in result.values))
+                        if not self.write_now(e, item):
+                            return False
+                payload = packb([None, [list(k) for k in result.item_keys or ()], elements])
+            else:
+                payload = packb(
+                    [
+                        list(result.values),
+                        list(result.item_keys) if result.item_keys is not None else None,
+                    ]
+                )
         except NotSerializable:
             return False
         data = MAGIC + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
@@ -228,7 +305,10 @@ class DiskCache:
             try:
                 if item is None:
                     return
-                self.write_now(*item)
+                try:
+                    self.write_now(*item)
+                finally:
+                    self._inflight.pop(item[0], None)
             finally:
                 self._pending.task_done()
 
@@ -296,6 +376,11 @@ class Cache:
     Only results whose node took at least `disk_min_seconds` go to disk: cheap
     nodes recompute faster than they load, and skipping them keeps a long chain
     of small steps from writing a file per step.
+
+    With a disk tier, a result larger than `memory_max_entry` bytes that goes to
+    disk is not kept in memory as well (a card, a scene's speech, a list of them):
+    reading it back costs milliseconds, holding it costs the memory a long render
+    needs. Results that cannot go to disk (lazy video streams) and small ones stay.
     """
 
     def __init__(
@@ -303,16 +388,18 @@ class Cache:
         memory: MemoryCache | None = None,
         disk: DiskCache | None = None,
         disk_min_seconds: float = 0.05,
+        memory_max_entry: int = 1 << 20,
     ):
         self.memory = memory if memory is not None else MemoryCache()
         self.disk = disk
         self.disk_min_seconds = disk_min_seconds
+        self.memory_max_entry = memory_max_entry
 
     def get(self, key: str) -> Result | None:
         result = self.memory.get(key)
         if result is None and self.disk is not None:
             result = self.disk.get(key)
-            if result is not None:
+            if result is not None and sizeof(result) <= self.memory_max_entry:
                 self.memory.put(key, result)
         return result
 
@@ -326,8 +413,12 @@ class Cache:
         persist: bool = False,
     ) -> None:
         """`persist` sends it to disk however fast it was (results of nodes that write files)."""
-        self.memory.put(key, result, nbytes)
-        if self.disk is not None and (persist or seconds >= self.disk_min_seconds):
+        to_disk = self.disk is not None and (persist or seconds >= self.disk_min_seconds)
+        size = sizeof(result) if nbytes is None else nbytes
+        if not (to_disk and size > self.memory_max_entry and _serializable(result)):
+            self.memory.put(key, result, size)
+        if to_disk:
+            assert self.disk is not None
             self.disk.put(key, result)
 
     def flush(self) -> None:

@@ -178,6 +178,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
+            if getattr(args, "isolate", False):
+                # The server's worker-process path (a crash or a hang costs the run, not the CLI).
+                from reelgraph.server.workers import run_isolated
+
+                outcome["result"] = run_isolated(
+                    wf,
+                    params=params,
+                    targets=args.only or None,
+                    out_dir=out_dir,
+                    listener=progress,
+                    cancel=token,
+                    cache_dir=engine.cache.disk.folder if engine.cache.disk is not None else None,
+                )
+                return
             outcome["result"] = engine.run_plan(
                 plan, run_id=run_id, out_dir=out_dir, listener=progress, cancel=token
             )
@@ -356,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.05,
         metavar="S",
         help="only results that took at least S seconds go to the disk cache (default 0.05)",
+    )
+    run.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run in a separate worker process, as the server does (a crashing node fails the run)",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display or summary")
     run.add_argument(

@@ -91,10 +91,18 @@ def _source(name: str) -> bytes | None:
     return data
 
 
+_SCANNED: dict[str, int] = {}  # pack root -> len(sys.modules) at its last scan
+
+
 def snapshot_pack(module_name: str) -> None:
     """Record the sources of the pack's modules imported so far (cheap: one read per
     module, once), so a key reflects the code that was imported, not a later edit."""
     root = pack_root(module_name)
+    _source(module_name)
+    # The other pack modules: rescanned only when more modules were imported since.
+    if _SCANNED.get(root) == len(sys.modules):
+        return
+    _SCANNED[root] = len(sys.modules)
     for name in [m for m in list(sys.modules) if _in_pack(m, root)]:
         _source(name)
 

@@ -33,6 +33,7 @@ class Context:
         "_item",
         "_rng",
         "_torch_gen",
+        "cache",
         "cancel",
         "files",
         "node_id",
@@ -59,6 +60,7 @@ class Context:
         item: int | None = None,
         workflow: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        cache: Any = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -74,6 +76,9 @@ class Context:
         # The run's workflow param values (name -> value); nodes declared with
         # uses_params=True may read them (their cache keys include them).
         self.params = dict(params or {})
+        # The run's value cache, for nodes that keep sub-results of their own under
+        # content keys (the encoder's segments); None outside a scheduler.
+        self.cache = cache
         # Paths handed out by output_path(): the files this node writes.
         self.files: list[str] = []
         self._rng: random.Random | None = None

@@ -24,7 +24,7 @@ from .node import MISSING as MISSING_DEFAULT
 from .node import NodeType
 from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
-from .workflow import Workflow, apply_params, is_link
+from .workflow import Workflow, apply_params, gc_paused, is_link
 
 DEFAULT_OUTPUT_BUDGET = 8 << 30  # bytes a source node may make (width x height x ...)
 
@@ -112,7 +112,7 @@ class _Suggester:
     `MAX_HINTS` names, each among at most `MAX_CANDIDATES` candidates of similar length."""
 
     MAX_HINTS = 20
-    MAX_CANDIDATES = 2000
+    MAX_CANDIDATES = 1000
 
     def __init__(self) -> None:
         self.left = self.MAX_HINTS
@@ -190,6 +190,9 @@ class _BypassResolver:
         )
 
     def resolve(self, node_id: str, output: str) -> tuple[str, str] | tuple[None, str, str]:
+        entry = self.nodes.get(node_id)
+        if not isinstance(entry, dict) or entry.get("bypass") is not True:
+            return node_id, output  # the common case: nothing to follow
         path: list[tuple[str, str]] = []
         on_path: set[tuple[str, str]] = set()
         here: tuple[str, str] = (node_id, output)
@@ -245,6 +248,21 @@ def compile_plan(
     those of nodes that write files (the output folder). `output_budget` caps the
     bytes a source node may declare it will make (default: `default_output_budget()`).
     """
+    with gc_paused(len(workflow.nodes), 10_000):
+        return _compile(
+            workflow, registry, targets, salt, side_effect_salt, check_all, output_budget
+        )
+
+
+def _compile(
+    workflow: Workflow,
+    registry: Registry,
+    targets: Iterable[str] | None,
+    salt: str,
+    side_effect_salt: str,
+    check_all: bool,
+    output_budget: int | None,
+) -> Plan:
     nodes = workflow.nodes
     checks = _Checks(workflow.file)
     types = _resolve_types(workflow, registry, checks)
@@ -258,14 +276,18 @@ def compile_plan(
         _raise(checks.issues, blocking, nodes)
     budget = default_output_budget() if output_budget is None else output_budget
     planned: dict[str, PlannedNode] = {}
+    checked: dict[str, bool] = {}
     for nid in order:
-        pn, checked = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
-        if checked:
-            checked = _run_node_checks(pn, budget, checks)
-        pn.key = _node_key(
-            pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked
-        )
+        pn, values_ok = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
+        checked[nid] = values_ok and _run_node_checks(pn, budget, checks)
         planned[nid] = pn
+    # Keys only for a plan that will be used: a document with errors costs no hashing,
+    # and no fingerprint hook reads a file while anything in the plan is wrong.
+    _raise(checks.issues, blocking, nodes)
+    for nid, pn in planned.items():
+        pn.key = _node_key(
+            pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked[nid]
+        )
     return Plan(workflow, planned, wanted, _raise(checks.issues, blocking, nodes))
 
 

@@ -81,33 +81,50 @@ class Widget:
         return list(self.options)
 
     def check(self, value: Any) -> str | None:
-        """None when `value` is acceptable, else what is wrong with it."""
+        """None when `value` is acceptable, else what is wrong with it. Total over JSON
+        values: huge integers, 1e400 (inf), NaN and lone surrogates get a message too."""
         if self.kind == "BOOL":
             return None if isinstance(value, bool) else f"expected true/false, got {_short(value)}"
         if self.kind in ("INT", "FLOAT"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"expected a number, got {_short(value)}"
-            if self.kind == "INT" and not float(value).is_integer():
-                return f"expected an integer, got {value}"
-            if value != value:  # NaN
-                return "expected a number, got NaN"
-            if self.min is not None and value < self.min:
-                return f"{value} is below the minimum {self.min:g}"
-            if self.max is not None and value > self.max:
-                return f"{value} is above the maximum {self.max:g}"
-            return None
+            return self._check_number(value)
         if self.kind == "STRING":
-            return None if isinstance(value, str) else f"expected text, got {_short(value)}"
+            if not isinstance(value, str):
+                return f"expected text, got {_short(value)}"
+            return _check_text(value)
         if self.kind == "COMBO":
             options = self.option_values()
-            if value not in options:
-                shown = ", ".join(repr(o) for o in options[:12]) or "none available"
+            try:
+                known = value in options
+            except Exception:  # an option type whose == refuses the value
+                known = False
+            if not known:
+                shown = ", ".join(_short(o) for o in options[:12]) or "none available"
                 more = f" (+{len(options) - 12} more)" if len(options) > 12 else ""
                 hint = self.hint() if callable(self.hint) else self.hint
                 return f"{_short(value)} is not one of the options: {shown}{more}" + (
                     f"; {hint}" if hint else ""
                 )
             return None
+        return None
+
+    def _check_number(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected a number, got {_short(value)}"
+        if isinstance(value, float):
+            if value != value:
+                return "expected a number, got NaN"
+            if value in (float("inf"), float("-inf")):
+                return f"expected a finite number, got {value}"
+            if self.kind == "INT" and not value.is_integer():
+                return f"expected an integer, got {value}"
+        if self.kind == "FLOAT" and isinstance(value, int) and abs(value) > FLOAT_LIMIT:
+            return f"{_short(value)} is out of range for a float"
+        if self.kind == "INT" and abs(value) > INT_LIMIT:
+            return f"{_short(value)} is out of range: integers are between -2**63 and 2**63-1"
+        if self.min is not None and value < self.min:
+            return f"{_short(value)} is below the minimum {self.min:g}"
+        if self.max is not None and value > self.max:
+            return f"{_short(value)} is above the maximum {self.max:g}"
         return None
 
     def schema(self) -> dict[str, Any]:
@@ -130,9 +147,31 @@ class Widget:
         return out
 
 
+INT_LIMIT = 2**63 - 1  # INT widgets hold 64-bit integers (what tensors and seeds take)
+FLOAT_LIMIT = 2**1023  # about the largest finite float: an int past it cannot be one
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A value for a message, never raising (repr of a 5000-digit int does) and never
+    more than 60 characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_text(value: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"the text holds a lone surrogate ({value[exc.start]!r} at character {exc.start}), "
+            "which is not valid Unicode"
+        )
+    return None
 
 
 def Int(min: int | None = None, max: int | None = None, step: int = 1) -> Widget:

@@ -529,6 +529,7 @@ class _Run:
             item=item,
             workflow=self.plan.workflow.doc,
             params=self.plan.workflow.param_values if pn.type.uses_params else None,
+            cache=self.cache,
         )
 
     def _call(

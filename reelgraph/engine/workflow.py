@@ -8,11 +8,15 @@ are touched. See docs/workflow-format.md.
 
 from __future__ import annotations
 
-import copy
+import contextlib
+import gc
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,37 @@ from .errors import Issue, WorkflowError
 FORMAT = "reelgraph.workflow"
 CURRENT_VERSION = 1
 PARAM_TYPES = ("TEXT", "INT", "FLOAT", "BOOL")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on a workflow document, checked before and while it is parsed, so a hostile
+    document costs bounded time and memory and never hits Python's recursion limit."""
+
+    max_bytes: int = 32 << 20  # the whole document
+    max_depth: int = 64  # objects and arrays inside one another
+    max_string: int = 4 << 20  # characters in one string (key or value)
+    max_int_digits: int = 100  # digits of one integer literal
+    max_nodes: int = 200_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@contextlib.contextmanager
+def gc_paused(size: int, threshold: int = 100_000) -> Iterator[None]:
+    """Pause the cycle collector while a large document (`size` bytes or nodes past
+    `threshold`) is parsed or planned: those allocate many objects and no cycles, and
+    repeated collections over them cost more than the work (2-5x measured on 100k nodes).
+    Re-enabled only if it was on, so nested or concurrent pauses never leave it off."""
+    if size < threshold or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def is_link(value: Any) -> bool:
@@ -50,10 +85,33 @@ class Workflow:
         return self.doc.get("params") or {}
 
     def copy(self) -> Workflow:
-        return Workflow(copy.deepcopy(self.doc), self.file)
+        return Workflow(copy_json(self.doc), self.file)
 
     def to_json(self) -> str:
         return json.dumps(self.doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-like value, iterative (copy.deepcopy recurses: a deep
+    document would raise RecursionError). Other values are shared, as immutable."""
+    if not isinstance(value, (dict, list)):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    stack: list[tuple[Any, Any]] = [(value, root)]
+    while stack:
+        src, dst = stack.pop()
+        items = src.items() if isinstance(src, dict) else enumerate(src)
+        for k, v in items:
+            if isinstance(v, (dict, list)):
+                child: Any = {} if isinstance(v, dict) else []
+                stack.append((v, child))
+            else:
+                child = v
+            if isinstance(dst, dict):
+                dst[k] = child
+            else:
+                dst.append(child)
+    return root
 
 
 # --- migrations --------------------------------------------------------------
@@ -207,8 +265,18 @@ def check_shape(doc: Any, file: str | None = None) -> list[Issue]:
     return issues
 
 
-def parse_workflow(doc: Any, file: str | None = None) -> Workflow:
-    """Check the shape and migrate; raises WorkflowError listing every structural problem."""
+def parse_workflow(doc: Any, file: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Workflow:
+    """Check the caps and the shape, and migrate; raises WorkflowError listing every
+    structural problem. `doc` may come from any JSON parser: its size is checked here."""
+    return _parse_within_limits(doc, file, limits, walk=True)
+
+
+def _parse_within_limits(doc: Any, file: str | None, limits: Limits, *, walk: bool) -> Workflow:
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if walk or (isinstance(nodes, dict) and len(nodes) > limits.max_nodes):
+        issues = check_limits(doc, file, limits)
+        if issues:
+            raise WorkflowError(issues)
     if isinstance(doc, dict) and doc.get("format") == FORMAT:
         doc = migrate(doc, file)
     issues = check_shape(doc, file)
@@ -217,12 +285,218 @@ def parse_workflow(doc: Any, file: str | None = None) -> Workflow:
     return Workflow(doc, file)
 
 
-def loads_workflow(text: str | bytes, file: str | None = None) -> Workflow:
+class _TooLong(ValueError):
+    """An integer literal with more digits than the cap (raised inside json.loads)."""
+
+
+def _split_strings(text: str) -> tuple[str, int]:
+    """The text with every JSON string removed, and the raw length of the longest
+    string (never less than its decoded length). Escaped backslashes go first, then
+    escaped quotes, so every quote left opens or closes a string; C-speed str methods
+    throughout (a regex over 8 MB costs several times more)."""
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    parts = text.split('"')
+    longest = max(map(len, parts[1::2]), default=0)
+    return "".join(parts[::2]), longest
+
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _bracket_depth(outside: str) -> int:
+    brackets = _NOT_BRACKET.sub("", outside)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text, found without parsing it
+    (json.loads recurses, so it cannot be asked): strings removed, then a running
+    count over the brackets that are left. Linear in the text."""
+    return _bracket_depth(_split_strings(text)[0])
+
+
+def decode_document(data: str | bytes, file: str | None = None) -> str:
+    """JSON bytes -> text (UTF-8, -16 or -32 as json detects), a clear issue if not."""
+    if isinstance(data, str):
+        return data
     try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return data.decode(json.detect_encoding(data))
+    except (UnicodeDecodeError, LookupError) as exc:
         raise WorkflowError([Issue("bad_json", f"not valid JSON: {exc}", file=file)]) from None
-    return parse_workflow(doc, file)
+
+
+def loads_json(data: str | bytes, file: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse a JSON document within the caps: size and nesting depth are checked on the
+    text before json.loads, integer literals while it parses, strings after (when the
+    text says they need it). Raises WorkflowError."""
+    doc, walk = _loads_json(data, file, limits)
+    if walk:
+        issues = check_limits(doc, file, limits)
+        if issues:
+            raise WorkflowError(issues)
+    return doc
+
+
+def _loads_json(data: str | bytes, file: str | None, limits: Limits) -> tuple[Any, bool]:
+    """The parsed document, and whether its strings still need `check_limits`."""
+    if len(data) > limits.max_bytes:
+        raise WorkflowError(
+            [
+                Issue(
+                    "too_large",
+                    f"the document is {len(data)} bytes; the cap is {limits.max_bytes} (max_bytes)",
+                    file=file,
+                )
+            ]
+        )
+    text = decode_document(data, file)
+    outside, longest = _split_strings(text)
+    depth = _bracket_depth(outside)
+    if depth > limits.max_depth:
+        raise WorkflowError(
+            [
+                Issue(
+                    "too_deep",
+                    f"objects and arrays nest {depth} deep; the cap is {limits.max_depth} (max_depth)",
+                    file=file,
+                )
+            ]
+        )
+
+    def parse_int(digits: str) -> int:
+        if len(digits.lstrip("-")) > limits.max_int_digits:
+            raise _TooLong(digits)
+        return int(digits)
+
+    try:
+        with gc_paused(len(text), 1 << 20):
+            doc = json.loads(text, parse_int=parse_int)
+        # The strings need the walk only if one may be too long or hold a lone surrogate.
+        return doc, longest > limits.max_string or _may_hold_surrogates(text)
+    except _TooLong as exc:
+        digits = len(str(exc.args[0]).lstrip("-"))
+        issue = Issue(
+            "int_too_long",
+            f"an integer of {digits} digits; the cap is {limits.max_int_digits} (max_int_digits)",
+            file=file,
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        issue = Issue("bad_json", f"not valid JSON: {exc}", file=file)
+    except (ValueError, RecursionError) as exc:  # never expected after the checks above
+        issue = Issue("bad_json", f"not valid JSON: {type(exc).__name__}: {exc}", file=file)
+    raise WorkflowError([issue])
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    """JSON text writes a lone surrogate as a \\udXXXX escape (or holds it raw, as str)."""
+    return "\\ud" in text or "\\uD" in text or has_lone_surrogate(text)
+
+
+def check_limits(doc: Any, file: str | None = None, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
+    """The caps, checked on a parsed document (iteratively: any depth is safe): nesting,
+    string length and lone surrogates, integer digits, node count. One issue per cap,
+    naming where the first offending value is (e.g. `nodes.a.inputs.text`)."""
+    found: dict[str, Issue] = {}
+
+    def report(code: str, message: str, path: _Path) -> None:
+        if code not in found:
+            where = _render(path)
+            found[code] = Issue(code, f"{where}: {message}" if where else message, file=file)
+
+    # (value, depth, path); a path is a linked (parent, key) pair, rendered only to report.
+    stack: list[tuple[Any, int, _Path]] = [(doc, 1, None)]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict):
+            if depth > limits.max_depth:
+                report("too_deep", _too_deep(limits), path)
+                continue
+            for k, v in value.items():
+                _check_scalar(k, limits, report, (path, k))
+                stack.append((v, depth + 1, (path, k)))
+        elif isinstance(value, list):
+            if depth > limits.max_depth:
+                report("too_deep", _too_deep(limits), path)
+                continue
+            stack.extend((v, depth + 1, (path, i)) for i, v in enumerate(value))
+        else:
+            _check_scalar(value, limits, report, path)
+    nodes = doc.get("nodes") if isinstance(doc, dict) else None
+    if isinstance(nodes, dict) and len(nodes) > limits.max_nodes:
+        report(
+            "too_many_nodes", f"{len(nodes)} nodes; the cap is {limits.max_nodes} (max_nodes)", None
+        )
+    return list(found.values())
+
+
+_Path = tuple[Any, Any] | None
+
+
+def _too_deep(limits: Limits) -> str:
+    return f"objects and arrays nest deeper than the cap of {limits.max_depth} (max_depth)"
+
+
+def _render(path: _Path) -> str:
+    parts: list[str] = []
+    while path is not None:
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else "." + _short_key(key))
+    return "".join(reversed(parts)).lstrip(".")
+
+
+def _short_key(key: Any) -> str:
+    text = key if isinstance(key, str) else repr(key)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_scalar(
+    value: Any, limits: Limits, report: Callable[[str, str, _Path], None], path: _Path
+) -> None:
+    if isinstance(value, str):
+        if len(value) > limits.max_string:
+            report(
+                "string_too_long",
+                f"a string of {len(value)} characters; the cap is {limits.max_string} (max_string)",
+                path,
+            )
+        elif has_lone_surrogate(value):
+            report(
+                "bad_string",
+                "a string holds a lone surrogate (such as \\ud800), which is not valid Unicode",
+                path,
+            )
+    # bit_length, not str(value): str refuses integers of more than 4300 digits.
+    elif (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value.bit_length() > limits.max_int_digits * 3.33
+    ):
+        report(
+            "int_too_long",
+            f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits; "
+            f"the cap is {limits.max_int_digits} (max_int_digits)",
+            path,
+        )
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True when `text` cannot be written as UTF-8 (a lone surrogate from JSON's \\ud800)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def loads_workflow(
+    text: str | bytes, file: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Workflow:
+    """A workflow from JSON text or bytes, within `limits`; raises WorkflowError."""
+    doc, walk = _loads_json(text, file, limits)
+    return _parse_within_limits(doc, file, limits, walk=walk)
 
 
 def load_workflow(path: str | os.PathLike[str]) -> Workflow:
@@ -274,9 +548,18 @@ def save_workflow(path: str | os.PathLike[str], workflow: Workflow) -> None:
 # --- params ------------------------------------------------------------------
 
 
+_PARAM_PYTHON = {"TEXT": (str,), "INT": (int,), "FLOAT": (int, float), "BOOL": (bool,)}
+
+
 def coerce_param(value: Any, type_name: str) -> Any:
-    """Turn a `--set name=value` string (or a CSV cell) into the param's type."""
+    """Turn a `--set name=value` string (or a CSV cell) into the param's type. A value
+    that is not a string must already be of the type: a param is never an object or a
+    list, so it can never be mistaken for a link once it is written into an input."""
     if not isinstance(value, str) or type_name == "TEXT":
+        allowed = _PARAM_PYTHON.get(type_name, (str, int, float, bool))
+        ok = isinstance(value, allowed) and (type_name == "BOOL" or not isinstance(value, bool))
+        if not ok and value is not None:
+            raise ValueError(f"expected a {type_name} value, got {_kind(value)}")
         return value
     text = value.strip()
     if type_name == "INT":
@@ -291,6 +574,10 @@ def coerce_param(value: Any, type_name: str) -> Any:
             return False
         raise ValueError(f"expected true/false, got {value!r}")
     return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)
 
 
 def apply_params(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
@@ -346,6 +633,10 @@ def apply_params(workflow: Workflow, values: Mapping[str, Any]) -> Workflow:
         out.param_values[name] = value
         if entry is not None:
             inputs[p["input"]] = value
+    if issues:
+        raise WorkflowError(issues)
+    # Checked again after the values are in: what a param wrote must be a valid document.
+    issues = check_limits(out.doc, workflow.file) + check_shape(out.doc, workflow.file)
     if issues:
         raise WorkflowError(issues)
     return out

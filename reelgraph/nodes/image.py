@@ -43,7 +43,23 @@ def _check_color(values: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
-@node("image.Solid", category="image/source", outputs={"image": IMAGE}, validate=_check_color)
+def image_bytes(values: dict[str, Any]) -> int:
+    """What an IMAGE of these widget values holds: width x height x batch x 3 x 4 bytes."""
+    return _int(values, "width", 512) * _int(values, "height", 512) * _int(values, "batch", 1) * 12
+
+
+def _int(values: dict[str, Any], name: str, default: int) -> int:
+    v = values.get(name, default)
+    return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+
+@node(
+    "image.Solid",
+    category="image/source",
+    outputs={"image": IMAGE},
+    validate=_check_color,
+    estimate_bytes=image_bytes,
+)
 def solid(
     width: Annotated[int, Int(1, 16384)] = 512,
     height: Annotated[int, Int(1, 16384)] = 512,

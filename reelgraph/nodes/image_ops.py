@@ -21,6 +21,7 @@ from reelgraph import (
     Mask,
     NodeInputError,
     Text,
+    file_fingerprint,
     list_of,
     node,
 )
@@ -31,11 +32,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def _hash_file(values: dict[str, Any]) -> str:
-    p = Path(str(values.get("path", "")))
-    try:
-        return hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        return "missing"
+    # Size, mtime and head/tail hash: bounded time, regular files only (never /dev/zero).
+    return file_fingerprint(str(values.get("path", "")))
 
 
 def _exists(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -81,8 +79,8 @@ def load(path: Annotated[str, Text(upload="image")]) -> Any:
 def _folder_fingerprint(values: dict[str, Any]) -> str:
     h = hashlib.blake2b(digest_size=16)
     for p in _folder_files(str(values.get("folder", ""))):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
+        h.update(p.name.encode("utf-8", "surrogateescape"))
+        h.update(file_fingerprint(p).encode())
     return h.hexdigest()
 
 

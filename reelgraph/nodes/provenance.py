@@ -16,8 +16,33 @@ DISCLOSURE = (
 MODEL_INPUTS = ("voice", "model", "checkpoint", "lora", "vae")
 
 
-def provenance_record(workflow: dict[str, Any] | None) -> dict[str, Any]:
-    """Generator, version, disclosure, node types, models and seeds of a workflow document."""
+def embedded_workflow(
+    workflow: dict[str, Any] | None, params: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The workflow as an output embeds it: every param value of the run becomes its
+    param's default. Node inputs already hold the values of params that target them;
+    a param no input targets (read by text.Template) lives only in the run's param
+    values, so without this an output would re-run with the workflow's defaults."""
+    if workflow is None or not params:
+        return workflow
+    doc = dict(workflow)
+    declared = doc.get("params")
+    if not isinstance(declared, dict):
+        return doc
+    merged = {}
+    for name, p in declared.items():
+        if isinstance(p, dict) and name in params:
+            p = {**p, "default": params[name]}
+        merged[name] = p
+    doc["params"] = merged
+    return doc
+
+
+def provenance_record(
+    workflow: dict[str, Any] | None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Generator, version, disclosure, node types, models, seeds and param values of a
+    workflow document."""
     import reelgraph
 
     nodes = (workflow or {}).get("nodes", {}) or {}
@@ -30,8 +55,10 @@ def provenance_record(workflow: dict[str, Any] | None) -> dict[str, Any]:
         inputs = n.get("inputs", {}) or {}
         if n.get("type") == "tts.Speak":
             voice = inputs.get("voice", "en_US-joe-medium")
-            if isinstance(voice, str):
-                models.add(voice if voice.startswith("coqui:") else f"piper:{voice}")
+            if voice == "auto":  # chosen per scene language at run time (Piper or espeak-ng)
+                models.add("tts:auto")
+            elif isinstance(voice, str):
+                models.add(voice if voice.startswith(("coqui:", "espeak:")) else f"piper:{voice}")
         for k, v in inputs.items():
             if k in MODEL_INPUTS and isinstance(v, str) and n.get("type") != "tts.Speak":
                 models.add(v)
@@ -46,6 +73,7 @@ def provenance_record(workflow: dict[str, Any] | None) -> dict[str, Any]:
         "node_types": types,
         "models": sorted(models),
         "seeds": seeds,
+        "params": dict(params or {}),
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from reelgraph import IMAGE, Combo, Context, Float, Image, Int, NodeInputError, Text, node, socket
 from reelgraph.media import SCENE
 
-from .image import parse_hex_color
+from .image import image_bytes, parse_hex_color
 from .typography import FONT_STYLES, fit_font, line_height, load_font, text_width
 
 # (from, to, accent): dark, saturated pairs that keep white text readable.
@@ -198,7 +198,12 @@ BACKGROUNDS = ("gradient", "solid", "image")
 ALIGNS = ("left", "center", "right")
 
 
-@node("slides.TitleCard", category="image/slides", outputs={"image": IMAGE})
+@node(
+    "slides.TitleCard",
+    category="image/slides",
+    outputs={"image": IMAGE},
+    estimate_bytes=lambda values: image_bytes({**values, "batch": 1}),
+)
 def title_card(
     title: Annotated[str, Text(placeholder="Title")] = "",
     body: Annotated[str, Text(multiline=True)] = "",

@@ -28,15 +28,43 @@ MAX_CHARS = 42
 MAX_LINES = 2
 
 
+def display_len(text: str) -> int:
+    """Columns a line takes: wide (CJK) characters count two, as subtitle guides do."""
+    import unicodedata
+
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def join_words(words: list[str]) -> str:
+    """Words back into text: a space between words, none between CJK characters."""
+    from .script.languages import is_cjk_char
+
+    out = ""
+    for w in words:
+        if (out and not (is_cjk_char(out[-1]) or is_cjk_char(w[0]))) or (
+            out and out[-1].isascii() and w[0].isascii()
+        ):
+            out += " "
+        out += w
+    return out
+
+
 def wrap_cue(text: str, max_chars: int = MAX_CHARS) -> str:
-    """One line if it fits, else two lines split at the most balanced space."""
-    if len(text) <= max_chars:
+    """One line if it fits, else two lines split at the most balanced break: a space,
+    or between CJK characters (never before closing punctuation)."""
+    from .typography import break_units
+
+    if display_len(text) <= max_chars:
         return text
-    words = text.split()
+    units = break_units(text)
     best, best_cost = None, None
-    for i in range(1, len(words)):
-        a, b = " ".join(words[:i]), " ".join(words[i:])
-        cost = max(len(a), len(b)) + (0 if len(a) <= max_chars and len(b) <= max_chars else 1000)
+    for i in range(1, len(units)):
+        a = "".join(sep + u for u, sep in units[:i]).strip()
+        b = "".join(sep + u for u, sep in units[i:]).strip()
+        la, lb = display_len(a), display_len(b)
+        cost = max(la, lb) + (0 if la <= max_chars and lb <= max_chars else 1000)
         if best_cost is None or cost < best_cost:
             best, best_cost = f"{a}\n{b}", cost
     return best or text
@@ -60,17 +88,18 @@ def build_cues(
     cur: list[WordTiming] = []
 
     def fits(ws: list[WordTiming]) -> bool:
-        lines = wrap_cue(" ".join(w.word for w in ws), max_chars).split("\n")
-        return len(lines) <= max_lines and all(len(ln) <= max_chars for ln in lines)
+        lines = wrap_cue(join_words([w.word for w in ws]), max_chars).split("\n")
+        return len(lines) <= max_lines and all(display_len(ln) <= max_chars for ln in lines)
 
     for w in words:
         if cur and (not fits([*cur, w]) or w.end - cur[0].start > max_duration):
             groups.append(cur)
             cur = []
         cur.append(w)
-        text = " ".join(x.word for x in cur)
-        if w.word.endswith((".", "!", "?", "…")) or (
-            w.word.endswith((",", ";", ":")) and len(text) > capacity * 0.6
+        text = join_words([x.word for x in cur])
+        if w.word.endswith((".", "!", "?", "…", "。", "！", "？", "।", "؟")) or (
+            w.word.endswith((",", ";", ":", "，", "、", "；", "،"))
+            and display_len(text) > capacity * 0.6
         ):
             groups.append(cur)
             cur = []
@@ -87,7 +116,9 @@ def build_cues(
         if end - start < min_duration:  # linger, but never into the next cue or past the scene
             end = max(end, min(start + min_duration, nxt - 0.04))
         cues.append(
-            Cue(round(start, 3), round(end, 3), wrap_cue(" ".join(x.word for x in g), max_chars))
+            Cue(
+                round(start, 3), round(end, 3), wrap_cue(join_words([x.word for x in g]), max_chars)
+            )
         )
     return cues
 
@@ -140,8 +171,10 @@ def from_scenes(
     if len(scenes) != len(clips):
         raise NodeInputError("clips", f"{len(clips)} clips for {len(scenes)} scenes")
     cues: list[Cue] = []
+    from .script.sentences import spoken_words
+
     for off, clip, sc in zip(_offsets([c.duration for c in clips]), clips, scenes, strict=True):
-        words = sc.narration.split()
+        words = spoken_words(sc.narration, sc.language or "en")
         if not words:
             continue
         total = sum(len(w) + 1 for w in words)
@@ -229,9 +262,9 @@ def burn_in(
     from reelgraph.media import MappedVideo
 
     from .typography import Stamp, alpha_blit, load_font, render_text_rgba
+    from .video import spans_key
 
     px = max(10, round(video.height * size))
-    font = load_font("medium", px)
     pad = round(px * 0.4)
     rendered: dict[int, Any] = {}
     fps = video.fps
@@ -243,7 +276,7 @@ def burn_in(
             rendered[k] = Stamp(
                 render_text_rgba(
                     lines,
-                    font,
+                    load_font("medium", px, cues[k].text),  # a font for the cue's script
                     color,
                     box=(10, 12, 20, round(255 * box_opacity)),
                     pad=pad,
@@ -268,7 +301,9 @@ def burn_in(
             alpha_blit(frames[lo:hi], img, x, y)
         return chunk
 
-    return MappedVideo(video, fn)
+    # What a frame range shows (for the encoder's segment keys): its cues and the style.
+    style = repr((px, color, box_opacity, margin)).encode()
+    return MappedVideo(video, fn, key=spans_key(spans, [c.text for c in cues], style))
 
 
 @node("subtitles.Burn", category="subtitles", outputs={"video": VIDEO})

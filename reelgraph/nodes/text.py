@@ -1,4 +1,5 @@
-"""Text nodes: the script, scene splitting, templates, joining and formatting."""
+"""Text nodes: the script, scene splitting (script understanding lives in `script/`),
+templates, joining and formatting."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 from typing import Annotated, Any
 
 from reelgraph import (
+    FLOAT,
     INT,
     TEXT,
     Bool,
     Combo,
     Context,
+    Float,
     Int,
     NodeInputError,
     Text,
@@ -23,95 +26,26 @@ from reelgraph.media import SCENE, Scene
 
 SceneIn = socket(SCENE)
 
-_SENTENCE = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
-_VISUAL = re.compile(r"^\s*(?:visual|image|shot)\s*:\s*(.+)$", re.IGNORECASE)
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+
+def split_sentences(text: str, language: str = "en") -> list[str]:
+    """Sentences of a text (see `script.sentences`)."""
+    from .script.sentences import split_sentences as split
+
+    return split(text, language)
 
 
-def split_sentences(text: str) -> list[str]:
-    text = " ".join(text.split())
-    return [s.strip() for s in _SENTENCE.split(text) if s.strip()] if text else []
+def parse_scenes(
+    text: str,
+    mode: str = "auto",
+    max_words: int = 0,
+    seconds: float = 90.0,
+    language: str = "auto",
+    keyphrases: str = "fast",
+) -> list[Scene]:
+    """Split a script into scene records. See `split_scenes` for the rules."""
+    from .script.assemble import analyse
 
-
-def _title_from(text: str, words: int = 6) -> str:
-    first = split_sentences(text)[0] if text.strip() else ""
-    ws = first.rstrip(".!?…").split()
-    return " ".join(ws[:words]) + ("…" if len(ws) > words else "")
-
-
-def _bound(narration: str, max_words: int) -> list[str]:
-    """Split narration into parts of at most `max_words` words, at sentence ends when possible."""
-    if max_words <= 0 or len(narration.split()) <= max_words:
-        return [narration]
-    parts: list[str] = []
-    cur: list[str] = []
-    for sent in split_sentences(narration):
-        words = sent.split()
-        while len(words) > max_words:  # one sentence longer than the bound: hard split
-            if cur:
-                parts.append(" ".join(cur))
-                cur = []
-            parts.append(" ".join(words[:max_words]))
-            words = words[max_words:]
-        if cur and len(cur) + len(words) > max_words:
-            parts.append(" ".join(cur))
-            cur = []
-        cur.extend(words)
-    if cur:
-        parts.append(" ".join(cur))
-    return parts
-
-
-def parse_scenes(text: str, mode: str = "auto", max_words: int = 80) -> list[Scene]:
-    """Split a script into scenes. See `split_scenes` for the rules."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    if mode == "auto":
-        mode = "headings" if any(_HEADING.match(ln) for ln in lines) else "paragraphs"
-    blocks: list[tuple[str, list[str], list[str]]] = []  # (title, narration lines, visual lines)
-    if mode == "headings":
-        title, body, visual = "", [], []
-        for ln in lines:
-            m = _HEADING.match(ln)
-            if m:
-                if title or body:
-                    blocks.append((title, body, visual))
-                title, body, visual = m.group(1), [], []
-            elif v := _VISUAL.match(ln):
-                visual.append(v.group(1).strip())
-            elif ln.strip():
-                body.append(ln.strip())
-        if title or body:
-            blocks.append((title, body, visual))
-    elif mode == "paragraphs":
-        for para in re.split(r"\n\s*\n", text):
-            body, visual = [], []
-            for ln in para.split("\n"):
-                if v := _VISUAL.match(ln):
-                    visual.append(v.group(1).strip())
-                elif ln.strip():
-                    body.append(ln.strip())
-            if body or visual:
-                blocks.append(("", body, visual))
-    elif mode == "sentences":
-        for sent in split_sentences(" ".join(ln for ln in lines if not _VISUAL.match(ln))):
-            blocks.append(("", [sent], []))
-    else:
-        raise ValueError(f"unknown split mode {mode!r}")
-    scenes: list[Scene] = []
-    for title, body, visual in blocks:
-        narration = " ".join(" ".join(body).split())
-        if not narration and not title:
-            continue
-        vis = " ".join(visual)
-        parts = _bound(narration, max_words) if narration else [""]
-        for k, part in enumerate(parts):
-            t = title or _title_from(part)
-            if k and title:
-                t = f"{title} ({k + 1})"
-            scenes.append(
-                Scene(len(scenes), t, part, vis or (split_sentences(part)[0] if part else t))
-            )
-    return scenes
+    return analyse(text, seconds, mode, language, max_words, keyphrases).scenes
 
 
 @node("text.Script", category="text", outputs={"text": TEXT})
@@ -120,34 +54,85 @@ def script(
         str, Text(multiline=True, placeholder="# Scene title\nWhat the narrator says…")
     ] = "",
 ) -> Any:
-    """The script of a video. Markdown headings (`# Title`) start scenes; a line
-    `Visual: …` describes what a scene shows; everything else is narration."""
+    """The script of a video: Markdown, an article pasted from the web (plain-line
+    headings), bullet points, one sentence, or SRT/WebVTT subtitles. Headings start
+    scenes; a line `Visual: …` describes what a scene shows."""
     return text
 
 
 SPLIT_MODES = ("auto", "headings", "paragraphs", "sentences")
+LANGUAGE_OPTIONS = ("auto", "en", "de", "es", "fr", "it", "pt", "nl", "pl", "ru", "uk", "tr",
+                    "sv", "el", "ar", "fa", "he", "ur", "hi", "bn", "mr", "ta", "zh", "ja", "ko",
+                    "th", "vi")  # fmt: skip
+KEYPHRASE_METHODS = ("fast", "yake")
+PREVIEW_KIND = "scenes"  # node.preview kind of the scene table (a JSON-ready dict)
 
 
-@node("text.SplitScenes", category="text", outputs={"scenes": list_of(SceneIn), "count": INT})
+def scene_table(scenes: list[Scene]) -> dict[str, Any]:
+    """The scene table the CLI prints and the editor shows on the node."""
+    cols = ("index", "title", "narration", "visual", "seconds", "language", "tone", "mood")
+    rows = [{c: s.get(c, "") for c in cols} | {"keywords": s.keywords} for s in scenes]
+    return {
+        "columns": [*cols, "keywords"],
+        "rows": rows,
+        "total_seconds": round(sum(s.seconds for s in scenes), 1),
+    }
+
+
+@node(
+    "text.SplitScenes",
+    category="text",
+    outputs={
+        "scenes": list_of(SceneIn),
+        "count": INT,
+        "narration": list_of(socket(TEXT)),
+        "language": list_of(socket(TEXT)),
+        "rate": list_of(socket(FLOAT)),
+        "pause": list_of(socket(FLOAT)),
+        "mood": list_of(socket(TEXT)),
+    },
+)
 def split_scenes(
     text: Annotated[str, Text(multiline=True)],
     mode: Annotated[str, Combo(SPLIT_MODES)] = "auto",
-    max_words: Annotated[int, Int(0, 1000)] = 80,
+    seconds: Annotated[float, Float(0.0, 600.0, 5.0)] = 90.0,
+    max_words: Annotated[int, Int(0, 1000)] = 0,
+    language: Annotated[str, Combo(LANGUAGE_OPTIONS)] = "auto",
+    keyphrases: Annotated[str, Combo(KEYPHRASE_METHODS)] = "fast",
+    ctx: Context = None,
 ) -> Any:
-    """Split a script into scenes (title, narration, visual prompt).
+    """Understand a script and split it into scenes.
 
-    `headings`: each Markdown heading starts a scene titled by it; `paragraphs`:
-    blank lines separate scenes; `sentences`: one scene per sentence; `auto`:
-    headings when there are any, else paragraphs. A scene longer than
-    `max_words` (0: no bound) is split at sentence ends into numbered parts.
-    Lines starting with `Visual:` set the scene's visual prompt (default: its
-    first sentence)."""
-    if not text.strip():
-        raise NodeInputError("text", "the script is empty: write at least one sentence")
-    scenes = parse_scenes(text, mode, max_words)
-    if not any(s.narration for s in scenes):
-        raise NodeInputError("text", "the script has headings but no narration to speak")
-    return scenes, len(scenes)
+    Structure first (Markdown or plain-line headings, paragraphs, bullets, SRT/VTT),
+    then sentences, so that no scene's narration runs longer than `seconds` at the
+    language's speaking rate (0: no bound; `max_words` > 0 bounds words too). Each
+    scene gets a title (its heading, or its key phrase), the narration (headings are
+    never read aloud), a visual prompt (`Visual:` lines, else entities and key phrases),
+    keywords, tone, language and the delivery its tone asks for (rate, pause, mood).
+    Pieces with almost nothing to say join a neighbour. `mode`: auto/headings (by
+    headings), paragraphs (each paragraph a scene), sentences (each sentence a scene).
+
+    Besides the scene records, the per-scene narration, language, rate, pause and mood
+    come out as lists of their own, so a node linked to them (the voice) is keyed only
+    by what it reads: editing a scene's visual does not speak its narration again."""
+    from .script.assemble import EmptyScript
+    from .script.structure import NotText
+
+    try:
+        scenes = parse_scenes(text, mode, max_words, seconds, language, keyphrases)
+    except (EmptyScript, NotText) as exc:
+        raise NodeInputError("text", str(exc)) from None
+    if ctx is not None:
+        ctx.preview(scene_table(scenes), PREVIEW_KIND)
+    return (
+        scenes,
+        len(scenes),
+        [s.narration for s in scenes],
+        [s.language for s in scenes],
+        [s.rate for s in scenes],
+        [s.pause for s in scenes],
+        [s.mood for s in scenes],
+    )
 
 
 @node(
@@ -156,8 +141,22 @@ def split_scenes(
     outputs={"title": TEXT, "narration": TEXT, "visual": TEXT, "index": INT},
 )
 def scene_fields(scene: SceneIn) -> Any:
-    """The parts of one scene record."""
+    """The parts of one scene record. (Linked per scene, each part is keyed by the whole
+    record; take `narration` etc. from SplitScenes to key a node by that part alone.)"""
     return scene.title, scene.narration, scene.visual, scene.index
+
+
+SCENE_FIELDS = ("narration", "title", "visual", "language", "tone", "mood")
+
+
+@node("text.SceneField", category="text", outputs={"values": list_of(socket(TEXT))})
+def scene_field(
+    scenes: list_of(SceneIn),
+    field: Annotated[str, Combo(SCENE_FIELDS)] = "narration",
+) -> Any:
+    """One text field of every scene, as a list. Each element is keyed by its own
+    content, so the nodes fed from it run again only for the scenes whose field changed."""
+    return [str(s.get(field, "")) for s in scenes]
 
 
 # `{{` / `}}` are literal braces; `{name}` is a placeholder.

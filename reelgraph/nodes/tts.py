@@ -18,27 +18,51 @@ from reelgraph import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, 
 from reelgraph.media import TIMINGS, AudioClip, PhonemeTiming, SpeechTimings, WordTiming
 
 DEFAULT_VOICE = "en_US-joe-medium"
+AUTO_VOICE = "auto"  # a voice for the text's language (see script/voices.py)
 COQUI_PREFIX = "coqui:"
+ESPEAK_PREFIX = "espeak:"
+ESPEAK_WPM = 175  # espeak-ng's own default rate, at speed 1
 
 
 def models_dir() -> Path:
     return Path(os.environ.get("REELGRAPH_MODELS", "models"))
 
 
+def installed_piper_voices() -> list[str]:
+    from .script.voices import piper_voices
+
+    return [
+        DEFAULT_VOICE,
+        *(v for v in piper_voices(models_dir() / "voices") if v != DEFAULT_VOICE),
+    ]
+
+
 def voice_options() -> list[str]:
-    """The default voice, Piper voices in models/voices, Coqui model folders in models/tts."""
-    out = [DEFAULT_VOICE]
-    vdir = models_dir() / "voices"
-    if vdir.is_dir():
-        out += sorted(
-            p.stem
-            for p in vdir.glob("*.onnx")
-            if p.stem != DEFAULT_VOICE and (p.with_suffix(".onnx.json").is_file())
-        )
+    """`auto` (a voice for the text's language), then the installed voices grouped by
+    language: Piper voices (the default and models/voices), espeak-ng fallbacks
+    (`espeak:<lang>`), and Coqui model folders in models/tts."""
+    from .script.voices import espeak_options, voice_language
+
+    voices = installed_piper_voices() + espeak_options()
+    out = [AUTO_VOICE, *sorted(voices, key=lambda v: (voice_language(v), v.startswith("espeak")))]
     tdir = models_dir() / "tts"
     if tdir.is_dir():
         out += sorted(COQUI_PREFIX + p.name for p in tdir.iterdir() if p.is_dir())
     return out
+
+
+def resolve_voice(voice: str, text: str, language: str) -> str:
+    """The concrete voice for `auto`: one that speaks the text's language."""
+    if voice != AUTO_VOICE:
+        return voice
+    from .script.languages import detect_language
+    from .script.voices import choose_voice
+
+    lang = language if language and language != "auto" else detect_language(text)
+    try:
+        return choose_voice(lang, installed_piper_voices())
+    except LookupError as exc:
+        raise NodeInputError("voice", str(exc)) from None
 
 
 def piper_files(voice: str) -> tuple[Path, Path]:
@@ -54,6 +78,17 @@ def piper_files(voice: str) -> tuple[Path, Path]:
 
 def _check_voice(values: dict[str, Any]) -> list[tuple[str, str]]:
     voice = str(values.get("voice", DEFAULT_VOICE))
+    if voice == AUTO_VOICE:
+        return []
+    if voice.startswith(ESPEAK_PREFIX):
+        from .script.voices import espeak_binary, espeak_voice_for
+
+        lang = voice[len(ESPEAK_PREFIX) :]
+        if espeak_binary() is None:
+            return [("voice", f"{voice!r} needs espeak-ng (apt-get install espeak-ng)")]
+        if espeak_voice_for(lang) is None:
+            return [("voice", f"espeak-ng has no voice for {lang!r}")]
+        return []
     if voice.startswith(COQUI_PREFIX):
         if not (models_dir() / "tts" / voice[len(COQUI_PREFIX) :]).is_dir():
             return [
@@ -70,7 +105,8 @@ def _check_voice(values: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 "voice",
                 f"unknown voice {voice!r}: put {voice}.onnx and {voice}.onnx.json in "
-                f"{models_dir() / 'voices'} (available: {', '.join(voice_options())})",
+                f"{models_dir() / 'voices'} (Piper voices: https://huggingface.co/rhasspy/piper-voices; "
+                f"available: {', '.join(voice_options())})",
             )
         ]
     return []
@@ -236,6 +272,89 @@ def speak_piper(
     return clip, SpeechTimings(text, clip.duration, tuple(words), tuple(sentences), tuple(phonemes))
 
 
+def _wav_samples(path: Path) -> tuple[Any, int]:
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "rb") as w:
+        rate, width, n = w.getframerate(), w.getsampwidth(), w.getnframes()
+        raw = w.readframes(n)
+    if width != 2:
+        raise RuntimeError(f"espeak-ng wrote {8 * width}-bit audio; expected 16-bit")
+    return np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0, rate
+
+
+def _voiced_range(samples: Any, rate: int) -> tuple[int, int]:
+    """First and last sample of speech: 10 ms frames above 2% of the loudest frame."""
+    import numpy as np
+
+    hop = max(1, rate // 100)
+    n = samples.size // hop
+    if n == 0:
+        return 0, samples.size
+    rms = np.sqrt((samples[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 0.02)
+    if loud.size == 0:
+        return 0, samples.size
+    return int(loud[0] * hop), int(min(samples.size, (loud[-1] + 1) * hop))
+
+
+def speak_espeak(
+    text: str, language: str, speed: float, pause: float, progress: Any = None
+) -> tuple[AudioClip, SpeechTimings]:
+    """espeak-ng, sentence by sentence (sentence times are exact); words are spread over
+    each sentence's voiced span in proportion to their length (espeak-ng gives no word
+    times)."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    from .script.sentences import split_sentences, spoken_words
+    from .script.voices import espeak_binary, espeak_voice_for
+
+    exe, voice = espeak_binary(), espeak_voice_for(language)
+    if exe is None or voice is None:
+        raise NodeInputError(
+            "voice", f"no espeak-ng voice for {language!r} (apt-get install espeak-ng)"
+        )
+    wpm = str(max(80, min(450, round(ESPEAK_WPM * speed))))
+    parts: list[Any] = []
+    words: list[WordTiming] = []
+    sentences: list[tuple[float, float]] = []
+    offset, rate = 0, 22050
+    sents = split_sentences(text, language) or [text]
+    with tempfile.TemporaryDirectory(prefix="reelgraph-espeak-") as tmp:
+        out = Path(tmp) / "s.wav"
+        for k, sent in enumerate(sents):
+            if progress is not None:
+                progress(k, len(sents))
+            proc = subprocess.run(
+                [exe, "-v", voice, "-s", wpm, "-w", str(out), "--stdin"],
+                input=sent.encode(),
+                capture_output=True,
+                timeout=120,
+            )
+            if proc.returncode != 0 or not out.is_file():
+                msg = proc.stderr.decode(errors="replace").strip()
+                raise RuntimeError(f"espeak-ng failed on sentence {k + 1}: {msg}")
+            audio, rate = _wav_samples(out)
+            if k and pause > 0:
+                gap = np.zeros(round(pause * rate), np.float32)
+                parts.append(gap)
+                offset += gap.size
+            lo, hi = _voiced_range(audio, rate)
+            for w, a, b in _assign_words(spoken_words(sent, language), [(lo, hi)], audio.size):
+                words.append(WordTiming(w, (offset + a) / rate, (offset + b) / rate))
+            sentences.append((offset / rate, (offset + audio.size) / rate))
+            parts.append(audio)
+            offset += audio.size
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    clip = AudioClip(samples[None, :], rate)
+    return clip, SpeechTimings(text, clip.duration, tuple(words), tuple(sentences))
+
+
 def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
     try:
         from TTS.api import TTS  # optional extra: coqui-tts
@@ -273,18 +392,28 @@ def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
 )
 def speak(
     text: Annotated[str, Text(multiline=True)],
-    voice: Annotated[str, Combo(voice_options)] = DEFAULT_VOICE,
+    voice: Annotated[str, Combo(voice_options)] = AUTO_VOICE,
     speed: Annotated[float, Float(0.5, 2.0, 0.05)] = 1.0,
     sentence_pause: Annotated[float, Float(0.0, 3.0, 0.05)] = 0.2,
     deterministic: Annotated[bool, Bool()] = True,
+    language: Annotated[str, Text(placeholder="auto")] = "auto",
+    rate: Annotated[float, Float(0.5, 2.0, 0.01)] = 1.0,
     ctx: Context = None,
 ) -> Any:
-    """Speak text with a Piper voice (default `en_US-joe-medium`, others from
-    models/voices) or a Coqui model folder (models/tts, optional extra). `speed` > 1
-    talks faster; `deterministic` turns off the generator noise so the same text
-    always gives the same audio. Also returns when each word is spoken."""
+    """Speak text with a Piper voice (the bundled `en_US-joe-medium`, others from
+    models/voices), espeak-ng (`espeak:<lang>`, offline fallback for languages without
+    a Piper voice) or a Coqui model folder (models/tts, optional extra). `auto` picks a
+    voice for `language` (auto: detected from the text). `speed` > 1 talks faster;
+    `rate` multiplies it (SplitScenes gives each scene's rate from its tone, and its
+    pause as `sentence_pause`); `deterministic` turns off the generator noise so the
+    same text always gives the same audio. Also returns when each word is spoken."""
     if not text.strip():
         raise NodeInputError("text", "nothing to say: the text is empty")
+    voice = resolve_voice(voice, text, language)
+    speed = max(0.25, min(4.0, speed * rate))
+    if voice.startswith(ESPEAK_PREFIX):
+        progress = ctx.progress if ctx is not None else None
+        return speak_espeak(text, voice[len(ESPEAK_PREFIX) :], speed, sentence_pause, progress)
     if voice.startswith(COQUI_PREFIX):
         return speak_coqui(text, models_dir() / "tts" / voice[len(COQUI_PREFIX) :])
     try:

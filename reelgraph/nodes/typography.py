@@ -1,7 +1,11 @@
 """Fonts and text layout shared by title cards, subtitles and overlays.
 
-Fonts come from the `font-roboto` package (Apache-2.0), never from the system,
-so a render looks the same on every machine.
+Latin, Greek and Cyrillic use the `font-roboto` package (Apache-2.0), so a render looks
+the same on every machine. Other scripts use Noto fonts (OFL) from Debian's
+fonts-noto-core / fonts-noto-cjk (scripts/bootstrap.sh installs them), picked per
+script from the text itself. Pillow lays text out with libraqm when it has it
+(HarfBuzz shaping for Arabic and Devanagari, FriBiDi for right-to-left order); lines
+break at spaces, and between characters for Chinese and Japanese.
 """
 
 from __future__ import annotations
@@ -29,34 +33,121 @@ def font_file(style: str = "regular") -> Path:
     return Path(font_roboto.font_directory) / f"{name}.ttf"
 
 
-@functools.lru_cache(maxsize=64)
-def load_font(style: str, size: int) -> Any:
-    from PIL import ImageFont
+NOTO_DIRS = (
+    Path("/usr/share/fonts/truetype/noto"),
+    Path("/usr/share/fonts/opentype/noto"),
+    Path("/usr/local/share/fonts/noto"),
+)
+# script -> (regular file, bold file, face index in a .ttc); CJK faces: JP 0, KR 1, SC 2.
+NOTO_FILES = {
+    "arabic": ("NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf", 0),
+    "hebrew": ("NotoSansHebrew-Regular.ttf", "NotoSansHebrew-Bold.ttf", 0),
+    "devanagari": ("NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf", 0),
+    "bengali": ("NotoSansBengali-Regular.ttf", "NotoSansBengali-Bold.ttf", 0),
+    "tamil": ("NotoSansTamil-Regular.ttf", "NotoSansTamil-Bold.ttf", 0),
+    "thai": ("NotoSansThai-Regular.ttf", "NotoSansThai-Bold.ttf", 0),
+    "han": ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", 2),
+    "kana": ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", 0),
+    "hangul": ("NotoSansCJK-Regular.ttc", "NotoSansCJK-Bold.ttc", 1),
+    "other": ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", 0),
+}
+ROBOTO_SCRIPTS = ("latin", "greek", "cyrillic")
 
-    return ImageFont.truetype(str(font_file(style)), max(4, int(size)))
+
+class MissingFont(RuntimeError):
+    pass
+
+
+def script_of(text: str) -> str:
+    """The script a text is mostly written in (see script.languages.dominant_script)."""
+    from .script.languages import dominant_script
+
+    return dominant_script(text)
+
+
+def noto_file(script: str, bold: bool) -> tuple[Path, int]:
+    regular, heavy, index = NOTO_FILES.get(script, NOTO_FILES["other"])
+    name = heavy if bold else regular
+    for d in NOTO_DIRS:
+        if (d / name).is_file():
+            return d / name, index
+        if (d / regular).is_file():
+            return d / regular, index
+    raise MissingFont(
+        f"no font for {script} text: install Debian's fonts-noto-core and fonts-noto-cjk "
+        f"(apt-get install fonts-noto-core fonts-noto-cjk); looked for {name} in "
+        + ", ".join(str(d) for d in NOTO_DIRS)
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _load(path: str, index: int, size: int) -> Any:
+    from PIL import ImageFont, features
+
+    layout = ImageFont.Layout.RAQM if features.check("raqm") else ImageFont.Layout.BASIC
+    return ImageFont.truetype(path, max(4, int(size)), index=index, layout_engine=layout)
+
+
+def load_font(style: str, size: int, text: str = "") -> Any:
+    """A font of `style` at `size` px that covers the script `text` is written in."""
+    script = script_of(text) if text else "latin"
+    if script in ROBOTO_SCRIPTS:
+        return _load(str(font_file(style)), 0, size)
+    path, index = noto_file(script, style in ("bold", "black", "medium"))
+    return _load(str(path), index, size)
+
+
+def has_raqm() -> bool:
+    from PIL import features
+
+    return bool(features.check("raqm"))
 
 
 def text_width(font: Any, text: str) -> float:
     return float(font.getlength(text))
 
 
+def break_units(para: str) -> list[tuple[str, str]]:
+    """(text, separator before it) units a line may break between: words, and single
+    characters of Chinese/Japanese (closing punctuation stays with the one before,
+    so a line never starts with 。 or ，)."""
+    from .script.languages import is_cjk_char
+
+    units: list[tuple[str, str]] = []
+    for k, word in enumerate(para.split()):
+        sep = " " if k else ""
+        if not any(is_cjk_char(c) for c in word):
+            units.append((word, sep))
+            continue
+        for i, ch in enumerate(word):
+            closing = ch in "。，、；：！？」』）)]!?,.;:…"
+            latin_run = i and not is_cjk_char(ch) and not is_cjk_char(units[-1][0][-1])
+            if units and i and (closing or latin_run):
+                units[-1] = (units[-1][0] + ch, units[-1][1])
+            else:
+                units.append((ch, sep))
+                sep = ""
+    return units
+
+
 def wrap_text(text: str, font: Any, max_width: float, max_lines: int = 0) -> list[str]:
-    """Greedy word wrap by pixel width; explicit newlines are kept. With `max_lines`,
-    the last line ends with an ellipsis when text is left over."""
+    """Greedy wrap by pixel width at spaces (and between CJK characters); explicit
+    newlines are kept. With `max_lines`, the last line ends with an ellipsis when text
+    is left over."""
     lines: list[str] = []
     for para in text.split("\n"):
-        words = para.split()
-        if not words:
+        units = break_units(para)
+        if not units:
             lines.append("")
             continue
-        line = words[0]
-        for w in words[1:]:
-            trial = f"{line} {w}"
+        line = units[0][0]
+        for unit, sep in units[1:]:
+            trial = f"{line}{sep}{unit}"
             if text_width(font, trial) <= max_width:
                 line = trial
             else:
                 lines.append(line)
-                line = w
+                line = unit
         lines.append(line)
     while lines and not lines[-1]:
         lines.pop()
@@ -75,7 +166,7 @@ def fit_font(
     """The largest font up to `size` whose wrap fits in `max_lines` lines."""
     s = int(size)
     while True:
-        font = load_font(style, s)
+        font = load_font(style, s, text)
         lines = wrap_text(text, font, max_width)
         if len(lines) <= max_lines or s <= min_size:
             return font, wrap_text(text, font, max_width, max_lines)

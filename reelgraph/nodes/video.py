@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,10 +25,12 @@ from reelgraph import (
     NodeInputError,
     Text,
     Video,
+    file_fingerprint,
     list_of,
     node,
 )
 from reelgraph.media import (
+    IDENTITY,
     TRANSITIONS,
     AudioClip,
     ConcatVideo,
@@ -127,6 +128,45 @@ def ken_burns_renderer(
     return render
 
 
+def array_key(a: Any) -> bytes:
+    """A content hash of an array's shape, dtype and bytes."""
+    import numpy as np
+
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(repr((a.shape, a.dtype.str)).encode(), digest_size=16)
+    h.update(a.data)
+    return h.digest()
+
+
+def span_key(a: int, b: int, ramp: int, own: bytes) -> Any:
+    """The range key of something drawn on frames [a, b) with a `ramp`-frame fade at
+    both ends: what a range [s, e) shows of it, relative to s (so it moves freely)."""
+
+    def key(s: int, e: int) -> bytes:
+        lo, hi = max(a, s), min(b, e)
+        if lo >= hi:
+            return IDENTITY
+        edges = (min(lo - a, ramp), min(b - hi, ramp)) if ramp else ()
+        return repr((lo - s, hi - s, edges)).encode() + own
+
+    return key
+
+
+def spans_key(spans: list[tuple[int, int]], labels: list[str], style: bytes) -> Any:
+    """The range key of stamps drawn on frames [a, b) each (burned cues): the ones a
+    range [s, e) shows, relative to s, in drawing order, with what they say."""
+
+    def key(s: int, e: int) -> bytes:
+        shown = [
+            (max(a, s) - s, min(b, e) - s, labels[k])
+            for k, (a, b) in enumerate(spans)
+            if a < e and b > s and a < b
+        ]
+        return repr(shown).encode() + style if shown else IDENTITY
+
+    return key
+
+
 def image_to_uint8(image: Any, index: int = 0) -> Any:
     return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
 
@@ -175,7 +215,11 @@ def image_to_clip(
         pan_y = rng.choice((-0.5, 0.0, 0.5)) * abs(pan_x)
     clip_audio = fit_audio(audio, count / fps) if audio is not None else None
     render = ken_burns_renderer(src, w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing)
-    return ProceduralVideo(render, fps=fps, width=w, height=h, frame_count=count, audio=clip_audio)
+    # What the frames show, for the encoder's segment keys: the pixels and the motion.
+    key = array_key(src) + repr((w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing)).encode()
+    return ProceduralVideo(
+        render, fps=fps, width=w, height=h, frame_count=count, audio=clip_audio, key=key
+    )
 
 
 @node("video.Concat", category="video/edit", outputs={"video": VIDEO})
@@ -196,19 +240,9 @@ def concat(
 
 
 def _file_fingerprint(values: dict[str, Any]) -> str:
-    """Size, mtime and a hash of the head and tail of the file (videos can be huge)."""
-    p = Path(str(values.get("path", "")))
-    try:
-        st = p.stat()
-        h = hashlib.blake2b(digest_size=16)
-        with p.open("rb") as f:
-            h.update(f.read(1 << 20))
-            if st.st_size > 2 << 20:
-                f.seek(-(1 << 20), os.SEEK_END)
-                h.update(f.read())
-        return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
-    except OSError:
-        return "missing"
+    """Size, mtime and a hash of the head and tail of the file (videos can be huge);
+    regular files only, so a FIFO or a device never blocks planning."""
+    return file_fingerprint(str(values.get("path", "")))
 
 
 def _check_file(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -300,7 +334,7 @@ def resize_video(v: VideoStream, width: int, height: int, mode: str) -> VideoStr
     def fn(chunk: Any, _start: int) -> Any:
         return torch.from_numpy(resize_frames(chunk.numpy(), w, h, mode))
 
-    return MappedVideo(v, fn, width=w, height=h)
+    return MappedVideo(v, fn, width=w, height=h, key=repr((w, h, mode)).encode())
 
 
 @node("video.Resize", category="video/edit", outputs={"video": VIDEO})
@@ -453,7 +487,8 @@ def overlay_rgba(
                 alpha_blit(frames[k : k + 1], stamp(op), x, y)
         return chunk
 
-    return MappedVideo(video, fn)
+    own = array_key(rgba) + repr((x, y, opacity)).encode()
+    return MappedVideo(video, fn, key=span_key(a, b, nf, own), cuts=(a, b))
 
 
 @node("video.OverlayImage", category="video/composite", outputs={"video": VIDEO})
@@ -565,6 +600,12 @@ def fade(
                 cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
         return chunk
 
+    def key(s: int, e: int) -> bytes:
+        # Gains depend on the distance from the start and from the end only.
+        head = (s, min(e, fin)) if s < fin else ()
+        tail = (n - s, n - e) if e > n - fout else ()
+        return IDENTITY if not head and not tail else repr((fin, fout, head, tail)).encode()
+
     audio = video.audio
     if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
         s = audio.samples.clone()
@@ -576,4 +617,4 @@ def fade(
         if b:
             s[:, m - b :] *= torch.linspace(1, 0, b)
         audio = AudioClip(s, audio.sample_rate)
-    return MappedVideo(video, fn, audio=audio)
+    return MappedVideo(video, fn, audio=audio, key=key)

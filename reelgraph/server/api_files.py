@@ -15,7 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from .common import bad
 from .media import mime_for, sniff
-from .paths import UnsafePath, safe_join
+from .paths import O_NOFOLLOW, UnsafePath, open_folder, safe_join
 from .state import server_of
 
 FILE_KINDS = ("outputs", "uploads")
@@ -55,6 +55,8 @@ async def list_uploads(request: web.Request) -> web.Response:
 
     def scan() -> list[dict[str, Any]]:
         out = []
+        if s.uploads_dir.is_symlink():
+            return out
         for p in sorted(s.uploads_dir.iterdir()):
             if p.name.startswith(".") or p.is_symlink() or not p.is_file():
                 continue
@@ -104,12 +106,20 @@ async def post_upload(request: web.Request) -> web.Response:
     else:
         filename = request.query.get("filename")
         source = request.content
-    tmp_fd_path = s.uploads_dir / f".upload-{os.getpid()}-{id(request):x}.tmp"
+    # The folder is opened without following symlinks; the file is made in it by descriptor.
+    try:
+        dir_fd = open_folder(s.data, "uploads")
+    except (UnsafePath, FileNotFoundError) as exc:
+        raise bad(f"refused: the uploads folder is not usable: {exc}", 409) from None
+    tmp_name = f".upload-{os.getpid()}-{id(request):x}.tmp"
     digest = hashlib.sha256()
     size = 0
     head = b""
     try:
-        with open(tmp_fd_path, "wb") as f:
+        fd = os.open(
+            tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o666, dir_fd=dir_fd
+        )
+        with os.fdopen(fd, "wb") as f:
             while True:
                 try:
                     chunk = await (
@@ -139,10 +149,11 @@ async def post_upload(request: web.Request) -> web.Response:
             )
         kind, mime, ext = found
         name = f"{_clean_stem(filename)}-{digest.hexdigest()[:12]}{ext}"
-        os.replace(tmp_fd_path, s.uploads_dir / name)
+        os.replace(tmp_name, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            tmp_fd_path.unlink()
+            os.unlink(tmp_name, dir_fd=dir_fd)
+        os.close(dir_fd)
     return web.json_response(
         {
             "name": name,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import os
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -13,19 +14,40 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .api_workflows import parse_workflow_or_400, workflow_file
-from .common import bad, error, int_query, read_json
-from .runner import new_run_id
+from .api_workflows import parse_workflow_or_400, read_saved, workflow_file
+from .common import (
+    MAX_INT_DIGITS,
+    MAX_STRING,
+    JsonCaps,
+    bad,
+    bounded,
+    error,
+    int_query,
+    parse_capped,
+    read_json,
+)
 from .state import server_of
 from .store import FINAL, STATUSES
 
 
 def _plan_check(
-    wf: Any, registry: Any, params: dict[str, Any], targets: list[str] | None
+    wf: Any,
+    registry: Any,
+    params: dict[str, Any],
+    targets: list[str] | None,
+    confine: list[Path] | None,
 ) -> list[Any]:
+    from reelgraph.engine import WorkflowError
     from reelgraph.engine.graph import plan_run
 
-    return plan_run(wf, registry, params=params, targets=targets).warnings
+    plan = plan_run(wf, registry, params=params, targets=targets)
+    if confine:
+        from .confine import outside_roots
+
+        issues = outside_roots(plan, confine)
+        if issues:
+            raise WorkflowError(issues)
+    return plan.warnings
 
 
 async def post_run(request: web.Request) -> web.Response:
@@ -35,7 +57,7 @@ async def post_run(request: web.Request) -> web.Response:
         raise bad(
             'body must be an object: {"workflow": {...} | "saved name", "params": {...}, "targets": [...]}'
         )
-    unknown = set(body) - {"workflow", "params", "targets", "name"}
+    unknown = set(body) - {"workflow", "params", "targets", "name", "limits"}
     if unknown:
         raise bad(f"unknown field(s): {', '.join(sorted(unknown))}")
     params = body.get("params")
@@ -51,41 +73,44 @@ async def post_run(request: web.Request) -> web.Response:
     source = None
     if isinstance(doc, str):
         source = doc
-        path = None
-        for folder in (s.workflows_dir, s.config.templates_dir):
+        raw = None
+        with contextlib.suppress(web.HTTPNotFound):
+            raw = await asyncio.to_thread(read_saved, s.workflows_dir, doc)
+        if raw is None:
             with contextlib.suppress(web.HTTPNotFound):
-                path = workflow_file(folder, doc)
-                break
-        if path is None:
+                path = workflow_file(s.config.templates_dir, doc)
+                raw = await asyncio.to_thread(path.read_bytes)
+        if raw is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
         try:
-            doc = json.loads(await asyncio.to_thread(path.read_bytes))
+            doc = parse_capped(raw, JsonCaps(s.config.max_depth, MAX_STRING, MAX_INT_DIGITS))
+        except web.HTTPException:
+            raise
         except (OSError, ValueError) as exc:
             raise bad(f"cannot read workflow {source!r}: {exc}") from None
     if not isinstance(doc, dict):
         raise bad("'workflow' must be a workflow object or the name of a saved workflow")
-    wf = parse_workflow_or_400(doc)
+    try:
+        limits = s.config.limits.narrowed(body.get("limits"))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    wf = await bounded(s, parse_workflow_or_400, doc)
     reg = await s.registry()
     from reelgraph.engine import WorkflowError
 
+    confine = s.loader_roots() if s.config.confine_loaders else None
     try:
-        warnings = await asyncio.to_thread(_plan_check, wf, reg, params, targets)
+        warnings = await bounded(s, _plan_check, wf, reg, params, targets, confine)
     except WorkflowError as exc:
         return error(400, "the workflow cannot run", issues=[i.to_dict() for i in exc.issues])
     name = body.get("name") if isinstance(body.get("name"), str) else (source or wf.name)
-    run_id = new_run_id()
-    s.store.add(run_id, wf.doc, params, targets, str(name)[:200])
-    position = s.store.queue_position(run_id)
-    s.hub.publish(
-        {
-            "type": "run.queued",
-            "run_id": run_id,
-            "name": name,
-            "position": position,
-            "time": time.time(),
-        }
-    )
-    s.runner.wake()
+    try:
+        run_id, position = await asyncio.to_thread(
+            s.submit_run, wf.doc, params, targets, str(name)[:200], limits
+        )
+    except (sqlite3.Error, OSError) as exc:
+        problem = s.runner.store_failed(exc)
+        return error(503, f"runs cannot be stored now: {problem}", reason=problem)
     return web.json_response(
         {
             "run_id": run_id,
@@ -108,6 +133,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
         "started": row["started"],
         "ended": row["ended"],
         "attempts": row["attempts"],
+        "crashes": row.get("crashes") or 0,
         "summary": row.get("summary") or {},
         "error": err.get("message") if isinstance(err, dict) else None,
     }
@@ -146,9 +172,9 @@ async def get_run(request: web.Request) -> web.Response:
     if row is None:
         raise bad("no such run", 404)
     out = _summary(row)
-    live = s.runner.live
+    live = s.runner.live_runs().get(row["id"])
     nodes = row["nodes"] or {}
-    if row["status"] == "running" and live is not None and live.run_id == row["id"]:
+    if row["status"] == "running" and live is not None:
         nodes = live.snapshot()
         out["cancel_requested"] = bool(nodes.pop("__run__", {}).get("cancel_requested"))
     wf_nodes = (row["workflow"] or {}).get("nodes") or {}
@@ -185,12 +211,12 @@ def _run_files(outputs: Path, run_id: str) -> list[dict[str, Any]]:
     if not re.fullmatch(r"[0-9a-f]{16}", run_id) or not folder.is_dir() or folder.is_symlink():
         return []
     found = []
-    for p in sorted(folder.rglob("*")):
-        if (
-            p.is_file()
-            and not p.is_symlink()
-            and not any(part.startswith(".") for part in p.parts[-3:])
-        ):
+    for dirpath, dirs, files in os.walk(folder):  # symlinked folders are not walked into
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            p = Path(dirpath) / name
+            if name.startswith(".") or p.is_symlink() or not p.is_file():
+                continue
             rel = f"outputs/{run_id}/{p.relative_to(folder).as_posix()}"
             found.append({"file": rel, "url": f"/api/files/{quote(rel)}", "size": p.stat().st_size})
     return found
@@ -226,7 +252,19 @@ async def delete_run(request: web.Request) -> web.Response:
     status = s.store.status_of(run_id)
     if status is None:
         raise bad("no such run", 404)
-    if status not in FINAL or not s.store.delete(run_id):
+    if status not in FINAL:
+        # Deleting a queued or running run cancels it first (a running one is stopped,
+        # its worker killed after the grace period), then deletes it.
+        if not s.store.cancel_queued(run_id):
+            s.runner.cancel_running(run_id)
+        deadline = time.monotonic() + s.config.cancel_grace_s + 5.0
+        while (status := s.store.status_of(run_id)) not in FINAL:
+            if status is None:
+                raise bad("no such run", 404)
+            if time.monotonic() > deadline:
+                raise bad(f"run is {status}: it did not stop in time", 409, run_status=status)
+            await asyncio.sleep(0.05)
+    if not s.store.delete(run_id):
         raise bad(f"run is {status}: cancel it first", 409, run_status=status)
     folder = s.outputs_dir / run_id
     if re.fullmatch(r"[0-9a-f]{16}", run_id) and folder.is_dir() and not folder.is_symlink():

@@ -70,11 +70,21 @@ def _devices() -> list[dict[str, Any]]:
 
 async def get_system(request: web.Request) -> web.Response:
     s = server_of(request)
-    engine = s.runner.engine
     live = s.runner.live
     reg = s.registry_now()
+    if s.runner.store_problem is not None:
+        await asyncio.to_thread(s.runner.probe_store)  # recovered? a small real write says
+    healthy, problems = s.runner.health()
+    try:
+        counts = await asyncio.to_thread(s.store.counts)
+    except Exception as exc:  # a store that cannot even be read: say so, keep answering
+        counts = None
+        healthy = False
+        problems = [*problems, f"the run database cannot be read: {exc}"]
     return web.json_response(
         {
+            "healthy": healthy,
+            "problems": problems,
             "version": __version__,
             "versions": {
                 "reelgraph": __version__,
@@ -91,13 +101,19 @@ async def get_system(request: web.Request) -> web.Response:
             "nodes_loaded": reg is not None,
             "node_count": len(reg) if reg is not None else None,
             "queue": {
-                "length": s.store.counts()["queued"],
+                "length": counts["queued"] if counts else None,
                 "running": live.run_id if live else None,
-                "counts": s.store.counts(),
+                "running_runs": sorted(s.runner.live_runs()),
+                "counts": counts,
             },
-            "cache": engine.cache.stats() if engine is not None else None,
+            "workers": s.runner.workers_info(),
+            "worker_restarts": s.runner.worker_restarts,
+            "limits": s.config.limits.to_dict(),
+            "confine_loaders": s.config.confine_loaders,
+            "cache": s.runner.cache_stats,
             "websocket": s.hub.stats(),
             "recovered_runs": s.recovered,
+            "quarantined_runs": s.quarantined,
             "auth": s.config.token is not None,
         }
     )

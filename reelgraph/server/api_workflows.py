@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import bad, read_json
-from .paths import UnsafePath, safe_join
+from .common import bad, bounded, read_json
+from .paths import UnsafePath, read_file, remove_file, safe_join, write_file
 from .state import server_of
 
 WORKFLOW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
@@ -41,8 +41,8 @@ def check_workflow_name(name: str) -> str:
 
 
 def _listing(folder: Path) -> list[dict[str, Any]]:
-    out = []
-    if not folder.is_dir():
+    out: list[dict[str, Any]] = []
+    if not folder.is_dir() or folder.is_symlink():
         return out
     for p in sorted(folder.glob("*.json")):
         if p.name.startswith(".") or p.is_symlink() or not p.is_file():
@@ -82,12 +82,21 @@ def workflow_file(folder: Path, name: str) -> Path:
         raise bad(f"bad workflow name: {exc}") from None
 
 
+def read_saved(folder: Path, name: str) -> bytes:
+    """A saved workflow's bytes; no symlink followed (404 / 400 as HTTP errors)."""
+    name = check_workflow_name(name)
+    try:
+        return read_file(folder, f"{name}.json")
+    except FileNotFoundError:
+        raise bad(f"no workflow named {name!r}", 404) from None
+    except UnsafePath as exc:
+        raise bad(f"refused: {exc}") from None
+
+
 async def get_workflow(request: web.Request) -> web.StreamResponse:
     s = server_of(request)
-    path = workflow_file(s.workflows_dir, request.match_info["name"])
-    return web.Response(
-        body=await asyncio.to_thread(path.read_bytes), content_type="application/json"
-    )
+    body = await asyncio.to_thread(read_saved, s.workflows_dir, request.match_info["name"])
+    return web.Response(body=body, content_type="application/json")
 
 
 async def get_template(request: web.Request) -> web.StreamResponse:
@@ -113,60 +122,66 @@ async def put_workflow(request: web.Request) -> web.Response:
     s = server_of(request)
     name = check_workflow_name(request.match_info["name"])
     doc = await read_json(request)
-    wf = parse_workflow_or_400(doc)
+    wf = await bounded(s, parse_workflow_or_400, doc)
     reg = await s.registry()
     from reelgraph.engine import validate_workflow
 
-    issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
-    path = s.workflows_dir / f"{name}.json"
-    created = await asyncio.to_thread(
-        _save_with_backup, s.workflows_dir, path, wf.to_json().encode()
-    )
+    issues = [i.to_dict() for i in await bounded(s, validate_workflow, wf, reg)]
+    data = await bounded(s, lambda: wf.to_json().encode())
+    created = await asyncio.to_thread(_save_with_backup, s.workflows_dir, name, data)
     return web.json_response(
         {"name": name, "saved": True, "issues": issues}, status=201 if created else 200
     )
 
 
-def _save_with_backup(folder: Path, path: Path, data: bytes) -> bool:
-    """Atomic write; the version it replaces goes to .backups/<name>.json. True if new."""
-    from reelgraph.engine.workflow import atomic_write
-
-    if path.is_symlink():
-        raise bad("refusing to write through a symbolic link")
-    existed = path.is_file()
-    if existed:
-        atomic_write(folder / ".backups" / path.name, path.read_bytes())
-    atomic_write(path, data)
-    return not existed
+def _save_with_backup(folder: Path, name: str, data: bytes) -> bool:
+    """Atomic write; the version it replaces goes to .backups/<name>.json. True if new.
+    No symlink is followed: not at the name, not at .backups, not on the way."""
+    try:
+        try:
+            old: bytes | None = read_file(folder, f"{name}.json")
+        except FileNotFoundError:
+            old = None
+        if old is not None:
+            write_file(folder, f".backups/{name}.json", old)
+        write_file(folder, f"{name}.json", data)
+    except UnsafePath as exc:
+        raise bad(f"refused: {exc}") from None
+    return old is None
 
 
 async def delete_workflow(request: web.Request) -> web.Response:
     s = server_of(request)
-    path = workflow_file(s.workflows_dir, request.match_info["name"])
+    name = check_workflow_name(request.match_info["name"])
 
     def move() -> None:
-        from reelgraph.engine.workflow import atomic_write
-
         # Deleting keeps the last version as the backup: nothing a user saved is lost for good.
-        atomic_write(s.workflows_dir / ".backups" / path.name, path.read_bytes())
-        path.unlink()
+        old = read_saved(s.workflows_dir, name)
+        try:
+            write_file(s.workflows_dir, f".backups/{name}.json", old)
+            remove_file(s.workflows_dir, f"{name}.json")
+        except UnsafePath as exc:
+            raise bad(f"refused: {exc}") from None
 
     await asyncio.to_thread(move)
-    return web.json_response({"name": path.stem, "deleted": True})
+    return web.json_response({"name": name, "deleted": True})
 
 
-async def validate_workflow_route(request: web.Request) -> web.Response:
-    s = server_of(request)
-    doc = await read_json(request)
+def _validate_doc(doc: Any, registry: Any) -> list[dict[str, Any]]:
     from reelgraph.engine import WorkflowError, validate_workflow
     from reelgraph.engine.workflow import parse_workflow
 
     try:
         wf = parse_workflow(doc)
     except WorkflowError as exc:
-        issues = [i.to_dict() for i in exc.issues]
-    else:
-        reg = await s.registry()
-        issues = [i.to_dict() for i in await asyncio.to_thread(validate_workflow, wf, reg)]
+        return [i.to_dict() for i in exc.issues]
+    return [i.to_dict() for i in validate_workflow(wf, registry)]
+
+
+async def validate_workflow_route(request: web.Request) -> web.Response:
+    s = server_of(request)
+    doc = await read_json(request)
+    reg = await s.registry()
+    issues = await bounded(s, _validate_doc, doc, reg)
     errors = [i for i in issues if i.get("severity", "error") == "error"]
     return web.json_response({"ok": not errors, "issues": issues})

@@ -12,10 +12,10 @@ import asyncio
 
 from aiohttp import web
 
-from . import api_files, api_runs, api_system, api_workflows
+from . import api_app, api_batches, api_files, api_runs, api_system, api_workflows
 from .common import error, json_errors
 from .security import headers, is_loopback, make_middleware
-from .state import SERVER_KEY, DataDirInUse, Server, ServerConfig
+from .state import SERVER_KEY, DataDirInUse, DataDirUnsafe, Server, ServerConfig
 
 
 def _allowed_hosts(config: ServerConfig) -> set[str]:
@@ -57,6 +57,8 @@ def create_app(config: ServerConfig) -> web.Application:
     r.add_get("/api/uploads", api_files.list_uploads)
     r.add_post("/api/uploads", api_files.post_upload)
     r.add_get("/api/ws", api_system.websocket)
+    api_batches.setup(app)  # /api/batches (batch runs: rows become runs in the queue)
+    api_app.add_routes(app)  # the app view, gallery and batch view (/app/..., /api/app/...)
     r.add_route("*", "/api/{tail:.*}", _api_not_found)
     r.add_get("/", api_files.static)
     r.add_get("/{path:.+}", api_files.static)
@@ -70,13 +72,10 @@ def create_app(config: ServerConfig) -> web.Application:
         await server.hub.close_all()
 
     async def on_cleanup(app: web.Application) -> None:
+        # Running runs are cancelled (their workers killed after a short grace) and requeued.
         server.runner.stop()
         await asyncio.to_thread(server.runner.join, 10.0)
-        engine = server.runner.engine
-        if engine is not None and not server.runner.alive():
-            # (a node that ignores cancellation keeps the worker busy: exit without waiting;
-            # its run is still 'running' in the database and restarts with the next server)
-            await asyncio.to_thread(engine.close)
+        server.validation_pool.shutdown(wait=False, cancel_futures=True)
         server.store.close()
         server._lock_file.close()
 
@@ -90,4 +89,4 @@ async def _api_not_found(request: web.Request) -> web.Response:
     return error(404, f"no API endpoint {request.method} {request.path}")
 
 
-__all__ = ["DataDirInUse", "ServerConfig", "create_app"]
+__all__ = ["DataDirInUse", "DataDirUnsafe", "ServerConfig", "create_app"]

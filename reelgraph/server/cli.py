@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .limits import RunLimits
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -85,6 +87,51 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (MiB)")
     p.add_argument(
+        "--max-body-mb", type=int, default=32, help="largest accepted JSON body (MiB, default 32)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes executing runs (default 1); each keeps its own warm models",
+    )
+    p.add_argument(
+        "--cancel-grace-s",
+        type=float,
+        default=5.0,
+        help="seconds a cancelled run gets to stop by itself before its worker is killed (default 5)",
+    )
+    p.add_argument(
+        "--quarantine-after",
+        type=int,
+        default=2,
+        help="crashes after which a run is failed and never retried (default 2; 0: never)",
+    )
+    defaults = RunLimits.defaults()
+    p.add_argument(
+        "--run-memory-mb",
+        type=int,
+        default=defaults.memory_mb,
+        help=f"memory one run may use (MiB; default 3/4 of RAM = {defaults.memory_mb}; 0: none)",
+    )
+    p.add_argument(
+        "--run-timeout-s",
+        type=float,
+        default=defaults.seconds,
+        help=f"wall time one run may take (s; default {defaults.seconds:g}; 0: none)",
+    )
+    p.add_argument(
+        "--run-output-mb",
+        type=int,
+        default=defaults.output_mb,
+        help=f"bytes of files one run may write (MiB; default {defaults.output_mb}; 0: none)",
+    )
+    p.add_argument(
+        "--confine-loaders",
+        action="store_true",
+        help="loader nodes may read only the uploads and models folders (for shared servers)",
+    )
+    p.add_argument(
         "--port-file",
         type=Path,
         default=None,
@@ -113,6 +160,16 @@ def serve(args: argparse.Namespace) -> int:
         allow_hosts=set(args.allow_host),
         allow_origins=set(args.allow_origin),
         max_upload=args.max_upload_mb << 20,
+        max_body=args.max_body_mb << 20,
+        workers=max(1, args.workers),
+        cancel_grace_s=max(0.0, args.cancel_grace_s),
+        quarantine_after=max(0, args.quarantine_after),
+        limits=RunLimits(
+            memory_mb=max(0, args.run_memory_mb),
+            seconds=max(0.0, args.run_timeout_s),
+            output_mb=max(0, args.run_output_mb),
+        ),
+        confine_loaders=args.confine_loaders,
     )
     if args.data is not None:
         config.data_dir = args.data
@@ -128,11 +185,11 @@ def serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    from .app import DataDirInUse
+    from .app import DataDirInUse, DataDirUnsafe
 
     try:
         app = create_app(config)
-    except DataDirInUse as exc:
+    except (DataDirInUse, DataDirUnsafe) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     return asyncio.run(_run(app, config, args.port_file))
@@ -177,7 +234,12 @@ async def _run(app: web.Application, config: ServerConfig, port_file: Path | Non
             while True:
                 await asyncio.sleep(3600)
     await runner.cleanup()
-    return 0
+    # Everything is saved and the workers are stopped. A validation thread may still be
+    # stuck (a hostile document, a FIFO path): do not wait for it at interpreter exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,120 @@ _NAME = {
 }
 _RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
+_BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ROW_PROBLEM = {
+    "type": "object",
+    "required": ["message"],
+    "description": "A problem with a row (`row` absent: the header or the whole sheet).",
+    "properties": {
+        "row": {"type": "integer"},
+        "line": {"type": "integer"},
+        "column": {"type": "string"},
+        "node": {"type": "string"},
+        "input": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+_BATCH_REQUEST = {
+    "type": "object",
+    "required": ["workflow", "rows"],
+    "additionalProperties": False,
+    "properties": {
+        "workflow": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/Workflow"},
+                {"type": "string", "description": "name of a saved workflow or template"},
+            ]
+        },
+        "rows": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "object", "description": "column (param name) -> value"},
+        },
+        "name": {"type": "string"},
+        "name_template": {"type": "string", "description": "output stem, e.g. '{name}-{city}'"},
+        "ignore_unknown_columns": {"type": "boolean"},
+    },
+}
+_BATCH_CREATED = {
+    "type": "object",
+    "required": ["batch_id", "status", "rows", "valid", "invalid", "problems"],
+    "properties": {
+        "batch_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["running"]},
+        "rows": {"type": "integer"},
+        "valid": {"type": "integer"},
+        "invalid": {"type": "integer"},
+        "problems": {"type": "array", "items": _ROW_PROBLEM},
+        "url": {"type": "string"},
+    },
+}
+_BATCH_SUMMARY = {
+    "type": "object",
+    "required": ["id", "status", "counts"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["running", "finished", "cancelled"]},
+        "created": {"type": "number"},
+        "ended": {"type": "number", "nullable": True},
+        "workflow_name": {"type": "string"},
+        "name_template": {"type": "string"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "url": {"type": "string"},
+    },
+}
+_BATCH = {
+    "allOf": [
+        _BATCH_SUMMARY,
+        {
+            "type": "object",
+            "required": ["rows", "problems"],
+            "properties": {
+                "problems": {"type": "array", "items": _ROW_PROBLEM},
+                "rows": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["row", "stem", "status", "params", "files"],
+                        "properties": {
+                            "row": {"type": "integer"},
+                            "line": {"type": "integer", "nullable": True},
+                            "stem": {"type": "string"},
+                            "status": {
+                                "type": "string",
+                                "enum": [
+                                    "invalid",
+                                    "queued",
+                                    "running",
+                                    "finished",
+                                    "failed",
+                                    "cancelled",
+                                ],
+                            },
+                            "params": {"type": "object"},
+                            "run_id": {"type": "string", "nullable": True},
+                            "url": {"type": "string"},
+                            "error": {"type": "object", "nullable": True},
+                            "summary": {"type": "object"},
+                            "files": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "file": {"type": "string"},
+                                        "url": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    ]
+}
+
 _WORKFLOW = {
     "type": "object",
     "description": "A reelgraph workflow document (docs/workflow-format.md); unknown keys are kept.",
@@ -435,6 +549,106 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "202": _json({"type": "object"}, "cancelling"),
                         "404": _err("no such run"),
                         "409": _err("already over"),
+                    },
+                },
+            },
+            "/api/batches": {
+                "post": {
+                    "summary": "Create a batch: a workflow plus rows; every row is checked, each valid row is queued as a run",
+                    "operationId": "createBatch",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _BATCH_REQUEST},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["workflow", "rows"],
+                                    "properties": {
+                                        "workflow": {
+                                            "type": "string",
+                                            "description": "workflow JSON, or a saved workflow's name",
+                                        },
+                                        "rows": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": ".csv, .tsv, .jsonl or .xlsx",
+                                        },
+                                        "name": {"type": "string"},
+                                        "name_template": {"type": "string"},
+                                        "ignore_unknown_columns": {"type": "string"},
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_BATCH_CREATED, "queued"),
+                        "400": _err(
+                            "bad request, a workflow that cannot run, or no valid row (`problems`)"
+                        ),
+                        "404": _err("no saved workflow of that name"),
+                        "413": _err("too large"),
+                    },
+                },
+                "get": {
+                    "summary": "Batches, newest first",
+                    "operationId": "listBatches",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["batches", "total"],
+                                "properties": {
+                                    "batches": {"type": "array", "items": _BATCH_SUMMARY},
+                                    "total": {"type": "integer"},
+                                    "limit": {"type": "integer"},
+                                    "offset": {"type": "integer"},
+                                },
+                            },
+                            "batches",
+                        ),
+                        "400": _err("bad query"),
+                    },
+                },
+            },
+            "/api/batches/{batch_id}": {
+                "parameters": [_BATCH_ID],
+                "get": {
+                    "summary": "A batch: per-row status, run id, params, output files, error",
+                    "operationId": "getBatch",
+                    "responses": {"200": _json(_BATCH, "the batch"), "404": _err("no such batch")},
+                },
+                "delete": {
+                    "summary": "Cancel a batch: queued rows never start, running ones stop",
+                    "operationId": "cancelBatch",
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["batch_id", "status", "stopped"],
+                                "properties": {
+                                    "batch_id": {"type": "string"},
+                                    "status": {"type": "string", "enum": ["cancelled"]},
+                                    "stopped": {"type": "integer"},
+                                },
+                            },
+                            "cancelled",
+                        ),
+                        "404": _err("no such batch"),
+                        "409": _err("already finished or cancelled"),
                     },
                 },
             },

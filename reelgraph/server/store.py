@@ -37,9 +37,12 @@ CREATE TABLE IF NOT EXISTS runs (
     outputs TEXT NOT NULL DEFAULT '{}',
     error TEXT,
     warnings TEXT NOT NULL DEFAULT '[]',
-    summary TEXT NOT NULL DEFAULT '{}'
+    summary TEXT NOT NULL DEFAULT '{}',
+    crashes INTEGER NOT NULL DEFAULT 0,
+    limits TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 _JSON_COLUMNS = (
@@ -51,8 +54,11 @@ _JSON_COLUMNS = (
     "error",
     "warnings",
     "summary",
+    "limits",
 )
-_LIST_COLUMNS = "seq, id, status, name, created, started, ended, attempts, error, summary"
+_LIST_COLUMNS = "seq, id, status, name, created, started, ended, attempts, crashes, error, summary"
+# Columns added after the first release: (name, declaration) for ALTER TABLE on older files.
+_ADDED_COLUMNS = (("crashes", "INTEGER NOT NULL DEFAULT 0"), ("limits", "TEXT"))
 
 
 class RunStore:
@@ -69,6 +75,11 @@ class RunStore:
         self._conns_lock = threading.Lock()
         db = self._conn()
         db.execute("PRAGMA journal_mode=WAL")
+        have = {r["name"] for r in db.execute("PRAGMA table_info(runs)").fetchall()}
+        if have:
+            for name, decl in _ADDED_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
         db.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -104,26 +115,74 @@ class RunStore:
         params: dict[str, Any],
         targets: list[str] | None,
         name: str,
+        limits: dict[str, Any] | None = None,
     ) -> int:
         cur = self._exec(
-            "INSERT INTO runs (id, status, name, created, workflow, params, targets)"
-            " VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, status, name, created, workflow, params, targets, limits)"
+            " VALUES (?, 'queued', ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
-                name,
+                name.encode("utf-8", "replace").decode("utf-8"),  # no lone surrogates
                 time.time(),
-                json.dumps(workflow),
-                json.dumps(params),
-                json.dumps(targets) if targets is not None else None,
+                _dumps(workflow),
+                _dumps(params),
+                _dumps(targets) if targets is not None else None,
+                _dumps(limits) if limits is not None else None,
             ),
         )
         return int(cur.lastrowid or 0)
 
-    def recover(self) -> list[str]:
-        """Runs a killed server left 'running' go back to the queue; returns their ids."""
-        rows = self._all("SELECT id FROM runs WHERE status = 'running'")
-        self._exec("UPDATE runs SET status = 'queued', started = NULL WHERE status = 'running'")
-        return [r["id"] for r in rows]
+    def recover(self, quarantine_after: int = 2) -> tuple[list[str], list[str]]:
+        """Runs a killed server left 'running': each counts a crash. Below `quarantine_after`
+        crashes a run goes back to the queue, behind the runs already waiting (a run that
+        takes the server down never runs first again); at it, the run is failed for good.
+        Returns (requeued ids, quarantined ids)."""
+        requeued, quarantined = [], []
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = db.execute(
+                "SELECT id, crashes FROM runs WHERE status = 'running' ORDER BY seq"
+            ).fetchall()
+            for r in rows:
+                crashes = int(r["crashes"]) + 1
+                if quarantine_after and crashes >= quarantine_after:
+                    db.execute(
+                        "UPDATE runs SET status = 'failed', ended = ?, crashes = ?, error = ?,"
+                        " summary = ? WHERE id = ?",
+                        (
+                            time.time(),
+                            crashes,
+                            _dumps(quarantine_error(crashes, "the server stopped while it ran")),
+                            _dumps({"status": "failed", "quarantined": True}),
+                            r["id"],
+                        ),
+                    )
+                    quarantined.append(r["id"])
+                else:
+                    db.execute(
+                        "UPDATE runs SET status = 'queued', started = NULL, crashes = ?,"
+                        " seq = (SELECT MAX(seq) FROM runs) + 1 WHERE id = ?",
+                        (crashes, r["id"]),
+                    )
+                    requeued.append(r["id"])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return requeued, quarantined
+
+    def add_crash(self, run_id: str) -> int:
+        """Count one crash of the run's worker; returns the run's crash count."""
+        self._exec("UPDATE runs SET crashes = crashes + 1 WHERE id = ?", (run_id,))
+        rows = self._all("SELECT crashes FROM runs WHERE id = ?", (run_id,))
+        return int(rows[0]["crashes"]) if rows else 0
+
+    def probe(self) -> None:
+        """A small real write: raises the store's error while the database cannot be written."""
+        self._exec(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('probe', ?)", (str(time.time()),)
+        )
 
     def claim_next(self) -> dict[str, Any] | None:
         """Mark the oldest queued run running and return it (None: queue empty)."""
@@ -155,7 +214,7 @@ class RunStore:
     def cancel_queued(self, run_id: str) -> bool:
         cur = self._exec(
             "UPDATE runs SET status = 'cancelled', ended = ?, summary = ? WHERE id = ? AND status = 'queued'",
-            (time.time(), json.dumps({"status": "cancelled", "before_start": True}), run_id),
+            (time.time(), _dumps({"status": "cancelled", "before_start": True}), run_id),
         )
         return cur.rowcount == 1
 
@@ -176,11 +235,11 @@ class RunStore:
             (
                 status,
                 time.time(),
-                json.dumps(nodes),
-                json.dumps(outputs),
-                json.dumps(error) if error is not None else None,
-                json.dumps(warnings),
-                json.dumps(summary),
+                _dumps(nodes),
+                _dumps(outputs),
+                _dumps(error) if error is not None else None,
+                _dumps(warnings),
+                _dumps(summary),
                 run_id,
             ),
         )
@@ -233,6 +292,19 @@ class RunStore:
         )
         n = int(rows[0]["n"]) if rows else 0
         return n or None
+
+
+def quarantine_error(crashes: int, why: str) -> dict[str, Any]:
+    return {
+        "message": f"quarantined after {crashes} crashes ({why}): not retried",
+        "quarantined": True,
+        "crashes": crashes,
+    }
+
+
+def _dumps(value: Any) -> str:
+    # Lone surrogates (valid JSON escapes, not valid UTF-8) stay escaped: SQLite stores UTF-8.
+    return json.dumps(value, ensure_ascii=True, default=str)
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:

@@ -268,6 +268,24 @@ def editor(browser: Any, server: Server) -> Iterator[Editor]:
     assert not ed.errors, f"errors in the page: {ed.errors}"
 
 
+def shot(page: Any, name: str) -> None:
+    """Screenshots for the docs (docs/img/): written only when REELGRAPH_DOC_IMG names a folder.
+
+    Reduced to a 96-colour palette: a UI picture stays sharp and the PNG small enough to commit.
+    """
+    folder = os.environ.get("REELGRAPH_DOC_IMG")
+    if not folder:
+        return
+    from PIL import Image
+
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(96, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 def workflow(nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"format": "reelgraph.workflow", "version": 1, "nodes": nodes, **extra}
 

@@ -257,3 +257,47 @@ def test_registered_codecs_win_over_builtin_containers(tmp_path):
     disk.write_now("aa" * 16, Result((Span((1, 2)),)))
     back = disk.get("aa" * 16).values[0]
     assert type(back) is Span and back == (1, 2)
+
+
+def test_images_of_8_bit_pixels_are_stored_as_bytes_and_come_back_exact(tmp_path):
+    disk = DiskCache(tmp_path)
+    codes = torch.randint(0, 256, (1, 120, 160, 3), dtype=torch.uint8)
+    image = codes.float() / 255  # how nodes turn 8-bit pixels into an IMAGE
+    speech = torch.randint(-32768, 32768, (1, 40_000)).float() / 32768  # a 16-bit voice
+    noise = torch.rand(1, 120, 160, 3)  # no 8-bit codes: kept as float32
+    for i, value in enumerate((image, speech, noise)):
+        assert disk.write_now(f"{i:02d}" * 16, Result((value,)))
+        back = disk.get(f"{i:02d}" * 16).values[0]
+        assert back.dtype == torch.float32 and torch.equal(back, value)
+    size = {i: disk.path(f"{i:02d}" * 16).stat().st_size for i in range(3)}
+    assert size[0] < image.nelement() * 1.05  # one byte per value, not four
+    assert size[1] < speech.nelement() * 2.1
+    assert size[2] > noise.nelement() * 4
+
+
+def test_a_mapped_list_stores_each_element_once(tmp_path):
+    disk = DiskCache(tmp_path)
+    cards = {name: torch.randint(0, 256, (1, 64, 64, 3), dtype=torch.uint8) for name in "abcdef"}
+
+    def listed(names: str) -> Result:
+        # The shape the scheduler gives a mapped node's result: item key "<element>/<output>".
+        return Result(
+            ([cards[c] for c in names], [c.upper() for c in names]),
+            (tuple(f"{c * 32}/0" for c in names), tuple(f"{c * 32}/1" for c in names)),
+        )
+
+    def folder_bytes() -> int:
+        return sum(f.stat().st_size for f in tmp_path.rglob("*.rgc"))
+
+    assert disk.write_now("10" * 16, listed("abcde"))
+    one = folder_bytes()
+    # A variant that changes one element of five adds about one element, not a list.
+    assert disk.write_now("11" * 16, listed("abfde"))
+    assert folder_bytes() - one < 1.5 * (one / 5)
+    back = disk.get("11" * 16)
+    assert all(torch.equal(x, cards[c]) for x, c in zip(back.values[0], "abfde", strict=True))
+    assert back.values[1] == ["A", "B", "F", "D", "E"]
+    assert back.item_keys[1][2] == "f" * 32 + "/1"
+    # An element trimmed away: the list is a miss, never a wrong or short list.
+    disk.path("f" * 32).unlink()
+    assert disk.get("11" * 16) is None and disk.get("10" * 16) is not None

@@ -4,6 +4,7 @@ each naming its node and input."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated
 
 import pytest
@@ -11,13 +12,18 @@ import pytest
 from reelgraph.engine import (
     Combo,
     Engine,
+    Int,
+    Limits,
+    NotARegularFile,
     Registry,
     WorkflowError,
+    file_fingerprint,
     loads_workflow,
     node,
     validate_workflow,
 )
-from reelgraph.engine.workflow import CURRENT_VERSION
+from reelgraph.engine.graph import canonical, compile_plan
+from reelgraph.engine.workflow import CURRENT_VERSION, copy_json, parse_workflow
 
 from .helpers import link, n, registry, workflow
 
@@ -326,3 +332,263 @@ def test_a_crashing_validate_hook_is_reported_not_raised():
     reg.add(vh)
     (issue,) = validate_workflow(workflow({"v": n("vh.Node")}), reg)
     assert (issue.code, issue.node) == ("validate_hook", "v") and "KeyError" in issue.message
+
+
+# --- bounded validation: hostile documents give issues, never crashes (issue 12) ------
+
+
+def doc_with(inputs, type_="test.Const"):
+    return {"format": "reelgraph.workflow", "version": 1, "nodes": {"a": n(type_, **inputs)}}
+
+
+def load_issues(text):
+    with pytest.raises(WorkflowError) as exc:
+        loads_workflow(text)
+    return exc.value.issues
+
+
+def test_an_integer_of_thousands_of_digits_is_refused_by_name():
+    text = json.dumps(doc_with({})).replace(
+        '"inputs": {}', '"inputs": {"value": ' + "9" * 5000 + "}"
+    )
+    (issue,) = load_issues(text)
+    assert issue.code == "int_too_long" and "5000 digits" in issue.message
+    assert "max_int_digits" in issue.message
+
+
+def test_a_huge_integer_built_in_python_is_a_clean_widget_issue(reg):
+    wf = workflow({"a": n("test.Add", a=10**5000, b=1)})
+    issues = validate_workflow(wf, reg)
+    assert codes(issues) == [("bad_value", "a", "a")] and "digits" in issues[0].message
+
+
+@pytest.mark.parametrize("depth", [600, 100_000])
+def test_deep_nesting_is_refused_before_parsing(depth):
+    text = json.dumps(doc_with({"value": 1})).replace("1}", "[" * depth + "]" * depth + "}", 1)
+    (issue,) = load_issues(text)
+    assert issue.code == "too_deep" and "max_depth" in issue.message
+
+
+def test_deep_nesting_in_an_already_parsed_document_is_refused_iteratively():
+    deep: list = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(WorkflowError) as exc:
+        parse_workflow(doc_with({"value": deep}))
+    assert exc.value.issues[0].code == "too_deep"
+    # Copying such a document (what apply_params does) never recurses either.
+    assert copy_json({"x": deep})["x"] is not deep
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [(1e400, "finite"), (-1e400, "finite"), (float("nan"), "NaN"), (3.5, "integer")],
+)
+def test_non_finite_and_fractional_numbers_in_an_int_widget(reg, value, fragment):
+    wf = workflow({"a": n("test.Add", a=value, b=1)})
+    issues = validate_workflow(wf, reg)
+    assert codes(issues) == [("bad_value", "a", "a")] and fragment in issues[0].message
+
+
+def test_1e400_from_json_text_is_a_widget_issue(reg):
+    wf = loads_workflow(
+        json.dumps(doc_with({"a": 1, "b": 2}, "test.Add")).replace('"a": 1', '"a": 1e400')
+    )
+    issues = validate_workflow(wf, reg)
+    assert codes(issues) == [("bad_value", "a", "a")]
+
+
+def test_a_lone_surrogate_is_refused_where_it_is():
+    text = json.dumps(doc_with({"text": "\ud800"}, "test.Words"))
+    assert "\\ud800" in text
+    (issue,) = load_issues(text)
+    assert issue.code == "bad_string" and "nodes.a.inputs.text" in issue.message
+
+
+def test_a_lone_surrogate_in_a_python_built_workflow_is_a_widget_issue(reg):
+    wf = workflow({"w": n("test.Words", text="ok \udc80")})
+    assert codes(validate_workflow(wf, reg)) == [("bad_value", "w", "text")]
+
+
+def test_canonical_hashing_is_total():
+    for value in ["\ud800", 10**5000, float("nan"), 1e308 * 10, {"k": ["\udfff", 10**9000]}]:
+        assert isinstance(canonical(value), bytes)
+    assert canonical({"b": 1, "a": "\ud800"}) == canonical({"a": "\ud800", "b": 1})
+    assert canonical(10**5000) != canonical(10**5000 + 1)
+
+
+def test_params_shaped_like_links_are_a_validation_issue(reg):
+    doc = {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "nodes": {"base": n("test.Const", value=1), "blur": n("test.Add", a=2)},
+        "params": {"blur": {"node": "blur", "input": "b", "type": "INT", "default": 0}},
+    }
+    wf = loads_workflow(json.dumps(doc))
+    for bad in ({"from": "base"}, {"from": "base", "output": "value"}, [1, 2]):
+        with pytest.raises(WorkflowError) as exc:
+            Engine(reg).plan(wf, params={"blur": bad})
+        assert [i.code for i in exc.value.issues] == ["bad_param_value"]
+
+
+def test_a_param_default_shaped_like_a_link_is_caught_after_applying(reg):
+    doc = {
+        "format": "reelgraph.workflow",
+        "version": 1,
+        "nodes": {"blur": n("test.Add", a=2)},
+        "params": {"p": {"node": "blur", "input": "b", "type": "TEXT", "default": {"from": 3}}},
+    }
+    with pytest.raises(WorkflowError) as exc:
+        Engine(reg).plan(loads_workflow(json.dumps(doc)))
+    assert exc.value.issues[0].code in ("bad_param_value", "bad_link")
+
+
+def dangling(count):
+    return {f"n{i}": n("test.Upper", text=link(f"n{i}x", "text")) for i in range(count)}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_100k_dangling_links_validate_in_linear_time(reg):
+    """Quadratic did-you-mean made 8,000 of these take 104 s; the bench prints the time
+    (validate_dangling_100k_ms), the generous timeout only catches a quadratic return."""
+    issues = validate_workflow(workflow(dangling(100_000)), reg)
+    assert len(issues) == 100_000 and {i.code for i in issues} == {"missing_link_node"}
+    assert "did you mean" in issues[0].message  # hints are kept, for the first few
+
+
+@pytest.mark.timeout(120)
+def test_100k_unknown_types_validate_in_linear_time(reg):
+    nodes = {f"n{i}": {"type": f"nope.Type{i}", "inputs": {}} for i in range(100_000)}
+    issues = validate_workflow(workflow(nodes), reg)
+    assert len(issues) == 100_000 and {i.code for i in issues} == {"unknown_node_type"}
+    # Did-you-mean hints stay: the first ones still get them.
+    near = validate_workflow(workflow({"a": n("test.Constt")}), reg)
+    assert "'test.Const'" in near[0].message
+
+
+@pytest.mark.timeout(120)
+def test_a_long_bypass_chain_with_many_consumers_is_walked_once(reg):
+    nodes: dict = {"w": n("test.Words", text="a b"), "t": n("test.Join", items=link("w", "words"))}
+    prev = "t"
+    for i in range(5_000):
+        nodes[f"b{i}"] = {
+            "type": "test.Upper",
+            "bypass": True,
+            "inputs": {"text": link(prev, "text")},
+        }
+        prev = f"b{i}"
+    for i in range(5_000):
+        nodes[f"u{i}"] = n("test.Upper", text=link(prev, "text"))
+    plan = compile_plan(workflow(nodes), reg, check_all=True)
+    assert plan.nodes["u0"].links[0].source == "t" and plan.nodes["u4999"].links[0].source == "t"
+
+
+def test_bypass_cycle_is_reported_once_per_consumer(reg):
+    nodes = {
+        "x": {"type": "test.Upper", "bypass": True, "inputs": {"text": link("y", "text")}},
+        "y": {"type": "test.Upper", "bypass": True, "inputs": {"text": link("x", "text")}},
+        "c": n("test.Upper", text=link("x", "text")),
+    }
+    assert codes(validate_workflow(workflow(nodes), reg)) == [("cycle", "c", "text")]
+
+
+def test_load_caps_name_the_cap():
+    limits = Limits(max_bytes=10_000, max_nodes=3, max_string=50)
+    big = json.dumps(doc_with({"text": "x" * 20_000}, "test.Words"))
+    with pytest.raises(WorkflowError) as exc:
+        loads_workflow(big, limits=limits)
+    assert exc.value.issues[0].code == "too_large" and "max_bytes" in exc.value.issues[0].message
+    long_string = json.dumps(doc_with({"text": "x" * 500}, "test.Words"))
+    with pytest.raises(WorkflowError) as exc:
+        loads_workflow(long_string, limits=limits)
+    assert exc.value.issues[0].code == "string_too_long"
+    many = {"format": "reelgraph.workflow", "version": 1, "nodes": dangling(4)}
+    for load in (
+        lambda: loads_workflow(json.dumps(many), limits=limits),
+        lambda: parse_workflow(many, limits=limits),
+    ):
+        with pytest.raises(WorkflowError) as exc:
+            load()
+        assert exc.value.issues[0].code == "too_many_nodes" and "max_nodes" in str(exc.value)
+
+
+def test_a_source_beyond_the_output_budget_is_refused_naming_node_inputs_and_bytes():
+    reg = Registry()
+    reg.load_entry_points()
+    huge = workflow({"s": n("image.Solid", width=16384, height=16384, batch=4096)})
+    (issue,) = validate_workflow(huge, reg)
+    assert (issue.code, issue.node) == ("output_too_large", "s")
+    assert "width=16384" in issue.message and "batch=4096" in issue.message
+    assert "TiB" in issue.message and "8.0 GiB" in issue.message
+    small = workflow({"s": n("image.Solid", width=64, height=64)})
+    assert validate_workflow(small, reg) == []
+    # The budget is configurable: 64x64x3 floats is 48 KiB.
+    assert validate_workflow(small, reg, output_budget=10_000)[0].code == "output_too_large"
+    assert validate_workflow(huge, reg, output_budget=1 << 50) == []
+
+
+def test_fingerprints_are_not_taken_when_the_node_checks_failed():
+    calls: list[str] = []
+
+    def fp(values):
+        calls.append(values["path"])
+        return "fp"
+
+    def check(values):
+        return [] if values["path"].endswith(".ok") else [("path", "refused")]
+
+    @node("fpcheck.Load", category="test", outputs={"value": "INT"}, fingerprint=fp, validate=check)
+    def load(path: str = "", level: Annotated[int, Int(0, 3)] = 0) -> int:
+        return 1
+
+    reg = Registry()
+    reg.add(load)
+    bad_widget = workflow({"l": n("fpcheck.Load", path="a.ok", level=99)})
+    refused = workflow({"l": n("fpcheck.Load", path="/dev/zero")})
+    assert validate_workflow(bad_widget, reg)[0].code == "bad_value"
+    assert validate_workflow(refused, reg)[0].code == "invalid"
+    assert calls == []
+    # Nor while anything else in the plan is wrong.
+    other_error = workflow({"l": n("fpcheck.Load", path="a.ok"), "x": n("nope.Type")})
+    assert validate_workflow(other_error, reg)[0].code == "unknown_node_type"
+    assert calls == []
+    compile_plan(workflow({"l": n("fpcheck.Load", path="a.ok")}), reg)
+    assert calls == ["a.ok"]
+
+
+@pytest.mark.timeout(30)
+def test_image_load_on_a_device_or_a_fifo_is_a_quick_issue(tmp_path):
+    reg = Registry()
+    reg.load_entry_points()
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        issues = validate_workflow(workflow({"l": n("image.Load", path=path)}), reg)
+        assert [(i.code, i.node, i.input) for i in issues] == [("invalid", "l", "path")]
+
+
+@pytest.mark.timeout(30)
+def test_file_fingerprint_reads_regular_files_only_and_in_bounded_time(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo, tmp_path):
+        with pytest.raises(NotARegularFile):
+            file_fingerprint(path)
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(8 << 30)  # sparse: 8 GiB that a full read would take minutes to hash
+    first = file_fingerprint(big)
+    assert first.startswith(f"{8 << 30}:")
+    with open(big, "r+b") as f:
+        f.seek((8 << 30) - 10)
+        f.write(b"tail edit!")
+    os.utime(big, ns=(1, int(first.split(":")[1])))  # same mtime: the tail hash must see it
+    assert file_fingerprint(big) != first
+    link_path = tmp_path / "link.bin"
+    link_path.symlink_to(big)
+    assert file_fingerprint(link_path) == file_fingerprint(big)
+    with pytest.raises(NotARegularFile, match="symbolic link"):
+        file_fingerprint(link_path, follow_symlinks=False)

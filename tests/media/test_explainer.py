@@ -174,7 +174,8 @@ def test_embedded_workflow_and_provenance(explainer):
     prov = meta["provenance"]
     assert prov["ai_generated"] is True and "AI-generated" in prov["disclosure"]
     assert prov["generator"] == "reelgraph" and prov["version"]
-    assert "piper:en_US-joe-medium" in prov["models"]
+    # the explainer's voice is `auto`: a voice per scene language (docs/text.md)
+    assert {"piper:en_US-joe-medium", "tts:auto"} & set(prov["models"])
     assert {"tts.Speak", "video.Encode", "slides.TitleCard"} <= set(prov["node_types"])
     assert "AI-generated" in meta["tags"]["comment"]
 

@@ -15,13 +15,16 @@ It has one sentence only.
 
 
 def test_split_by_headings_with_visual_prompt():
-    scenes, count = split_scenes(SCRIPT)
+    scenes, count, narration, language, rate, pause, mood = split_scenes(SCRIPT)
+    assert narration == [s.narration for s in scenes] and language == ["en", "en"]
+    assert len(rate) == len(pause) == len(mood) == 2
     assert count == 2
     assert [s.title for s in scenes] == ["Intro", "Second"]
     assert scenes[0].narration == "Hello there. This is the first scene."
     assert scenes[0].visual == "a logo on a dark background"
-    assert scenes[1].visual == "It has one sentence only."  # default: first sentence
+    assert scenes[1].visual == "It has one sentence only."  # too little to describe: as said
     assert [s.index for s in scenes] == [0, 1]
+    assert all(s.language == "en" and s.keywords for s in scenes)
 
 
 def test_split_by_paragraphs_and_sentences():
@@ -31,14 +34,18 @@ def test_split_by_paragraphs_and_sentences():
         "First paragraph here. Still first.",
         "Second paragraph!",
     ]
-    assert paras[0].title == "First paragraph here"
+    # its key phrase, never "first six words…"
+    assert paras[0].title.lower() in paras[0].narration.lower() and "…" not in paras[0].title
+    assert paras[1].title == "Second paragraph"  # a short narration is its own title
     sents = parse_scenes(text, "sentences")
     assert [s.narration for s in sents] == [
         "First paragraph here.",
         "Still first.",
         "Second paragraph!",
     ]
-    assert parse_scenes(text, "auto") == paras  # no headings: paragraphs
+    # no headings: paragraphs are packed into scenes up to the target length
+    (auto,) = parse_scenes(text, "auto")
+    assert auto.narration == " ".join(s.narration for s in paras)
 
 
 def test_max_words_splits_at_sentence_ends():
@@ -47,7 +54,7 @@ def test_max_words_splits_at_sentence_ends():
     assert len(scenes) > 1
     assert all(len(s.narration.split()) <= 12 for s in scenes)
     assert all(s.narration.endswith(".") for s in scenes)
-    assert scenes[0].title == "Long" and scenes[1].title == "Long (2)"
+    assert scenes[0].title == "Long" and scenes[1].title not in ("Long", "")
     assert " ".join(s.narration for s in scenes) == text.split("\n", 1)[1]
 
 

@@ -207,13 +207,18 @@ def test_history_paging_and_delete(server):
     assert server.request("DELETE", f"/api/runs/{ids[0]}").status == 404
 
 
-def test_delete_refuses_active_runs(server):
-    run_id = server.queue(slow_wf(200, 0.01))
-    assert server.request("DELETE", f"/api/runs/{run_id}").status == 409
-    assert server.post(f"/api/runs/{run_id}/cancel").status in (200, 202)
-    assert server.wait_run(run_id)["status"] == "cancelled"
-    assert server.post(f"/api/runs/{run_id}/cancel").status == 409
-    assert server.request("DELETE", f"/api/runs/{run_id}").status == 200
+def test_delete_cancels_active_runs_first(server):
+    running = server.queue(slow_wf(2000, 0.01))
+    queued = server.queue(slow_wf(2000, 0.01, "behind"))
+    server.wait_run(running, ("running",))
+    # a queued run and a running one: both are cancelled, then deleted
+    for run_id in (queued, running):
+        r = server.request("DELETE", f"/api/runs/{run_id}")
+        assert r.status == 200, r.body
+        assert server.get(f"/api/runs/{run_id}").status == 404
+    done = server.queue(slow_wf(2, 0.0))
+    assert server.wait_run(done)["status"] == "finished"
+    assert server.post(f"/api/runs/{done}/cancel").status == 409
 
 
 def _png(w: int = 4, h: int = 3) -> bytes:

@@ -319,3 +319,53 @@ def test_no_endpoint_runs_code_and_methods_are_limited(server):
         assert server.request(method, path, {}).status in (404, 405), (method, path)
     doc = server.get("/api/openapi.json").json()
     assert not any(w in p for p in doc["paths"] for w in ("exec", "shell", "eval"))
+
+
+def test_confine_loaders_limits_loader_paths_to_uploads_and_models(make_server, tmp_path):
+    import io as _io
+
+    from PIL import Image as _Image
+
+    outside = tmp_path / "elsewhere.png"
+    _Image.new("RGB", (4, 4), (1, 2, 3)).save(outside)
+
+    def load(path: str) -> dict:
+        return {
+            "format": "reelgraph.workflow",
+            "version": 1,
+            "nodes": {
+                "l": {"type": "image.Load", "inputs": {"path": path}},
+                "p": {
+                    "type": "image.Preview",
+                    "inputs": {"image": {"from": "l", "output": "image"}},
+                },
+            },
+        }
+
+    # by default (a local tool) a loader reads any path the server can read
+    free = make_server()
+    assert free.wait_run(free.queue(load(str(outside))))["status"] == "finished"
+
+    srv = make_server(extra=["--confine-loaders"])
+    assert srv.get("/api/system").json()["confine_loaders"] is True
+    r = srv.post("/api/runs", {"workflow": load(str(outside))})
+    assert r.status == 400
+    issue = r.json()["issues"][0]
+    assert issue["code"] == "path_not_allowed" and issue["node"] == "l" and issue["input"] == "path"
+    assert "--confine-loaders" in issue["message"]
+    # a symlink inside uploads pointing outside is judged by where it points
+    os.symlink(outside, srv.data / "uploads" / "sneaky.png")
+    assert (
+        srv.post("/api/runs", {"workflow": load(str(srv.data / "uploads" / "sneaky.png"))}).status
+        == 400
+    )
+    # an uploaded file loads fine
+    buf = _io.BytesIO()
+    _Image.new("RGB", (4, 4), (9, 9, 9)).save(buf, format="PNG")
+    up = srv.request(
+        "POST",
+        "/api/uploads?filename=a.png",
+        raw=buf.getvalue(),
+        headers={"Content-Type": "image/png"},
+    ).json()
+    assert srv.wait_run(srv.queue(load(up["path"])))["status"] == "finished"

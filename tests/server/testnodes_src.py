@@ -109,3 +109,62 @@ def write_then_fail(ctx: Context, name: str = "broken.bin") -> Any:
     with open(ctx.output_path(name), "wb") as f:
         f.write(b"half")
     raise RuntimeError("disk full (simulated)")
+
+
+# --- nodes that misbehave: the worker process must contain them ------------------
+
+
+@node("rgtest.Segfault", category="test", outputs={"text": TEXT}, output=True)
+def segfault(text: str = "x") -> Any:
+    """Reads address 0: a native crash (SIGSEGV) of the process running it."""
+    import ctypes
+
+    return ctypes.string_at(0)
+
+
+@node("rgtest.Exit", category="test", outputs={"text": TEXT}, output=True)
+def hard_exit(code: Annotated[int, Int(0, 255)] = 3) -> Any:
+    """Ends the process running it at once, with no clean-up (os._exit)."""
+    import os
+
+    os._exit(code)
+
+
+@node("rgtest.Hang", category="test", outputs={"text": TEXT}, output=True)
+def hang(seconds: Annotated[float, Float(0.0, 3600.0)] = 60.0, label: str = "h") -> Any:
+    """Sleeps without ever looking at cancellation (a non-cooperative node)."""
+    import os
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.05)
+    return f"{label}:{os.getpid()}"
+
+
+@node("rgtest.Allocate", category="test", outputs={"text": TEXT}, output=True)
+def allocate(megabytes: Annotated[int, Int(1, 1 << 20)] = 100) -> Any:
+    """Allocates and touches `megabytes` MiB, 64 MiB at a time."""
+    chunks = [b"x" * (64 << 20) for _ in range(max(1, megabytes // 64))]
+    return str(sum(len(c) for c in chunks))
+
+
+@node("rgtest.WriteBytes", category="test", outputs={"path": PATH}, side_effects=True)
+def write_bytes(
+    ctx: Context, megabytes: Annotated[int, Int(1, 1 << 20)] = 1, delay: float = 0.05
+) -> Any:
+    """Writes `megabytes` MiB into its output folder, 1 MiB at a time, pausing between."""
+    path = ctx.output_path("big.bin")
+    with open(path, "wb") as f:
+        for _ in range(megabytes):
+            f.write(b"\0" * (1 << 20))
+            f.flush()
+            time.sleep(delay)
+    return str(path)
+
+
+@node("rgtest.Pid", category="test", outputs={"text": TEXT}, output=True)
+def pid(label: str = "p") -> Any:
+    """The id of the process running it (which process runs nodes)."""
+    import os
+
+    return f"{label}:{os.getpid()}"

@@ -8,7 +8,7 @@ from typing import Any
 class AudioClip:
     """Audio held in memory: `samples` is a float32 torch tensor [channels, frames] in -1..1."""
 
-    __slots__ = ("sample_rate", "samples")
+    __slots__ = ("__weakref__", "sample_rate", "samples")
 
     def __init__(self, samples: Any, sample_rate: int):
         import torch

@@ -42,8 +42,9 @@ register_codec(AudioClip, "media.audio", _enc_audio, _dec_audio)
 register_codec(
     Scene,
     "media.scene",
-    lambda s: [s.index, s.title, s.narration, s.visual, s.duration],
-    lambda p: Scene(*p),
+    # Entries written before scene analysis existed have five fields, no extras.
+    lambda s: [s.index, s.title, s.narration, s.visual, s.duration, s.get_extra()],
+    lambda p: Scene(*p[:5], **(p[5] if len(p) > 5 else {})),
 )
 register_codec(Cue, "media.cue", lambda c: [c.start, c.end, c.text], lambda p: Cue(*p))
 register_codec(SpeechTimings, "media.timings", _enc_timings, _dec_timings)

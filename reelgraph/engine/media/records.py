@@ -22,9 +22,20 @@ class Scene(dict):
 
     __slots__ = ()
     FIELDS = ("index", "title", "narration", "visual", "duration")
+    # What script understanding adds (all optional, plain values so keys stay content keys):
+    # keywords, tone ("positive"/"neutral"/"negative"), language (ISO 639-1), delivery
+    # (rate: speaking-speed factor, pause: seconds between sentences, mood: music mood),
+    # seconds (estimated narration length).
+    EXTRA = ("keywords", "tone", "language", "rate", "pause", "mood", "seconds")
 
     def __init__(
-        self, index: int, title: str, narration: str, visual: str = "", duration: float = 0.0
+        self,
+        index: int,
+        title: str,
+        narration: str,
+        visual: str = "",
+        duration: float = 0.0,
+        **extra: Any,
     ):
         super().__init__(
             index=int(index),
@@ -33,6 +44,43 @@ class Scene(dict):
             visual=str(visual),
             duration=float(duration),
         )  # duration 0: as long as its narration
+        unknown = set(extra) - set(self.EXTRA)
+        if unknown:
+            raise TypeError(f"unknown scene fields {sorted(unknown)}; known: {self.EXTRA}")
+        if "keywords" in extra:
+            extra["keywords"] = [str(k) for k in extra["keywords"]]
+        self.update(extra)
+
+    def get_extra(self) -> dict[str, Any]:
+        return {k: self[k] for k in self.EXTRA if k in self}
+
+    @property
+    def keywords(self) -> list[str]:
+        return list(self.get("keywords", ()))
+
+    @property
+    def tone(self) -> str:
+        return str(self.get("tone", "neutral"))
+
+    @property
+    def language(self) -> str:
+        return str(self.get("language", ""))
+
+    @property
+    def rate(self) -> float:
+        return float(self.get("rate", 1.0))
+
+    @property
+    def pause(self) -> float:
+        return float(self.get("pause", 0.2))
+
+    @property
+    def mood(self) -> str:
+        return str(self.get("mood", "neutral"))
+
+    @property
+    def seconds(self) -> float:
+        return float(self.get("seconds", 0.0))
 
     @property
     def index(self) -> int:
@@ -58,7 +106,8 @@ class Scene(dict):
         return dict(self)
 
     def __repr__(self) -> str:
-        return "Scene(" + ", ".join(f"{k}={self[k]!r}" for k in self.FIELDS) + ")"
+        shown = [*self.FIELDS, *(k for k in self.EXTRA if k in self)]
+        return "Scene(" + ", ".join(f"{k}={self[k]!r}" for k in shown) + ")"
 
 
 @dataclass(frozen=True)

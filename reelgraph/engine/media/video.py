@@ -12,18 +12,74 @@ any number of times and never holds all frames in memory unless it is a
 - `IndexedVideo`: a monotonic selection of another video's frames (trim, fps change);
 - `ProceduralVideo`: frames rendered on demand by a function (Ken Burns, titles);
 - `ConcatVideo`: clips one after another with cut / crossfade / fade-through-black.
+
+Segment keys: `segment_key(start, stop)` is a content key for frames [start, stop)
+that is computed from the stream's structure without rendering anything, the way
+node keys come from the graph: a leaf knows what it shows (a procedural clip its
+render function and parameters, a file its fingerprint, a tensor its bytes), and a
+transform or a concat mixes its own parameters into its sources' keys for the
+frames that range reads. Keys are position independent where the frames are (a
+scene that moves later in the video keeps its key), and None where nothing is
+known (an unkeyed transform, a nondeterministic source). `cut_points()` are the
+frame indices where content is independent on both sides (scene cuts, the edges of
+transition windows): the encoder aligns its closed-GOP segments to them.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from .audio import AudioClip
+
+# A range key that says "this transform leaves these frames untouched".
+IDENTITY = b""
+
+
+def digest(*parts: Any) -> bytes:
+    """A 16-byte blake2b of the parts (bytes as they are, anything else by repr)."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        b = p if isinstance(p, bytes) else repr(p).encode()
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
+
+
+def function_key(fn: Any, _depth: int = 0) -> bytes:
+    """What a function does, from its bytecode and constants (not its file or line
+    numbers): editing a render function's code changes the keys of what it drew."""
+    code = getattr(fn, "__code__", fn)
+    if not hasattr(code, "co_code") or _depth > 8:
+        return digest(getattr(fn, "__qualname__", type(fn).__qualname__))
+    consts = []
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            consts.append(function_key(c, _depth + 1))
+        elif isinstance(c, frozenset):
+            consts.append(repr(sorted(repr(x) for x in c)).encode())
+        else:
+            consts.append(repr(c).encode())
+    # Helpers a closure calls (a render function's per-frame step) count too.
+    cells = [
+        function_key(c.cell_contents, _depth + 1)
+        for c in getattr(fn, "__closure__", None) or ()
+        if callable(getattr(c, "cell_contents", None)) and hasattr(c.cell_contents, "__code__")
+    ]
+    return digest(code.co_code, *consts, *code.co_names, *cells)
+
+
+def mix_key(kind: bytes, own: bytes | None, *sources: bytes | None) -> bytes | None:
+    """One key from a transform's own key and its sources' keys; None if any is unknown."""
+    if own is None or any(s is None for s in sources):
+        return None
+    return digest(kind, own, *sources)
 
 
 class VideoStream:
@@ -34,9 +90,14 @@ class VideoStream:
     height: int
     frame_count: int
     _audio: AudioClip | None = None
+    # Audio that passes through from another stream is read from it, not copied: a
+    # chain of overlays holds one track, not one reference-pinned copy per step.
+    _audio_source: VideoStream | None = None
 
     @property
     def audio(self) -> AudioClip | None:
+        if self._audio_source is not None:
+            return self._audio_source.audio
         return self._audio
 
     @property
@@ -81,10 +142,21 @@ class VideoStream:
             raise IndexError(f"frame {i} out of range (video has {self.frame_count})")
         return self.render(i, i + 1)[0]
 
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        """A content key for frames [start, stop), found without rendering them; None
+        when the stream cannot tell (the encoder then renders and encodes the range)."""
+        return None
+
+    def cut_points(self) -> list[int]:
+        """Frame indices in (0, frame_count) where the content on either side is
+        independent (scene cuts, edges of transition windows), ascending."""
+        return []
+
     def with_audio(self, audio: AudioClip | None) -> VideoStream:
         """The same frames with another audio track (a shallow copy; frames are not touched)."""
         out = copy.copy(self)
         out._audio = audio
+        out._audio_source = None
         return out
 
     def __repr__(self) -> str:
@@ -124,13 +196,21 @@ class TensorVideo(VideoStream):
     def render(self, start: int, stop: int) -> Any:
         return self.frames[max(0, start) : max(0, stop)].clone()  # callers own their chunks
 
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        part = self.frames[max(0, start) : max(0, stop)]
+        return digest(b"tensor", tuple(part.shape), part.numpy().tobytes())
+
     @property
     def nbytes(self) -> int:
         return super().nbytes + int(self.frames.nelement())
 
 
 class ProceduralVideo(VideoStream):
-    """Frames computed on demand: `render_fn(start, stop)` -> uint8 [stop-start, H, W, 3]."""
+    """Frames computed on demand: `render_fn(start, stop)` -> uint8 [stop-start, H, W, 3].
+
+    `key` names what the function draws (its inputs: an image's hash, the motion
+    parameters); with it, ranges have segment keys (mixed with the function's code).
+    Leave it None for a nondeterministic renderer."""
 
     def __init__(
         self,
@@ -141,16 +221,23 @@ class ProceduralVideo(VideoStream):
         height: int,
         frame_count: int,
         audio: AudioClip | None = None,
+        key: bytes | None = None,
     ):
         _check_geometry(fps, width, height, frame_count)
         self._render_fn = render_fn
         self.fps, self.width, self.height = float(fps), int(width), int(height)
         self.frame_count = int(frame_count)
         self._audio = audio
+        self._key = None if key is None else digest(function_key(render_fn), key)
 
     def render(self, start: int, stop: int) -> Any:
         start, stop = max(0, start), min(stop, self.frame_count)
         return self._render_fn(start, max(start, stop))
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        if self._key is None:
+            return None
+        return digest(b"proc", self._key, self.width, self.height, max(0, start), stop)
 
 
 class MappedVideo(VideoStream):
@@ -158,6 +245,14 @@ class MappedVideo(VideoStream):
 
     The transform may change the frame size (give `width`/`height`) but not the
     number of frames. Audio passes through unless `audio` is given.
+
+    `key` says what the transform does, for segment keys: bytes for a transform that
+    treats every frame alike (a resize), or `range_key(start, stop)` -> bytes for one
+    that depends on the frame index (an overlay shown from 2 s to 5 s, burned cues):
+    it returns what is drawn on those frames, relative to `start` where it can so
+    that a range keeps its key when it moves, or `IDENTITY` when the range is left
+    untouched. No key: the stream's ranges have no segment keys. `cuts` are frame
+    indices where the transform's effect starts or stops (for segment alignment).
     """
 
     _KEEP: Any = object()
@@ -170,6 +265,8 @@ class MappedVideo(VideoStream):
         width: int | None = None,
         height: int | None = None,
         audio: Any = _KEEP,
+        key: bytes | Callable[[int, int], bytes | None] | None = None,
+        cuts: Sequence[int] = (),
     ):
         self.source = source
         self._fn = fn
@@ -177,7 +274,28 @@ class MappedVideo(VideoStream):
         self.width = int(width or source.width)
         self.height = int(height or source.height)
         self.frame_count = source.frame_count
-        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+        if audio is MappedVideo._KEEP:
+            self._audio_source = source
+        else:
+            self._audio = audio
+        self._key = key
+        self._code = function_key(fn) if key is not None else b""
+        self._cuts = [int(c) for c in cuts if 0 < int(c) < self.frame_count]
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        key = self._key
+        if key is None:
+            return None
+        own = key(start, stop) if callable(key) else digest(b"uniform", key)
+        if own == IDENTITY and (self.width, self.height) == (self.source.width, self.source.height):
+            return self.source.segment_key(start, stop)
+        if own is None:
+            return None
+        src = self.source.segment_key(start, stop)
+        return mix_key(b"map", digest(self._code, own, self.width, self.height), src)
+
+    def cut_points(self) -> list[int]:
+        return sorted({*self.source.cut_points(), *self._cuts})
 
     def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
         index = max(0, start)
@@ -214,7 +332,24 @@ class IndexedVideo(VideoStream):
         self.width, self.height = source.width, source.height
         self.frame_count = len(idx)
         _check_geometry(self.fps, self.width, self.height, self.frame_count)
-        self._audio = source.audio if audio is MappedVideo._KEEP else audio
+        if audio is MappedVideo._KEEP:
+            self._audio_source = source
+        else:
+            self._audio = audio
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        wanted = self.indices[max(0, start) : stop]
+        if not wanted:
+            return digest(b"empty")
+        src = self.source.segment_key(wanted[0], wanted[-1] + 1)
+        rel = tuple(w - wanted[0] for w in wanted)
+        return mix_key(b"indexed", digest(rel), src)
+
+    def cut_points(self) -> list[int]:
+        import bisect
+
+        out = {bisect.bisect_left(self.indices, c) for c in self.source.cut_points()}
+        return sorted(c for c in out if 0 < c < self.frame_count)
 
     def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
         import torch
@@ -281,6 +416,15 @@ class FileVideo(VideoStream):
         _check_geometry(self.fps, self.width, self.height, self.frame_count)
         self._load_audio = load_audio
         self._audio_loaded = False
+        self._fingerprint: bytes | None = None
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        if self._fingerprint is None:
+            self._fingerprint = file_fingerprint(self.path)
+        return digest(
+            b"file", self._fingerprint, self.skip, self.every_nth, self.width, self.height,
+            max(0, start), min(stop, self.frame_count),
+        )  # fmt: skip
 
     @property
     def audio(self) -> AudioClip | None:
@@ -327,6 +471,18 @@ class FileVideo(VideoStream):
                     buf = []
         if buf:
             yield torch.from_numpy(np.stack(buf))
+
+
+def file_fingerprint(path: Path) -> bytes:
+    """Size, mtime and a hash of the head and tail of a file (videos can be huge)."""
+    st = path.stat()
+    h = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        h.update(f.read(1 << 20))
+        if st.st_size > 2 << 20:
+            f.seek(-(1 << 20), 2)
+            h.update(f.read())
+    return digest(st.st_size, st.st_mtime_ns, h.digest())
 
 
 def decode_audio(
@@ -393,11 +549,26 @@ class ConcatVideo(VideoStream):
         self.frame_count = self.starts[-1]
         self.transition = transition if transition_frames > 0 else "cut"
         self.half = max(0, int(transition_frames) // 2)
-        self._audio = (
-            concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
-            if audio is MappedVideo._KEEP
-            else audio
-        )
+        # The joined track is made when asked for and held only while someone holds it
+        # (the encoder, a fade): a long video's concat does not pin a full-length copy.
+        self._joined = audio is MappedVideo._KEEP
+        self._joined_ref: Any = None
+        self._audio = None if self._joined else audio
+
+    @property
+    def audio(self) -> AudioClip | None:
+        if not self._joined:
+            return self._audio
+        held = self._joined_ref() if self._joined_ref is not None else None
+        if held is None:
+            held = concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
+            self._joined_ref = weakref.ref(held) if held is not None else None
+        return held
+
+    def with_audio(self, audio: AudioClip | None) -> VideoStream:
+        out = super().with_audio(audio)
+        out._joined = False  # type: ignore[attr-defined]
+        return out
 
     def _half_for(self, k: int) -> int:
         """Half-window of the cut between clip k-1 and clip k, bounded by both clips."""
@@ -464,6 +635,48 @@ class ConcatVideo(VideoStream):
 
     def render(self, start: int, stop: int) -> Any:
         return VideoStream.render(self, start, stop)
+
+    def _windows(self, k: int) -> tuple[int, int]:
+        """(head, tail): the blended frames at the start and end of clip k."""
+        if self.transition == "cut":
+            return 0, 0
+        head = self._half_for(k) if k > 0 else 0
+        tail = self._half_for(k + 1) if k + 1 < len(self.clips) else 0
+        return head, tail
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        # Per clip: its own key for the local range, plus (only where the range reaches
+        # into a transition window) the neighbour's boundary frame and the window. Local
+        # coordinates only, so an unchanged scene keeps its keys when an earlier one
+        # changes length.
+        stop = min(stop, self.frame_count)
+        parts: list[bytes | None] = [self.transition.encode()]
+        for k, clip in enumerate(self.clips):
+            c0, c1 = self.starts[k], self.starts[k + 1]
+            a, b = max(start, c0) - c0, min(stop, c1) - c0
+            if a >= b:
+                continue
+            head, tail = self._windows(k)
+            parts.append(clip.segment_key(a, b))
+            n = clip.frame_count
+            if head and a < head:
+                prev = self.clips[k - 1]
+                parts += [b"head", head, a, prev.segment_key(prev.frame_count - 1, prev.frame_count)]  # fmt: skip
+            if tail and b > n - tail:
+                parts += [b"tail", tail, n - b, n - a, self.clips[k + 1].segment_key(0, 1)]
+        if any(p is None for p in parts):
+            return None
+        return digest(b"concat", *parts)
+
+    def cut_points(self) -> list[int]:
+        out: set[int] = set()
+        for k, clip in enumerate(self.clips):
+            c0 = self.starts[k]
+            head, _ = self._windows(k)
+            if k:
+                out.update((c0 - head, c0 + head))
+            out.update(c0 + c for c in clip.cut_points())
+        return sorted(c for c in out if 0 < c < self.frame_count)
 
     def clip_bounds(self) -> list[tuple[float, float]]:
         """(start, end) of each clip in seconds on the output timeline."""

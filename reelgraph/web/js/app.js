@@ -2,6 +2,7 @@
 
 import { api, Events } from "./api.js";
 import { Editor, fmtSeconds } from "./editor.js";
+import { History } from "./history.js";
 import { workflowFromFile } from "./embed.js";
 import { Palette } from "./palette.js";
 import { setTypes } from "./types.js";
@@ -9,7 +10,6 @@ import { esc, isLink, SEED_MODES } from "./widgets.js";
 
 const DRAFTS = "reelgraph.drafts.v1";
 const CLIP = "reelgraph.clipboard";
-const UNDO_LIMIT = 200;
 const PARAM_TYPES = { INT: "INT", FLOAT: "FLOAT", BOOL: "BOOL" };
 
 const $ = (s, el = document) => el.querySelector(s);
@@ -50,7 +50,9 @@ class App {
 
   async start() {
     this.buildShell();
-    this.editor = new Editor($("#canvas"), this);
+    this.edits = new History();
+    this.edits.onChange((tab) => this.onChange(tab));
+    this.editor = new Editor($("#canvas"), this, this.edits);
     this.palette = new Palette(this);
     const [nodes, types] = await Promise.all([api.nodes(), api.types()]);
     setTypes(types);
@@ -88,6 +90,8 @@ class App {
         <button data-act="undo" class="icon" title="undo (Ctrl+Z)">↶</button>
         <button data-act="redo" class="icon" title="redo (Ctrl+Shift+Z)">↷</button>
         <button data-act="help" class="icon" title="keyboard shortcuts (?)">?</button>
+        <button data-act="app" class="appbtn" title="use this workflow as a form: its params as fields, a Run button, no graph">App view</button>
+        <button data-act="gallery" title="all templates and apps, with pictures">Gallery</button>
       </div>
       <div class="runbar">
         <span id="conn" class="conn off" title="connecting…"></span>
@@ -147,8 +151,24 @@ class App {
       save: () => this.save(), saveas: () => this.save(true), import: () => this.importFile(), export: () => this.exportFile(),
       undo: () => this.undo(), redo: () => this.redo(), help: () => this.showShortcuts(),
       queue: () => this.queue(), cancel: () => this.cancelRun(),
+      app: () => this.openApp(), gallery: () => { location.href = "/app/"; },
     };
     map[act]?.();
+  }
+
+  /** The app view runs the saved workflow (or the template): save first when there are changes. */
+  async openApp() {
+    const tab = this.current;
+    if (!Object.keys(tab.doc.params || {}).length) {
+      this.toast("This workflow has no params yet: right-click a widget on a node to expose it as a form field", "warn", 6000);
+      return;
+    }
+    let name = tab.name || (tab.source === "template" && !tab.dirty ? tab.template : null);
+    if (!name || tab.dirty) {
+      if (!(await this.save())) return;
+      name = tab.name;
+    }
+    location.href = `/app/${encodeURIComponent(name)}`;
   }
 
   toast(text, kind = "info", ms = 3500) {
@@ -162,7 +182,7 @@ class App {
   // ------------------------------------------------------------------ tabs
   newTab(doc, meta = {}) {
     const tab = { id: `t${++tabSeq}`, doc, undo: [], redo: [], dirty: false, name: meta.name || null,
-      source: meta.source || null, run: null, view: null, saved: meta.name ? JSON.stringify(doc) : null };
+      source: meta.source || null, template: meta.template || null, run: null, view: null, saved: meta.name ? JSON.stringify(doc) : null };
     this.tabs.push(tab);
     this.switchTab(tab.id);
     this.checkMissing(tab);
@@ -201,29 +221,24 @@ class App {
   renderTabs() {
     $(".tabs").innerHTML = this.tabs.map((t) => `<div class="tab${t === this.current ? " on" : ""}${t.dirty ? " dirty" : ""}" data-tab="${t.id}" role="tab" title="${esc(t.name ? `saved as ${t.name}` : t.source === "template" ? "from a template: not saved yet" : "not saved yet")}">` +
       `<span class="tname">${esc(this.tabTitle(t))}</span><span class="tdot" title="unsaved changes">●</span><button class="tclose" title="close tab">×</button></div>`).join("");
+    const on = $(".tabs .tab.on");
+    if (on) { // keep the active tab in view when the strip scrolls
+      const strip = $(".tabs");
+      const a = on.getBoundingClientRect(), b = strip.getBoundingClientRect();
+      if (a.left < b.left) strip.scrollLeft -= b.left - a.left;
+      else if (a.right > b.right) strip.scrollLeft += a.right - b.right;
+    }
     document.title = `${this.current ? this.tabTitle(this.current) + (this.current.dirty ? " •" : "") + " — " : ""}reelgraph`;
   }
 
-  // ------------------------------------------------------------------ history
-  pushUndo(tab, before) {
-    tab.undo.push(before);
-    if (tab.undo.length > UNDO_LIMIT) tab.undo.shift();
-    tab.redo = [];
-  }
-
+  // ------------------------------------------------------------------ history (js/history.js)
   undo() {
-    const tab = this.current;
-    if (!tab.undo.length) { this.editor.hint("Nothing to undo"); return; }
-    tab.redo.push(JSON.stringify(tab.doc));
-    tab.doc = JSON.parse(tab.undo.pop());
+    if (!this.edits.undo(this.current)) { this.editor.hint("Nothing to undo"); return; }
     this.afterHistory();
   }
 
   redo() {
-    const tab = this.current;
-    if (!tab.redo.length) { this.editor.hint("Nothing to redo"); return; }
-    tab.undo.push(JSON.stringify(tab.doc));
-    tab.doc = JSON.parse(tab.redo.pop());
+    if (!this.edits.redo(this.current)) { this.editor.hint("Nothing to redo"); return; }
     this.afterHistory();
   }
 
@@ -231,14 +246,13 @@ class App {
     const sel = [...this.editor.selected].filter((id) => this.current.doc.nodes[id]);
     this.editor.selected = new Set(sel);
     this.editor.render();
-    this.onChange();
+    this.edits.changed(this.current);
   }
 
-  onChange() {
-    const tab = this.current;
-    const now = JSON.stringify(tab.doc);
-    tab.dirty = tab.saved === null ? (Object.keys(tab.doc.nodes).length > 0 || tab.undo.length > 0) : now !== tab.saved;
+  /** A tab's document changed: its tab, the panels (soon) and the local draft. */
+  onChange(tab = this.current) {
     this.renderTabs();
+    if (tab !== this.current) { this.saveDraftsSoon(); return; }
     clearTimeout(this.paramsTimer);
     this.paramsTimer = setTimeout(() => { this.renderParams(); this.renderIssues(); }, 150);
     this.saveDraftsSoon();
@@ -259,7 +273,7 @@ class App {
     try {
       const data = {
         current: this.tabs.indexOf(this.current),
-        tabs: this.tabs.map((t) => ({ doc: this.serialize(t), name: t.name, source: t.source, dirty: t.dirty, saved: t.saved })),
+        tabs: this.tabs.map((t) => ({ doc: this.serialize(t), name: t.name, source: t.source, template: t.template, dirty: t.dirty, saved: t.saved })),
       };
       localStorage.setItem(DRAFTS, JSON.stringify(data));
     } catch (e) {
@@ -274,7 +288,7 @@ class App {
     for (const t of data.tabs) {
       if (!t || !t.doc || typeof t.doc.nodes !== "object") continue;
       const tab = { id: `t${++tabSeq}`, doc: t.doc, undo: [], redo: [], dirty: Boolean(t.dirty), name: t.name || null,
-        source: t.source || null, run: null, view: null, saved: t.saved ?? null };
+        source: t.source || null, template: t.template || null, run: null, view: null, saved: t.saved ?? null };
       this.tabs.push(tab);
       this.checkMissing(tab, true);
     }
@@ -328,7 +342,7 @@ class App {
       if (this.current && !this.current.dirty && !Object.keys(this.current.doc.nodes).length && !this.current.name) {
         this.tabs.splice(this.tabs.indexOf(this.current), 1); // replace an empty, untouched tab
       }
-      return this.newTab(doc, { name: source === "workflow" ? name : null, source });
+      return this.newTab(doc, { name: source === "workflow" ? name : null, source, template: source === "template" ? name : null });
     } catch (e) {
       this.toast(`Cannot open “${name}”: ${e.message}`, "bad", 6000);
       return null;
@@ -523,7 +537,8 @@ class App {
           (p.type === "TEXT" && String(p.default ?? "").includes("\n")
             ? `<textarea class="pdefault" rows="3">${esc(fmt(p.default ?? ""))}</textarea>`
             : `<input class="pdefault" value="${esc(fmt(p.default ?? ""))}" title="default">`) +
-          `<input class="plabel" value="${esc(p.label || "")}" placeholder="label (optional)"></li>`;
+          `<input class="plabel" value="${esc(p.label || "")}" placeholder="label in the app view (optional)">` +
+          `<input class="pdescr" value="${esc(p.description || "")}" placeholder="help text in the app view (optional)"></li>`;
       }).join("") + `</ul>` : `<p class="empty">No params yet.</p>`);
     panel.onchange = (e) => {
       const li = e.target.closest(".param");
@@ -535,6 +550,7 @@ class App {
         const p = d.params[name];
         if (f.classList.contains("ptype")) p.type = f.value;
         if (f.classList.contains("plabel")) { if (f.value) p.label = f.value; else delete p.label; }
+        if (f.classList.contains("pdescr")) { if (f.value) p.description = f.value; else delete p.description; }
         if (f.classList.contains("pdefault")) {
           const v = coerce(f.value, p.type);
           if (v === undefined) { this.toast(`“${f.value}” is not a valid ${p.type}`, "bad"); return; }
@@ -638,7 +654,8 @@ class App {
       this.renderIssues();
       this.runs.set(res.run_id, { tabId: tab.id, status: "queued", name: body.name });
       // fresh states: every node the run may touch starts as queued
-      tab.run = { id: res.run_id, states: {}, previews: {} };
+      // previews stay until this run replaces them: a cached node sends none, and its result is unchanged
+      tab.run = { id: res.run_id, states: {}, previews: { ...((tab.run && tab.run.previews) || {}) } };
       for (const [id, n] of Object.entries(tab.doc.nodes)) if (!n.bypass) tab.run.states[id] = { state: "queued" };
       if (tab === this.current) this.editor.applyRunStates();
       const early = this.early && this.early.get(res.run_id);
@@ -994,6 +1011,7 @@ class App {
       if (mod && k === "s") { e.preventDefault(); this.save(e.shiftKey); return; }
       if (mod && k === "enter") { e.preventDefault(); this.queue(e.shiftKey && this.editor.selected.size ? [...this.editor.selected] : null); return; }
       if (mod && k === "o") { e.preventDefault(); this.action("open"); return; }
+      if (mod && k === "v") this.pasteKeyAt = performance.now();
       if (editable(e.target)) return;
       if (mod && k === "z") { e.preventDefault(); if (e.shiftKey) this.redo(); else this.undo(); return; }
       if (mod && k === "y") { e.preventDefault(); this.redo(); return; }
@@ -1032,7 +1050,10 @@ class App {
       if (text && this.pasteText(text)) { e.preventDefault(); return; }
       const file = e.clipboardData && e.clipboardData.files[0];
       if (file) { e.preventDefault(); this.openFile(file); return; }
-      this.pasteFromStore();
+      // Only a paste asked for with the keyboard falls back to our own clipboard: a middle click
+      // on Linux pastes the primary selection, and that event comes with no text at all.
+      if (this.pasteKeyAt && performance.now() - this.pasteKeyAt < 1500) this.pasteFromStore();
+      this.pasteKeyAt = 0;
     });
     document.addEventListener("pointerdown", (e) => { if (!e.target.closest(".menu")) this.closeMenus(); });
     // drag and drop of workflow files

@@ -3,25 +3,29 @@
 // Drawing lives in scene.js, pointer and keyboard handling in interact.js.
 // Node rows have fixed heights, so socket positions are computed, never measured.
 
-import { GRID, GROUP_COLORS, HEAD, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
+import { GRID, GROUP_COLORS, HEAD, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
 import { InteractionMethods } from "./interact.js";
 import { SceneMethods } from "./scene.js";
 import { canConnect, compatibility, typeColor } from "./types.js";
-import { ROW, esc, initialValue, isLink, widgetHTML, widgetHeight } from "./widgets.js";
+import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, widgetHeight } from "./widgets.js";
 
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
+const HYDRATE_BUDGET_MS = 6;
+const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
 
 export class Editor {
-  constructor(root, app) {
-    this.app = app;
+  constructor(root, app, edits) {
+    this.app = app; // the shell: menus, palette, uploads, params (UI it owns)
+    this.edits = edits; // every document change is recorded and announced there
     this.root = root;
     this.schemas = new Map();
     this.view = { x: 0, y: 0, zoom: 1 };
     this.selected = new Set();
     this.layouts = new Map();
+    this.autoWidths = new Map();
     this.nodeEls = new Map();
     this.links = new Map(); // linkKey(to, input) -> link
     this.linksByNode = new Map();
@@ -87,7 +91,7 @@ export class Editor {
     const vp = tab.doc.ui && tab.doc.ui.viewport;
     if (tab.view) this.setView(tab.view, true);
     else if (vp && typeof vp.zoom === "number" && !(vp.x === 0 && vp.y === 0 && vp.zoom === 1)) this.setView(vp, true);
-    else this.fit(null, true);
+    else this.openView(true);
     this.render();
     this.applyView();
     this.app.onSelection();
@@ -144,30 +148,79 @@ export class Editor {
     if (lay) return lay;
     const node = this.doc.nodes[id];
     const ports = this.portsOf(id);
-    const w = Math.max(160, Number(node.ui && node.ui.width) || NODE_W);
-    const ins = {}, outs = {};
     const sockIns = ports.inputs.filter((i) => !i.widget && !i.readonly);
     const widgetIns = ports.inputs.filter((i) => i.widget || i.readonly);
+    // a width the user chose wins; otherwise wide enough for every label and value in full
+    let w = Math.max(160, Number(node.ui && node.ui.width) || this.autoWidth(node, ports, sockIns, widgetIns));
+    const ins = {}, outs = {};
     const ioRows = Math.max(sockIns.length, ports.outputs.length);
     sockIns.forEach((s, i) => { ins[s.name] = HEAD + PAD_T + i * ROW + ROW / 2; });
     ports.outputs.forEach((s, i) => { outs[s.name] = HEAD + PAD_T + i * ROW + ROW / 2; });
     let y = HEAD + PAD_T + ioRows * ROW;
     const rows = [];
+    const heights = (node.ui && node.ui.heights) || {};
     for (const spec of widgetIns) {
       const linked = isLink((node.inputs || {})[spec.name]);
-      const h = spec.readonly ? ROW : widgetHeight(spec, linked);
+      const h = spec.readonly ? ROW : widgetHeight(spec, linked, heights[spec.name]);
       ins[spec.name] = y + ROW / 2;
       rows.push({ spec, h });
       y += h;
     }
     const h = y + PAD_B;
+    // a wider default never runs into the node to its right (layouts made for 220 px nodes)
+    if (w > NODE_W && !(node.ui && node.ui.width)) w = Math.max(NODE_W, Math.min(w, this.roomToTheRight(id, node.ui && node.ui.collapsed ? HEAD : h) - 20));
     if (node.ui && node.ui.collapsed) {
       for (const k of Object.keys(ins)) ins[k] = HEAD / 2;
       for (const k of Object.keys(outs)) outs[k] = HEAD / 2;
-      lay = { w, h: HEAD, ins, outs, ports, sockIns, widgetIns, ioRows, fullH: h };
-    } else lay = { w, h, ins, outs, ports, sockIns, widgetIns, ioRows, fullH: h };
+      lay = { w, h: HEAD, ins, outs, ports, sockIns, widgetIns, rows, ioRows, fullH: h };
+    } else lay = { w, h, ins, outs, ports, sockIns, widgetIns, rows, ioRows, fullH: h };
     this.layouts.set(id, lay);
     return lay;
+  }
+
+  /** How far (world px) the node can reach right before it meets another node beside it. */
+  roomToTheRight(id, h) {
+    const p = (this.doc.nodes[id].ui && this.doc.nodes[id].ui.pos) || [0, 0];
+    let room = Infinity;
+    for (const [other, n] of Object.entries(this.doc.nodes)) {
+      const q = (n.ui && n.ui.pos) || [0, 0];
+      if (other === id || q[0] <= p[0] || q[0] - p[0] >= room) continue;
+      const oh = this.layouts.get(other)?.h ?? HEAD + 4 * ROW; // its height, or a guess while it is being laid out
+      if (q[1] < p[1] + h && q[1] + oh > p[1]) room = q[0] - p[0];
+    }
+    return room;
+  }
+
+  /** The default width of a node: its longest row (label, value and controls) in full. */
+  autoWidth(node, ports, sockIns, widgetIns) {
+    // only the rows that fill a workflow param show its badge
+    const params = new Set(Object.values(this.doc.params || {}).filter((p) => p && p.node && this.doc.nodes[p.node] === node).map((p) => p.input));
+    const key = `${node.type}|${[...params].sort().join(",")}`;
+    let w = this.autoWidths.get(key);
+    if (w) return w;
+    const tw = (t) => textWidth(t);
+    w = NODE_W;
+    for (let i = 0; i < Math.max(sockIns.length, ports.outputs.length); i++) {
+      const a = sockIns[i], b = ports.outputs[i];
+      w = Math.max(w, 24 + (a ? tw(a.name) + (a.optional ? 10 : 0) : 0) + 24 + (b ? tw(b.name) : 0) + 20);
+    }
+    for (const spec of widgetIns) {
+      const wd = spec.widget || {};
+      const label = tw(spec.name) + (params.has(spec.name) ? 76 : 0);
+      let row;
+      if (wd.kind === "INT" || wd.kind === "FLOAT") {
+        // room for the widest value it can take (a seed: ten digits)
+        const widest = wd.role === "seed" ? 4294967295 : Math.min(Math.abs(wd.max ?? 0), 99999999);
+        const value = Math.max(tw(formatNumber(initialValue(spec), wd)), tw(formatNumber(widest, wd))) + 8;
+        row = 20 + 18 + 12 + label + 6 + Math.max(44, value) + 18 + (wd.role === "seed" ? 84 : 0);
+      } else if (wd.kind === "BOOL") row = 24 + label + 40;
+      else if (wd.kind === "STRING" && wd.multiline) row = 24 + label;
+      else row = 24 + label + 6 + 96 + (wd.upload ? 34 : 0);
+      w = Math.max(w, row);
+    }
+    w = Math.min(420, Math.ceil(w / 10) * 10);
+    this.autoWidths.set(key, w);
+    return w;
   }
 
   outputType(id, output) {
@@ -211,17 +264,28 @@ export class Editor {
     return p[0] < x1 && p[0] + lay.w > x0 && p[1] < y1 && p[1] + lay.h > y0;
   }
 
-  /** Fill in the shells that are (nearly) in view. */
+  /**
+   * Fill in the shells that are (nearly) in view, a few milliseconds' worth per frame: zooming
+   * in across the level-of-detail cut-off brings a hundred nodes into view at once, and
+   * building all their widgets in one frame stalled it. Nodes in view come first.
+   */
   hydrate() {
     if (this.lod || !this.shells || !this.shells.size) return;
-    const vis = this.viewRect(300);
-    for (const id of [...this.shells]) {
-      if (!this.doc.nodes[id] || !this.intersects(id, vis)) continue;
+    const t0 = performance.now();
+    const near = this.viewRect(0), vis = this.viewRect(300);
+    const order = [...this.shells].filter((id) => this.doc.nodes[id] && this.intersects(id, vis));
+    order.sort((a, b) => this.intersects(b, near) - this.intersects(a, near));
+    let left = false;
+    for (const id of order) {
+      if (performance.now() - t0 > HYDRATE_BUDGET_MS) { left = true; break; }
       const el = this.nodeEls.get(id);
       this.shells.delete(id);
       if (!el) continue;
       el.querySelector(".nbody").innerHTML = this.bodyHTML(id, this.doc.nodes[id]);
       el.removeAttribute("data-shell");
+    }
+    if (left && !this.hydrateFrame) {
+      this.hydrateFrame = requestAnimationFrame(() => { this.hydrateFrame = 0; this.hydrate(); });
     }
   }
 
@@ -271,7 +335,7 @@ export class Editor {
         (b ? `<span class="out"><span class="pl">${esc(b.name)}</span>${sock("out", b, usedOutputs.has(b.name))}</span>` : "") +
         `</div>`;
     }
-    for (const { spec } of lay.widgetIns.map((spec) => ({ spec }))) {
+    for (const { spec, h } of lay.rows) {
       const v = inputs[spec.name];
       if (spec.readonly) {
         body += `<div class="row w ro" data-input="${esc(spec.name)}"><span class="wl">${esc(spec.name)}</span><span class="wlink">${esc(JSON.stringify(spec.value)).slice(0, 60)}</span></div>`;
@@ -281,7 +345,7 @@ export class Editor {
       const value = v === undefined ? initialValue(spec) : v;
       const seedMode = ((ui.seed_modes || {})[spec.name]) || "fixed";
       body += widgetHTML(spec, value, {
-        sock: sock("in", spec, Boolean(linked)), linked, param: this.paramFor(id, spec.name), seedMode,
+        sock: sock("in", spec, Boolean(linked)), linked, param: this.paramFor(id, spec.name), seedMode, height: h,
       });
     }
     return body;
@@ -432,6 +496,7 @@ export class Editor {
   setLod(lod) {
     if (lod === this.lod) return;
     this.lod = lod;
+    this.sceneDirty = true; // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
   }
@@ -454,7 +519,7 @@ export class Editor {
     this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
-    this.drawScene();
+    this.updateScene();
     this.drawMinimap();
     // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
     // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.
@@ -507,15 +572,57 @@ export class Editor {
     return x0 === Infinity ? null : [x0, y0, x1, y1];
   }
 
+  /**
+   * The canvas area nothing covers, in canvas pixels [x0, y0, x1, y1], for bounds `b`: the
+   * minimap sits in the bottom-right corner and the zoom buttons bottom-left, so a graph goes
+   * either left of the minimap or above it, whichever shows it larger.
+   */
+  freeArea(b) {
+    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
+    const W = r.width, H = r.height;
+    const gap = 10;
+    const mm = this.minimap.getBoundingClientRect();
+    const zc = this.root.querySelector(".zoomctl").getBoundingClientRect();
+    const mmLeft = mm.width ? mm.left - r.left - gap : W, mmTop = mm.height ? mm.top - r.top - gap : H;
+    const zcTop = zc.height ? zc.top - r.top - gap : H;
+    const areas = [[0, 0, mmLeft, Math.min(H, zcTop)], [0, 0, W, Math.min(mmTop, zcTop)]];
+    if (!b) return areas[1];
+    const scale = (a) => Math.min((a[2] - a[0]) / Math.max(1, b[2] - b[0]), (a[3] - a[1]) / Math.max(1, b[3] - b[1]));
+    return scale(areas[0]) >= scale(areas[1]) ? areas[0] : areas[1];
+  }
+
+  fitZoom(b, a, pad = 30) {
+    return Math.min(1.25, Math.max(MIN_ZOOM, Math.min((a[2] - a[0] - 2 * pad) / Math.max(1, b[2] - b[0]), (a[3] - a[1] - 2 * pad) / Math.max(1, b[3] - b[1]))));
+  }
+
+  /** Fit the nodes (all of them, or `ids`) into the free area of the canvas. */
   fit(ids, now = false) {
     const b = this.bounds(ids && ids.size ? ids : null);
     const r = this.rect || this.root.getBoundingClientRect();
     if (!b) { this.setView({ x: r.width / 2 - 200, y: r.height / 3, zoom: 1 }, now); return; }
-    const pad = 40;
-    const zoom = Math.min(1.25, Math.max(MIN_ZOOM, Math.min((r.width - 2 * pad) / (b[2] - b[0]), (r.height - 2 * pad) / (b[3] - b[1]))));
+    const a = this.freeArea(b);
+    const zoom = this.fitZoom(b, a);
     this.setView({
-      x: (r.width - (b[2] - b[0]) * zoom) / 2 - b[0] * zoom,
-      y: (r.height - (b[3] - b[1]) * zoom) / 2 - b[1] * zoom,
+      x: a[0] + (a[2] - a[0] - (b[2] - b[0]) * zoom) / 2 - b[0] * zoom,
+      y: a[1] + (a[3] - a[1] - (b[3] - b[1]) * zoom) / 2 - b[1] * zoom,
+      zoom,
+    }, now);
+  }
+
+  /**
+   * The view a workflow opens at when it has none saved: fitted when that is readable, else
+   * READABLE_ZOOM with the graph's first nodes (its top-left corner) in view.
+   */
+  openView(now = false) {
+    const b = this.bounds();
+    if (!b) return this.fit(null, now);
+    const a = this.freeArea(b);
+    if (this.fitZoom(b, a) >= READABLE_ZOOM) return this.fit(null, now);
+    const zoom = READABLE_ZOOM, pad = 30;
+    const tall = (b[3] - b[1]) * zoom > a[3] - a[1] - 2 * pad;
+    this.setView({
+      x: a[0] + pad - b[0] * zoom,
+      y: tall ? a[1] + pad - b[1] * zoom : a[1] + (a[3] - a[1] - (b[3] - b[1]) * zoom) / 2 - b[1] * zoom,
       zoom,
     }, now);
   }
@@ -552,13 +659,13 @@ export class Editor {
     const result = fn(this.doc);
     const after = JSON.stringify(this.doc);
     if (after === before) return result;
-    this.app.pushUndo(this.tab, before);
+    this.edits.record(this.tab, before);
     if (refresh === "all") this.render();
     else if (Array.isArray(refresh)) this.refreshNodes(refresh);
     else if (refresh === "groups") { this.renderGroups(); this.drawMinimapBase(); }
     else if (refresh === "notes") this.renderNotes();
     else if (refresh === "links") { this.rebuildLinks(); this.drawMinimapBase(); }
-    this.app.onChange();
+    this.edits.changed(this.tab);
     return result;
   }
 
@@ -686,7 +793,7 @@ export class Editor {
       if (p) doc.params[p].default = value; // the param's default is what a run uses
     };
     if (undoable) this.edit(apply, null);
-    else { apply(this.doc); this.app.onChange(); }
+    else { apply(this.doc); this.edits.changed(this.tab); }
   }
 
   setNodeFlag(ids, fn) {
@@ -728,8 +835,11 @@ export class Editor {
     if (!this.selected.size) return null;
     const nodes = {};
     for (const id of this.selected) nodes[id] = clone(this.doc.nodes[id]);
-    return { format: "reelgraph.clipboard", version: 1, nodes };
+    return { format: "reelgraph.clipboard", version: 1, nodes, origin: this.origin() };
   }
+
+  /** Identifies this tab's document in clipboards (unique across tabs and page loads). */
+  origin() { return `${SESSION}:${this.tab ? this.tab.id : ""}`; }
 
   paste(clip, at) {
     if (!clip || typeof clip.nodes !== "object") return;
@@ -756,7 +866,9 @@ export class Editor {
         for (const [k, v] of Object.entries(copy.inputs || {})) {
           if (!isLink(v)) continue;
           if (map[v.from]) v.from = map[v.from];
-          else if (!doc.nodes[v.from]) {
+          // a link to a node outside the clipboard is kept only in the document it was copied from:
+          // elsewhere a node with the same id is an unrelated node
+          else if (clip.origin !== this.origin() || !doc.nodes[v.from]) {
             const spec = this.schemas.get(copy.type)?.inputs.find((i) => i.name === k);
             if (spec && spec.widget) copy.inputs[k] = initialValue(spec); else delete copy.inputs[k];
           }
@@ -836,6 +948,8 @@ export class Editor {
       }
     }
     if (preview) html += previewHTML(preview);
+    // a node showing a preview or an error sits above its neighbours: what hangs below it stays readable
+    el.classList.toggle("haspreview", Boolean(html));
     if (below.dataset.html !== html) {
       below.innerHTML = html;
       below.dataset.html = html;

@@ -8,6 +8,8 @@ export const NODE_W = 220;
 export const GRID = 20;
 export const MIN_ZOOM = 0.04;
 export const MAX_ZOOM = 4;
+export const READABLE_ZOOM = 0.75; // a workflow opens at least this close, so its text reads
+export const OVERSCAN = 240; // px the wire canvas reaches past the view on each side (scene.js)
 export const LOD_ZOOM = 0.4; // below this, nodes are drawn on the canvas (their DOM is display:none)
 
 export const GROUP_COLORS = ["#3f6fb5", "#4b8f5a", "#a0783c", "#8e4b8a", "#a14848", "#4a8c96", "#6b6b78"];

@@ -3,7 +3,7 @@
 
 import { GROUP_COLORS, NODE_COLORS, curve, groupBounds, linkKey } from "./geometry.js";
 import { canConnect, typeColor } from "./types.js";
-import { clampNumber, formatNumber, initialValue, isLink, parseValue } from "./widgets.js";
+import { clampNumber, formatNumber, initialValue, isLink, parseValue, widgetHeight } from "./widgets.js";
 
 /**
  * Replace `target` with a text field holding `value`; Enter or blur commits, Escape
@@ -44,7 +44,7 @@ export class InteractionMethods {
     root.addEventListener("change", (e) => this.onFieldChange(e));
     root.addEventListener("keydown", (e) => this.onFieldKey(e));
     root.addEventListener("click", (e) => this.onClick(e));
-    window.addEventListener("resize", () => { this.rect = null; this.scheduleView(); });
+    window.addEventListener("resize", () => { this.rect = null; this.sceneDirty = true; this.scheduleView(); });
     this.minimap.addEventListener("pointerdown", (e) => this.onMinimap(e));
   }
 
@@ -107,6 +107,8 @@ export class InteractionMethods {
     if (sock) { e.preventDefault(); return this.wireDrag(e, sock); }
     const rr = t.closest(".reroute");
     if (rr) { e.preventDefault(); return this.rerouteDrag(e, rr); }
+    const mlr = t.closest(".mlresize");
+    if (mlr) { e.preventDefault(); return this.textBoxResize(e, mlr); }
     const scrub = t.closest(".num .scrub");
     if (scrub) { e.preventDefault(); return this.scrubDrag(e, scrub); }
     if (t.closest("input, textarea, select, button, summary, pre, video, audio, a, .toggle")) return;
@@ -204,8 +206,8 @@ export class InteractionMethods {
         return;
       }
       this.updateLinksOf(ids);
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -224,8 +226,8 @@ export class InteractionMethods {
       this.updateLinksOf([id]);
     }, (ev, moved) => {
       if (!moved || JSON.stringify(this.doc) === before) return;
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -258,8 +260,8 @@ export class InteractionMethods {
       this.updateLinksOf(ids);
     }, (ev, moved) => {
       if (!moved) return;
-      this.app.pushUndo(this.tab, before);
-      this.app.onChange();
+      this.edits.record(this.tab, before);
+      this.edits.changed(this.tab);
       this.drawMinimapBase();
     });
   }
@@ -276,7 +278,7 @@ export class InteractionMethods {
       groupEl.style.width = `${g.bounds[2]}px`;
       groupEl.style.height = `${g.bounds[3]}px`;
     }, (ev, moved) => {
-      if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); this.drawMinimapBase(); }
+      if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); this.drawMinimapBase(); }
     });
   }
 
@@ -289,7 +291,7 @@ export class InteractionMethods {
     this.drag(e, (ev) => {
       n.pos = this.snapXY(p0[0] + (ev.clientX - sx) / this.view.zoom, p0[1] + (ev.clientY - sy) / this.view.zoom);
       noteEl.style.transform = `translate(${n.pos[0]}px,${n.pos[1]}px)`;
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
   }
 
   noteResize(e, noteEl) {
@@ -301,7 +303,7 @@ export class InteractionMethods {
       n.size = [Math.max(140, Math.round(s0[0] + (ev.clientX - sx) / this.view.zoom)), Math.max(80, Math.round(s0[1] + (ev.clientY - sy) / this.view.zoom))];
       noteEl.style.width = `${n.size[0]}px`;
       noteEl.style.height = `${n.size[1]}px`;
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
   }
 
   rerouteDrag(e, el) {
@@ -313,7 +315,34 @@ export class InteractionMethods {
       this.doc.nodes[l.to].ui.reroutes[l.input][i] = p;
       el.setAttribute("cx", p[0]); el.setAttribute("cy", p[1]);
       this.linkEls.get(l.key)?.setAttribute("d", this.linkPath(l));
-    }, (ev, moved) => { if (moved) { this.app.pushUndo(this.tab, before); this.app.onChange(); } });
+      this.scheduleDraw(); // the wire itself is drawn on the canvas
+    }, (ev, moved) => { if (moved) { this.edits.record(this.tab, before); this.edits.changed(this.tab); } });
+  }
+
+  /** Drag the handle under a multi-line text box: its height is kept in node.ui.heights. */
+  textBoxResize(e, handle) {
+    const row = handle.closest(".row");
+    const el = row.closest(".node");
+    const id = el.dataset.nodeId;
+    const input = row.dataset.input;
+    const n = this.doc.nodes[id];
+    const h0 = row.getBoundingClientRect().height / this.view.zoom;
+    const before = JSON.stringify(this.doc);
+    const sy = e.clientY;
+    this.drag(e, (ev) => {
+      const h = widgetHeight(this.inputSpec(id, input), false, h0 + (ev.clientY - sy) / this.view.zoom);
+      n.ui = n.ui || {};
+      n.ui.heights = { ...(n.ui.heights || {}), [input]: h };
+      this.layouts.delete(id);
+      row.style.height = `${h}px`;
+      el.style.height = `${this.layout(id).h}px`;
+      this.updateLinksOf([id]);
+    }, (ev, moved) => {
+      if (!moved || JSON.stringify(this.doc) === before) return;
+      this.edits.record(this.tab, before);
+      this.refreshNodes([id]);
+      this.edits.changed(this.tab);
+    });
   }
 
   /** Drag a wire from a socket. From a linked input, picks the existing link up. */
@@ -333,7 +362,7 @@ export class InteractionMethods {
     const type = dir === "out" ? this.outputType(id, name) : (this.inputSpec(id, name)?.type || "ANY");
     const anchor = this.sockPos(id, dir, name);
     this.tempWire.setAttribute("stroke", typeColor(type));
-    this.tempWire.style.display = "";
+    this.tempWire.style.display = "inline"; // (the stylesheet hides it between drags)
     if (detached) this.linkEls.get(linkKey(detached.to, detached.input))?.classList.add("ghost");
     // mark every socket as a fit or not for this wire
     this.root.classList.add("wiring");
@@ -413,7 +442,7 @@ export class InteractionMethods {
       valueEl.textContent = formatNumber(v, w);
     }, (ev, moved) => {
       if (moved) {
-        if (last !== v0) { this.app.pushUndo(this.tab, before); this.app.onChange(); }
+        if (last !== v0) { this.edits.record(this.tab, before); this.edits.changed(this.tab); }
         return;
       }
       this.editNumber(row, id, input, spec);
@@ -478,7 +507,7 @@ export class InteractionMethods {
   onInput(e) {
     const f = e.target;
     const note = f.closest(".note");
-    if (note) { this.doc.notes[Number(note.dataset.note)].text = f.value; this.app.onChange(); return; }
+    if (note) { this.doc.notes[Number(note.dataset.note)].text = f.value; this.edits.changed(this.tab); return; }
     const row = f.closest(".row.w");
     if (!row || !f.matches("textarea, input[type=text]")) return;
     const id = row.closest(".node").dataset.nodeId;
@@ -506,8 +535,8 @@ export class InteractionMethods {
 
   commitField() {
     if (this.fieldBefore && this.fieldBefore !== JSON.stringify(this.doc)) {
-      this.app.pushUndo(this.tab, this.fieldBefore);
-      this.app.onChange();
+      this.edits.record(this.tab, this.fieldBefore);
+      this.edits.changed(this.tab);
     }
     this.fieldBefore = JSON.stringify(this.doc);
   }

@@ -1,12 +1,13 @@
 // The canvas layer of the editor: grid, wires, nodes zoomed far out, and the minimap.
 // Methods of Editor (installed by editor.js); `this` is the editor.
 
-import { GRID, GROUP_COLORS, HEAD, PAD_T, STATE_COLORS, groupBounds, safeColor } from "./geometry.js";
+import { GRID, GROUP_COLORS, HEAD, OVERSCAN, PAD_T, STATE_COLORS, groupBounds, safeColor } from "./geometry.js";
 import { typeColor } from "./types.js";
-import { ROW, isLink, widgetHeight } from "./widgets.js";
+import { ROW } from "./widgets.js";
 
 export class SceneMethods {
   scheduleDraw() {
+    this.sceneDirty = true; // what is drawn changed: the next view update redraws, never reuses
     if (this.drawFrame || this.viewFrame) return;
     this.drawFrame = requestAnimationFrame(() => { this.drawFrame = 0; this.drawScene(); });
   }
@@ -17,12 +18,18 @@ export class SceneMethods {
     const c = this.scene, ctx = this.ctx;
     const r = this.rect || (this.rect = this.root.getBoundingClientRect());
     const dpr = window.devicePixelRatio || 1;
-    const W = Math.round(r.width * dpr), H = Math.round(r.height * dpr);
+    // drawn OVERSCAN px larger than the view on every side, so a pan or a zoom step only
+    // moves or scales this bitmap (compositor work) until the view rests or leaves it
+    const M = OVERSCAN;
+    const W = Math.round((r.width + 2 * M) * dpr), H = Math.round((r.height + 2 * M) * dpr);
     if (c.width !== W || c.height !== H) {
       c.width = W; c.height = H;
-      c.style.width = `${r.width}px`; c.style.height = `${r.height}px`;
+      c.style.width = `${r.width + 2 * M}px`; c.style.height = `${r.height + 2 * M}px`;
     }
-    const { x, y, zoom } = this.view;
+    const zoom = this.view.zoom, x = this.view.x + M, y = this.view.y + M;
+    this.drawn = { x: this.view.x, y: this.view.y, zoom };
+    this.sceneDirty = false;
+    c.style.transform = `translate(${-M}px,${-M}px)`;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     // grid: one pattern fill
@@ -45,7 +52,7 @@ export class SceneMethods {
     ctx.fillRect(0, 0, W, H);
     ctx.globalAlpha = 1;
     ctx.setTransform(dpr * zoom, 0, 0, dpr * zoom, dpr * x, dpr * y);
-    const vx0 = -x / zoom, vy0 = -y / zoom, vx1 = vx0 + r.width / zoom, vy1 = vy0 + r.height / zoom;
+    const vx0 = -x / zoom, vy0 = -y / zoom, vx1 = vx0 + (r.width + 2 * M) / zoom, vy1 = vy0 + (r.height + 2 * M) / zoom;
     // wires, one path per colour
     ctx.lineWidth = Math.max(2.4, 1.1 / zoom);
     ctx.lineCap = "round";
@@ -80,6 +87,30 @@ export class SceneMethods {
       ctx.stroke();
     }
     if (this.lod) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
+  }
+
+  /**
+   * A view change: move and scale the bitmap drawn for an earlier view when it still covers
+   * the canvas (and nothing in it changed); redraw once the view has rested.
+   */
+  updateScene() {
+    const d = this.drawn;
+    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
+    const { x, y, zoom } = this.view;
+    clearTimeout(this.sceneTimer);
+    if (d && !this.sceneDirty) {
+      const k = zoom / d.zoom, M = OVERSCAN;
+      const tx = x - (d.x + M) * k, ty = y - (d.y + M) * k;
+      const covers = tx <= 0 && ty <= 0 && tx + (r.width + 2 * M) * k >= r.width && ty + (r.height + 2 * M) * k >= r.height;
+      if (covers && k > 0.6 && k < 1.6) {
+        this.scene.style.transform = `translate(${tx}px,${ty}px) scale(${k})`;
+        if (k !== 1 || Math.abs(x - d.x) > M / 2 || Math.abs(y - d.y) > M / 2) {
+          this.sceneTimer = setTimeout(() => this.drawScene(), k !== 1 ? 90 : 160);
+        }
+        return;
+      }
+    }
+    this.drawScene();
   }
 
   /** Zoomed far out: each node as a box with its title, state and selection; no DOM to paint. */
@@ -132,8 +163,7 @@ export class SceneMethods {
           if (lay.ports.outputs[i]) ctx.fillRect(x1 - 44, y, 44, 6);
         }
         let y = p[1] + HEAD + PAD_T + lay.ioRows * ROW;
-        for (const spec of lay.widgetIns) {
-          const h = spec.readonly ? ROW : widgetHeight(spec, isLink((n.inputs || {})[spec.name]));
+        for (const { h } of lay.rows) {
           ctx.fillRect(x0, y + 9, x1 - x0, h > ROW ? h - 14 : 6);
           y += h;
         }

@@ -12,9 +12,29 @@ export function isLink(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v) && typeof v.from === "string";
 }
 
-export function widgetHeight(spec, linked) {
+export const ML_MIN = 64;
+export const ML_MAX = 800;
+
+/** A row's height: `custom` is the user's height for a multi-line text box (node.ui.heights). */
+export function widgetHeight(spec, linked, custom) {
   if (linked) return ROW;
-  return spec.widget && spec.widget.kind === "STRING" && spec.widget.multiline ? ML_ROW : ROW;
+  if (!(spec.widget && spec.widget.kind === "STRING" && spec.widget.multiline)) return ROW;
+  const h = Number(custom);
+  return Number.isFinite(h) && h > 0 ? Math.round(Math.min(ML_MAX, Math.max(ML_MIN, h))) : ML_ROW;
+}
+
+const measure = { ctx: null, cache: new Map() };
+/** Width in CSS pixels of a label in the node font (13px UI font), measured once per string. */
+export function textWidth(text) {
+  let w = measure.cache.get(text);
+  if (w !== undefined) return w;
+  if (!measure.ctx) {
+    measure.ctx = document.createElement("canvas").getContext("2d");
+    measure.ctx.font = `13px ${getComputedStyle(document.body).fontFamily || "sans-serif"}`;
+  }
+  w = Math.ceil(measure.ctx.measureText(String(text)).width);
+  measure.cache.set(text, w);
+  return w;
 }
 
 /** The value a new node starts with for this input (explicit in the saved document). */
@@ -78,8 +98,10 @@ export function widgetHTML(spec, value, opts) {
     }
     default: {
       if (w.multiline) {
-        return `<div class="row w ml" data-input="${name}">${sock}<span class="mlhead"><span class="wl" title="${name}">${name}</span>${param}</span>` +
-          `<textarea spellcheck="false" placeholder="${esc(w.placeholder || "")}">${esc(value)}</textarea></div>`;
+        const tall = opts.height && opts.height !== ML_ROW ? ` style="height:${Number(opts.height)}px"` : "";
+        return `<div class="row w ml" data-input="${name}"${tall}>${sock}<span class="mlhead"><span class="wl" title="${name}">${name}</span>${param}</span>` +
+          `<textarea spellcheck="false" placeholder="${esc(w.placeholder || "")}">${esc(value)}</textarea>` +
+          `<div class="mlresize" title="drag to make the text box taller or shorter"></div></div>`;
       }
       const up = w.upload
         ? `<button class="upload" tabindex="-1" title="upload a ${esc(w.upload)} file" data-accept="${esc(w.upload)}">⇪</button>` : "";

@@ -1,0 +1,215 @@
+"""`reelgraph batch WORKFLOW ROWS --out DIR`: one video per row of a spreadsheet.
+
+Registered through the `reelgraph.commands` entry-point group, like `serve`.
+Exit status: 0 every row succeeded, 1 some failed, 2 none is valid (or the
+batch cannot start), 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..cache import default_cache_dir
+from ..errors import WorkflowError
+from .driver import EXIT_CANCELLED, EXIT_NONE_VALID, BatchError, prepare, run_batch
+from .progress import BatchProgress
+from .resolve import resolve_workflow
+from .rows import RowsError, read_rows
+
+
+def add_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "batch",
+        help="render one video per row of a CSV / TSV / JSONL / XLSX file",
+        description="Render WORKFLOW once per row of ROWS (columns named after the "
+        "workflow's params) into DIR, with a manifest (batch.csv, batch.json). Re-running "
+        "the same command skips finished rows.",
+    )
+    p.add_argument(
+        "workflow", help="workflow JSON, shipped workflow name, or a file that carries one"
+    )
+    p.add_argument("rows", help="rows: .csv, .tsv, .jsonl or .xlsx")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--name",
+        default=None,
+        metavar="TEMPLATE",
+        help="output file stem from columns, e.g. '{name}-{city}' ({row} is the row number; "
+        "default: row number and first column)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "processes", "ray"),
+        default="local",
+        help="local: threads sharing one cache (default); processes: local worker "
+        'processes; ray: Ray tasks (pip install "reelgraph[ray]")',
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="rows at a time (default: 1 local; Ray: the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="join this Ray cluster (default: start a local Ray)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="validate every row and stop")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="disk cache folder shared by all rows and workers "
+        "(default: $REELGRAPH_CACHE_DIR or ~/.cache/reelgraph)",
+    )
+    p.add_argument("--no-disk-cache", action="store_true", help="share results in memory only")
+    p.add_argument(
+        "--ignore-unknown-columns",
+        action="store_true",
+        help="allow columns that are no param of the workflow (they are ignored)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=cmd_batch)
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _print_problems(problems: list[Any]) -> None:
+    for prob in problems:
+        _say(f"error: {prob}")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from ..registry import Registry
+
+    out_dir = Path(args.out)
+    try:
+        workflow = resolve_workflow(args.workflow)
+        rows = read_rows(args.rows)
+    except WorkflowError as exc:
+        for issue in exc.issues:
+            _say(f"error: {issue}")
+        return EXIT_NONE_VALID
+    except RowsError as exc:
+        _say(f"error: {exc}")
+        return EXIT_NONE_VALID
+    registry = Registry.discover()
+    try:
+        plan = prepare(
+            workflow,
+            rows,
+            out_dir,
+            registry,
+            name_template=args.name,
+            ignore_unknown_columns=args.ignore_unknown_columns,
+        )
+    except BatchError as exc:
+        _print_problems(exc.problems)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "status": "none_valid",
+                        "exit_code": EXIT_NONE_VALID,
+                        "problems": [p.to_dict() for p in exc.problems],
+                    }
+                )
+            )
+        return EXIT_NONE_VALID
+    _print_problems(plan.problems)
+    valid = plan.valid_rows
+    if not args.quiet:
+        _say(
+            f"{len(plan.entries)} rows: {len(valid)} valid, {len(plan.entries) - len(valid)} "
+            f"invalid, {len(plan.resumed)} already done"
+        )
+    if args.dry_run:
+        report = {"status": "dry_run", **plan.to_report()}
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+        elif not args.quiet:
+            for e in plan.entries.values():
+                _say(f"  row {e.number}: {e.stem} ({e.status})")
+        return 0 if len(valid) == len(plan.entries) else (1 if valid else EXIT_NONE_VALID)
+    if not valid:
+        if args.json:
+            print(
+                json.dumps(
+                    {"status": "none_valid", "exit_code": EXIT_NONE_VALID, **plan.to_report()}
+                )
+            )
+        return EXIT_NONE_VALID
+    cache_dir = (
+        None
+        if args.no_disk_cache
+        else str(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    )
+    from ..executors import ExecutorError, make_executor
+
+    workers = args.workers or (0 if args.executor == "ray" else 1)
+    try:
+        executor = make_executor(
+            args.executor, workers=workers, cache_dir=cache_dir, ray_address=args.ray_address
+        )
+    except ExecutorError as exc:
+        _say(f"error: {exc}")
+        return EXIT_NONE_VALID
+    cpus = os.cpu_count() or 1
+    cpu_workers = max(1, cpus // max(1, executor.workers)) if args.executor == "local" else 1
+    todo = len(valid) - len(plan.resumed)
+    progress = BatchProgress(todo, quiet=args.quiet)
+    # SIGTERM stops the batch the way Ctrl+C does: running rows end, the manifest is kept.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with executor:
+            summary = run_batch(
+                plan,
+                executor,
+                cache_dir=cache_dir,
+                cpu_workers=cpu_workers,
+                pilot_cpu_workers=cpus if args.executor == "local" else None,
+                progress=progress,
+            )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    t = summary.totals
+    if not args.quiet:
+        _say(
+            f"{summary.status}: {t['ok']} ok, {t['failed']} failed, {t['invalid']} invalid, "
+            f"{t['resumed']} resumed, {t['cancelled']} cancelled in {t['wall_s']:.1f} s"
+        )
+        _say(
+            f"shared work: {t['node_executions']} node executions instead of "
+            f"{t['node_executions_naive']} ({t['node_executions_saved']} saved); "
+            f"{t['encoded_frames']} frames encoded instead of {t['encoded_frames_naive']} "
+            f"({t['encoded_frames_saved']} saved)"
+        )
+        for r in summary.rows:
+            if r["status"] in ("failed", "invalid") and r.get("error"):
+                err = r["error"]
+                where = ", ".join(
+                    f"{k} {err[k]!r}" for k in ("column", "node", "input") if err.get(k)
+                )
+                _say(
+                    f"row {r['row']} {r['status']}"
+                    + (f" ({where})" if where else "")
+                    + f": {err.get('message', '')}"
+                )
+        _say(f"manifest: {out_dir / 'batch.csv'}")
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False, default=str))
+    return EXIT_CANCELLED if summary.status == "cancelled" else summary.exit_code

@@ -1,0 +1,512 @@
+"""H.264 + AAC MP4 from a VIDEO stream, in closed-GOP segments that are cached by key.
+
+The pictures are encoded in segments: each one is its own x264 session (it starts
+with an IDR frame and references nothing outside itself), aligned to the stream's
+cut points (scene cuts, the edges of crossfade windows) and at most
+`max_segment_frames` long. A segment's packets are stored in the value cache under
+a key made of the stream's `segment_key` for its frame range and the encoder
+settings, so a variant that changes one scene renders and encodes only the
+segments that scene's frames reach; the others are copied as packets. The packets
+of all segments are then muxed into one MP4 with their timestamps rebased.
+
+Audio is not segmented: the whole track is re-encoded every time (AAC of a
+ten-minute track takes a few seconds), streamed from the source clip in blocks.
+
+`encode_segment` renders and encodes one range and needs nothing but the stream
+and the settings, so another process (a Ray worker) can run it and hand back the
+`EncodedSegment`; `encode_video(..., run_segments=...)` takes such a runner.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .video import VideoStream, digest
+
+AUDIO_RATE = 48000
+SEGMENT_FORMAT = 1
+MAX_SEGMENT_FRAMES = 240
+
+_ASS_HEADER = b"""[Script Info]
+ScriptType: v4.00+
+PlayResX: 384
+PlayResY: 288
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding
+Style: Default,Roboto,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+"""
+
+
+def fps_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """What the bitstream of a segment depends on besides its frames. `threads` is
+    fixed (not "auto") so the same frames give the same packets on any machine."""
+
+    width: int
+    height: int
+    fps: float
+    crf: int = 20
+    preset: str = "veryfast"
+    threads: int = 2
+
+    def options(self) -> dict[str, str]:
+        # Each segment is its own session, so it is closed by construction; scenecut is
+        # off so a segment's GOP layout depends on its length only.
+        return {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            "threads": str(self.threads),
+            "x264-params": "scenecut=0:open-gop=0",
+        }
+
+    def key(self) -> bytes:
+        import av
+
+        return digest(
+            b"x264-segment",
+            SEGMENT_FORMAT,
+            self.width,
+            self.height,
+            str(fps_fraction(self.fps)),
+            sorted(self.options().items()),
+            av.__version__,
+            av.library_versions.get("libavcodec"),
+        )
+
+
+@dataclass
+class EncodedSegment:
+    """One segment's H.264 packets (Annex B, SPS/PPS in its first packet), with pts
+    and dts in frames from the segment's first frame."""
+
+    frames: int
+    packets: list[tuple[int, int, bool, bytes]] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(p[3]) for p in self.packets) + 64 * len(self.packets)
+
+    def to_value(self) -> list[Any]:
+        return [SEGMENT_FORMAT, self.frames, [list(p) for p in self.packets]]
+
+    @classmethod
+    def from_value(cls, value: Any) -> EncodedSegment:
+        fmt, frames, packets = value
+        if fmt != SEGMENT_FORMAT:
+            raise ValueError(f"segment format {fmt}, expected {SEGMENT_FORMAT}")
+        return cls(int(frames), [(int(a), int(b), bool(k), bytes(d)) for a, b, k, d in packets])
+
+
+@dataclass
+class EncodeStats:
+    """What an encode did: `encoded_frames` were rendered and encoded, `reused_frames`
+    came from cached segments."""
+
+    path: Path
+    frames: int = 0
+    encoded_frames: int = 0
+    reused_frames: int = 0
+    segments: int = 0
+    reused_segments: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "frames": self.frames,
+            "encoded_frames": self.encoded_frames,
+            "reused_frames": self.reused_frames,
+            "segments": self.segments,
+            "reused_segments": self.reused_segments,
+        }
+
+
+def plan_segments(
+    video: VideoStream, max_frames: int = MAX_SEGMENT_FRAMES
+) -> list[tuple[int, int]]:
+    """Frame ranges covering the video: split at its cut points, then long pieces into
+    equal parts of at most `max_frames` (equal parts of a piece depend on its length
+    only, so an unchanged scene splits the same way wherever it sits)."""
+    n = video.frame_count
+    bounds = [0, *(c for c in video.cut_points() if 0 < c < n), n]
+    out: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(bounds):
+        if b <= a:
+            continue
+        parts = max(1, -(-(b - a) // max(1, max_frames)))
+        edges = [a + (b - a) * i // parts for i in range(parts + 1)]
+        out += [(x, y) for x, y in itertools.pairwise(edges) if y > x]
+    return out
+
+
+def segment_cache_key(
+    video: VideoStream, start: int, stop: int, settings: EncodeSettings
+) -> str | None:
+    k = video.segment_key(start, stop)
+    if k is None:
+        return None
+    return digest(b"segment", settings.key(), k, stop - start).hex()
+
+
+def _frames_i420(
+    video: VideoStream, W: int, H: int, start: int, stop: int, chunk: int
+) -> Iterator[Any]:
+    """Chunks of I420 frames [t, H*3/2, W], made on a worker thread so that rendering the
+    frames (numpy / OpenCV, which release the GIL) overlaps with x264 encoding them."""
+    import cv2
+    import numpy as np
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=3)
+    halt = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for block in video.chunks(chunk, start, stop):
+                arr = block.numpy() if hasattr(block, "numpy") else np.asarray(block)
+                if arr.shape[1] != H or arr.shape[2] != W:
+                    arr = np.ascontiguousarray(arr[:, :H, :W])
+                out = np.empty((arr.shape[0], H * 3 // 2, W), np.uint8)
+                for i, f in enumerate(arr):
+                    cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420, dst=out[i])
+                while not halt.is_set():
+                    try:
+                        q.put(out, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if halt.is_set():
+                    return
+            q.put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="reelgraph-encode-frames", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        halt.set()
+        worker.join()
+
+
+def encode_segment(
+    video: VideoStream,
+    start: int,
+    stop: int,
+    settings: EncodeSettings,
+    *,
+    chunk: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> EncodedSegment:
+    """Render frames [start, stop) and encode them as one closed x264 session."""
+    import av
+
+    cc = av.CodecContext.create("libx264", "w")
+    cc.width, cc.height, cc.pix_fmt = settings.width, settings.height, "yuv420p"
+    rate = fps_fraction(settings.fps)
+    cc.framerate = rate
+    cc.time_base = 1 / rate
+    cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 6, 6, 6, 1  # smpte170m, tv
+    cc.options = settings.options()
+    seg = EncodedSegment(stop - start)
+
+    def take(packets: Any) -> None:
+        for p in packets:
+            seg.packets.append((int(p.pts), int(p.dts), bool(p.is_keyframe), bytes(p)))
+
+    done = 0
+    for yuv in _frames_i420(video, settings.width, settings.height, start, stop, chunk):
+        for f in yuv:
+            frame = av.VideoFrame.from_ndarray(f, format="yuv420p")
+            # cv2's I420 is BT.601, limited range: say so, or players guess BT.709 for HD
+            frame.colorspace, frame.color_range = 6, 1
+            frame.pts = done
+            take(cc.encode(frame))
+            done += 1
+        if progress is not None:
+            progress(done)
+    take(cc.encode(None))
+    if done != stop - start:
+        raise RuntimeError(
+            f"the video promised frames {start}..{stop} but gave {done} of {stop - start}"
+        )
+    return seg
+
+
+class SegmentStore:
+    """Encoded segments in a value cache (a `Cache`): on disk when it has a disk tier
+    (written atomically, shared by processes on the same folder), else in memory."""
+
+    def __init__(self, cache: Any):
+        self.cache = cache
+
+    def get(self, key: str) -> EncodedSegment | None:
+        disk = getattr(self.cache, "disk", None)
+        hit = disk.get(key) if disk is not None else self.cache.get(key)
+        if hit is None:
+            return None
+        try:
+            return EncodedSegment.from_value(hit.values[0])
+        except (ValueError, TypeError, IndexError):
+            return None
+
+    def put(self, key: str, seg: EncodedSegment) -> None:
+        from ..cache import Result
+
+        result = Result((seg.to_value(),))
+        disk = getattr(self.cache, "disk", None)
+        if disk is not None:
+            disk.put(key, result)  # not the memory tier: packets are cheap to read back
+        else:
+            self.cache.put(key, result, nbytes=seg.nbytes)
+
+
+SegmentRunner = Callable[
+    [VideoStream, Sequence[tuple[int, int]], EncodeSettings], Sequence[EncodedSegment]
+]
+
+
+def encode_video(
+    video: VideoStream,
+    path: str | Path,
+    *,
+    crf: int = 20,
+    preset: str = "veryfast",
+    audio_bitrate: int = 160,
+    metadata: dict[str, str] | None = None,
+    cues: list[Any] | None = None,
+    chunk: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+    store: SegmentStore | None = None,
+    max_segment_frames: int = MAX_SEGMENT_FRAMES,
+    run_segments: SegmentRunner | None = None,
+    threads: int = 2,
+) -> EncodeStats:
+    """Stream `video` (and its audio) into an MP4 at `path`, atomically, re-using the
+    segments `store` holds. `run_segments(video, ranges, settings)` may encode the
+    missing ranges elsewhere (in parallel); by default they are encoded here."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    W, H = video.width - video.width % 2, video.height - video.height % 2
+    if W < 2 or H < 2:
+        raise ValueError(f"frame size {video.width}x{video.height} is too small to encode")
+    n = video.frame_count
+    if n <= 0:
+        raise ValueError("the video has no frames")
+    settings = EncodeSettings(W, H, video.fps, crf, preset, threads)
+    ranges = plan_segments(video, max_segment_frames)
+    keys = [segment_cache_key(video, a, b, settings) for a, b in ranges]
+    stats = EncodeStats(path, frames=n, segments=len(ranges))
+    segments: list[EncodedSegment | None] = [None] * len(ranges)
+    if store is not None:
+        for i, k in enumerate(keys):
+            if (
+                k is not None
+                and (hit := store.get(k)) is not None
+                and hit.frames == len(range(*ranges[i]))
+            ):
+                segments[i] = hit
+                stats.reused_frames += hit.frames
+                stats.reused_segments += 1
+    missing = [i for i, s in enumerate(segments) if s is None]
+    done = stats.reused_frames
+    if progress is not None:
+        progress(done, n)
+    if run_segments is not None and missing:
+        made = run_segments(video, [ranges[i] for i in missing], settings)
+        for i, seg in zip(missing, made, strict=True):
+            segments[i] = seg
+        done = n
+        if progress is not None:
+            progress(done, n)
+    else:
+        for i in missing:
+            a, b = ranges[i]
+            base = done
+
+            def report(k: int, base: int = base) -> None:
+                if progress is not None:
+                    progress(base + k, n)
+
+            segments[i] = encode_segment(video, a, b, settings, chunk=chunk, progress=report)
+            done += b - a
+    for i in missing:
+        seg = segments[i]
+        assert seg is not None
+        stats.encoded_frames += seg.frames
+        if store is not None and keys[i] is not None:
+            store.put(keys[i], seg)  # type: ignore[arg-type]
+    ready = [s for s in segments if s is not None]
+    _mux(path, video, ready, ranges, settings, metadata, cues, audio_bitrate)
+    return stats
+
+
+def _mux(
+    path: Path,
+    video: VideoStream,
+    segments: list[EncodedSegment],
+    ranges: list[tuple[int, int]],
+    settings: EncodeSettings,
+    metadata: dict[str, str] | None,
+    cues: list[Any] | None,
+    audio_bitrate: int,
+) -> None:
+    import av
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part.mp4")
+    rate = fps_fraction(video.fps)
+    tb = 1 / rate
+    duration = video.frame_count / video.fps
+    # Segments reorder by different depths (a one-frame segment has no B-frames):
+    # shift each one's dts so that all share the largest delay, which keeps dts
+    # strictly increasing across segment joins.
+    delays = [max(0, -min((p[1] for p in s.packets), default=0)) for s in segments]
+    delay = max(delays, default=0)
+    try:
+        c = av.open(
+            str(tmp), "w", format="mp4", options={"movflags": "+faststart+use_metadata_tags"}
+        )
+        try:
+            for k, v in (metadata or {}).items():
+                c.metadata[k] = v
+            vs = c.add_mux_stream("h264", rate=rate, width=settings.width, height=settings.height)
+            vs.time_base = tb
+            audio = video.audio
+            astream = None
+            if audio is not None:
+                astream = c.add_stream("aac", rate=AUDIO_RATE)
+                astream.layout = "stereo"
+                astream.bit_rate = audio_bitrate * 1000
+            sstream = None
+            if cues:
+                sstream = c.add_stream("mov_text")
+                sstream.codec_context.subtitle_header = _ASS_HEADER
+                sstream.codec_context.time_base = Fraction(1, 1000)
+                sstream.time_base = Fraction(1, 1000)
+            feeder = _AudioFeeder(audio, duration, c, astream) if astream is not None else None
+            last_dts: int | None = None
+            for seg, (a, _b), d in zip(segments, ranges, delays, strict=True):
+                for pts, dts, key, data in seg.packets:
+                    pk = av.Packet(data)
+                    pk.pts = pts + a
+                    pk.dts = dts + a - (delay - d)
+                    if last_dts is not None and pk.dts <= last_dts:
+                        raise RuntimeError(f"segment packets out of order at frame {a}")
+                    last_dts = pk.dts
+                    pk.is_keyframe = key
+                    pk.duration = 1
+                    pk.time_base = tb
+                    pk.stream = vs
+                    c.mux(pk)
+                if feeder is not None:
+                    feeder.feed((a + seg.frames) / video.fps)
+            if feeder is not None:
+                feeder.finish()
+            if sstream is not None:
+                _mux_cues(c, sstream, cues or [], duration)
+        finally:
+            c.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _AudioFeeder:
+    """Encodes the audio track block by block as the video packets are muxed, so the
+    file interleaves them; the source is read in place (no full-length stereo copy)."""
+
+    STEP = 1 << 14
+
+    def __init__(self, audio: Any, duration: float, container: Any, stream: Any):
+        import av
+
+        self.audio, self.c, self.stream = audio, container, stream
+        self.rate = audio.sample_rate
+        self.want = round(duration * self.rate)
+        self.done = 0
+        self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        samples = audio.samples
+        self.src = samples.numpy() if hasattr(samples, "numpy") else samples
+
+    def _block(self, a: int, b: int) -> Any:
+        import numpy as np
+
+        out = np.zeros((2, b - a), np.float32)
+        have = self.src[:, a : min(b, self.src.shape[1])]
+        if have.shape[1]:
+            if have.shape[0] == 1:
+                out[:, : have.shape[1]] = have[0]
+            elif have.shape[0] == 2:
+                out[:, : have.shape[1]] = have
+            else:
+                out[:, : have.shape[1]] = have.mean(axis=0)
+        return out
+
+    def feed(self, until_s: float) -> None:
+        import av
+
+        end = min(self.want, round(until_s * self.rate))
+        while self.done < end:
+            b = min(end, self.done + self.STEP)
+            fr = av.AudioFrame.from_ndarray(
+                self._block(self.done, b), format="fltp", layout="stereo"
+            )
+            fr.sample_rate = self.rate
+            fr.pts = self.done
+            fr.time_base = Fraction(1, self.rate)
+            for rf in self.resampler.resample(fr):
+                self.c.mux(self.stream.encode(rf))
+            self.done = b
+
+    def finish(self) -> None:
+        self.feed(self.want / self.rate)
+        for rf in self.resampler.resample(None):
+            self.c.mux(self.stream.encode(rf))
+        self.c.mux(self.stream.encode(None))
+
+
+def _mux_cues(c: Any, sstream: Any, cues: list[Any], duration: float) -> None:
+    from av.subtitles.subtitle import SubtitleSet
+
+    for i, cue in enumerate(cues):
+        a_ms, b_ms = round(cue.start * 1000), round(min(cue.end, duration) * 1000)
+        if b_ms <= a_ms:
+            continue
+        text = cue.text.replace("\n", "\\N")
+        sub = SubtitleSet.create(
+            f"{i},0,Default,,0,0,0,,{text}".encode(), 0, b_ms - a_ms, pts=a_ms * 1000
+        )
+        pk = sstream.codec_context.encode_subtitle(sub)
+        pk.stream = sstream
+        pk.pts = pk.dts = a_ms
+        pk.duration = b_ms - a_ms
+        pk.time_base = Fraction(1, 1000)
+        c.mux(pk)
+
+
+def encode_mp4(video: VideoStream, path: str | Path, **kwargs: Any) -> Path:
+    """`encode_video`, returning the path."""
+    return encode_video(video, path, **kwargs).path

@@ -1,0 +1,103 @@
+"""Rows as Ray tasks on a real local Ray (2 CPUs): the same frames as the local
+executor, and a worker killed mid-batch loses no row."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reelgraph.engine.batch import prepare, read_rows, run_batch
+from reelgraph.engine.batch.manifest import intact
+from reelgraph.engine.batch.resolve import resolve_workflow
+from reelgraph.engine.executors import make_executor
+from reelgraph.engine.registry import Registry
+
+from .conftest import frame_hashes, write_csv
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _batch(
+    greetings: Path, rows: Path, out: Path, cache: Path, executor_name: str, **kw: object
+) -> dict[int, dict]:
+    wf = resolve_workflow(str(greetings))
+    plan = prepare(wf, read_rows(rows), out, Registry.discover())
+    with make_executor(executor_name, workers=2, cache_dir=str(cache)) as ex:
+        summary = run_batch(plan, ex, cache_dir=str(cache), **kw)
+    assert summary.exit_code == 0, summary.rows
+    return {r["row"]: r for r in summary.rows}
+
+
+def _row_workers() -> list[int]:
+    import psutil
+
+    pids = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if "ray::_run_row" in cmd:
+            pids.append(p.info["pid"])
+    return pids
+
+
+def test_ray_rows_give_the_local_frames_and_a_killed_worker_loses_no_row(
+    local_ray: None, tmp_path: Path, greetings: Path
+) -> None:
+    people = [
+        {"name": n, "city": c}
+        for n, c in [("Ada", "London"), ("Alan", "Leeds"), ("Grace", "Paris")]
+    ]
+    rows = write_csv(tmp_path / "rows.csv", people)
+    local_rows = write_csv(tmp_path / "local.csv", people[:2])
+    local = _batch(greetings, local_rows, tmp_path / "local", tmp_path / "cache-local", "local")
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.is_set() and not killed:
+            pids = _row_workers()
+            if pids:
+                time.sleep(1.0)  # let it get into the row
+                try:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+                except ProcessLookupError:
+                    continue
+            time.sleep(0.05)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    try:
+        out = tmp_path / "out"
+        records = _batch(greetings, rows, out, tmp_path / "cache", "ray")
+    finally:
+        stop.set()
+        t.join(5)
+    assert killed, "no Ray worker was seen running a row"
+    assert [records[n]["status"] for n in (1, 2, 3)] == ["ok"] * 3
+    assert all(intact(out, r) for r in records.values())
+    assert sorted(p.name for p in out.glob("*.mp4")) == [
+        "001-Ada.mp4",
+        "002-Alan.mp4",
+        "003-Grace.mp4",
+    ]
+    for n in (1, 2):
+        assert records[n]["worker"].split(":")[1] != str(os.getpid())  # ran in a Ray worker
+        name = f"{local[n]['stem']}.mp4"
+        assert frame_hashes(out / name) == frame_hashes(tmp_path / "local" / name)
+    # later rows found the first row's scenes in the shared disk cache
+    assert records[3]["node_executions"] < records[3]["node_executions_naive"]

@@ -1,0 +1,110 @@
+"""The three shipped social workflows run offline as shipped (at a small custom size to
+stay fast) and give what they promise: a vertical short under a minute with word
+captions timed like its SRT and -14 LUFS, a personalised branded ad, and a lesson
+with a presenter at -16 LUFS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import WORKFLOWS
+
+pytestmark = pytest.mark.slow
+
+
+def _probe(path):
+    import av
+
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        n = sum(1 for p in c.demux(v) if p.size)
+        return (
+            v.codec_context.width,
+            v.codec_context.height,
+            n / float(v.average_rate),
+            [s.codec_context.name for s in c.streams.subtitles],
+        )
+
+
+def _lufs(path):
+    import pyloudnorm
+
+    from reelgraph.media import decode_audio
+
+    a = decode_audio(str(path))
+    return pyloudnorm.Meter(a.sample_rate).integrated_loudness(
+        a.samples.numpy().T.astype(np.float64)
+    )
+
+
+@pytest.mark.parametrize("name", ["short", "ad", "lesson"])
+def test_shipped_params_have_labels_and_descriptions(name):
+    doc = json.loads((WORKFLOWS / f"{name}.json").read_text())
+    assert doc["params"]
+    for p in doc["params"].values():
+        assert p["label"] and p["description"]
+
+
+def test_short_is_vertical_under_a_minute_with_captions_music_and_social_loudness(rendered):
+    from reelgraph.nodes.subtitles import parse_srt
+
+    res, _ = rendered("short")
+    assert res.status == "finished", res.failed
+    mp4 = Path(res.outputs["encode"]["path"])
+    w, h, seconds, subs = _probe(mp4)
+    assert (w, h) == (360, 640) and 10 < seconds < 60 and subs == ["mov_text"]
+    assert Path(res.outputs["cover"]["path"]).with_suffix(".mp4") == mp4  # cover beside the MP4
+    cues = parse_srt(Path(res.outputs["srt"]["path"]).read_text())
+    pages = res.outputs["captions"]["captions"]
+    assert [(round(c.start, 3), round(c.end, 3)) for c in cues] == [
+        (p["start"], p["end"]) for p in pages
+    ]
+    assert all(len(p["words"]) <= 3 for p in pages)
+    assert _lufs(mp4) == pytest.approx(-14.0, abs=0.5)
+    assert res.outputs["loudness"]["after"] == pytest.approx(-14.0, abs=0.1)
+
+
+def test_ad_is_branded_and_personalised_by_its_params(rendered, engine, tmp_path):
+    from .conftest import small_workflow
+
+    res, _ = rendered("ad")
+    assert res.status == "finished", res.failed
+    w, h, seconds, _ = _probe(res.outputs["encode"]["path"])
+    assert (w, h) == (432, 540) and seconds > 5
+    said = " ".join(c.text.replace("\n", " ") for c in res.outputs["captions"]["subtitles"])
+    assert "Hi Sam!" in said and "20% off your first box" in said
+    assert _lufs(res.outputs["encode"]["path"]) == pytest.approx(-14.0, abs=0.5)
+    # one batch row: other params, same graph; the intro card speaks to Ada now
+    row = {"name": "Ada", "offer": "a free mug"}
+    wf = small_workflow("ad", 216, 270)
+    other = engine.run(wf, params=row, targets=["captions", "card"], out_dir=tmp_path)
+    assert other.status == "finished", other.failed
+    said = " ".join(c.text.replace("\n", " ") for c in other.outputs["captions"]["subtitles"])
+    assert "Hi Ada!" in said and "a free mug" in said and "Sam" not in said
+    cards = other.outputs["card"]["image"]
+    assert len(cards) == 3 and tuple(cards[0].shape[1:3]) == (270, 216)
+
+
+def test_lesson_has_slides_a_presenter_and_speech_loudness(rendered):
+    res, _ = rendered("lesson")
+    assert res.status == "finished", res.failed
+    mp4 = Path(res.outputs["encode"]["path"])
+    w, h, seconds, subs = _probe(mp4)
+    assert (w, h) == (640, 360) and seconds > 10 and subs == ["mov_text"]
+    assert Path(res.outputs["srt"]["path"]).suffix == ".vtt"
+    assert _lufs(mp4) == pytest.approx(-16.0, abs=0.5)
+    # the presenter's circle sits bottom right: that corner moves while the slide is still
+    import av
+
+    with av.open(str(mp4)) as c:
+        frames = [
+            f.to_ndarray(format="rgb24")
+            for i, f in zip(range(40), c.decode(c.streams.video[0]), strict=False)
+        ]
+    a, b = frames[20].astype(np.int16), frames[39].astype(np.int16)
+    corner = np.abs(a[250:, 500:] - b[250:, 500:]).mean()
+    assert corner > 0.5
