@@ -53,7 +53,8 @@ def small_workflow(name: str, width: int, height: int, **inputs: dict[str, Any])
     doc["nodes"]["format"]["inputs"].update(preset="custom", width=width, height=height)
     for nid, values in inputs.items():
         doc["nodes"][nid]["inputs"].update(values)
-    return loads_workflow(json.dumps(doc))
+    # Loaded as the shipped file, so its asset paths (assets/...) resolve beside it.
+    return loads_workflow(json.dumps(doc), str(WORKFLOWS / f"{name}.json"))
 
 
 @pytest.fixture(scope="session")
