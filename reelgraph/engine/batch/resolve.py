@@ -50,10 +50,13 @@ def resolve_workflow(spec: str) -> Workflow:
     if path.is_file():
         return _embedded(path) if path.suffix.lower() in MEDIA_SUFFIXES else load_workflow(path)
     if path.suffix == "" and "/" not in spec and "\\" not in spec:
+        from .. import resources
         from ..resources import workflows_folder
 
+        # The package helper's resolver when this installation has it.
+        find = getattr(resources, "shipped_workflow", None)
         try:
-            shipped = workflows_folder() / f"{spec}.json"
+            shipped = find(spec) if find is not None else workflows_folder() / f"{spec}.json"
         except FileNotFoundError:
             shipped = None
         if shipped is not None and shipped.is_file():
