@@ -83,7 +83,7 @@ def _pieces(sections: list[Section], doc_lang: str, detect: bool, mode: str) -> 
         body = " ".join(sec.paragraphs)
         lang = doc_lang
         if detect and len(body) >= 40:  # enough text to tell: mixed-language scripts
-            lang = detect_language(body[:SECTION_SAMPLE], doc_lang)
+            lang = detect_language(body[:SECTION_SAMPLE], doc_lang, quick=True)
         sents = [s for para in sec.paragraphs for s in split_sentences(para, lang)]
         if mode == "sentences":
             for k, s in enumerate(sents):
