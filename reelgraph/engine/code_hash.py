@@ -383,18 +383,21 @@ def _symbol(info: _Module, name: str, stmts: list[ast.stmt], root: str, root_def
 
 
 def _lookup(module: str, name: str) -> tuple[_Module, list[ast.stmt]] | None:
-    info = _parse(module)
-    if info is None:
-        return None
-    stmts = info.defs.get(name)
-    if stmts:
-        return info, stmts
-    # Re-exported: `from .impl import name` in the module we were pointed at.
-    binding = info.imports.get(name)
-    if binding is not None and binding != (module, name):
-        target_module, attr = binding
-        if attr is not None:
-            return _lookup(target_module, attr)
+    """The statements that define `module.name`, following re-exports
+    (`from .impl import name` in the module we were pointed at)."""
+    seen: set[tuple[str, str]] = set()
+    while (module, name) not in seen:
+        seen.add((module, name))
+        info = _parse(module)
+        if info is None:
+            return None
+        stmts = info.defs.get(name)
+        if stmts:
+            return info, stmts
+        binding = info.imports.get(name)
+        if binding is None or binding[1] is None:
+            return None
+        module, name = binding[0], binding[1]
     return None
 
 
@@ -408,12 +411,22 @@ def code_hash(fn: Callable[..., Any]) -> str:
     hit = _KEYS.get(fn)
     if hit is not None:
         return hit
-    key = _compute(inspect.unwrap(fn))
+    try:
+        key = _compute(inspect.unwrap(fn))
+    except Exception:  # code we cannot analyse: key on its whole module, as before
+        key = _module_fallback(fn)
     try:
         _KEYS[fn] = key
     except TypeError:
         pass
     return key
+
+
+def _module_fallback(fn: Callable[..., Any]) -> str:
+    h = hashlib.blake2b(SCHEME + b"\0module", digest_size=16)
+    module = getattr(fn, "__module__", None) or ""
+    h.update(_source(module) or getattr(fn, "__qualname__", repr(fn)).encode())
+    return h.hexdigest()
 
 
 def _root_def(fn: Callable[..., Any]) -> tuple[_Module, str, list[ast.stmt]] | None:

@@ -23,6 +23,7 @@ from reelgraph import (
 )
 from reelgraph.media import PROVENANCE_KEY, WORKFLOW_KEY
 
+from .encode import check_file_name
 from .png import encode_png
 from .provenance import provenance_record
 
@@ -92,19 +93,12 @@ def draw_title(frame: Any, title: str) -> Any:
     return out
 
 
-def _check(values: dict[str, Any]) -> list[tuple[str, str]]:
-    name = str(values.get("filename", ""))
-    if not name or any(ch in name for ch in "/\\\0") or name.startswith("."):
-        return [("filename", f"{name!r} is not a plain file name")]
-    return []
-
-
 @node(
     "video.Cover",
     category="video/output",
     outputs={"path": FilePath},
     side_effects=True,
-    validate=_check,
+    validate=check_file_name,
 )
 def cover(
     video: Video,

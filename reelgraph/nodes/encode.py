@@ -44,8 +44,12 @@ PRESETS = (
 )
 
 
-def _check_name(values: dict[str, Any]) -> list[tuple[str, str]]:
-    name = str(values.get("filename", ""))
+def check_file_name(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A typed `filename` must be a plain name in the output folder. A linked one is not
+    among the values at validation; `ctx.output_path` refuses a bad one when it runs."""
+    if "filename" not in values:
+        return []
+    name = str(values["filename"])
     if not name or any(ch in name for ch in "/\\\0") or name.startswith("."):
         return [("filename", f"{name!r} is not a plain file name")]
     return []
@@ -56,7 +60,7 @@ def _check_name(values: dict[str, Any]) -> list[tuple[str, str]]:
     category="video/output",
     outputs={"path": FilePath, "encoded_frames": INT, "reused_frames": INT},
     side_effects=True,
-    validate=_check_name,
+    validate=check_file_name,
     uses_params=True,  # the file embeds every param value of the run
 )
 def encode(

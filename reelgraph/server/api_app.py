@@ -184,7 +184,8 @@ async def get_app_runs(request: web.Request) -> web.Response:
 
 # ---------------------------------------------------------------- gallery thumbnails
 def _first_picture(doc: dict[str, Any], reg: Any) -> str | None:
-    """The node whose picture stands for the workflow: a title card, else the cheapest image."""
+    """The node whose picture stands for the workflow: a title card, else the cheapest image
+    that a param changes, else the cheapest image (no GPU model anywhere upstream)."""
     nodes = {k: v for k, v in (doc.get("nodes") or {}).items() if isinstance(v, dict)}
 
     def ancestors(nid: str) -> set[str]:
@@ -197,6 +198,8 @@ def _first_picture(doc: dict[str, Any], reg: Any) -> str | None:
                     stack.append(v["from"])
         return seen
 
+    params = doc.get("params") if isinstance(doc.get("params"), dict) else {}
+    targets = {p.get("node") for p in params.values() if isinstance(p, dict)}
     found = []
     for nid, n in nodes.items():
         nt = reg.get(n.get("type")) if n.get("type") else None
@@ -208,8 +211,10 @@ def _first_picture(doc: dict[str, Any], reg: Any) -> str | None:
                 for a in ancestors(nid)
             )
             if not heavy:
-                found.append(("TitleCard" not in nt.id, len(ancestors(nid)), nid))
-    return min(found)[2] if found else None
+                # a picture the params change comes first: a row's still then shows that row
+                moved = bool(({nid} | ancestors(nid)) & targets)
+                found.append(("TitleCard" not in nt.id, not moved, len(ancestors(nid)), nid))
+    return min(found)[-1] if found else None
 
 
 def _thumbnail_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:

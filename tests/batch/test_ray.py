@@ -101,3 +101,25 @@ def test_ray_rows_give_the_local_frames_and_a_killed_worker_loses_no_row(
         assert frame_hashes(out / name) == frame_hashes(tmp_path / "local" / name)
     # later rows found the first row's scenes in the shared disk cache
     assert records[3]["node_executions"] < records[3]["node_executions_naive"]
+
+
+def test_one_video_encoded_in_segments_across_ray_workers(
+    local_ray: None, tmp_path: Path, greetings: Path
+) -> None:
+    """The encoder's segments of one video rendered by Ray tasks and joined: the same
+    frames as encoding it here."""
+    from reelgraph.engine.cache import Cache, MemoryCache
+    from reelgraph.engine.executors.ray_executor import RaySegmentRunner
+    from reelgraph.engine.media.encoder import encode_video, plan_segments
+    from reelgraph.engine.scheduler import Engine
+
+    wf = resolve_workflow(str(greetings))
+    with Engine(cache=Cache(MemoryCache()), out_dir=tmp_path / "o") as engine:
+        result = engine.run(wf, targets=["fade"], params={"name": "Ada", "city": "Oslo"})
+    assert result.ok, result.failed
+    video = result.outputs["fade"]["video"]
+    assert len(plan_segments(video)) >= 3  # one per scene at least
+    here = encode_video(video, tmp_path / "here.mp4")
+    spread = encode_video(video, tmp_path / "ray.mp4", run_segments=RaySegmentRunner())
+    assert spread.encoded_frames == here.encoded_frames == video.frame_count
+    assert frame_hashes(tmp_path / "ray.mp4") == frame_hashes(tmp_path / "here.mp4")

@@ -167,3 +167,5 @@ def test_batches_run_rows_as_runs_report_bad_rows_and_survive_a_restart(
     again = srv.get(f"/api/batches/{created['batch_id']}").json()
     assert [r["status"] for r in again["rows"]] == ["finished", "finished", "invalid"]
     assert srv.get("/api/batches/nope").status == 404
+    paths = srv.get("/api/openapi.json").json()["paths"]
+    assert {"/api/batches", "/api/batches/{batch_id}"} <= set(paths)

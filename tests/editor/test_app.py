@@ -185,6 +185,14 @@ def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) 
     page.locator('tr[data-col="blur"] select').select_option("blur")
     # row 1 as a still frame before anything runs
     page.locator(".stillimg img").wait_for(state="attached", timeout=120000)
+    # it is row 1's picture: the colour of row 1 (red), not the workflow's default (blue)
+    red = page.evaluate(
+        """() => new Promise((done) => { const img = document.querySelector('.stillimg img');
+        const go = () => { const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+          const g = c.getContext('2d'); g.drawImage(img, 0, 0); done([...g.getImageData(c.width / 2, c.height / 2, 1, 1).data]); };
+        if (img.complete) go(); else img.onload = go; })"""
+    )
+    assert red[0] > 150 and red[2] < 100, red
     shot(page, "batch-mapping")
     page.locator(".runall").click()
     page.wait_for_function(
@@ -194,6 +202,7 @@ def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) 
         page.locator(".rowgrid tbody tr .rthumb img, .rowgrid tbody tr .rthumb video").count() == 2
     )
     assert "All done: 2 of 2 made" in page.locator(".batchrun .stext").inner_text()
+    page.locator(".batchrun").scroll_into_view_if_needed()
     shot(page, "batch-grid")
     href = page.locator("a.zip").get_attribute("href")
     res = page.request.get(f"{app.server.url}{href}")

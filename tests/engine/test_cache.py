@@ -301,3 +301,21 @@ def test_a_mapped_list_stores_each_element_once(tmp_path):
     # An element trimmed away: the list is a miss, never a wrong or short list.
     disk.path("f" * 32).unlink()
     assert disk.get("11" * 16) is None and disk.get("10" * 16) is not None
+
+
+def test_big_results_that_go_to_disk_are_not_also_held_in_memory(tmp_path):
+    cache = Cache(MemoryCache(), DiskCache(tmp_path), memory_max_entry=1 << 20)
+    card = torch.randint(0, 256, (1, 600, 800, 3), dtype=torch.uint8).float() / 255  # 5.8 MB
+    cache.put("aa" * 16, Result((card,)), seconds=1.0)
+    assert cache.memory.stats()["entries"] == 0
+    assert torch.equal(cache.get("aa" * 16).values[0], card)  # queued or written: a hit
+    cache.flush()
+    assert torch.equal(cache.get("aa" * 16).values[0], card) and cache.memory.bytes == 0
+    # What cannot go to disk (a lazy stream) and small results stay in memory.
+    cache.put("bb" * 16, Result((object(),)), seconds=1.0, nbytes=5 << 20)
+    cache.put("cc" * 16, Result(("scene text",)), seconds=1.0)
+    assert cache.memory.get("bb" * 16) is not None and cache.memory.get("cc" * 16) is not None
+    # Without a disk tier the memory tier is the only cache: it keeps big results.
+    alone = Cache(MemoryCache())
+    alone.put("dd" * 16, Result((card,)), seconds=1.0)
+    assert alone.get("dd" * 16) is not None

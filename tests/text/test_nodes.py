@@ -180,3 +180,27 @@ def test_mood_music_follows_the_scene_mood():
     assert 0.2 < float(bright.samples.abs().max()) < 0.3  # a bed, -12 dBFS, under the voice
     with pytest.raises(NodeInputError, match="unknown mood"):
         music_for_mood("jazzy")
+
+
+def test_mood_music_mixes_under_each_scene_voice(engine, tmp_path):
+    wf = workflow(
+        {
+            "script": ("text.Script", {"text": SCRIPT}),
+            "split": ("text.SplitScenes", {"text": link("script", "text")}),
+            "speak": ("tts.Speak", {"text": link("split", "narration")}),
+            "music": (
+                "audio.MoodMusic",
+                {"mood": link("split", "mood"), "match": link("speak", "audio"), "tail": 0.0},
+            ),
+            "mix": (
+                "audio.Mix",
+                {"voice": link("speak", "audio"), "music": link("music", "audio")},
+            ),
+        }
+    )
+    res = engine.run(wf, out_dir=tmp_path, targets=["mix", "speak"])
+    assert res.status == "finished", res.failed
+    voices, mixed = res.outputs["speak"]["audio"], res.outputs["mix"]["audio"]
+    assert len(mixed) == 2
+    for v, m in zip(voices, mixed, strict=True):
+        assert m.duration == pytest.approx(v.duration, abs=0.05)

@@ -155,3 +155,16 @@ def test_tone_sets_delivery():
     assert sad.rate < 1.0 < happy.rate
     assert sad.pause > happy.pause
     assert sad.mood != happy.mood
+
+
+def test_scene_records_keep_their_analysis_through_the_disk_cache():
+    import reelgraph.engine.media  # noqa: F401  (registers the media codecs)
+    from reelgraph.engine.serialize import packb, unpackb
+    from reelgraph.media import Scene
+
+    (s,) = analyse("The festival was a wonderful success! Everyone loved the music.").scenes
+    back = unpackb(packb([s]))[0]
+    assert type(back) is Scene and back == s and back.keywords == s.keywords
+    assert (back.tone, back.rate, back.mood, back.language) == (s.tone, s.rate, s.mood, "en")
+    old = Scene(0, "t", "n", "v")  # a record without analysis (older cache entries)
+    assert unpackb(packb(old)) == old and old.rate == 1.0 and old.tone == "neutral"

@@ -7,6 +7,10 @@ through its folder (a shared path on a cluster) and send each row's files back,
 so outputs land in --out on the driver. A task whose worker dies is retried
 (`max_retries`), as is one that raised (`retry_exceptions`), so a killed worker
 loses no row.
+
+`RaySegmentRunner` is the other unit of parallelism: the encoder's closed-GOP
+segments of one long video, rendered and encoded by several workers and joined
+by the encoder (`encode_video(..., run_segments=RaySegmentRunner())`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,35 @@ from typing import Any
 from . import Executor, ExecutorError
 
 MAX_RETRIES = 3
+
+
+def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
+    from ..media.encoder import encode_segment
+
+    return encode_segment(video, start, stop, settings)
+
+
+class RaySegmentRunner:
+    """Encode frame ranges of one VIDEO as Ray tasks, one per segment. The lazy stream
+    goes to the object store once (cloudpickle carries its render closures); each task
+    renders and encodes its range as its own closed x264 session."""
+
+    def __init__(self, *, num_cpus: int = 1):
+        try:
+            import ray
+        except ImportError:
+            raise ExecutorError('segments on Ray need Ray: pip install "reelgraph[ray]"') from None
+        self.ray = ray
+        self.num_cpus = num_cpus
+        self._remote = ray.remote(_encode_segment)
+
+    def __call__(self, video: Any, ranges: Any, settings: Any) -> list[Any]:
+        if not self.ray.is_initialized():
+            self.ray.init(include_dashboard=False, log_to_driver=False)
+        ref = self.ray.put(video)
+        opts = {"num_cpus": self.num_cpus, "max_retries": MAX_RETRIES, "retry_exceptions": True}
+        tasks = [self._remote.options(**opts).remote(ref, a, b, settings) for a, b in ranges]
+        return list(self.ray.get(tasks))
 
 
 def _run_row(job: dict[str, Any]) -> Any:

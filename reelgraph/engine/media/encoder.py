@@ -305,8 +305,9 @@ def encode_video(
     threads: int = 2,
 ) -> EncodeStats:
     """Stream `video` (and its audio) into an MP4 at `path`, atomically, re-using the
-    segments `store` holds. `run_segments(video, ranges, settings)` may encode the
-    missing ranges elsewhere (in parallel); by default they are encoded here."""
+    segments `store` holds. Segments are muxed as they are ready and then dropped, so
+    memory does not grow with the length. `run_segments(video, ranges, settings)` may
+    encode the missing ranges elsewhere (in parallel); by default they are encoded here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     W, H = video.width - video.width % 2, video.height - video.height % 2
@@ -319,54 +320,61 @@ def encode_video(
     ranges = plan_segments(video, max_segment_frames)
     keys = [segment_cache_key(video, a, b, settings) for a, b in ranges]
     stats = EncodeStats(path, frames=n, segments=len(ranges))
-    segments: list[EncodedSegment | None] = [None] * len(ranges)
-    if store is not None:
-        for i, k in enumerate(keys):
-            if (
-                k is not None
-                and (hit := store.get(k)) is not None
-                and hit.frames == len(range(*ranges[i]))
-            ):
-                segments[i] = hit
-                stats.reused_frames += hit.frames
+
+    def cached(i: int) -> EncodedSegment | None:
+        if store is None or keys[i] is None:
+            return None
+        hit = store.get(keys[i])  # type: ignore[arg-type]
+        return hit if hit is not None and hit.frames == ranges[i][1] - ranges[i][0] else None
+
+    remote: dict[int, EncodedSegment] = {}
+    if run_segments is not None:
+        missing = [i for i in range(len(ranges)) if cached(i) is None]
+        if missing:
+            made = run_segments(video, [ranges[i] for i in missing], settings)
+            remote = dict(zip(missing, made, strict=True))
+
+    def segments() -> Iterator[EncodedSegment]:
+        done = 0
+        for i, (a, b) in enumerate(ranges):
+            seg = remote.pop(i, None)
+            fresh = seg is not None
+            if seg is None:
+                seg = cached(i)
+            if seg is None:
+                base = done
+
+                def report(k: int, base: int = base) -> None:
+                    if progress is not None:
+                        progress(base + k, n)
+
+                seg = encode_segment(video, a, b, settings, chunk=chunk, progress=report)
+                fresh = True
+            if fresh:
+                stats.encoded_frames += seg.frames
+                if store is not None and keys[i] is not None:
+                    store.put(keys[i], seg)  # type: ignore[arg-type]
+            else:
+                stats.reused_frames += seg.frames
                 stats.reused_segments += 1
-    missing = [i for i, s in enumerate(segments) if s is None]
-    done = stats.reused_frames
-    if progress is not None:
-        progress(done, n)
-    if run_segments is not None and missing:
-        made = run_segments(video, [ranges[i] for i in missing], settings)
-        for i, seg in zip(missing, made, strict=True):
-            segments[i] = seg
-        done = n
-        if progress is not None:
-            progress(done, n)
-    else:
-        for i in missing:
-            a, b = ranges[i]
-            base = done
-
-            def report(k: int, base: int = base) -> None:
-                if progress is not None:
-                    progress(base + k, n)
-
-            segments[i] = encode_segment(video, a, b, settings, chunk=chunk, progress=report)
             done += b - a
-    for i in missing:
-        seg = segments[i]
-        assert seg is not None
-        stats.encoded_frames += seg.frames
-        if store is not None and keys[i] is not None:
-            store.put(keys[i], seg)  # type: ignore[arg-type]
-    ready = [s for s in segments if s is not None]
-    _mux(path, video, ready, ranges, settings, metadata, cues, audio_bitrate)
+            if progress is not None:
+                progress(done, n)
+            yield seg
+
+    _mux(path, video, segments(), ranges, settings, metadata, cues, audio_bitrate)
     return stats
+
+
+# The dts shift every segment is brought to: x264's B-frame delay is at most 2 frames
+# (b-pyramid), and a segment too short for B-frames has less.
+DTS_DELAY = 2
 
 
 def _mux(
     path: Path,
     video: VideoStream,
-    segments: list[EncodedSegment],
+    segments: Iterator[EncodedSegment],
     ranges: list[tuple[int, int]],
     settings: EncodeSettings,
     metadata: dict[str, str] | None,
@@ -379,11 +387,6 @@ def _mux(
     rate = fps_fraction(video.fps)
     tb = 1 / rate
     duration = video.frame_count / video.fps
-    # Segments reorder by different depths (a one-frame segment has no B-frames):
-    # shift each one's dts so that all share the largest delay, which keeps dts
-    # strictly increasing across segment joins.
-    delays = [max(0, -min((p[1] for p in s.packets), default=0)) for s in segments]
-    delay = max(delays, default=0)
     try:
         c = av.open(
             str(tmp), "w", format="mp4", options={"movflags": "+faststart+use_metadata_tags"}
@@ -406,12 +409,19 @@ def _mux(
                 sstream.codec_context.time_base = Fraction(1, 1000)
                 sstream.time_base = Fraction(1, 1000)
             feeder = _AudioFeeder(audio, duration, c, astream) if astream is not None else None
+            del audio
             last_dts: int | None = None
-            for seg, (a, _b), d in zip(segments, ranges, delays, strict=True):
+            for seg, (a, _b) in zip(segments, ranges, strict=True):
+                # Segments reorder by different depths (a one-frame segment has no
+                # B-frames): shift each one's dts to the same delay, which keeps dts
+                # strictly increasing across segment joins.
+                d = max(0, -min((p[1] for p in seg.packets), default=0))
+                if d > DTS_DELAY:
+                    raise RuntimeError(f"segment at frame {a} reorders {d} frames deep")
                 for pts, dts, key, data in seg.packets:
                     pk = av.Packet(data)
                     pk.pts = pts + a
-                    pk.dts = dts + a - (delay - d)
+                    pk.dts = dts + a - (DTS_DELAY - d)
                     if last_dts is not None and pk.dts <= last_dts:
                         raise RuntimeError(f"segment packets out of order at frame {a}")
                     last_dts = pk.dts

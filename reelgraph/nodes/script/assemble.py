@@ -83,7 +83,7 @@ def _pieces(sections: list[Section], doc_lang: str, detect: bool, mode: str) -> 
         body = " ".join(sec.paragraphs)
         lang = doc_lang
         if detect and len(body) >= 40:  # enough text to tell: mixed-language scripts
-            lang = detect_language(body[:SECTION_SAMPLE], doc_lang)
+            lang = detect_language(body[:SECTION_SAMPLE], doc_lang, quick=True)
         sents = [s for para in sec.paragraphs for s in split_sentences(para, lang)]
         if mode == "sentences":
             for k, s in enumerate(sents):
@@ -215,7 +215,9 @@ def _title_from(phrases: list[str], names: list[str], narration: str, k: int) ->
 def visual_prompt(names: list[str], phrases: list[str], narration: str) -> str:
     """Entities first (what to show), then key phrases (what happens), deduplicated."""
     seen: list[str] = []
-    for item in [*names[:3], *phrases[:4]]:
+    # names first, then the phrases of several words (they say more than one word does)
+    ranked = sorted(phrases[:5], key=lambda p: len(p.split()) < 2)
+    for item in [*names[:3], *ranked]:
         low = item.lower()
         if not any(low in s.lower() or s.lower() in low for s in seen):
             seen.append(item)

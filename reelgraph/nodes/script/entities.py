@@ -14,6 +14,30 @@ from typing import Any
 
 _TOKEN = re.compile(r"[^\W\d_][\w'’-]*|[.!?;:,()\"“”]", re.UNICODE)
 _CONNECT = {"of", "de", "del", "der", "von", "van", "da", "di", "la", "le", "du"}
+# Calendar words are capitalised but show nothing; leave them out of visual prompts.
+_CALENDAR = set(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
 _SPACY_KINDS = {"PERSON", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "FAC", "NORP"}
 
 
@@ -65,7 +89,7 @@ def capitalised_phrases(text: str) -> list[str]:
             run.pop()
         if run:
             name = " ".join(run).rstrip(".")
-            if len(name) > 1:
+            if len(name) > 1 and name.lower() not in _CALENDAR:
                 out.append(name)
         run.clear()
 

@@ -106,6 +106,8 @@ def key_phrases(
         key = phrase.lower()
         s = sum(word_score(w) for w in words) / len(words) ** 0.5
         s *= 1.5 if caps else 1.0
+        if _verb_like(words[-1], language):
+            s *= 0.5  # "agency launched": a phrase should end on a thing, not an action
         s *= 1.0 + 0.3 * (1 - pos / total)  # earlier is likelier the subject
         if key in scores:
             scores[key] += s * 0.5  # a repeated phrase
@@ -122,6 +124,20 @@ def key_phrases(
         if len(picked) >= top:
             break
     return picked
+
+
+# Inflections that mark verbs (and adverbs) well enough to keep them off phrase ends.
+_VERB_ENDINGS = {
+    "en": ("ed", "ing", "ly"),
+    "es": ("aba", "aban", "ado", "ada", "ando", "iendo", "ían", "ía", "mente"),
+    "de": ("te", "ten", "end"),
+    "fr": ("ait", "aient", "ant", "ment"),
+}
+
+
+def _verb_like(word: str, language: str) -> bool:
+    w = word.lower()
+    return len(w) > 4 and not word[:1].isupper() and w.endswith(_VERB_ENDINGS.get(language, ()))
 
 
 def _overlaps(a: set[str], b: set[str]) -> bool:
