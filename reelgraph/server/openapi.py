@@ -343,15 +343,18 @@ def openapi_document(version: str) -> dict[str, Any]:
                                             "properties": {
                                                 "memory_mb": {
                                                     "type": "number",
-                                                    "exclusiveMinimum": 0,
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
                                                 },
                                                 "seconds": {
                                                     "type": "number",
-                                                    "exclusiveMinimum": 0,
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
                                                 },
                                                 "output_mb": {
                                                     "type": "number",
-                                                    "exclusiveMinimum": 0,
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
                                                 },
                                             },
                                         },
