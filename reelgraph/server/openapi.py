@@ -367,8 +367,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                             },
                             "result",
                         ),
-                        "400": _err("not JSON"),
+                        "400": _err("not JSON, or over a cap (named in the error)"),
                         "413": _err("body too large"),
+                        "503": _err("the validation pool stayed busy, or validation ran too long"),
                     },
                 }
             },
@@ -393,8 +394,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "responses": {
                         "200": _json({"type": "object"}, "replaced"),
                         "201": _json({"type": "object"}, "created"),
-                        "400": _err("bad name or not a workflow"),
+                        "400": _err("bad name, not a workflow, over a cap, or a symlink"),
                         "413": _err("body too large"),
+                        "503": _err("the validation pool stayed busy, or validation ran too long"),
                     },
                 },
                 "delete": {
@@ -448,6 +450,28 @@ def openapi_document(version: str) -> dict[str, Any]:
                                             "items": {"type": "string"},
                                         },
                                         "name": {"type": "string"},
+                                        "limits": {
+                                            "type": "object",
+                                            "additionalProperties": False,
+                                            "description": "lower the server's per-run limits",
+                                            "properties": {
+                                                "memory_mb": {
+                                                    "type": "number",
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
+                                                },
+                                                "seconds": {
+                                                    "type": "number",
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
+                                                },
+                                                "output_mb": {
+                                                    "type": "number",
+                                                    "minimum": 0,
+                                                    "exclusiveMinimum": True,
+                                                },
+                                            },
+                                        },
                                     },
                                 }
                             }
@@ -472,6 +496,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         ),
                         "404": _err("no saved workflow of that name"),
                         "413": _err("body too large"),
+                        "503": _err("runs cannot be stored now (`reason`), or validation is busy"),
                     },
                 },
                 "get": {
@@ -530,12 +555,12 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "responses": {"200": _json(_RUN, "the run"), "404": _err("no such run")},
                 },
                 "delete": {
-                    "summary": "Delete a finished, failed or cancelled run and its outputs",
+                    "summary": "Delete a run and its outputs (cancelling it first if needed)",
                     "operationId": "deleteRun",
                     "responses": {
                         "200": _json({"type": "object"}, "deleted"),
                         "404": _err("no such run"),
-                        "409": _err("still queued or running"),
+                        "409": _err("it did not stop in time"),
                     },
                 },
             },
@@ -717,6 +742,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                             {"type": "object", "required": ["name", "kind", "url"]}, "stored"
                         ),
                         "400": _err("empty or malformed"),
+                        "409": _err("the uploads folder is a symbolic link (refused)"),
                         "413": _err("too large"),
                         "415": _err("not image, audio or video"),
                     },

@@ -511,6 +511,8 @@ class Runner:
                 msg = worker.recv(0.05)
                 if msg is not None:
                     if msg[0] == "done":
+                        if shutdown and msg[1].get("status") != "finished":
+                            return {"kind": "shutdown"}  # stopped by the server's stop, not a user
                         out: dict[str, Any] = {"kind": "done", "result": msg[1]}
                         if limit:
                             out["limit"] = limit

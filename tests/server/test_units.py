@@ -142,3 +142,36 @@ def test_large_image_preview_is_a_true_thumbnail():
     assert (header["width"], header["height"], header["index"], header["batch"]) == (256, 128, 1, 2)
     r, g, b = Image.open(io.BytesIO(payload)).getpixel((100, 60))
     assert g > 240 and r < 20 and b < 20
+
+
+def test_run_store_upgrades_an_older_database_and_quarantines(tmp_path):
+    import sqlite3
+
+    from reelgraph.server.store import RunStore
+
+    path = tmp_path / "runs.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE runs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,"
+        " status TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', created REAL NOT NULL,"
+        " started REAL, ended REAL, attempts INTEGER NOT NULL DEFAULT 0, workflow TEXT NOT NULL,"
+        " params TEXT NOT NULL DEFAULT '{}', targets TEXT, nodes TEXT NOT NULL DEFAULT '{}',"
+        " outputs TEXT NOT NULL DEFAULT '{}', error TEXT, warnings TEXT NOT NULL DEFAULT '[]',"
+        " summary TEXT NOT NULL DEFAULT '{}');"
+        "INSERT INTO runs (id, status, created, workflow) VALUES ('a', 'running', 1, '{}');"
+        "INSERT INTO runs (id, status, created, workflow) VALUES ('b', 'queued', 2, '{}');"
+    )
+    old.commit()
+    old.close()
+    store = RunStore(path)
+    assert store.recover(2) == (["a"], [])
+    # 'a' went behind 'b'
+    assert store.claim_next()["id"] == "b"
+    assert store.claim_next()["id"] == "a"
+    assert store.recover(2) == (["b"], ["a"])  # both were running: b counts its first crash
+    run = store.get("a")
+    assert run["status"] == "failed" and run["crashes"] == 2
+    assert run["error"]["message"].startswith("quarantined after 2 crashes")
+    store.add("c", {"name": "\ud800"}, {}, None, "bad \udc00 name")  # lone surrogates stored
+    assert store.get("c")["workflow"] == {"name": "\ud800"}
+    store.close()
