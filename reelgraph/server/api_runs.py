@@ -71,6 +71,7 @@ async def post_run(request: web.Request) -> web.Response:
         raise bad("'targets' must be a list of node ids, or null for all output nodes")
     doc = body.get("workflow")
     source = None
+    template_path = None  # relative asset paths in a template resolve beside its file
     if isinstance(doc, str):
         source = doc
         raw = None
@@ -80,6 +81,7 @@ async def post_run(request: web.Request) -> web.Response:
             with contextlib.suppress(web.HTTPNotFound):
                 path = workflow_file(s.config.templates_dir, doc)
                 raw = await asyncio.to_thread(path.read_bytes)
+                template_path = path
         if raw is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
         try:
@@ -95,6 +97,11 @@ async def post_run(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise bad(str(exc)) from None
     wf = await bounded(s, parse_workflow_or_400, doc)
+    if template_path is not None:
+        from reelgraph.engine.docpaths import resolve_document_paths
+        from reelgraph.engine.workflow import Workflow
+
+        wf = resolve_document_paths(Workflow(wf.doc, str(template_path)))
     reg = await s.registry()
     from reelgraph.engine import WorkflowError
 

@@ -103,8 +103,27 @@ async def get_template(request: web.Request) -> web.StreamResponse:
     s = server_of(request)
     path = workflow_file(s.config.templates_dir, request.match_info["name"])
     return web.Response(
-        body=await asyncio.to_thread(path.read_bytes), content_type="application/json"
+        body=await asyncio.to_thread(_template_with_paths, path), content_type="application/json"
     )
+
+
+def _template_with_paths(path: Any) -> bytes:
+    """A template with its relative asset paths made absolute (they lie beside the file),
+    so the editor's copy runs from any data folder; a document that does not parse is
+    served as it is, for the editor to report."""
+
+    from reelgraph.engine.docpaths import resolve_document_paths
+    from reelgraph.engine.workflow import Workflow
+
+    raw = path.read_bytes()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(doc, dict):
+        return raw
+    resolved = resolve_document_paths(Workflow(doc, str(path)))
+    return raw if resolved.doc is doc else json.dumps(resolved.doc, ensure_ascii=False).encode()
 
 
 def parse_workflow_or_400(doc: Any) -> Any:
