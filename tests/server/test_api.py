@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 from PIL import Image
 
@@ -357,3 +358,16 @@ def test_reelgraph_serve_command(make_server):
     system = srv.get("/api/system").json()
     assert system["version"] and system["queue"]["length"] == 0
     assert srv.wait_run(srv.queue(slow_wf(1, 0.0)))["status"] == "finished"
+
+
+def test_template_assets_resolve_beside_the_template(make_server, tmp_path):
+    """slideshow.json names assets/... relative to itself; the server runs from elsewhere."""
+    from .conftest import REPO
+
+    srv = make_server(extra=["--templates", str(REPO / "reelgraph" / "workflows")])
+    doc = srv.get("/api/templates/slideshow").json()
+    folder = Path(doc["nodes"]["images"]["inputs"]["folder"])
+    assert folder.is_absolute() and folder.is_dir() and folder.name == "slides"
+    # Queued by name, it validates (the assets are found); stop it before it renders.
+    run_id = srv.queue("slideshow")
+    srv.request("DELETE", f"/api/runs/{run_id}")
