@@ -132,10 +132,43 @@ def encode_preview(event: dict[str, Any], value: Any, kind: str) -> list[bytes]:
                 )
             )
         return frames
+    if kind == "scenes" and isinstance(value, dict):
+        return [_table_frame(base, value)]
     audio = _audio_parts(value)
     if audio is not None:
         return [_wav_frame(base, *audio)]
     return []
+
+
+# A scene table of a long script stays a small frame: the node shows a summary, not a book.
+TABLE_ROWS = 200
+TABLE_CELL_CHARS = 160
+
+
+def _table_frame(base: dict[str, Any], table: dict[str, Any]) -> bytes:
+    """A table preview (the scenes a script becomes) as one JSON frame, cells clipped."""
+
+    def clip(v: Any) -> Any:
+        if isinstance(v, list):
+            return [clip(x) for x in v[:12]]
+        if isinstance(v, (int, float, bool)) or v is None:
+            return v
+        text = str(v)
+        return text if len(text) <= TABLE_CELL_CHARS else text[: TABLE_CELL_CHARS - 1] + "…"
+
+    rows = table.get("rows") if isinstance(table.get("rows"), list) else []
+    body = {
+        "columns": [str(c) for c in table.get("columns", [])][:16],
+        "rows": [
+            {str(k): clip(v) for k, v in r.items()}
+            for r in rows[:TABLE_ROWS]
+            if isinstance(r, dict)
+        ],
+        "total_rows": len(rows),
+        "total_seconds": table.get("total_seconds"),
+    }
+    payload = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    return pack_frame({**base, "kind": "table", "mime": "application/json"}, payload)
 
 
 def _video_frames(base: dict[str, Any], video: Any) -> list[bytes]:

@@ -660,6 +660,8 @@ class App {
       if (tab === this.current) this.editor.applyRunStates();
       const early = this.early && this.early.get(res.run_id);
       if (early) { this.early.delete(res.run_id); for (const ev of early) this.onEvent(ev); }
+      const earlyPreviews = this.earlyPreviews && this.earlyPreviews.get(res.run_id);
+      if (earlyPreviews) { this.earlyPreviews.delete(res.run_id); for (const [h, payload] of earlyPreviews) this.onPreview(h, payload); }
       this.updateRunButtons();
       this.toast(targets ? `Queued up to ${targets.join(", ")}` : `Queued${res.position > 1 ? ` (position ${res.position})` : ""}`, "ok", 2000);
       this.refreshHistory();
@@ -782,6 +784,15 @@ class App {
 
   onPreview(h, payload) {
     const tab = this.tabOfRun(h.run_id);
+    if (!tab && h.run_id && !this.runs.has(h.run_id)) {
+      // a fast node's preview can arrive before the POST that queued its run answers
+      this.earlyPreviews = this.earlyPreviews || new Map();
+      if (this.earlyPreviews.size > 50) this.earlyPreviews.clear();
+      const list = this.earlyPreviews.get(h.run_id) || [];
+      if (list.length < 16) list.push([h, payload]);
+      this.earlyPreviews.set(h.run_id, list);
+      return;
+    }
     if (!tab || !tab.run || tab.run.id !== h.run_id || !h.node_id) return;
     const url = URL.createObjectURL(new Blob([payload], { type: h.mime }));
     const prev = tab.run.previews[h.node_id];
@@ -793,7 +804,11 @@ class App {
       const keep = prev && prev.kind === "image" && h.index > 0 ? prev.urls : [];
       p = { kind: "image", urls: [...keep, url].slice(0, 8) };
     } else if (h.kind === "audio") p = { kind: "audio", urls: [url] };
-    else return;
+    else if (h.kind === "table") {
+      // the scenes a script becomes, as a small table on the node (JSON, not a media file)
+      URL.revokeObjectURL(url);
+      try { p = { kind: "table", table: JSON.parse(new TextDecoder().decode(payload)) }; } catch { return; }
+    } else return;
     if (prev && prev.kind === "file") return; // the final output wins
     tab.run.previews[h.node_id] = p;
     if (tab === this.current) {

@@ -978,6 +978,7 @@ function previewHTML(p) {
   if (p.kind === "image") return `<div class="npreview"><img src="${p.urls[0]}" alt="">${p.urls.length > 1 ? `<span class="pcount">${p.urls.length} images</span>` : ""}</div>`;
   if (p.kind === "video") return `<div class="npreview"><img class="flip" src="${p.urls[0]}" data-frames="${p.urls.join(" ")}" alt=""><span class="pcount">${esc(p.meta || "video")}</span></div>`;
   if (p.kind === "audio") return `<div class="npreview"><audio src="${p.urls[0]}" controls></audio></div>`;
+  if (p.kind === "table") return tablePreviewHTML(p.table);
   return "";
 }
 
@@ -997,4 +998,13 @@ for (const mixin of [SceneMethods, InteractionMethods]) {
   for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
     if (name !== "constructor") Object.defineProperty(Editor.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
   }
+}
+
+/** The scenes a script becomes: number, title, seconds; the narration on hover. */
+function tablePreviewHTML(t) {
+  const rows = (t.rows || []).map((r, i) =>
+    `<tr title="${esc(String(r.narration || ""))}"><td>${Number.isInteger(r.index) ? r.index + 1 : i + 1}</td><td>${esc(String(r.title || ""))}</td><td>${r.seconds != null ? esc(String(r.seconds)) + " s" : ""}</td></tr>`).join("");
+  const more = t.total_rows > (t.rows || []).length ? `<span class="pcount">${t.total_rows - t.rows.length} more</span>` : "";
+  const total = t.total_seconds != null ? ` · ${esc(String(t.total_seconds))} s` : "";
+  return `<div class="npreview ptable"><div class="ptitle">${t.total_rows} scenes${total}</div><table>${rows}</table>${more}</div>`;
 }
