@@ -570,6 +570,13 @@ class ConcatVideo(VideoStream):
         out._joined = False  # type: ignore[attr-defined]
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The joined track is a cache held by weak reference: a copy sent to another
+        # process (a Ray segment worker) rebuilds it when asked.
+        state = self.__dict__.copy()
+        state["_joined_ref"] = None
+        return state
+
     def _half_for(self, k: int) -> int:
         """Half-window of the cut between clip k-1 and clip k, bounded by both clips."""
         a, b = self.clips[k - 1].frame_count, self.clips[k].frame_count
