@@ -137,7 +137,12 @@ def test_slideshow_workflow_renders(engine, tmp_path):
     assert float(level[:, -2400:].max()) < 0.05  # ...and has faded out at the end
     meta = read_media_metadata(path)
     assert meta["workflow"]["name"] == "Slideshow"
-    assert meta["workflow"] == json.loads(
-        (ROOT / "reelgraph" / "workflows" / "slideshow.json").read_text()
-    ) | {"nodes": meta["workflow"]["nodes"]}  # params applied into node inputs, the rest verbatim
+    shipped = json.loads((ROOT / "reelgraph" / "workflows" / "slideshow.json").read_text())
+    # params applied into node inputs and recorded as the params' defaults, the rest verbatim
+    assert meta["workflow"] == shipped | {
+        "nodes": meta["workflow"]["nodes"],
+        "params": meta["workflow"]["params"],
+    }
+    for name, value in params.items():
+        assert meta["workflow"]["params"][name] == shipped["params"][name] | {"default": value}
     assert meta["workflow"]["nodes"]["clip"]["inputs"]["duration"] == 1.5
