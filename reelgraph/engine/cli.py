@@ -150,6 +150,21 @@ def _progress_display(args: argparse.Namespace, console: Any, plan: Plan) -> Any
     return LineProgress(sys.stderr, type_of, interval=args.progress_interval)
 
 
+ISOLATED_RUNNER_GROUP = "reelgraph.runners"
+
+
+def _isolated_runner() -> Any:
+    """The `isolated` runner of the `reelgraph.runners` entry-point group (the server's
+    worker processes); a clear error when no installed package provides one."""
+    for ep in entry_points(group=ISOLATED_RUNNER_GROUP):
+        if ep.name == "isolated":
+            return ep.load()
+    raise RuntimeError(
+        f"--isolate needs a worker-process runner (entry point '{ISOLATED_RUNNER_GROUP}: "
+        "isolated'); reinstall reelgraph"
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
     engine = None
@@ -179,10 +194,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     def work() -> None:
         try:
             if getattr(args, "isolate", False):
-                # The server's worker-process path (a crash or a hang costs the run, not the CLI).
-                from reelgraph.server.workers import run_isolated
-
-                outcome["result"] = run_isolated(
+                # The worker-process path the server uses (a crash or a hang costs the run,
+                # not the CLI), found through an entry point: the engine never names the server.
+                outcome["result"] = _isolated_runner()(
                     wf,
                     params=params,
                     targets=args.only or None,
