@@ -8,7 +8,10 @@ from reelgraph import IMAGE, Combo, Context, Float, Image, Int, NodeInputError, 
 from reelgraph.media import SCENE
 
 from .image import image_bytes, parse_hex_color
-from .typography import FONT_STYLES, fit_font, line_height, load_font, text_width
+from .typography import FONT_STYLES, fit_font, line_height, load_font, script_of, text_width
+
+# Scripts written right to left: a card's "left" alignment becomes their start edge, the right.
+RTL_SCRIPTS = frozenset({"arabic", "hebrew"})
 
 # (from, to, accent): dark, saturated pairs that keep white text readable.
 PALETTES = (
@@ -134,6 +137,10 @@ def render_card(
     if blines:
         block += gap + line_height(bfont, 1.3) * len(blines)
     y = my + max(0, (bottom - my - block) // 2)
+
+    if script_of(f"{title} {body}") in RTL_SCRIPTS:
+        # right-to-left text starts at the right: "left" means the start edge of the line
+        align = {"left": "right", "right": "left"}.get(align, align)
 
     def x_for(w: float) -> float:
         return {"left": mx, "right": width - mx - w}.get(align, (width - w) / 2)

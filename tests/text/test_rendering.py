@@ -63,7 +63,9 @@ def test_title_card_and_subtitle_fonts_cover_each_language(lang):
         color2="#000000", accent="#000000", text_color="#ffffff", decorate=False,
     )  # fmt: skip
     bright = card.max(axis=2) > 200
-    assert bright[:, : 640 // 2].sum() > 400  # text drawn where a left-aligned card puts it
+    # text drawn where a start-aligned card puts it: the left, or the right for Arabic
+    start = slice(640 // 2, None) if lang == "ar" else slice(None, 640 // 2)
+    assert bright[:, start].sum() > 400
     import torch
 
     words = [WordTiming(w, i * 0.3, i * 0.3 + 0.25) for i, w in enumerate(spoken_words(body, lang))]
@@ -136,3 +138,23 @@ def test_subtitle_lines_follow_the_script():
     assert len(two) == 2 and "".join(two) == zh and all(display_len(x) <= 42 for x in two)
     assert join_words(["我", "们", "AI", "很", "好。"]) == "我们AI很好。"
     assert join_words(["Hola", "a", "todos."]) == "Hola a todos."
+
+
+def test_right_to_left_cards_start_at_the_right_edge():
+    import numpy as np
+
+    from reelgraph.nodes.slides import render_card
+
+    def text_columns(title: str, body: str) -> tuple[int, int]:
+        a = render_card(
+            title, body, width=640, height=360, background="solid", color1="#102030",
+            color2="#102030", accent="#ffb300", text_color="#ffffff", decorate=False,
+        )  # fmt: skip
+        cols = np.where((a.min(axis=2) > 230).any(axis=0))[0]
+        return int(cols.min()), int(cols.max())
+
+    ar_left, ar_right = text_columns("مرحبا بكم في المدينة", "الحدائق تغير مدننا ببطء")
+    en_left, en_right = text_columns("Welcome to the city", "Gardens change our cities")
+    margin = int(640 * 0.08)
+    assert en_left <= margin + 4 and en_right < 400  # left-to-right starts at the left
+    assert ar_right >= 640 - margin - 4 and ar_left > 240  # Arabic starts at the right
