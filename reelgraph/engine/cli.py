@@ -165,15 +165,57 @@ def _isolated_runner() -> Any:
     )
 
 
+def _segment_runner(args: argparse.Namespace, console: Any) -> Any:
+    """`--executor ray`: the encoders' segments go to Ray workers (None: encode here)."""
+    if getattr(args, "executor", "local") != "ray":
+        return None
+    if getattr(args, "isolate", False):
+        raise _UsageError("--isolate and --executor ray cannot be combined")
+    from .executors import ExecutorError
+    from .executors.ray_executor import RaySegmentRunner
+
+    try:
+        runner = RaySegmentRunner(address=args.ray_address, num_cpus=args.workers)
+        runner.start()
+    except ExecutorError as exc:
+        raise _UsageError(str(exc)) from None
+    if not args.quiet:
+        console.print(f"[dim]encoding segments on Ray ({runner.workers} workers)[/]")
+    return runner
+
+
+class _UsageError(Exception):
+    """A command line that cannot run (exit 2, message on stderr)."""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     console = _console()
+    try:
+        runner = _segment_runner(args, console)
+    except _UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        return _run(args, console, runner)
+    finally:
+        if runner is not None:
+            runner.close()
+
+
+def _run(args: argparse.Namespace, console: Any, runner: Any) -> int:
     engine = None
     try:
         wf = open_workflow(args.workflow)
         params = _params_from_sets(wf, args.set or [])
         registry = _discover(console)
         out_dir = Path(args.out)
-        engine = Engine(registry, _make_cache(args), cpu_workers=args.workers, out_dir=out_dir)
+        engine = Engine(
+            registry,
+            _make_cache(args),
+            cpu_workers=None if runner is not None else args.workers,
+            out_dir=out_dir,
+            segment_runner=runner,
+        )
         # Planned once, here: the run below executes this plan (fingerprints, such as file
         # hashes, are taken once), and its warnings and node types feed the display.
         run_id = new_run_id()
@@ -258,6 +300,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "cached": result.cached,
                     "failed": {k: v.to_dict() for k, v in result.failed.items()},
                     "outputs": outputs,
+                    **(
+                        {"ray": {"workers": runner.workers, "segments": runner.segments_run}}
+                        if runner is not None
+                        else {}
+                    ),
                 }
             )
         )
@@ -384,6 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.05,
         metavar="S",
         help="only results that took at least S seconds go to the disk cache (default 0.05)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: render and encode the segments of each video on Ray workers in parallel "
+        "and join them here (needs reelgraph[ray]; --workers N sizes a local Ray)",
+    )
+    run.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --executor ray: join the Ray cluster at ADDR (default: start a local Ray)",
     )
     run.add_argument(
         "--isolate",

@@ -42,6 +42,7 @@ class Context:
         "params",
         "run_id",
         "seed",
+        "segment_runner",
         "temp_dir",
         "workflow",
     )
@@ -61,6 +62,7 @@ class Context:
         workflow: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         cache: Any = None,
+        segment_runner: Any = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -79,6 +81,9 @@ class Context:
         # The run's value cache, for nodes that keep sub-results of their own under
         # content keys (the encoder's segments); None outside a scheduler.
         self.cache = cache
+        # Renders an encoder's missing segments elsewhere, in parallel (Ray workers for
+        # `run --executor ray`): `runner(video, ranges, settings)`; None renders here.
+        self.segment_runner = segment_runner
         # Paths handed out by output_path(): the files this node writes.
         self.files: list[str] = []
         self._rng: random.Random | None = None

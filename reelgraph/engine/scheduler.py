@@ -153,6 +153,7 @@ class Engine:
         gpu_workers: int = 1,
         io_workers: int = 4,
         out_dir: Path | str = "out",
+        segment_runner: Any = None,
     ):
         self.registry = registry if registry is not None else Registry.discover()
         self.cache = cache if cache is not None else Cache()
@@ -162,6 +163,9 @@ class Engine:
             "io": max(1, io_workers),
         }
         self.out_dir = Path(out_dir)
+        # Where encoders render their missing segments (`reelgraph run --executor ray`
+        # spreads one video over a cluster); None: in the encoding node's own thread.
+        self.segment_runner = segment_runner
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -530,6 +534,7 @@ class _Run:
             workflow=self.plan.workflow.doc,
             params=self.plan.workflow.param_values if pn.type.uses_params else None,
             cache=self.cache,
+            segment_runner=self.engine.segment_runner,
         )
 
     def _call(

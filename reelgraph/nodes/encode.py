@@ -104,6 +104,7 @@ def encode(
         cues=list(subtitles) if subtitles else None,
         progress=ctx.progress,
         store=SegmentStore(ctx.cache) if ctx.cache is not None else None,
+        run_segments=ctx.segment_runner,
     )
     return str(path), stats.encoded_frames, stats.reused_frames
 

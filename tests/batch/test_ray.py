@@ -123,3 +123,41 @@ def test_one_video_encoded_in_segments_across_ray_workers(
     spread = encode_video(video, tmp_path / "ray.mp4", run_segments=RaySegmentRunner())
     assert spread.encoded_frames == here.encoded_frames == video.frame_count
     assert frame_hashes(tmp_path / "ray.mp4") == frame_hashes(tmp_path / "here.mp4")
+
+
+def test_run_with_the_ray_executor_spreads_one_video_over_workers(
+    local_ray: None, tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`reelgraph run WORKFLOW --executor ray`: every segment of the encode is rendered by
+    a Ray task, the driver joins them into --out, and the frames equal a local run's."""
+    import json
+
+    from reelgraph.engine.cli import main
+
+    common = ["run", str(greetings), "--set", "name=Ada", "--set", "city=Oslo", "--json", "-q"]
+    assert (
+        main([*common, "--out", str(tmp_path / "here"), "--cache-dir", str(tmp_path / "c1")]) == 0
+    )
+    capsys.readouterr()
+    rc = main(
+        [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
+         "--executor", "ray"]
+    )  # fmt: skip
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0, report
+    assert report["ray"]["workers"] == 2
+    assert report["ray"]["segments"] >= 3  # one per scene at least, all on Ray
+    [mp4] = [p for p in report["outputs"] if p.endswith(".mp4")]
+    assert Path(mp4).parent == tmp_path / "ray"
+    assert frame_hashes(Path(mp4)) == frame_hashes(tmp_path / "here" / Path(mp4).name)
+    assert ray.is_initialized()  # a Ray the CLI did not start is left running
+
+
+def test_run_with_the_ray_executor_and_isolate_is_refused(
+    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reelgraph.engine.cli import main
+
+    rc = main(["run", str(greetings), "--executor", "ray", "--isolate", "--out", str(tmp_path)])
+    assert rc == 2
+    assert "--isolate and --executor ray cannot be combined" in capsys.readouterr().err

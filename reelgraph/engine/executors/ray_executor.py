@@ -31,26 +31,88 @@ def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
 
 
 class RaySegmentRunner:
-    """Encode frame ranges of one VIDEO as Ray tasks, one per segment. The lazy stream
-    goes to the object store once (cloudpickle carries its render closures); each task
-    renders and encodes its range as its own closed x264 session."""
+    """Encode frame ranges of one VIDEO as Ray tasks, one per segment
+    (`reelgraph run WORKFLOW --executor ray`). The lazy stream goes to the object store
+    once (cloudpickle carries its render closures); each task renders and encodes its
+    range as its own closed x264 session, and the encoder on the driver joins them.
 
-    def __init__(self, *, num_cpus: int = 1):
+    Ray starts on first use: a local Ray (`num_cpus` CPUs, default all) when no
+    `address` is given, else the cluster there; `close()` stops a Ray it started."""
+
+    def __init__(
+        self,
+        *,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        cpus_per_segment: int = 1,
+    ):
         try:
             import ray
         except ImportError:
             raise ExecutorError('segments on Ray need Ray: pip install "reelgraph[ray]"') from None
         self.ray = ray
+        self.address = address
         self.num_cpus = num_cpus
+        self.cpus_per_segment = cpus_per_segment
+        self.started_here = False
+        self.segments_run = 0
         self._remote = ray.remote(_encode_segment)
 
-    def __call__(self, video: Any, ranges: Any, settings: Any) -> list[Any]:
-        if not self.ray.is_initialized():
-            self.ray.init(include_dashboard=False, log_to_driver=False)
+    def start(self) -> None:
+        if self.ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if self.address:
+            kwargs["address"] = self.address
+        elif self.num_cpus:
+            kwargs["num_cpus"] = self.num_cpus
+        try:
+            self.ray.init(**kwargs)
+        except Exception as exc:
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            raise ExecutorError(f"cannot start {where}: {exc}") from None
+        self.started_here = True
+
+    @property
+    def workers(self) -> int:
+        self.start()
+        return int(self.ray.cluster_resources().get("CPU", 1)) // self.cpus_per_segment
+
+    def __call__(
+        self,
+        video: Any,
+        ranges: Any,
+        settings: Any,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Any]:
+        self.start()
         ref = self.ray.put(video)
-        opts = {"num_cpus": self.num_cpus, "max_retries": MAX_RETRIES, "retry_exceptions": True}
+        opts = {
+            "num_cpus": self.cpus_per_segment,
+            "max_retries": MAX_RETRIES,
+            "retry_exceptions": True,
+        }
         tasks = [self._remote.options(**opts).remote(ref, a, b, settings) for a, b in ranges]
-        return list(self.ray.get(tasks))
+        frames = {t: b - a for t, (a, b) in zip(tasks, ranges, strict=True)}
+        pending, done = list(tasks), 0
+        try:
+            while pending:
+                ready, pending = self.ray.wait(pending, num_returns=1)
+                done += sum(frames[t] for t in ready)
+                if progress is not None:
+                    progress(done)  # also where a cancelled run stops (it raises)
+            made = list(self.ray.get(tasks))
+        except BaseException:
+            for t in pending:
+                self.ray.cancel(t, force=True)
+            raise
+        self.segments_run += len(made)
+        return made
+
+    def close(self) -> None:
+        if self.started_here and self.ray.is_initialized():
+            self.ray.shutdown()
+        self.started_here = False
 
 
 def _run_row(job: dict[str, Any]) -> Any:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .video import VideoStream, digest
 
@@ -123,6 +123,7 @@ class EncodeStats:
     encoded_frames: int = 0
     reused_frames: int = 0
     segments: int = 0
+    remote_segments: int = 0  # encoded by a segment runner (other workers)
     reused_segments: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -283,9 +284,18 @@ class SegmentStore:
             self.cache.put(key, result, nbytes=seg.nbytes)
 
 
-SegmentRunner = Callable[
-    [VideoStream, Sequence[tuple[int, int]], EncodeSettings], Sequence[EncodedSegment]
-]
+class SegmentRunner(Protocol):
+    """Encodes frame ranges of a video elsewhere (other processes, a cluster), each as
+    its own closed segment, and gives them back in order; `progress(frames)` is told
+    how many frames are done so far."""
+
+    def __call__(
+        self,
+        video: VideoStream,
+        ranges: Sequence[tuple[int, int]],
+        settings: EncodeSettings,
+        progress: Callable[[int], None] | None = None,
+    ) -> Sequence[EncodedSegment]: ...
 
 
 def encode_video(
@@ -320,6 +330,14 @@ def encode_video(
     ranges = plan_segments(video, max_segment_frames)
     keys = [segment_cache_key(video, a, b, settings) for a, b in ranges]
     stats = EncodeStats(path, frames=n, segments=len(ranges))
+    seen = 0
+
+    def report_done(k: int) -> None:
+        # never backwards: remote segments report first, then the mux passes them again
+        nonlocal seen
+        if progress is not None and k > seen:
+            seen = k
+            progress(k, n)
 
     def cached(i: int) -> EncodedSegment | None:
         if store is None or keys[i] is None:
@@ -331,8 +349,9 @@ def encode_video(
     if run_segments is not None:
         missing = [i for i in range(len(ranges)) if cached(i) is None]
         if missing:
-            made = run_segments(video, [ranges[i] for i in missing], settings)
+            made = run_segments(video, [ranges[i] for i in missing], settings, progress=report_done)
             remote = dict(zip(missing, made, strict=True))
+            stats.remote_segments = len(made)
 
     def segments() -> Iterator[EncodedSegment]:
         done = 0
@@ -345,8 +364,7 @@ def encode_video(
                 base = done
 
                 def report(k: int, base: int = base) -> None:
-                    if progress is not None:
-                        progress(base + k, n)
+                    report_done(base + k)
 
                 seg = encode_segment(video, a, b, settings, chunk=chunk, progress=report)
                 fresh = True
@@ -358,8 +376,7 @@ def encode_video(
                 stats.reused_frames += seg.frames
                 stats.reused_segments += 1
             done += b - a
-            if progress is not None:
-                progress(done, n)
+            report_done(done)
             yield seg
 
     _mux(path, video, segments(), ranges, settings, metadata, cues, audio_bitrate)
