@@ -14,12 +14,14 @@ keeps those four cards on disk once, not once per variant's list.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -370,6 +372,46 @@ class DiskCache:
         }
 
 
+class SingleFlight:
+    """At most one computation per key at a time among the runs sharing a cache: a run
+    about to compute a key another run is computing waits for that one and takes its
+    result (batch rows side by side, concurrent server runs). If the owner fails, a
+    waiter computes it itself. Waits cannot form cycles: whoever holds a key is
+    running that node's function, which never waits for another key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: dict[str, threading.Event] = {}
+        self.waits = 0  # computations avoided by waiting
+
+    @contextlib.contextmanager
+    def claim(
+        self, key: str, lookup: Callable[[str], Result | None], cancelled: Callable[[], bool]
+    ) -> Iterator[Result | None]:
+        """Yields another run's result for `key` (after waiting for it), or None: then
+        the caller computes it and puts it into the cache inside the block."""
+        with self._lock:
+            owner = self._owners.get(key)
+            if owner is None:
+                self._owners[key] = mine = threading.Event()
+        if owner is not None:
+            while not owner.wait(0.1):
+                if cancelled():
+                    break
+            hit = lookup(key)
+            if hit is not None:
+                with self._lock:
+                    self.waits += 1
+            yield hit  # None: the owner failed or was cancelled (or we were)
+            return
+        try:
+            yield None
+        finally:
+            with self._lock:
+                self._owners.pop(key, None)
+            mine.set()
+
+
 class Cache:
     """Memory tier in front of an optional disk tier.
 
@@ -394,6 +436,14 @@ class Cache:
         self.disk = disk
         self.disk_min_seconds = disk_min_seconds
         self.memory_max_entry = memory_max_entry
+        self.flights = SingleFlight()
+
+    def computing(
+        self, key: str, cancelled: Callable[[], bool] = lambda: False
+    ) -> contextlib.AbstractContextManager[Result | None]:
+        """`with cache.computing(key) as hit:` hit is the result another run computed
+        meanwhile, or None when this run should compute (and put) it."""
+        return self.flights.claim(key, self.get, cancelled)
 
     def get(self, key: str) -> Result | None:
         result = self.memory.get(key)

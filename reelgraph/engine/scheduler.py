@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import resource
@@ -270,6 +271,7 @@ class _Run:
         self.cancel = cancel
         self.results: dict[str, Result] = {}
         self.executed: list[str] = []
+        self.shared: set[str] = set()  # nodes another run computed while this one waited
         self.cached: list[str] = []
         self.failed: dict[str, NodeFailure] = {}
         self.skipped: list[str] = []
@@ -354,7 +356,8 @@ class _Run:
             self.timings[nid] = seconds
             if result is not None:
                 self.results[nid] = result
-                self.executed.append(nid)
+                # computed by another run while this one waited for it: a cache hit
+                (self.cached if nid in self.shared else self.executed).append(nid)
                 if self.listener is not None:
                     self.emit(
                         "node.finished",
@@ -581,6 +584,21 @@ class _Run:
         )
 
     def _compute(self, pn: PlannedNode) -> Result:
+        if pn.type.side_effects:  # keys salted per run and output folder: never shared
+            return self._compute_fresh(pn)
+        with self._single_flight(pn.key) as hit:
+            if hit is not None:
+                self.shared.add(pn.id)
+                return hit
+            return self._compute_fresh(pn)
+
+    def _single_flight(self, key: str) -> Any:
+        computing = getattr(self.cache, "computing", None)
+        if computing is None:  # a cache without it: compute, as before
+            return contextlib.nullcontext(None)
+        return computing(key, lambda: self.cancel.cancelled)
+
+    def _compute_fresh(self, pn: PlannedNode) -> Result:
         t = time.perf_counter()
         kwargs = self._inputs(pn)
         if not pn.mapped:
@@ -642,13 +660,17 @@ class _Run:
             if hit is not None:
                 per_item.append(hit.values)
                 continue
-            t = time.perf_counter()
-            args = dict(kwargs)
-            for name in pn.mapped:
-                args[name] = lists[name][i]
-            values = self._call(pn, args, ek, i)
-            per_item.append(values)
-            self.cache.put(ek, Result(values), seconds=time.perf_counter() - t)
+            with self._single_flight(ek) as hit:
+                if hit is not None:  # another run computed this element meanwhile
+                    per_item.append(hit.values)
+                    continue
+                t = time.perf_counter()
+                args = dict(kwargs)
+                for name in pn.mapped:
+                    args[name] = lists[name][i]
+                values = self._call(pn, args, ek, i)
+                per_item.append(values)
+                self.cache.put(ek, Result(values), seconds=time.perf_counter() - t)
             if self.listener is not None:
                 self.emit("node.progress", pn.id, {"value": i + 1, "max": count, "item": i})
         n_out = len(pn.type.outputs)

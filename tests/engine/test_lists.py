@@ -145,3 +145,88 @@ def test_per_element_keys_include_params_a_mapped_node_reads(engine):
     assert engine.run(wf, targets=["t"]).outputs["t"]["text"] == ["hi-Ada", "bye-Ada"]
     again = engine.run(wf, targets=["t"], params={"name": "Grace"})
     assert again.outputs["t"]["text"] == ["hi-Grace", "bye-Grace"]
+
+
+def test_runs_side_by_side_compute_a_shared_element_once(engine):
+    """Two runs on one cache, at the same time, whose lists share an element neither
+    had before: one computes it, the other waits and takes its result (batch rows)."""
+    import threading
+
+    def slow_pipeline(text: str):
+        return workflow(
+            {
+                "w": n("test.Words", text=text),
+                "up": n("test.SlowUpper", text=link("w", "words")),
+                "join": n("test.Join", items=link("up", "text"), sep="-"),
+            }
+        )
+
+    testnodes.CALLS.clear()
+    results = {}
+
+    def run(text: str) -> None:
+        results[text] = engine.run(slow_pipeline(text), targets=["join"])
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in ("shared alpha", "shared beta")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results["shared alpha"].outputs["join"]["text"] == "SHARED-ALPHA"
+    assert results["shared beta"].outputs["join"]["text"] == "SHARED-BETA"
+    calls = sorted(c for c in testnodes.CALLS if c.startswith("SlowUpper:"))
+    assert calls == ["SlowUpper:alpha", "SlowUpper:beta", "SlowUpper:shared"]
+    assert engine.cache.flights.waits == 1
+
+
+def test_the_same_node_in_two_runs_at_once_runs_once(engine):
+    import threading
+
+    wf = workflow({"s": n("test.Slow", steps=40, value=7)})
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(engine.run(wf, targets=["s"])))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [r.outputs["s"]["value"] for r in results] == [7, 7]
+    # one computed it; the other waited for it and reports a cache hit
+    assert sorted(len(r.executed) for r in results) == [0, 1]
+    assert sorted(len(r.cached) for r in results) == [0, 1]
+
+
+def test_a_waiting_run_computes_the_element_itself_when_the_owner_fails(engine):
+    import threading
+    import time
+
+    from reelgraph.engine.cache import Result
+
+    entered, release = threading.Event(), threading.Event()
+    got = []
+
+    def owner() -> None:
+        with engine.cache.computing("k") as hit:
+            assert hit is None
+            entered.set()
+            release.wait(5)  # then fails: puts nothing
+
+    def waiter() -> None:
+        with engine.cache.computing("k") as hit:
+            got.append(hit)
+            engine.cache.put("k", Result((1,)))
+
+    a = threading.Thread(target=owner)
+    a.start()
+    entered.wait(5)
+    b = threading.Thread(target=waiter)
+    b.start()
+    time.sleep(0.3)  # let the waiter get to its wait (the assertions hold either way)
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert got == [None]  # nothing to take: the waiter computes it
+    assert engine.cache.flights.waits == 0
+    assert engine.cache.get("k").values == (1,)

@@ -42,6 +42,14 @@ def upper(text: TextIn) -> str:
     return text.upper()
 
 
+@node("test.SlowUpper", category="test", outputs={"text": TEXT})
+def slow_upper(text: TextIn) -> str:
+    """Upper-case one text, slowly (so runs side by side overlap)."""
+    CALLS.append(f"SlowUpper:{text}")
+    time.sleep(0.4)
+    return text.upper()
+
+
 @node("test.Join", category="test", outputs={"text": TEXT})
 def join(items: list_of(TextIn), sep: str = " ") -> str:
     """Join a list of texts."""

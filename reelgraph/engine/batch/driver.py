@@ -6,8 +6,10 @@ the first ("pilot") row, which runs alone with all the CPUs it is given, so what
 the rows have in common is cached before they start side by side; a row whose plan
 has a node key that another earlier row owns waits for that row too. Per-element
 keys (a list of scenes) make an unchanged scene a cache hit in every later row.
-Limit: two later rows that share something the pilot does not have (the same new
-city, say) may both compute it.
+Rows side by side in one process (the local executor) never compute the same key
+twice: the cache lets one compute it while the others wait for its result
+(`SingleFlight`). Across processes (Ray, worker processes) two later rows that
+share something the pilot does not have (the same new city, say) may both compute it.
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ class CountingCache:
                 self.seen[key] = result
         self.inner.put(key, result, **kw)
 
+    def computing(self, key: str, cancelled: Callable[[], bool] = lambda: False) -> Any:
+        return self.inner.flights.claim(key, self.get, cancelled)
+
     def flush(self) -> None:
         self.inner.flush()
 
