@@ -82,6 +82,7 @@ def wav_bytes(audio: AudioClip, comment: str = "") -> bytes:
     outputs={"path": FilePath},
     side_effects=True,
     resource="io",
+    uses_params=True,  # the file embeds every param value of the run
 )
 def save_wav(
     audio: Audio, ctx: Context, filename: Annotated[str, Text(placeholder="audio")] = "audio"
@@ -90,7 +91,10 @@ def save_wav(
     if not filename or any(ch in filename for ch in "/\\\0") or filename.startswith("."):
         raise NodeInputError("filename", f"{filename!r} is not a plain file name")
     path = ctx.output_path(filename if filename.lower().endswith(".wav") else f"{filename}.wav")
-    atomic_write(path, wav_bytes(audio, json.dumps(ctx.workflow) if ctx.workflow else ""))
+    from .provenance import embedded_workflow
+
+    workflow = embedded_workflow(ctx.workflow, ctx.params)
+    atomic_write(path, wav_bytes(audio, json.dumps(workflow) if workflow else ""))
     return str(path)
 
 

@@ -25,7 +25,7 @@ from reelgraph.media import PROVENANCE_KEY, WORKFLOW_KEY
 
 from .encode import check_file_name
 from .png import encode_png
-from .provenance import provenance_record
+from .provenance import embedded_workflow, provenance_record
 
 # Frames looked at when picking the best one: enough to find a good frame in a
 # multi-scene video, few enough that a cover costs well under a second.
@@ -99,6 +99,7 @@ def draw_title(frame: Any, title: str) -> Any:
     outputs={"path": FilePath},
     side_effects=True,
     validate=check_file_name,
+    uses_params=True,  # the PNG embeds every param value of the run
 )
 def cover(
     video: Video,
@@ -126,9 +127,10 @@ def cover(
 
         h = max(2, round(frame.shape[0] * max_width / frame.shape[1]))
         frame = np.asarray(PILImage.fromarray(frame).resize((max_width, h), PILImage.LANCZOS))
-    text = {PROVENANCE_KEY: json.dumps(provenance_record(ctx.workflow), sort_keys=True)}
-    if ctx.workflow and embed_workflow:
-        text[WORKFLOW_KEY] = json.dumps(ctx.workflow, ensure_ascii=False)
+    workflow = embedded_workflow(ctx.workflow, ctx.params)
+    text = {PROVENANCE_KEY: json.dumps(provenance_record(workflow, ctx.params), sort_keys=True)}
+    if workflow and embed_workflow:
+        text[WORKFLOW_KEY] = json.dumps(workflow, ensure_ascii=False)
     name = filename if filename.lower().endswith(".png") else f"{filename}.png"
     path = ctx.output_path(name)
     atomic_write(path, encode_png(np.ascontiguousarray(frame), text))

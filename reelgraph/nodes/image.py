@@ -191,6 +191,7 @@ def to_uint8(image: Any) -> Any:
     outputs={"paths": list_of(FilePath)},
     side_effects=True,
     resource="io",
+    uses_params=True,  # the files embed every param value of the run
 )
 def save_png(
     image: Image,
@@ -202,7 +203,10 @@ def save_png(
 
     if not prefix or any(ch in prefix for ch in "/\\\0") or prefix.startswith("."):
         raise NodeInputError("prefix", f"{prefix!r} is not a plain file name prefix")
-    text = {"reelgraph.workflow": json.dumps(ctx.workflow)} if ctx.workflow else {}
+    from .provenance import embedded_workflow
+
+    workflow = embedded_workflow(ctx.workflow, ctx.params)
+    text = {"reelgraph.workflow": json.dumps(workflow)} if workflow else {}
     paths = []
     for i, frame in enumerate(to_uint8(image)):
         path = ctx.output_path(f"{prefix}_{i:05d}.png")
