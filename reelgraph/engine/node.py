@@ -268,6 +268,9 @@ class NodeType:
     # estimate_bytes(widget_values) -> int: about how many bytes a source node will make
     # (width x height x batch x channels x 4); validation refuses more than the budget.
     estimate_bytes: Callable[..., int] | None = None
+    # warm(widget_values) -> None: loads what the node will need (a voice, a model)
+    # ahead of a run, in a worker that is waiting anyway; must not change results.
+    warm: Callable[..., None] | None = None
     # Reads the run's workflow params (ctx.params), so their values enter its cache key.
     uses_params: bool = False
     wants_ctx: bool = False
@@ -364,6 +367,7 @@ def node(
     validate: Callable[..., Any] | None = None,
     uses_params: bool = False,
     estimate_bytes: Callable[..., int] | None = None,
+    warm: Callable[..., None] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -406,6 +410,7 @@ def node(
             fingerprint=fingerprint,
             validate=validate,
             estimate_bytes=estimate_bytes,
+            warm=warm,
             uses_params=uses_params,
             wants_ctx=wants_ctx,
             pack=fn.__module__,

@@ -436,11 +436,20 @@ def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
     )
 
 
+def _warm_voice(values: dict[str, Any]) -> None:
+    """Load a named Piper voice before the run needs it (batch workers waiting for the
+    pilot row). `auto`, espeak and Coqui voices are left to the run."""
+    voice = values.get("voice")
+    if isinstance(voice, str) and voice in installed_piper_voices():
+        load_piper(voice)
+
+
 @node(
     "tts.Speak",
     category="audio/tts",
     outputs={"audio": AUDIO, "timings": TIMINGS},
     validate=_check_voice,
+    warm=_warm_voice,
 )
 def speak(
     text: Annotated[str, Text(multiline=True)],

@@ -376,6 +376,8 @@ def run_batch(
                 d.discard(e.number)
 
         try:
+            if todo:
+                executor.warm(plan.workflow.doc)
             submit_ready()
             while running:
                 if should_stop is not None and should_stop() and not cancelled:

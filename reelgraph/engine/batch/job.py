@@ -119,6 +119,36 @@ def worker_state(cache_dir: str | None) -> tuple[Registry, Cache]:
         return _WORKER["registry"], _WORKER["cache"]
 
 
+# Libraries the built-in packs import on first use; a fresh worker process pays
+# seconds for them in its first row unless it is warmed while the pilot row runs.
+WARM_MODULES = ("numpy", "torch", "av", "cv2", "PIL.Image", "onnxruntime", "piper")
+
+
+def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -> str:
+    """Get a worker process ready for rows: node registry, cache, heavy imports, and
+    the `warm` hook of each node in `workflow` (a voice loaded). Returns host:pid."""
+    import importlib
+
+    registry, _ = worker_state(cache_dir)
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # an optional extra that is not installed: rows that need it will say so
+    nodes = (workflow or {}).get("nodes")
+    for spec in nodes.values() if isinstance(nodes, dict) else ():
+        nt = registry.get(spec.get("type")) if isinstance(spec, dict) else None
+        if nt is None or nt.warm is None:
+            continue
+        inputs = spec.get("inputs") if isinstance(spec.get("inputs"), dict) else {}
+        literals = {k: v for k, v in inputs.items() if not isinstance(v, dict)}
+        try:
+            nt.warm(literals)
+        except Exception:
+            pass  # warming is a head start only: the row reports real problems
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
 class _Counter:
     """Listener: encoded frames of encode nodes, plus forwarding to the driver."""
 

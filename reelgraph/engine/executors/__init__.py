@@ -36,6 +36,10 @@ class Executor(ABC):
     @abstractmethod
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]: ...
 
+    def warm(self, workflow: dict[str, Any]) -> None:  # noqa: B027 (optional: a no-op)
+        """Before the first row: get workers ready for this workflow (imports, voices).
+        Executors whose workers share the driver's process need nothing."""
+
     @abstractmethod
     def cancel(self) -> None: ...
 
@@ -70,7 +74,7 @@ def make_executor(
     if name == "ray":
         from .ray_executor import RayExecutor
 
-        return RayExecutor(address=ray_address, workers=workers)
+        return RayExecutor(address=ray_address, workers=workers, cache_dir=cache_dir)
     raise ExecutorError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
 
 

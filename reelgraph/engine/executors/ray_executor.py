@@ -115,6 +115,12 @@ class RaySegmentRunner:
         self.started_here = False
 
 
+def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
+    from ..batch.job import warm_worker
+
+    return warm_worker(cache_dir, workflow)
+
+
 def _run_row(job: dict[str, Any]) -> Any:
     from ..batch.job import execute_row_elsewhere
 
@@ -125,7 +131,9 @@ class RayExecutor(Executor):
     name = "ray"
     shares_staging = False
 
-    def __init__(self, *, address: str | None = None, workers: int = 0):
+    def __init__(
+        self, *, address: str | None = None, workers: int = 0, cache_dir: str | None = None
+    ):
         try:
             import ray
         except ImportError:
@@ -148,6 +156,17 @@ class RayExecutor(Executor):
         self.workers = int(ray.cluster_resources().get("CPU", 1))
         self._remote = ray.remote(_run_row)
         self._refs: list[Any] = []
+        self.cache_dir = cache_dir
+        self._warming: list[Any] = []
+
+    def warm(self, workflow: dict[str, Any]) -> None:
+        # One warm-up task per CPU, started before the pilot row: while it runs on one
+        # worker, the others import their libraries and load the workflow's voices
+        # instead of doing so in their first row.
+        remote = self.ray.remote(_warm).options(num_cpus=1, max_retries=0)
+        self._warming = [
+            remote.remote(self.cache_dir, workflow) for _ in range(max(1, self.workers))
+        ]
 
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
         job.ship_files = True
