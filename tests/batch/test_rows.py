@@ -12,6 +12,7 @@ from reelgraph.engine.batch import parse_rows, prepare, read_rows
 from reelgraph.engine.batch.driver import BatchError
 from reelgraph.engine.batch.naming import assign_stems, sanitise
 from reelgraph.engine.batch.outputs import final_names
+from reelgraph.engine.batch.rows import RowsError
 from reelgraph.engine.registry import Registry
 from reelgraph.engine.workflow import parse_workflow
 
@@ -168,3 +169,14 @@ def test_dry_run_validates_and_writes_nothing(tmp_path: Path, registry: Registry
     code = main(["batch", str(wf), str(rows), "--out", str(out), "--dry-run", "--json", "-q"])
     assert code == 1
     assert not out.exists()
+
+
+def test_semicolon_csv_from_a_european_excel_reads_as_cells() -> None:
+    rows = parse_rows(b'name;city;note\r\nAda;London;"a; b, c"\r\n', "people.csv")
+    assert rows.columns == ["name", "city", "note"]
+    assert rows.rows[0].values == {"name": "Ada", "city": "London", "note": "a; b, c"}
+
+
+def test_a_latin1_file_is_refused_with_its_line() -> None:
+    with pytest.raises(RowsError, match=r"not UTF-8 text at line 2, byte 4 .*0xe9.*CSV UTF-8"):
+        parse_rows(b"name,city\nJos\xe9,M\xfcnchen\n", "people.csv")

@@ -58,16 +58,33 @@ def _decode(data: bytes, file: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        head = data[: exc.start]
+        line = head.count(b"\n") + 1
+        column = len(head) - (head.rfind(b"\n") + 1) + 1  # in bytes: the text is unreadable
         raise RowsError(
-            f"{file}: not UTF-8 text (byte {exc.start}); save the sheet as CSV UTF-8"
+            f"{file}: not UTF-8 text at line {line}, byte {column} of the line (byte "
+            f"{exc.start} of the file, 0x{data[exc.start]:02x}); save the sheet as "
+            "'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)"
         ) from None
+
+
+# Excel in most of Europe writes ";" between cells (the comma is its decimal mark).
+DELIMITERS = (",", "\t", ";")
+
+
+def _guess_delimiter(text: str) -> str:
+    """The delimiter the header line uses most, outside quotes; a comma on a tie."""
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    unquoted = "".join(part for i, part in enumerate(first.split('"')) if i % 2 == 0)
+    counts = {d: unquoted.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first on ties
+    return best if counts[best] else ","
 
 
 def read_delimited(data: bytes, file: str, delimiter: str | None = None) -> Rows:
     text = _decode(data, file)
     if delimiter is None:
-        first = text.split("\n", 1)[0]
-        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        delimiter = _guess_delimiter(text)
     # newline="" semantics: the csv module itself handles \n, \r\n and \r, including
     # newlines inside quoted cells, so no "\r" leaks into a value.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -189,8 +206,7 @@ def parse_rows(data: bytes, file: str, kind: str | None = None) -> Rows:
         return read_jsonl(data, file)
     if suffix == "tsv":
         return read_delimited(data, file, "\t")
-    if suffix == "csv":
-        return read_delimited(data, file, ",")
+    # .csv too: a "CSV" from a European Excel is ";"-delimited; the header tells
     return read_delimited(data, file)
 
 
