@@ -12,6 +12,9 @@ import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, wi
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
 const HYDRATE_BUDGET_MS = 6;
+// Nodes further than this (screen px) outside the view are display:none: the browser then
+// neither paints, layerises nor hit-tests them, so a pan at 100 % costs what is on screen.
+const CULL_MARGIN = 480;
 const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
@@ -106,6 +109,7 @@ export class Editor {
     // come into view: a 500-node workflow saved at 100 % builds only what is on screen.
     this.shells = new Set();
     const vis = this.lod ? null : this.viewRect(400);
+    this.indexLinks(); // the sockets' filled state comes from it
     const html = [];
     for (const [id, node] of Object.entries(doc.nodes)) {
       const full = vis !== null && this.intersects(id, vis);
@@ -114,10 +118,11 @@ export class Editor {
     }
     this.nodesEl.innerHTML = html.join("");
     for (const el of this.nodesEl.children) this.nodeEls.set(el.dataset.nodeId, el);
-    this.rebuildLinks();
+    this.cull(true);
+    this.rebuildLinks(true);
     this.renderGroups();
     this.renderNotes();
-    this.applyRunStates();
+    if (this.tab.run) this.applyRunStates(); // fresh elements show no state until a run has one
     this.drawMinimapBase();
     this.scheduleDraw();
     this.root.classList.toggle("empty", !Object.keys(doc.nodes).length && !(doc.notes || []).length && !(doc.groups || []).length);
@@ -265,6 +270,27 @@ export class Editor {
   }
 
   /**
+   * Hide the nodes far outside the view, show those coming near it. Runs again only when the
+   * view has moved a good part of the margin or zoomed by more than a tenth.
+   */
+  cull(force = false) {
+    if (this.lod && !force) return; // the node layer is hidden as a whole
+    const c = this.culledRect, z = this.culledZoom;
+    if (!force && c) {
+      // still inside what was shown (with a third of the margin to spare), and not zoomed in
+      // so far that most of it is off screen: nothing to do
+      const [x0, y0, x1, y1] = this.viewRect(CULL_MARGIN / 3);
+      if (x0 >= c[0] && y0 >= c[1] && x1 <= c[2] && y1 <= c[3] && this.view.zoom < z * 1.6) return;
+    }
+    this.culledZoom = this.view.zoom;
+    const vis = (this.culledRect = this.viewRect(CULL_MARGIN));
+    for (const [id, el] of this.nodeEls) {
+      const off = !this.intersects(id, vis) && !this.selected.has(id);
+      if (el.classList.contains("culled") !== off) el.classList.toggle("culled", off);
+    }
+  }
+
+  /**
    * Fill in the shells that are (nearly) in view, a few milliseconds' worth per frame: zooming
    * in across the level-of-detail cut-off brings a hundred nodes into view at once, and
    * building all their widgets in one frame stalled it. Nodes in view come first.
@@ -372,6 +398,7 @@ export class Editor {
       const el = tmp.firstElementChild;
       if (old) old.replaceWith(el); else this.nodesEl.append(el);
       this.nodeEls.set(id, el);
+      if (this.culledRect && !this.intersects(id, this.culledRect)) el.classList.add("culled");
     }
     this.rebuildLinks();
     this.applyRunStates(ids);
@@ -379,7 +406,8 @@ export class Editor {
   }
 
   // ---------------------------------------------------------------- wires
-  rebuildLinks() {
+  /** The links of the document, by key and by node (no DOM). */
+  indexLinks() {
     this.links.clear();
     this.linksByNode.clear();
     const add = (id, key) => {
@@ -396,6 +424,11 @@ export class Editor {
         add(v.from, key);
       }
     }
+  }
+
+  /** The wires' DOM (hit areas) and the canvas; `fresh`: node elements were just built from this index. */
+  rebuildLinks(fresh = false) {
+    if (!fresh) this.indexLinks();
     const paths = [];
     for (const l of this.links.values()) {
       const d = this.linkPath(l);
@@ -407,6 +440,7 @@ export class Editor {
     for (const p of this.linksG.children) this.linkEls.set(p.dataset.key, p);
     this.renderReroutes();
     this.scheduleDraw();
+    if (fresh) return;
     // output sockets that feed something are drawn filled
     for (const [id, el] of this.nodeEls) {
       const used = new Set();
@@ -496,6 +530,7 @@ export class Editor {
   setLod(lod) {
     if (lod === this.lod) return;
     this.lod = lod;
+    if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
     this.sceneDirty = true; // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
@@ -516,6 +551,7 @@ export class Editor {
     this.world.style.transform = t;
     this.worldBack.style.transform = t;
     this.setLod(zoom < LOD_ZOOM);
+    this.cull();
     this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;

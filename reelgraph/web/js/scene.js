@@ -15,6 +15,8 @@ export class SceneMethods {
   /** The canvas layer: grid, every wire, and (zoomed far out) the nodes themselves. */
   drawScene() {
     if (!this.tab) return;
+    // drawn now: a frame already asked for would only draw the same again
+    if (this.drawFrame) { cancelAnimationFrame(this.drawFrame); this.drawFrame = 0; }
     const c = this.scene, ctx = this.ctx;
     const r = this.rect || (this.rect = this.root.getBoundingClientRect());
     const dpr = window.devicePixelRatio || 1;
@@ -32,21 +34,25 @@ export class SceneMethods {
     c.style.transform = `translate(${-M}px,${-M}px)`;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
-    // grid: one pattern fill
+    // grid: one pattern fill, from a tile exactly one cell (device px) in size, so the fill only
+    // translates the pattern (a scaled pattern is filtered pixel by pixel: 10 ms a frame)
     let cell = GRID * zoom;
     while (cell < 10) cell *= 5;
-    if (!this.gridPattern) {
+    const tile = Math.max(4, Math.round(cell * dpr));
+    if (!this.gridPattern || this.gridTile !== tile) {
       const g = document.createElement("canvas");
-      g.width = g.height = 64;
+      g.width = g.height = tile;
       const gc = g.getContext("2d");
       gc.fillStyle = "#2c313b";
-      for (const [cx, cy] of [[0, 0], [64, 0], [0, 64], [64, 64]]) {
-        gc.beginPath(); gc.arc(cx, cy, 3.4, 0, Math.PI * 2); gc.fill();
+      const r = Math.max(0.8, (3.4 * tile) / 64);
+      for (const [cx, cy] of [[0, 0], [tile, 0], [0, tile], [tile, tile]]) {
+        gc.beginPath(); gc.arc(cx, cy, r, 0, Math.PI * 2); gc.fill();
       }
       this.gridPattern = ctx.createPattern(g, "repeat");
+      this.gridTile = tile;
     }
-    const k = (cell * dpr) / 64;
-    this.gridPattern.setTransform(new DOMMatrix([k, 0, 0, k, (x % cell) * dpr, (y % cell) * dpr]));
+    const step = tile; // device px per cell, as drawn
+    this.gridPattern.setTransform(new DOMMatrix([1, 0, 0, 1, Math.round(((x * dpr) % step + step) % step), Math.round(((y * dpr) % step + step) % step)]));
     ctx.fillStyle = this.gridPattern;
     ctx.globalAlpha = Math.min(1, Math.max(0.35, cell / 20));
     ctx.fillRect(0, 0, W, H);
@@ -211,6 +217,7 @@ export class SceneMethods {
   // ---------------------------------------------------------------- minimap
   drawMinimapBase() {
     clearTimeout(this.mmTimer);
+    // after the frame that shows the graph: an overview can come a moment later
     this.mmTimer = setTimeout(() => {
       const b = this.bounds();
       this.mmBounds = b;
@@ -244,7 +251,7 @@ export class SceneMethods {
         }
       }
       this.drawMinimap();
-    }, 30);
+    }, 60);
   }
 
   mmTransform() {
