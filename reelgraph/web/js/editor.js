@@ -1,11 +1,12 @@
 // The canvas model and its DOM: nodes as elements (built from the schema as HTML strings),
 // links, groups, notes, the view, selection, and every edit (one undo step each).
-// Drawing lives in scene.js, pointer and keyboard handling in interact.js.
+// Drawing is a ScenePainter (scene.js), pointer and keyboard handling an Interaction (interact.js):
+// each gets the editor (and the interaction the shell's hooks) when it is made.
 // Node rows have fixed heights, so socket positions are computed, never measured.
 
 import { GRID, GROUP_COLORS, HEAD, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
-import { InteractionMethods } from "./interact.js";
-import { SceneMethods } from "./scene.js";
+import { Interaction } from "./interact.js";
+import { ScenePainter } from "./scene.js";
 import { canConnect, compatibility, typeColor } from "./types.js";
 import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, widgetHeight } from "./widgets.js";
 
@@ -20,9 +21,14 @@ const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
 
 export class Editor {
-  constructor(root, app, edits) {
-    this.app = app; // the shell: menus, palette, uploads, params (UI it owns)
-    this.edits = edits; // every document change is recorded and announced there
+  /**
+   * `root`: the canvas element; `shell`: hooks into the page around the canvas (see Interaction;
+   * `onSelection` is the one the editor itself calls); `edits`: the History every document change
+   * is recorded and announced in.
+   */
+  constructor(root, shell, edits) {
+    this.shell = shell;
+    this.edits = edits;
     this.root = root;
     this.schemas = new Map();
     this.view = { x: 0, y: 0, zoom: 1 };
@@ -34,7 +40,7 @@ export class Editor {
     this.linksByNode = new Map();
     this.tab = null;
     this.buildDOM();
-    this.bindEvents();
+    this.input = new Interaction(this, shell);
   }
 
   // ---------------------------------------------------------------- structure
@@ -55,8 +61,6 @@ export class Editor {
     const q = (s) => this.root.querySelector(s);
     this.worldBack = q(".world.back");
     this.world = q(".world.front");
-    this.scene = q("canvas.scene");
-    this.ctx = this.scene.getContext("2d");
     this.groupsEl = q(".groups");
     this.svg = q(".wires");
     this.linksG = q(".links");
@@ -65,10 +69,8 @@ export class Editor {
     this.notesEl = q(".notes");
     this.nodesEl = q(".nodes");
     this.boxEl = q(".boxsel");
-    this.minimap = q(".minimap");
-    this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
-    this.minimap.width = this.mm.w * this.mm.dpr;
-    this.minimap.height = this.mm.h * this.mm.dpr;
+    this.painter = new ScenePainter(this, q("canvas.scene"), q(".minimap"));
+    this.minimap = this.painter.minimap;
     this.zoomVal = q(".zoomval");
     this.hintEl = q(".hint");
     this.snap = localStorage.getItem("reelgraph.snap") !== "0";
@@ -97,7 +99,7 @@ export class Editor {
     else this.openView(true);
     this.render();
     this.applyView();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   render() {
@@ -521,6 +523,11 @@ export class Editor {
     }).join("");
   }
 
+  // ---------------------------------------------------------------- drawing (scene.js)
+  scheduleDraw() { this.painter.scheduleDraw(); }
+  drawMinimapBase() { this.painter.drawMinimapBase(); }
+  nodeAt(sx, sy) { return this.painter.nodeAt(sx, sy); }
+
   // ---------------------------------------------------------------- view
   setView(v, now = false) {
     this.view = { x: Number(v.x) || 0, y: Number(v.y) || 0, zoom: Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Number(v.zoom) || 1)) };
@@ -531,7 +538,7 @@ export class Editor {
     if (lod === this.lod) return;
     this.lod = lod;
     if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
-    this.sceneDirty = true; // the canvas starts or stops drawing the nodes
+    this.painter.invalidate(); // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
   }
@@ -555,8 +562,8 @@ export class Editor {
     this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
-    this.updateScene();
-    this.drawMinimap();
+    this.painter.updateScene();
+    this.painter.drawMinimap();
     // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
     // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.
     clearTimeout(this.settleTimer);
@@ -676,7 +683,7 @@ export class Editor {
     }
     this.drawMinimapBase();
     this.scheduleDraw();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   toggleSelect(id) {
@@ -684,7 +691,7 @@ export class Editor {
       this.selected.delete(id);
       this.nodeEls.get(id)?.classList.remove("sel");
       this.scheduleDraw();
-      this.app.onSelection();
+      this.shell.onSelection();
     } else this.select([id], true);
   }
 
@@ -818,7 +825,7 @@ export class Editor {
       for (const [name, p] of Object.entries(doc.params || {})) if (p && ids.includes(p.node)) delete doc.params[name];
     });
     this.selected.clear();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   setInputValue(id, input, value, undoable = true) {
@@ -1029,12 +1036,6 @@ function startFlipbook(img) {
   }, 600);
 }
 
-// The canvas drawing and the pointer/keyboard handling live in their own modules.
-for (const mixin of [SceneMethods, InteractionMethods]) {
-  for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
-    if (name !== "constructor") Object.defineProperty(Editor.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
-  }
-}
 
 /** The scenes a script becomes: number, title, seconds; the narration on hover. */
 function tablePreviewHTML(t) {
