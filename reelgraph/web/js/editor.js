@@ -4,7 +4,7 @@
 // each gets the editor (and the interaction the shell's hooks) when it is made.
 // Node rows have fixed heights, so socket positions are computed, never measured.
 
-import { GRID, GROUP_COLORS, HEAD, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
+import { GRID, GROUP_COLORS, HEAD, placeNode, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
 import { Interaction } from "./interact.js";
 import { ScenePainter } from "./scene.js";
 import { canConnect, compatibility, typeColor } from "./types.js";
@@ -13,9 +13,11 @@ import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, wi
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
 const HYDRATE_BUDGET_MS = 6;
-// Nodes further than this (screen px) outside the view are display:none: the browser then
-// neither paints, layerises nor hit-tests them, so a pan at 100 % costs what is on screen.
+// Nodes further than this outside the view are display:none: the browser then neither paints,
+// layerises nor hit-tests them, so a pan at 100 % costs what is on screen. Screen px at 100 %,
+// the same world distance when zoomed out (else at 45 % nearly every node would stay in).
 const CULL_MARGIN = 480;
+const cullMargin = (zoom) => CULL_MARGIN * Math.min(1, zoom);
 const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
@@ -281,11 +283,11 @@ export class Editor {
     if (!force && c) {
       // still inside what was shown (with a third of the margin to spare), and not zoomed in
       // so far that most of it is off screen: nothing to do
-      const [x0, y0, x1, y1] = this.viewRect(CULL_MARGIN / 3);
+      const [x0, y0, x1, y1] = this.viewRect(cullMargin(this.view.zoom) / 3);
       if (x0 >= c[0] && y0 >= c[1] && x1 <= c[2] && y1 <= c[3] && this.view.zoom < z * 1.6) return;
     }
     this.culledZoom = this.view.zoom;
-    const vis = (this.culledRect = this.viewRect(CULL_MARGIN));
+    const vis = (this.culledRect = this.viewRect(cullMargin(this.view.zoom)));
     for (const [id, el] of this.nodeEls) {
       const off = !this.intersects(id, vis) && !this.selected.has(id);
       if (el.classList.contains("culled") !== off) el.classList.toggle("culled", off);
@@ -334,7 +336,7 @@ export class Editor {
     const sub = ports.known ? "" : `<span class="ntag" title="node type not installed">missing</span>`;
     const color = safeColor(ui.color);
     return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}"${full ? "" : " data-shell"} ` +
-      `style="transform:translate(${Number(pos[0]) || 0}px,${Number(pos[1]) || 0}px);width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
+      `style="left:${Number(pos[0]) || 0}px;top:${Number(pos[1]) || 0}px;width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
       `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
       `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
       `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
@@ -536,6 +538,7 @@ export class Editor {
 
   setLod(lod) {
     if (lod === this.lod) return;
+    if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
     if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
     this.painter.invalidate(); // the canvas starts or stops drawing the nodes
@@ -566,8 +569,11 @@ export class Editor {
     this.painter.drawMinimap();
     // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
     // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.
+    // That re-layerises every node in view (20-50 ms), so it is done only when needed: the
+    // bitmap is being enlarged (blurred text), or shrunk past half (aliased, memory wasted).
     clearTimeout(this.settleTimer);
-    if (this.rasterZoom !== zoom && !this.lod) {
+    const r = this.rasterZoom;
+    if (!this.lod && (r === undefined || zoom > r * 1.02 || zoom < r * 0.5)) {
       this.settleTimer = setTimeout(() => {
         this.rasterZoom = this.view.zoom;
         this.world.style.willChange = "auto";
@@ -857,7 +863,7 @@ export class Editor {
     }, null);
     for (const id of ids) {
       const p = this.doc.nodes[id].ui.pos;
-      this.nodeEls.get(id).style.transform = `translate(${p[0]}px,${p[1]}px)`;
+      placeNode(this.nodeEls.get(id), p);
     }
     this.updateLinksOf(ids);
     this.drawMinimapBase();

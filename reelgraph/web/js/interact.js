@@ -2,7 +2,7 @@
 // An Interaction turns input on the canvas into calls on the editor (and, for what is not the
 // canvas, on the shell's hooks); it keeps only the state of the gesture in progress.
 
-import { GROUP_COLORS, NODE_COLORS, curve, groupBounds, linkKey } from "./geometry.js";
+import { GROUP_COLORS, NODE_COLORS, curve, groupBounds, linkKey, placeNode } from "./geometry.js";
 import { canConnect, typeColor } from "./types.js";
 import { clampNumber, formatNumber, initialValue, isLink, parseValue, widgetHeight } from "./widgets.js";
 
@@ -205,7 +205,7 @@ export class Interaction {
         const n = this.ed.doc.nodes[i];
         n.ui = n.ui || {};
         n.ui.pos = this.ed.snapXY(start[k][0] + dx, start[k][1] + dy);
-        this.ed.nodeEls.get(i).style.transform = `translate(${n.ui.pos[0]}px,${n.ui.pos[1]}px)`;
+        placeNode(this.ed.nodeEls.get(i), n.ui.pos);
       });
       if (!this.moveFrame) {
         this.moveFrame = requestAnimationFrame(() => { this.moveFrame = 0; this.ed.updateLinksOf(ids); });
@@ -266,7 +266,7 @@ export class Interaction {
       ids.forEach((id, k) => {
         const n = this.ed.doc.nodes[id];
         n.ui.pos = [start[k][0] + dx, start[k][1] + dy];
-        this.ed.nodeEls.get(id).style.transform = `translate(${n.ui.pos[0]}px,${n.ui.pos[1]}px)`;
+        placeNode(this.ed.nodeEls.get(id), n.ui.pos);
       });
       this.ed.updateLinksOf(ids);
     }, (ev, moved) => {
