@@ -4,7 +4,7 @@
 // each gets the editor (and the interaction the shell's hooks) when it is made.
 // Node rows have fixed heights, so socket positions are computed, never measured.
 
-import { GRID, GROUP_COLORS, HEAD, placeNode, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
+import { DETAIL_ZOOM, GRID, GROUP_COLORS, HEAD, placeNode, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
 import { Interaction } from "./interact.js";
 import { ScenePainter } from "./scene.js";
 import { canConnect, compatibility, typeColor } from "./types.js";
@@ -112,7 +112,7 @@ export class Editor {
     // Nodes out of view get a shell (header and size, no widgets) and are filled in when they
     // come into view: a 500-node workflow saved at 100 % builds only what is on screen.
     this.shells = new Set();
-    const vis = this.lod ? null : this.viewRect(400);
+    const vis = this.lod || this.view.zoom < DETAIL_ZOOM ? null : this.viewRect(400);
     this.indexLinks(); // the sockets' filled state comes from it
     const html = [];
     for (const [id, node] of Object.entries(doc.nodes)) {
@@ -295,12 +295,28 @@ export class Editor {
   }
 
   /**
+   * Zoomed out past the cut-off the node layer is hidden: its nodes go back to shells (filled
+   * in again once the view is at DETAIL_ZOOM or closer), so zooming back in paints headers,
+   * not three hundred nodes' widgets in one frame. A node holding the focus keeps its rows.
+   */
+  dehydrate() {
+    if (!this.shells) return;
+    const focused = document.activeElement && document.activeElement.closest?.(".node");
+    for (const [id, el] of this.nodeEls) {
+      if (this.shells.has(id) || el === focused) continue;
+      el.querySelector(".nbody").textContent = "";
+      el.setAttribute("data-shell", "");
+      this.shells.add(id);
+    }
+  }
+
+  /**
    * Fill in the shells that are (nearly) in view, a few milliseconds' worth per frame: zooming
    * in across the level-of-detail cut-off brings a hundred nodes into view at once, and
    * building all their widgets in one frame stalled it. Nodes in view come first.
    */
   hydrate() {
-    if (this.lod || !this.shells || !this.shells.size) return;
+    if (this.lod || this.view.zoom < DETAIL_ZOOM || !this.shells || !this.shells.size) return;
     const t0 = performance.now();
     const near = this.viewRect(0), vis = this.viewRect(300);
     const order = [...this.shells].filter((id) => this.doc.nodes[id] && this.intersects(id, vis));
@@ -540,6 +556,7 @@ export class Editor {
     if (lod === this.lod) return;
     if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
+    if (lod) this.dehydrate();
     if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
     this.painter.invalidate(); // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
