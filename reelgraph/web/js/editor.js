@@ -1,25 +1,36 @@
 // The canvas model and its DOM: nodes as elements (built from the schema as HTML strings),
 // links, groups, notes, the view, selection, and every edit (one undo step each).
-// Drawing lives in scene.js, pointer and keyboard handling in interact.js.
+// Drawing is a ScenePainter (scene.js), pointer and keyboard handling an Interaction (interact.js):
+// each gets the editor (and the interaction the shell's hooks) when it is made.
 // Node rows have fixed heights, so socket positions are computed, never measured.
 
-import { GRID, GROUP_COLORS, HEAD, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
-import { InteractionMethods } from "./interact.js";
-import { SceneMethods } from "./scene.js";
+import { DETAIL_ZOOM, GRID, GROUP_COLORS, HEAD, placeNode, LOD_ZOOM, MAX_ZOOM, MIN_ZOOM, NODE_W, PAD_B, PAD_T, READABLE_ZOOM, curve, groupBounds, linkKey, safeColor } from "./geometry.js";
+import { Interaction } from "./interact.js";
+import { ScenePainter } from "./scene.js";
 import { canConnect, compatibility, typeColor } from "./types.js";
 import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, widgetHeight } from "./widgets.js";
 
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
 const HYDRATE_BUDGET_MS = 6;
+// Nodes further than this outside the view are display:none: the browser then neither paints,
+// layerises nor hit-tests them, so a pan at 100 % costs what is on screen. Screen px at 100 %,
+// the same world distance when zoomed out (else at 45 % nearly every node would stay in).
+const CULL_MARGIN = 480;
+const cullMargin = (zoom) => CULL_MARGIN * Math.min(1, zoom);
 const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
 
 export class Editor {
-  constructor(root, app, edits) {
-    this.app = app; // the shell: menus, palette, uploads, params (UI it owns)
-    this.edits = edits; // every document change is recorded and announced there
+  /**
+   * `root`: the canvas element; `shell`: hooks into the page around the canvas (see Interaction;
+   * `onSelection` is the one the editor itself calls); `edits`: the History every document change
+   * is recorded and announced in.
+   */
+  constructor(root, shell, edits) {
+    this.shell = shell;
+    this.edits = edits;
     this.root = root;
     this.schemas = new Map();
     this.view = { x: 0, y: 0, zoom: 1 };
@@ -31,7 +42,7 @@ export class Editor {
     this.linksByNode = new Map();
     this.tab = null;
     this.buildDOM();
-    this.bindEvents();
+    this.input = new Interaction(this, shell);
   }
 
   // ---------------------------------------------------------------- structure
@@ -52,8 +63,6 @@ export class Editor {
     const q = (s) => this.root.querySelector(s);
     this.worldBack = q(".world.back");
     this.world = q(".world.front");
-    this.scene = q("canvas.scene");
-    this.ctx = this.scene.getContext("2d");
     this.groupsEl = q(".groups");
     this.svg = q(".wires");
     this.linksG = q(".links");
@@ -62,10 +71,8 @@ export class Editor {
     this.notesEl = q(".notes");
     this.nodesEl = q(".nodes");
     this.boxEl = q(".boxsel");
-    this.minimap = q(".minimap");
-    this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
-    this.minimap.width = this.mm.w * this.mm.dpr;
-    this.minimap.height = this.mm.h * this.mm.dpr;
+    this.painter = new ScenePainter(this, q("canvas.scene"), q(".minimap"));
+    this.minimap = this.painter.minimap;
     this.zoomVal = q(".zoomval");
     this.hintEl = q(".hint");
     this.snap = localStorage.getItem("reelgraph.snap") !== "0";
@@ -94,7 +101,7 @@ export class Editor {
     else this.openView(true);
     this.render();
     this.applyView();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   render() {
@@ -105,7 +112,8 @@ export class Editor {
     // Nodes out of view get a shell (header and size, no widgets) and are filled in when they
     // come into view: a 500-node workflow saved at 100 % builds only what is on screen.
     this.shells = new Set();
-    const vis = this.lod ? null : this.viewRect(400);
+    const vis = this.lod || this.view.zoom < DETAIL_ZOOM ? null : this.viewRect(400);
+    this.indexLinks(); // the sockets' filled state comes from it
     const html = [];
     for (const [id, node] of Object.entries(doc.nodes)) {
       const full = vis !== null && this.intersects(id, vis);
@@ -114,10 +122,11 @@ export class Editor {
     }
     this.nodesEl.innerHTML = html.join("");
     for (const el of this.nodesEl.children) this.nodeEls.set(el.dataset.nodeId, el);
-    this.rebuildLinks();
+    this.cull(true);
+    this.rebuildLinks(true);
     this.renderGroups();
     this.renderNotes();
-    this.applyRunStates();
+    if (this.tab.run) this.applyRunStates(); // fresh elements show no state until a run has one
     this.drawMinimapBase();
     this.scheduleDraw();
     this.root.classList.toggle("empty", !Object.keys(doc.nodes).length && !(doc.notes || []).length && !(doc.groups || []).length);
@@ -265,12 +274,49 @@ export class Editor {
   }
 
   /**
+   * Hide the nodes far outside the view, show those coming near it. Runs again only when the
+   * view has moved a good part of the margin or zoomed by more than a tenth.
+   */
+  cull(force = false) {
+    if (this.lod && !force) return; // the node layer is hidden as a whole
+    const c = this.culledRect, z = this.culledZoom;
+    if (!force && c) {
+      // still inside what was shown (with a third of the margin to spare), and not zoomed in
+      // so far that most of it is off screen: nothing to do
+      const [x0, y0, x1, y1] = this.viewRect(cullMargin(this.view.zoom) / 3);
+      if (x0 >= c[0] && y0 >= c[1] && x1 <= c[2] && y1 <= c[3] && this.view.zoom < z * 1.6) return;
+    }
+    this.culledZoom = this.view.zoom;
+    const vis = (this.culledRect = this.viewRect(cullMargin(this.view.zoom)));
+    for (const [id, el] of this.nodeEls) {
+      const off = !this.intersects(id, vis) && !this.selected.has(id);
+      if (el.classList.contains("culled") !== off) el.classList.toggle("culled", off);
+    }
+  }
+
+  /**
+   * Zoomed out past the cut-off the node layer is hidden: its nodes go back to shells (filled
+   * in again once the view is at DETAIL_ZOOM or closer), so zooming back in paints headers,
+   * not three hundred nodes' widgets in one frame. A node holding the focus keeps its rows.
+   */
+  dehydrate() {
+    if (!this.shells) return;
+    const focused = document.activeElement && document.activeElement.closest?.(".node");
+    for (const [id, el] of this.nodeEls) {
+      if (this.shells.has(id) || el === focused) continue;
+      el.querySelector(".nbody").textContent = "";
+      el.setAttribute("data-shell", "");
+      this.shells.add(id);
+    }
+  }
+
+  /**
    * Fill in the shells that are (nearly) in view, a few milliseconds' worth per frame: zooming
    * in across the level-of-detail cut-off brings a hundred nodes into view at once, and
    * building all their widgets in one frame stalled it. Nodes in view come first.
    */
   hydrate() {
-    if (this.lod || !this.shells || !this.shells.size) return;
+    if (this.lod || this.view.zoom < DETAIL_ZOOM || !this.shells || !this.shells.size) return;
     const t0 = performance.now();
     const near = this.viewRect(0), vis = this.viewRect(300);
     const order = [...this.shells].filter((id) => this.doc.nodes[id] && this.intersects(id, vis));
@@ -306,7 +352,7 @@ export class Editor {
     const sub = ports.known ? "" : `<span class="ntag" title="node type not installed">missing</span>`;
     const color = safeColor(ui.color);
     return `<div class="${classes.join(" ")}" data-node-id="${esc(id)}" data-type="${esc(node.type)}"${full ? "" : " data-shell"} ` +
-      `style="transform:translate(${Number(pos[0]) || 0}px,${Number(pos[1]) || 0}px);width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
+      `style="left:${Number(pos[0]) || 0}px;top:${Number(pos[1]) || 0}px;width:${lay.w}px;height:${lay.h}px;${color ? `--nc:${color}` : ""}">` +
       `<div class="nhead"><button class="ncollapse" tabindex="-1" title="collapse (Alt+C)">${ui.collapsed ? "▸" : "▾"}</button>` +
       `<span class="ntitle" title="${esc(node.type)} · ${esc(id)}">${title}</span>${sub}<span class="nbadge"></span></div>` +
       `<div class="nbody">${body}</div><div class="nprogress"><i></i></div><div class="nbelow"></div><div class="nwresize" title="drag to resize"></div></div>`;
@@ -372,6 +418,7 @@ export class Editor {
       const el = tmp.firstElementChild;
       if (old) old.replaceWith(el); else this.nodesEl.append(el);
       this.nodeEls.set(id, el);
+      if (this.culledRect && !this.intersects(id, this.culledRect)) el.classList.add("culled");
     }
     this.rebuildLinks();
     this.applyRunStates(ids);
@@ -379,7 +426,8 @@ export class Editor {
   }
 
   // ---------------------------------------------------------------- wires
-  rebuildLinks() {
+  /** The links of the document, by key and by node (no DOM). */
+  indexLinks() {
     this.links.clear();
     this.linksByNode.clear();
     const add = (id, key) => {
@@ -396,6 +444,11 @@ export class Editor {
         add(v.from, key);
       }
     }
+  }
+
+  /** The wires' DOM (hit areas) and the canvas; `fresh`: node elements were just built from this index. */
+  rebuildLinks(fresh = false) {
+    if (!fresh) this.indexLinks();
     const paths = [];
     for (const l of this.links.values()) {
       const d = this.linkPath(l);
@@ -407,6 +460,7 @@ export class Editor {
     for (const p of this.linksG.children) this.linkEls.set(p.dataset.key, p);
     this.renderReroutes();
     this.scheduleDraw();
+    if (fresh) return;
     // output sockets that feed something are drawn filled
     for (const [id, el] of this.nodeEls) {
       const used = new Set();
@@ -487,6 +541,11 @@ export class Editor {
     }).join("");
   }
 
+  // ---------------------------------------------------------------- drawing (scene.js)
+  scheduleDraw() { this.painter.scheduleDraw(); }
+  drawMinimapBase() { this.painter.drawMinimapBase(); }
+  nodeAt(sx, sy) { return this.painter.nodeAt(sx, sy); }
+
   // ---------------------------------------------------------------- view
   setView(v, now = false) {
     this.view = { x: Number(v.x) || 0, y: Number(v.y) || 0, zoom: Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Number(v.zoom) || 1)) };
@@ -495,8 +554,11 @@ export class Editor {
 
   setLod(lod) {
     if (lod === this.lod) return;
+    if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
-    this.sceneDirty = true; // the canvas starts or stops drawing the nodes
+    if (lod) this.dehydrate();
+    if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
+    this.painter.invalidate(); // the canvas starts or stops drawing the nodes
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
   }
@@ -516,15 +578,19 @@ export class Editor {
     this.world.style.transform = t;
     this.worldBack.style.transform = t;
     this.setLod(zoom < LOD_ZOOM);
+    this.cull();
     this.hydrate();
     const label = `${Math.round(zoom * 100)}%`;
     if (this.zoomVal.textContent !== label) this.zoomVal.textContent = label;
-    this.updateScene();
-    this.drawMinimap();
+    this.painter.updateScene();
+    this.painter.drawMinimap();
     // While zooming, the node layer scales as a bitmap (fast); once the zoom rests,
     // drop and re-add the layer hint so Chromium rasterises the text crisply at the new scale.
+    // That re-layerises every node in view (20-50 ms), so it is done only when needed: the
+    // bitmap is being enlarged (blurred text), or shrunk past half (aliased, memory wasted).
     clearTimeout(this.settleTimer);
-    if (this.rasterZoom !== zoom && !this.lod) {
+    const r = this.rasterZoom;
+    if (!this.lod && (r === undefined || zoom > r * 1.02 || zoom < r * 0.5)) {
       this.settleTimer = setTimeout(() => {
         this.rasterZoom = this.view.zoom;
         this.world.style.willChange = "auto";
@@ -640,7 +706,7 @@ export class Editor {
     }
     this.drawMinimapBase();
     this.scheduleDraw();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   toggleSelect(id) {
@@ -648,7 +714,7 @@ export class Editor {
       this.selected.delete(id);
       this.nodeEls.get(id)?.classList.remove("sel");
       this.scheduleDraw();
-      this.app.onSelection();
+      this.shell.onSelection();
     } else this.select([id], true);
   }
 
@@ -782,7 +848,7 @@ export class Editor {
       for (const [name, p] of Object.entries(doc.params || {})) if (p && ids.includes(p.node)) delete doc.params[name];
     });
     this.selected.clear();
-    this.app.onSelection();
+    this.shell.onSelection();
   }
 
   setInputValue(id, input, value, undoable = true) {
@@ -814,7 +880,7 @@ export class Editor {
     }, null);
     for (const id of ids) {
       const p = this.doc.nodes[id].ui.pos;
-      this.nodeEls.get(id).style.transform = `translate(${p[0]}px,${p[1]}px)`;
+      placeNode(this.nodeEls.get(id), p);
     }
     this.updateLinksOf(ids);
     this.drawMinimapBase();
@@ -993,12 +1059,6 @@ function startFlipbook(img) {
   }, 600);
 }
 
-// The canvas drawing and the pointer/keyboard handling live in their own modules.
-for (const mixin of [SceneMethods, InteractionMethods]) {
-  for (const name of Object.getOwnPropertyNames(mixin.prototype)) {
-    if (name !== "constructor") Object.defineProperty(Editor.prototype, name, Object.getOwnPropertyDescriptor(mixin.prototype, name));
-  }
-}
 
 /** The scenes a script becomes: number, title, seconds; the narration on hover. */
 function tablePreviewHTML(t) {

@@ -10,7 +10,10 @@ export const MIN_ZOOM = 0.04;
 export const MAX_ZOOM = 4;
 export const READABLE_ZOOM = 0.75; // a workflow opens at least this close, so its text reads
 export const OVERSCAN = 240; // px the wire canvas reaches past the view on each side (scene.js)
-export const LOD_ZOOM = 0.4; // below this, nodes are drawn on the canvas (their DOM is display:none)
+export const LOD_ZOOM = 0.4; // below this, nodes are drawn on the canvas (their DOM is hidden)
+// Below this, DOM nodes are shells (header, sockets' rows as bars, no widgets): widget text
+// would be under 7 px. Nodes built in full earlier stay so; a zoom out past LOD_ZOOM empties them.
+export const DETAIL_ZOOM = 0.55;
 
 export const GROUP_COLORS = ["#3f6fb5", "#4b8f5a", "#a0783c", "#8e4b8a", "#a14848", "#4a8c96", "#6b6b78"];
 export const NODE_COLORS = ["", "#37506e", "#3c5e45", "#6a5530", "#5b3c5a", "#6a3434", "#335c62"];
@@ -36,4 +39,14 @@ export function curve(pts) {
     d += `C${(x1 + k).toFixed(1)},${y1.toFixed(1)} ${(x2 - k).toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
   }
   return d;
+}
+
+/**
+ * Put a node element at world position `p`. Nodes are placed with left/top, not a transform:
+ * a transform gives every node its own paint chunk, and Chromium's layerisation of 500 chunks
+ * cost 30-75 ms a frame whenever the node layer was repainted.
+ */
+export function placeNode(el, p) {
+  el.style.left = `${p[0]}px`;
+  el.style.top = `${p[1]}px`;
 }

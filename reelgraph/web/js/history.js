@@ -37,3 +37,8 @@ export class History {
     return true;
   }
 }
+
+/** A new, empty workflow document. */
+export function emptyDoc(name = "Untitled") {
+  return { format: "reelgraph.workflow", version: 1, name, nodes: {}, params: {}, groups: [], notes: [] };
+}

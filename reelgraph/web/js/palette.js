@@ -37,8 +37,9 @@ export function nodeScore(query, s) {
 }
 
 export class Palette {
-  constructor(app) {
-    this.app = app;
+  /** `editor`: where a chosen node or note is added (and whose schemas are listed). */
+  constructor(editor) {
+    this.editor = editor;
     this.el = document.createElement("div");
     this.el.className = "palette";
     this.el.hidden = true;
@@ -88,7 +89,7 @@ export class Palette {
 
   candidates() {
     const ctx = this.ctx || {};
-    let nodes = [...this.app.editor.schemas.values()];
+    let nodes = [...this.editor.schemas.values()];
     if (ctx.type) {
       nodes = nodes.filter((s) => ctx.dir === "out"
         ? s.inputs.some((i) => canConnect(ctx.type, i.type))
@@ -143,9 +144,9 @@ export class Palette {
     this.close();
     if (!it) return;
     const at = ctx.at || [0, 0];
-    if (it.note) { this.app.editor.addNote(at[0], at[1]); return; }
+    if (it.note) { this.editor.addNote(at[0], at[1]); return; }
     const connect = ctx.type ? { dir: ctx.dir, type: ctx.type, node: ctx.node, name: ctx.name } : null;
     const x = ctx.type && ctx.dir === "in" ? at[0] - 240 : at[0];
-    this.app.editor.addNode(it.s.id, x, at[1] - 14, connect);
+    this.editor.addNode(it.s.id, x, at[1] - 14, connect);
   }
 }

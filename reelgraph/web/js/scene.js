@@ -1,22 +1,40 @@
 // The canvas layer of the editor: grid, wires, nodes zoomed far out, and the minimap.
-// Methods of Editor (installed by editor.js); `this` is the editor.
+// A ScenePainter owns the canvas layer and the minimap (their bitmaps and when they are redrawn);
+// it reads the editor's model (document, layouts, links, view, selection) and never edits it.
 
 import { GRID, GROUP_COLORS, HEAD, OVERSCAN, PAD_T, STATE_COLORS, groupBounds, safeColor } from "./geometry.js";
 import { typeColor } from "./types.js";
 import { ROW } from "./widgets.js";
 
-export class SceneMethods {
+export class ScenePainter {
+  /** `editor`: the model it draws; `canvas`: the wire/LOD layer; `minimap`: the overview canvas. */
+  constructor(editor, canvas, minimap) {
+    this.ed = editor;
+    this.scene = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.minimap = minimap;
+    this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
+    minimap.width = this.mm.w * this.mm.dpr;
+    minimap.height = this.mm.h * this.mm.dpr;
+    this.sceneDirty = true;
+  }
+
+  /** What is drawn is out of date: the next view update redraws instead of moving the old bitmap. */
+  invalidate() { this.sceneDirty = true; }
+
   scheduleDraw() {
     this.sceneDirty = true; // what is drawn changed: the next view update redraws, never reuses
-    if (this.drawFrame || this.viewFrame) return;
+    if (this.drawFrame || this.ed.viewFrame) return;
     this.drawFrame = requestAnimationFrame(() => { this.drawFrame = 0; this.drawScene(); });
   }
 
   /** The canvas layer: grid, every wire, and (zoomed far out) the nodes themselves. */
   drawScene() {
-    if (!this.tab) return;
+    if (!this.ed.tab) return;
+    // drawn now: a frame already asked for would only draw the same again
+    if (this.drawFrame) { cancelAnimationFrame(this.drawFrame); this.drawFrame = 0; }
     const c = this.scene, ctx = this.ctx;
-    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
+    const r = this.ed.rect || (this.ed.rect = this.ed.root.getBoundingClientRect());
     const dpr = window.devicePixelRatio || 1;
     // drawn OVERSCAN px larger than the view on every side, so a pan or a zoom step only
     // moves or scales this bitmap (compositor work) until the view rests or leaves it
@@ -26,27 +44,31 @@ export class SceneMethods {
       c.width = W; c.height = H;
       c.style.width = `${r.width + 2 * M}px`; c.style.height = `${r.height + 2 * M}px`;
     }
-    const zoom = this.view.zoom, x = this.view.x + M, y = this.view.y + M;
-    this.drawn = { x: this.view.x, y: this.view.y, zoom };
+    const zoom = this.ed.view.zoom, x = this.ed.view.x + M, y = this.ed.view.y + M;
+    this.drawn = { x: this.ed.view.x, y: this.ed.view.y, zoom };
     this.sceneDirty = false;
     c.style.transform = `translate(${-M}px,${-M}px)`;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
-    // grid: one pattern fill
+    // grid: one pattern fill, from a tile exactly one cell (device px) in size, so the fill only
+    // translates the pattern (a scaled pattern is filtered pixel by pixel: 10 ms a frame)
     let cell = GRID * zoom;
     while (cell < 10) cell *= 5;
-    if (!this.gridPattern) {
+    const tile = Math.max(4, Math.round(cell * dpr));
+    if (!this.gridPattern || this.gridTile !== tile) {
       const g = document.createElement("canvas");
-      g.width = g.height = 64;
+      g.width = g.height = tile;
       const gc = g.getContext("2d");
       gc.fillStyle = "#2c313b";
-      for (const [cx, cy] of [[0, 0], [64, 0], [0, 64], [64, 64]]) {
-        gc.beginPath(); gc.arc(cx, cy, 3.4, 0, Math.PI * 2); gc.fill();
+      const r = Math.max(0.8, (3.4 * tile) / 64);
+      for (const [cx, cy] of [[0, 0], [tile, 0], [0, tile], [tile, tile]]) {
+        gc.beginPath(); gc.arc(cx, cy, r, 0, Math.PI * 2); gc.fill();
       }
       this.gridPattern = ctx.createPattern(g, "repeat");
+      this.gridTile = tile;
     }
-    const k = (cell * dpr) / 64;
-    this.gridPattern.setTransform(new DOMMatrix([k, 0, 0, k, (x % cell) * dpr, (y % cell) * dpr]));
+    const step = tile; // device px per cell, as drawn
+    this.gridPattern.setTransform(new DOMMatrix([1, 0, 0, 1, Math.round(((x * dpr) % step + step) % step), Math.round(((y * dpr) % step + step) % step)]));
     ctx.fillStyle = this.gridPattern;
     ctx.globalAlpha = Math.min(1, Math.max(0.35, cell / 20));
     ctx.fillRect(0, 0, W, H);
@@ -57,14 +79,14 @@ export class SceneMethods {
     ctx.lineWidth = Math.max(2.4, 1.1 / zoom);
     ctx.lineCap = "round";
     const byColor = new Map();
-    for (const l of this.links.values()) {
-      const a = this.sockPos(l.from, "out", l.output), b = this.sockPos(l.to, "in", l.input);
+    for (const l of this.ed.links.values()) {
+      const a = this.ed.sockPos(l.from, "out", l.output), b = this.ed.sockPos(l.to, "in", l.input);
       if (!a || !b) continue;
-      const pts = [a, ...this.reroutesOf(l), b];
+      const pts = [a, ...this.ed.reroutesOf(l), b];
       let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
       for (const p of pts) { minX = Math.min(minX, p[0]); maxX = Math.max(maxX, p[0]); minY = Math.min(minY, p[1]); maxY = Math.max(maxY, p[1]); }
       if (maxX + 220 < vx0 || minX - 220 > vx1 || maxY < vy0 - 40 || minY > vy1 + 40) continue;
-      const hot = this.selected.has(l.from) || this.selected.has(l.to);
+      const hot = this.ed.selected.has(l.from) || this.ed.selected.has(l.to);
       const group = hot ? `hot${l.color}` : l.color;
       let list = byColor.get(group);
       if (!list) byColor.set(group, (list = []));
@@ -86,7 +108,7 @@ export class SceneMethods {
       }
       ctx.stroke();
     }
-    if (this.lod) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
+    if (this.ed.lod) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
   }
 
   /**
@@ -95,8 +117,8 @@ export class SceneMethods {
    */
   updateScene() {
     const d = this.drawn;
-    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
-    const { x, y, zoom } = this.view;
+    const r = this.ed.rect || (this.ed.rect = this.ed.root.getBoundingClientRect());
+    const { x, y, zoom } = this.ed.view;
     clearTimeout(this.sceneTimer);
     if (d && !this.sceneDirty) {
       const k = zoom / d.zoom, M = OVERSCAN;
@@ -115,17 +137,17 @@ export class SceneMethods {
 
   /** Zoomed far out: each node as a box with its title, state and selection; no DOM to paint. */
   drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom) {
-    const run = this.tab.run;
+    const run = this.ed.tab.run;
     const titles = zoom >= 0.2;
     const rects = [];
-    for (const [id, n] of Object.entries(this.doc.nodes)) {
+    for (const [id, n] of Object.entries(this.ed.doc.nodes)) {
       const p = (n.ui && n.ui.pos) || [0, 0];
-      const lay = this.layout(id);
+      const lay = this.ed.layout(id);
       if (p[0] > vx1 || p[1] > vy1 || p[0] + lay.w < vx0 || p[1] + lay.h < vy0) continue;
       rects.push([id, n, p, lay]);
     }
     for (const [id, n, p, lay] of rects) {
-      const known = this.schemas.has(n.type);
+      const known = this.ed.schemas.has(n.type);
       ctx.globalAlpha = n.bypass ? 0.6 : 1;
       ctx.fillStyle = known ? "#2a2e37" : "#2a2326";
       ctx.beginPath();
@@ -136,7 +158,7 @@ export class SceneMethods {
       ctx.roundRect(p[0], p[1], lay.w, Math.min(28, lay.h), [8, 8, lay.h > 28 ? 0 : 8, lay.h > 28 ? 0 : 8]);
       ctx.fill();
       const st = run && run.states[id];
-      const sel = this.selected.has(id);
+      const sel = this.ed.selected.has(id);
       const edge = sel ? "#6cb6ff" : st ? STATE_COLORS[st.state] : known ? null : "#e5534b";
       if (edge) {
         ctx.strokeStyle = edge;
@@ -189,7 +211,7 @@ export class SceneMethods {
       ctx.font = "600 15px system-ui, sans-serif";
       ctx.textBaseline = "middle";
       for (const [id, , p, lay] of rects) {
-        const t = this.titleOf(id);
+        const t = this.ed.titleOf(id);
         ctx.fillText(t.length > 26 ? `${t.slice(0, 25)}…` : t, p[0] + 10, p[1] + 14, lay.w - 16);
       }
     }
@@ -197,12 +219,12 @@ export class SceneMethods {
 
   /** The node under a screen point (for hit testing while nodes are drawn on the canvas). */
   nodeAt(sx, sy) {
-    const [wx, wy] = this.toWorld(sx, sy);
-    const ids = Object.keys(this.doc.nodes);
+    const [wx, wy] = this.ed.toWorld(sx, sy);
+    const ids = Object.keys(this.ed.doc.nodes);
     for (let i = ids.length - 1; i >= 0; i--) {
-      const n = this.doc.nodes[ids[i]];
+      const n = this.ed.doc.nodes[ids[i]];
       const p = (n.ui && n.ui.pos) || [0, 0];
-      const lay = this.layout(ids[i]);
+      const lay = this.ed.layout(ids[i]);
       if (wx >= p[0] && wy >= p[1] && wx <= p[0] + lay.w && wy <= p[1] + lay.h) return ids[i];
     }
     return null;
@@ -211,8 +233,9 @@ export class SceneMethods {
   // ---------------------------------------------------------------- minimap
   drawMinimapBase() {
     clearTimeout(this.mmTimer);
+    // after the frame that shows the graph: an overview can come a moment later
     this.mmTimer = setTimeout(() => {
-      const b = this.bounds();
+      const b = this.ed.bounds();
       this.mmBounds = b;
       const c = this.mmBase || (this.mmBase = document.createElement("canvas"));
       c.width = this.minimap.width; c.height = this.minimap.height;
@@ -221,7 +244,7 @@ export class SceneMethods {
       ctx.clearRect(0, 0, this.mm.w, this.mm.h);
       if (b) {
         const t = this.mmTransform();
-        for (const g of this.doc.groups || []) {
+        for (const g of this.ed.doc.groups || []) {
           const [x, y, w, h] = groupBounds(g);
           ctx.fillStyle = (/^#[0-9a-f]{6}$/i.test(g.color) ? g.color : GROUP_COLORS[0]) + "55";
           ctx.fillRect(t.x(x), t.y(y), w * t.s, h * t.s);
@@ -229,22 +252,22 @@ export class SceneMethods {
         ctx.strokeStyle = "rgba(160,170,190,0.35)";
         ctx.lineWidth = 1;
         ctx.beginPath();
-        for (const l of this.links.values()) {
-          const a = this.sockPos(l.from, "out", l.output), z = this.sockPos(l.to, "in", l.input);
+        for (const l of this.ed.links.values()) {
+          const a = this.ed.sockPos(l.from, "out", l.output), z = this.ed.sockPos(l.to, "in", l.input);
           if (!a || !z) continue;
           ctx.moveTo(t.x(a[0]), t.y(a[1])); ctx.lineTo(t.x(z[0]), t.y(z[1]));
         }
         ctx.stroke();
-        for (const [id, n] of Object.entries(this.doc.nodes)) {
+        for (const [id, n] of Object.entries(this.ed.doc.nodes)) {
           const p = (n.ui && n.ui.pos) || [0, 0];
-          const lay = this.layout(id);
-          const st = this.tab.run && this.tab.run.states[id];
-          ctx.fillStyle = st && st.state === "failed" ? "#e5534b" : this.selected.has(id) ? "#6cb6ff" : n.bypass ? "#8e6bbf" : "#8b93a6";
+          const lay = this.ed.layout(id);
+          const st = this.ed.tab.run && this.ed.tab.run.states[id];
+          ctx.fillStyle = st && st.state === "failed" ? "#e5534b" : this.ed.selected.has(id) ? "#6cb6ff" : n.bypass ? "#8e6bbf" : "#8b93a6";
           ctx.fillRect(t.x(p[0]), t.y(p[1]), Math.max(2, lay.w * t.s), Math.max(2, lay.h * t.s));
         }
       }
       this.drawMinimap();
-    }, 30);
+    }, 60);
   }
 
   mmTransform() {
@@ -263,12 +286,12 @@ export class SceneMethods {
     ctx.setTransform(this.mm.dpr, 0, 0, this.mm.dpr, 0, 0);
     if (!this.mmBounds) return;
     const t = this.mmTransform();
-    const r = this.rect || this.root.getBoundingClientRect();
-    const x0 = -this.view.x / this.view.zoom, y0 = -this.view.y / this.view.zoom;
+    const r = this.ed.rect || this.ed.root.getBoundingClientRect();
+    const x0 = -this.ed.view.x / this.ed.view.zoom, y0 = -this.ed.view.y / this.ed.view.zoom;
     // the view's rectangle, clipped to the minimap (a view larger than the graph shows as its frame)
     const W = this.mm.w, H = this.mm.h;
     const ax = Math.max(1, t.x(x0)), ay = Math.max(1, t.y(y0));
-    const bx = Math.min(W - 1, t.x(x0) + (r.width / this.view.zoom) * t.s), by = Math.min(H - 1, t.y(y0) + (r.height / this.view.zoom) * t.s);
+    const bx = Math.min(W - 1, t.x(x0) + (r.width / this.ed.view.zoom) * t.s), by = Math.min(H - 1, t.y(y0) + (r.height / this.ed.view.zoom) * t.s);
     if (bx <= ax || by <= ay) return;
     ctx.fillStyle = "rgba(108,182,255,0.08)";
     ctx.fillRect(ax, ay, bx - ax, by - ay);

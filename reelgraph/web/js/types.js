@@ -1,4 +1,5 @@
-// Socket types: colours from /api/types and the one compatibility rule set (mirrors engine/types.py).
+// Socket types: colours from /api/types and the one compatibility rule set (mirrors
+// engine/types.py; tests/editor/test_parity.py checks every pair of types against it).
 
 export const typeInfo = { colors: {} };
 

@@ -1,0 +1,60 @@
+"""Every shipped template opens with no two node boxes on top of each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Editor, Server
+
+# Node boxes as drawn, in world pixels: the element's box, grown to its content when that
+# overflows downwards (a tall text box), so a hidden overlap counts too. (Output sockets
+# stick out 6 px on the right by design; they are not part of the box.)
+BOXES = """() => { const e = window.reelgraph.editor, out = [];
+  for (const [id, el] of e.nodeEls) {
+    const n = e.doc.nodes[id], p = (n.ui && n.ui.pos) || [0, 0];
+    const w = el.offsetWidth, h = Math.max(el.offsetHeight, el.scrollHeight);
+    out.push([id, p[0], p[1], p[0] + w, p[1] + h]);
+  }
+  return out; }"""
+
+
+def overlapping(boxes: list[list[Any]]) -> list[tuple[str, str]]:
+    out = []
+    for i, (a, ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for b, bx0, by0, bx1, by1 in boxes[i + 1 :]:
+            if ax0 < bx1 and bx0 < ax1 and ay0 < by1 and by0 < ay1:
+                out.append((a, b))
+    return out
+
+
+def template_names(server: Server) -> list[str]:
+    return [t["name"] for t in server.request("GET", "/api/workflows")["templates"]]
+
+
+@pytest.mark.parametrize("viewport", [(1600, 1000), (1280, 720)])
+def test_no_shipped_template_has_overlapping_nodes(
+    browser: Any, server: Server, viewport: tuple[int, int]
+) -> None:
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    ed = Editor(page, server)
+    names = template_names(server)
+    assert {"presenter", "presenter_pip", "slideshow", "story", "explainer"} <= set(names)
+    found = {}
+    for name in names:
+        ed.open(f"?workflow={name}")
+        # every node full (not a shell), so each box has its real rows
+        page.evaluate(
+            "() => { const e = window.reelgraph.editor; e.setView({x: 0, y: 0, zoom: 1}, true); e.render(); }"
+        )
+        page.evaluate(
+            "() => { const e = window.reelgraph.editor; for (const id of [...(e.shells || [])]) e.refreshNodes([id]); }"
+        )
+        clash = overlapping(page.evaluate(BOXES))
+        if clash:
+            found[name] = clash
+    context.close()
+    assert not ed.errors, ed.errors
+    assert found == {}
