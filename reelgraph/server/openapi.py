@@ -190,6 +190,18 @@ _ISSUE = {
     },
 }
 
+# Exact totals beside `issues`, which lists the first 1,000 in full and then one
+# `more_issues` entry counting the rest by code.
+_ISSUE_COUNTS = {
+    "type": "object",
+    "required": ["errors", "warnings", "by_code"],
+    "properties": {
+        "errors": {"type": "integer", "minimum": 0},
+        "warnings": {"type": "integer", "minimum": 0},
+        "by_code": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+
 _RUN_SUMMARY = {
     "type": "object",
     "required": ["id", "status"],
@@ -285,6 +297,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "properties": {
                         "error": {"type": "string"},
                         "issues": {"type": "array", "items": _ISSUE},
+                        "counts": _ISSUE_COUNTS,
                     },
                 },
                 "Issue": _ISSUE,
@@ -359,10 +372,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["ok", "issues"],
+                                "required": ["ok", "issues", "counts"],
                                 "properties": {
                                     "ok": {"type": "boolean"},
                                     "issues": {"type": "array", "items": _ISSUE},
+                                    "counts": _ISSUE_COUNTS,
                                 },
                             },
                             "result",

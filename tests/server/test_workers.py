@@ -38,6 +38,25 @@ def test_runs_execute_in_a_warm_worker_process(make_server):
     assert [w["pid"] for w in workers] == [worker_pid]
 
 
+def test_the_pool_size_is_configurable_and_its_workers_run_side_by_side(make_server):
+    srv = make_server(extra=["--workers", "2"])
+    a = srv.queue(slow_wf(200, 0.02, "left"))
+    b = srv.queue(slow_wf(200, 0.02, "right"))
+    deadline = time.monotonic() + 60
+    while not all(srv.get(f"/api/runs/{r}").json()["status"] == "running" for r in (a, b)):
+        assert time.monotonic() < deadline, "the two runs never ran at the same time"
+        time.sleep(0.05)
+    workers = _system(srv)["workers"]
+    assert len(workers) == 2 and len({w["pid"] for w in workers}) == 2
+    assert _server_pid(srv) not in {w["pid"] for w in workers}
+    for r in (a, b):
+        srv.post(f"/api/runs/{r}/cancel")
+    # each worker stays warm: later runs land on one of the same two processes
+    done = [srv.wait_run(srv.queue(one("rgtest.Pid", label=f"p{i}"))) for i in range(3)]
+    ran_in = {int(r["outputs"]["n"]["text"].split(":")[1]) for r in done}
+    assert ran_in <= {w["pid"] for w in workers}
+
+
 @pytest.mark.parametrize(
     ("node_type", "inputs", "how"),
     [
@@ -94,6 +113,11 @@ def test_hard_cancel_kills_a_node_that_ignores_cancellation(make_server):
     assert run["status"] == "cancelled"
     assert run["summary"].get("killed") is True
     assert run["nodes"]["n"]["state"] == "cancelled"
+    # DELETE of a running node that ignores cancellation: cancelled (killed), then deleted
+    stuck = srv.queue(one("rgtest.Hang", seconds=600.0, label="d"))
+    srv.wait_run(stuck, ("running",))
+    assert srv.request("DELETE", f"/api/runs/{stuck}", timeout=30).status == 200
+    assert srv.get(f"/api/runs/{stuck}").status == 404
     assert srv.wait_run(srv.queue(slow_wf(2, 0.0, "then")))["status"] == "finished"
 
 
