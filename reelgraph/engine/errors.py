@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One problem found in a workflow, with where it is."""
+class Issue(NamedTuple):
+    """One problem found in a workflow, with where it is. Immutable; a named tuple
+    because a hostile document can make 100,000 of them (a frozen dataclass costs
+    twice as much to build)."""
 
     code: str  # stable machine-readable kind, e.g. "missing_input"
     message: str

@@ -26,6 +26,7 @@ from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
 from .workflow import Workflow, apply_params, gc_paused, is_link
 
+NO_LINKS: list[Link] = []  # the links of a node that has none (shared: never appended to)
 DEFAULT_OUTPUT_BUDGET = 8 << 30  # bytes a source node may make (width x height x ...)
 
 
@@ -144,16 +145,25 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return _Suggester()(name, choices)
 
 
-def default_targets(workflow: Workflow, registry: Registry) -> list[str]:
-    """Output nodes (savers, previews); failing that, nodes nothing consumes."""
+def default_targets(
+    workflow: Workflow, registry: Registry, types: Mapping[str, NodeType] | None = None
+) -> list[str]:
+    """Output nodes (savers, previews); failing that, nodes nothing consumes. `types`:
+    node types already resolved (saves a registry lookup per node)."""
     nodes = workflow.nodes
+    known = types or {}
     outs = [
-        nid for nid, e in nodes.items() if (nt := registry.get(e.get("type", ""))) and nt.is_output
+        nid
+        for nid, e in nodes.items()
+        if (nt := known.get(nid) or registry.get(e.get("type", ""))) and nt.is_output
     ]
     if outs:
         return outs
     consumed = {
-        v["from"] for e in nodes.values() for v in (e.get("inputs") or {}).values() if is_link(v)
+        v["from"]
+        for e in nodes.values()
+        for v in (e.get("inputs") or {}).values()
+        if isinstance(v, dict) and "from" in v
     }
     return [nid for nid in nodes if nid not in consumed]
 
@@ -294,7 +304,9 @@ def _compile(
     out_types: dict[str, tuple[str, ...]] = {}  # per node type, computed once
     for nid in order:
         nt = types[nid]
-        pn, values_ok = _plan_node(nid, nt, nodes[nid], links[nid], planned, checks, out_types)
+        pn, values_ok = _plan_node(
+            nid, nt, nodes[nid], links.get(nid, NO_LINKS), planned, checks, out_types
+        )
         if nt.validate is not None or nt.estimate_bytes is not None:
             values_ok = values_ok and _run_node_checks(pn, budget, checks)
         checked[nid] = values_ok
@@ -364,7 +376,7 @@ def _resolve_links(
     links: dict[str, list[Link]] = {}
     preds: dict[str, list[str]] = {}
     output_index: dict[tuple[str, str], int] = {}  # (type id, output name) -> position
-    no_links: list[Link] = []  # shared by nodes without links (never appended to)
+    no_links: list[Link] = []  # marks a node without links (never stored, never appended to)
     no_preds: list[str] = []
     for nid, nt in types.items():
         node_links, node_preds = no_links, no_preds
@@ -410,8 +422,9 @@ def _resolve_links(
                 node_links, node_preds = [], []
             node_links.append(Link(name, src, index, Compat.YES))
             node_preds.append(src)
-        links[nid] = node_links
-        preds[nid] = node_preds
+        if node_links is not no_links:  # nodes without links are left out: look up with .get
+            links[nid] = node_links
+            preds[nid] = node_preds
     return links, preds
 
 
@@ -427,7 +440,7 @@ def _resolve_targets(
     if check_all:
         return list(types)
     if targets is None:
-        return [t for t in default_targets(workflow, registry) if t in types]
+        return [t for t in default_targets(workflow, registry, types) if t in types]
     wanted = []
     for t in targets:
         if t not in workflow.nodes:
@@ -450,7 +463,7 @@ def _needed(wanted: list[str], preds: dict[str, list[str]]) -> set[str]:
         if n in needed:
             continue
         needed.add(n)
-        stack.extend(preds[n])
+        stack.extend(preds.get(n, ()))
     return needed
 
 
@@ -523,7 +536,9 @@ def _plan_node(
             nt.id, tuple(o.type for o in nt.outputs)
         )
     sources = tuple(dict.fromkeys(ln.source for ln in node_links)) if node_links else ()
-    pn = PlannedNode(nid, nt, literals, node_links, "", out_types, tuple(mapped), sources)
+    pn = PlannedNode(
+        nid, nt, literals, node_links, "", out_types, tuple(mapped) if mapped else (), sources
+    )
     return pn, values_ok
 
 
@@ -650,7 +665,7 @@ def _topological_order(needed: Iterable[str], preds: dict[str, list[str]]) -> li
     indegree: dict[str, int] = {}
     succs: dict[str, list[str]] = {}
     for n in needed:
-        ps = preds[n]
+        ps = preds.get(n)
         if not ps:
             order.append(n)
             continue
@@ -682,7 +697,7 @@ def _report_cycles(
 
     g = nx.DiGraph()
     g.add_nodes_from(left)
-    g.add_edges_from((p, n) for n in left for p in preds[n] if p in left)
+    g.add_edges_from((p, n) for n in left for p in preds.get(n, ()) if p in left)
     for scc in nx.strongly_connected_components(g):
         if len(scc) > 1 or g.has_edge(next(iter(scc)), next(iter(scc))):
             members = sorted(scc)
