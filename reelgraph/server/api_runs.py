@@ -200,6 +200,7 @@ async def get_run(request: web.Request) -> web.Response:
         outputs=row["outputs"],
         error=row["error"],
         warnings=row["warnings"],
+        limits=row.get("limits"),
         workflow=row["workflow"],
     )
     if row["status"] == "queued":

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import JsonCaps, bad, bounded, issues_answer, json_caps, read_json
+from .common import JsonCaps, bad, bounded, cap_refusal, issues_answer, json_caps, read_json
 from .paths import UnsafePath, read_file, remove_file, safe_join, write_file
 from .state import server_of
 
@@ -137,7 +137,9 @@ def parse_workflow_or_400(doc: Any, *, caps: JsonCaps | None = None) -> Any:
     try:
         return parse_workflow(doc, within_limits=within)
     except WorkflowError as exc:
-        raise bad("invalid workflow", **issues_answer(exc.issues)) from None
+        raise cap_refusal(exc.issues) or bad(
+            "invalid workflow", **issues_answer(exc.issues)
+        ) from None
 
 
 async def put_workflow(request: web.Request) -> web.Response:
@@ -196,6 +198,9 @@ def _validate_doc(doc: Any, registry: Any, caps: JsonCaps) -> list[Any]:
     try:
         wf = parse_workflow(doc, within_limits=caps.within(DEFAULT_LIMITS))
     except WorkflowError as exc:
+        refusal = cap_refusal(exc.issues)
+        if refusal is not None:
+            raise refusal from None
         return exc.issues
     return validate_workflow(wf, registry)
 

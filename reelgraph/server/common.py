@@ -98,7 +98,19 @@ _CAP_OF = {
     "int_too_long": "max_int_digits",
     "string_too_long": "max_string",
     "bad_string": "unicode",
+    "too_many_nodes": "max_nodes",
 }
+
+
+def cap_refusal(issues: list[Any]) -> web.HTTPException | None:
+    """A 4xx naming the cap when parsing a workflow stopped at one (node count, say):
+    a document over a cap is refused, not answered as an ordinary invalid workflow."""
+    for issue in issues:
+        cap = _CAP_OF.get(issue.code)
+        if cap is not None:
+            status = 413 if cap == "max_body" else 400
+            return bad(f"workflow over a cap: {issue.message}", status, cap=cap)
+    return None
 
 
 def parse_capped(data: bytes, caps: JsonCaps) -> Any:

@@ -259,6 +259,17 @@ _RUN = {
                 "workflow": {"type": "object"},
                 "position": {"type": "integer"},
                 "cancel_requested": {"type": "boolean"},
+                "limits": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "the run's limits: the server's, lowered by the request "
+                    "(0: none)",
+                    "properties": {
+                        "memory_mb": {"type": "integer"},
+                        "seconds": {"type": "number"},
+                        "output_mb": {"type": "integer"},
+                    },
+                },
                 "files": {
                     "type": "array",
                     "description": "every file in the run's output folder",

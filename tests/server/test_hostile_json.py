@@ -43,6 +43,13 @@ CASES = [
     ("NaN", SOLID % "NaN", "not a JSON number"),
     ("lone surrogate", SOLID.replace('"a"', '"\\ud800"') % "64", "lone surrogate"),
     ("string over the cap", SOLID % json.dumps("x" * (1 << 20 | 1)), "max_string"),
+    (
+        "200,001 nodes",
+        '{"format": "reelgraph.workflow", "version": 1, "nodes": {'
+        + ", ".join(f'"n{i}": {{"type": "x"}}' for i in range(200_001))
+        + "}}",
+        "max_nodes",
+    ),
 ]
 
 
