@@ -291,8 +291,10 @@ def _compile(
     types = _resolve_types(workflow, registry, checks)
     links, preds = _resolve_links(workflow, registry, types, checks)
     wanted = _resolve_targets(workflow, registry, types, targets, check_all, checks)
-    # Every node wanted: nothing to walk (links only point at nodes that run).
-    needed = set(types) if check_all else _needed(wanted, preds)
+    # Every node wanted (default targets are distinct): nothing to walk, links only point
+    # at nodes that run.
+    everything = check_all or (targets is None and len(wanted) == len(types))
+    needed = set(types) if everything else _needed(wanted, preds)
     blocking = _blocking_nodes(nodes, types, needed, targets, check_all)
     order = _topological_order(types if check_all else [n for n in types if n in needed], preds)
     if len(order) < len(needed):
