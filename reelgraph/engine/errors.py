@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem found in a workflow, with where it is."""
+class Issue(NamedTuple):
+    """One problem found in a workflow, with where it is. Immutable; a named tuple
+    because a hostile document can make 100,000 of them (a frozen dataclass costs
+    twice as much to build)."""
 
     code: str  # stable machine-readable kind, e.g. "missing_input"
     message: str
@@ -29,7 +29,54 @@ class Issue:
         return f"warning: {text}" if self.severity == "warning" else text
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # By hand, not dataclasses.asdict (which deep-copies): 100,000 issues must be cheap.
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.node is not None:
+            out["node"] = self.node
+        if self.input is not None:
+            out["input"] = self.input
+        if self.file is not None:
+            out["file"] = self.file
+        out["severity"] = self.severity
+        return out
+
+
+MAX_LISTED = 1000  # issues an answer lists in full; the rest are counted
+
+
+def listed_issues(issues: list[Issue], limit: int = MAX_LISTED) -> list[Issue]:
+    """The first `limit` issues, and when there are more, one last issue that counts
+    them by kind: 100,000 copies of one mistake help nobody, an exact count does.
+    Nothing is dropped silently, and the answer stays small enough to send and show."""
+    if len(issues) <= limit:
+        return list(issues)
+    rest = issues[limit:]
+    by_code: dict[tuple[str, str], int] = {}
+    for i in rest:
+        key = (i.code, i.severity)
+        by_code[key] = by_code.get(key, 0) + 1
+    kinds = ", ".join(
+        f"{n:,} {code}{' (warning)' if severity == 'warning' else ''}"
+        for (code, severity), n in sorted(by_code.items(), key=lambda kv: -kv[1])
+    )
+    severity = "error" if any(sev == "error" for _, sev in by_code) else "warning"
+    more = Issue(
+        "more_issues",
+        f"and {len(rest):,} more problems, not listed: {kinds}",
+        file=issues[0].file,
+        severity=severity,
+    )
+    return [*issues[:limit], more]
+
+
+def count_issues(issues: list[Issue]) -> dict[str, Any]:
+    """Exact counts: errors, warnings, and issues of each code."""
+    by_code: dict[str, int] = {}
+    errors = 0
+    for i in issues:
+        by_code[i.code] = by_code.get(i.code, 0) + 1
+        errors += i.severity == "error"
+    return {"errors": errors, "warnings": len(issues) - errors, "by_code": by_code}
 
 
 class WorkflowError(ValueError):

@@ -26,6 +26,7 @@ from .registry import Registry
 from .types import ANY, Compat, compatibility, element_type, is_list_type, list_of_name
 from .workflow import Workflow, apply_params, gc_paused, is_link
 
+NO_LINKS: list[Link] = []  # the links of a node that has none (shared: never appended to)
 DEFAULT_OUTPUT_BUDGET = 8 << 30  # bytes a source node may make (width x height x ...)
 
 
@@ -112,20 +113,20 @@ class _Suggester:
     `MAX_HINTS` names, each among at most `MAX_CANDIDATES` candidates of similar length."""
 
     MAX_HINTS = 20
-    MAX_CANDIDATES = 1000
+    MAX_CANDIDATES = 500
 
     def __init__(self) -> None:
         self.left = self.MAX_HINTS
         self._memo: dict[tuple[int, str], str] = {}
 
     def __call__(self, name: Any, choices: Iterable[str]) -> str:
+        if self.left <= 0:  # the common case in a huge document: one comparison
+            return self._memo.get((id(choices), name), "") if isinstance(name, str) else ""
         if not isinstance(name, str) or len(name) > 200:
             return ""
         memo_key = (id(choices), name)
         if memo_key in self._memo:
             return self._memo[memo_key]
-        if self.left <= 0:
-            return ""
         self.left -= 1
         pool = [c for c in itertools.islice(_similar_length(name, choices), self.MAX_CANDIDATES)]
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.6)
@@ -144,16 +145,25 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
     return _Suggester()(name, choices)
 
 
-def default_targets(workflow: Workflow, registry: Registry) -> list[str]:
-    """Output nodes (savers, previews); failing that, nodes nothing consumes."""
+def default_targets(
+    workflow: Workflow, registry: Registry, types: Mapping[str, NodeType] | None = None
+) -> list[str]:
+    """Output nodes (savers, previews); failing that, nodes nothing consumes. `types`:
+    node types already resolved (saves a registry lookup per node)."""
     nodes = workflow.nodes
+    known = types or {}
     outs = [
-        nid for nid, e in nodes.items() if (nt := registry.get(e.get("type", ""))) and nt.is_output
+        nid
+        for nid, e in nodes.items()
+        if (nt := known.get(nid) or registry.get(e.get("type", ""))) and nt.is_output
     ]
     if outs:
         return outs
     consumed = {
-        v["from"] for e in nodes.values() for v in (e.get("inputs") or {}).values() if is_link(v)
+        v["from"]
+        for e in nodes.values()
+        for v in (e.get("inputs") or {}).values()
+        if isinstance(v, dict) and "from" in v
     }
     return [nid for nid in nodes if nid not in consumed]
 
@@ -226,8 +236,15 @@ class _Checks:
     issues: list[Issue] = field(default_factory=list)
     suggest: _Suggester = field(default_factory=_Suggester)
 
-    def add(self, code: str, message: str, **where: Any) -> None:
-        self.issues.append(Issue(code, message, file=self.file, **where))
+    def add(
+        self,
+        code: str,
+        message: str,
+        node: str | None = None,
+        input: str | None = None,
+        severity: str = "error",
+    ) -> None:
+        self.issues.append(Issue(code, message, node, input, self.file, severity))
 
 
 def compile_plan(
@@ -249,9 +266,15 @@ def compile_plan(
     bytes a source node may declare it will make (default: `default_output_budget()`).
     """
     with gc_paused(len(workflow.nodes), 10_000):
-        return _compile(
-            workflow, registry, targets, salt, side_effect_salt, check_all, output_budget
-        )
+        try:
+            return _compile(
+                workflow, registry, targets, salt, side_effect_salt, check_all, output_budget
+            )
+        except WorkflowError as exc:
+            issues = exc.issues
+    # Raised here, not inside: the traceback would keep every planning structure alive
+    # while the collector, switched back on, walks them all once more.
+    raise WorkflowError(issues)
 
 
 def _compile(
@@ -268,18 +291,27 @@ def _compile(
     types = _resolve_types(workflow, registry, checks)
     links, preds = _resolve_links(workflow, registry, types, checks)
     wanted = _resolve_targets(workflow, registry, types, targets, check_all, checks)
-    needed = _needed(wanted, preds)
+    # Every node wanted (default targets are distinct): nothing to walk, links only point
+    # at nodes that run.
+    everything = check_all or (targets is None and len(wanted) == len(types))
+    needed = set(types) if everything else _needed(wanted, preds)
     blocking = _blocking_nodes(nodes, types, needed, targets, check_all)
-    order = _topological_order(needed, preds)
+    order = _topological_order(types if check_all else [n for n in types if n in needed], preds)
     if len(order) < len(needed):
         _report_cycles(needed - set(order), preds, checks.issues, checks.file)
         _raise(checks.issues, blocking, nodes)
     budget = default_output_budget() if output_budget is None else output_budget
     planned: dict[str, PlannedNode] = {}
     checked: dict[str, bool] = {}
+    out_types: dict[str, tuple[str, ...]] = {}  # per node type, computed once
     for nid in order:
-        pn, values_ok = _plan_node(nid, types[nid], nodes[nid], links[nid], planned, checks)
-        checked[nid] = values_ok and _run_node_checks(pn, budget, checks)
+        nt = types[nid]
+        pn, values_ok = _plan_node(
+            nid, nt, nodes[nid], links.get(nid, NO_LINKS), planned, checks, out_types
+        )
+        if nt.validate is not None or nt.estimate_bytes is not None:
+            values_ok = values_ok and _run_node_checks(pn, budget, checks)
+        checked[nid] = values_ok
         planned[nid] = pn
     # Keys only for a plan that will be used: a document with errors costs no hashing,
     # and no fingerprint hook reads a file while anything in the plan is wrong.
@@ -304,11 +336,12 @@ def _resolve_types(workflow: Workflow, registry: Registry, checks: _Checks) -> d
     """The node type of every node that will run (bypassed nodes never run)."""
     types: dict[str, NodeType] = {}
     all_ids: list[str] | None = None
+    lookup = registry.get
     for nid, entry in workflow.nodes.items():
         type_id = entry.get("type", "")
         if entry.get("bypass") is True:
             continue
-        nt = registry.get(type_id)
+        nt = lookup(type_id)
         if nt is None:
             if all_ids is None:
                 all_ids = [t.id for t in registry]
@@ -321,7 +354,11 @@ def _resolve_types(workflow: Workflow, registry: Registry, checks: _Checks) -> d
             continue
         types[nid] = nt
         saved_version = entry.get("type_version")
-        if isinstance(saved_version, int) and saved_version != nt.version:
+        if (
+            saved_version is not None
+            and saved_version != nt.version
+            and isinstance(saved_version, int)
+        ):
             checks.add(
                 "type_version",
                 f"saved with {type_id} version {saved_version}; installed version is {nt.version}",
@@ -338,18 +375,19 @@ def _resolve_links(
     reads; and each node's upstream nodes."""
     nodes = workflow.nodes
     bypass = _BypassResolver(workflow, registry)
-    links: dict[str, list[Link]] = {nid: [] for nid in types}
-    preds: dict[str, list[str]] = {nid: [] for nid in types}
+    links: dict[str, list[Link]] = {}
+    preds: dict[str, list[str]] = {}
+    output_index: dict[tuple[str, str], int] = {}  # (type id, output name) -> position
+    no_links: list[Link] = []  # marks a node without links (never stored, never appended to)
+    no_preds: list[str] = []
     for nid, nt in types.items():
+        node_links, node_preds = no_links, no_preds
         for name, value in (nodes[nid].get("inputs") or {}).items():
-            if not is_link(value) or name not in nt.input_map:
-                continue  # unknown inputs are reported with the other input checks
-            resolved = bypass.resolve(value["from"], value["output"])
-            if resolved[0] is None:
-                checks.add(resolved[1], resolved[2], node=nid, input=name)
-                continue
-            src, out_name = resolved
-            if src not in nodes:
+            if not isinstance(value, dict) or "from" not in value or name not in nt.input_map:
+                continue  # literals; unknown inputs are reported with the input checks
+            src, out_name = value["from"], value["output"]
+            src_entry = nodes.get(src)
+            if src_entry is None:
                 checks.add(
                     "missing_link_node",
                     f"linked from node {src!r}, which is not in the workflow"
@@ -358,10 +396,21 @@ def _resolve_links(
                     input=name,
                 )
                 continue
+            if isinstance(src_entry, dict) and src_entry.get("bypass") is True:
+                resolved = bypass.resolve(src, out_name)
+                if resolved[0] is None:
+                    checks.add(resolved[1], resolved[2], node=nid, input=name)
+                    continue
+                src, out_name = resolved
             src_type = types.get(src)
             if src_type is None:
                 continue  # unknown type: already reported
-            index = next((i for i, o in enumerate(src_type.outputs) if o.name == out_name), -1)
+            key = (src_type.id, out_name)
+            index = output_index.get(key)
+            if index is None:
+                outs = src_type.outputs
+                index = next((i for i, o in enumerate(outs) if o.name == out_name), -1)
+                output_index[key] = index
             if index < 0:
                 names = ", ".join(repr(o.name) for o in src_type.outputs) or "none"
                 checks.add(
@@ -371,8 +420,13 @@ def _resolve_links(
                     input=name,
                 )
                 continue
-            links[nid].append(Link(name, src, index, Compat.YES))
-            preds[nid].append(src)
+            if node_links is no_links:
+                node_links, node_preds = [], []
+            node_links.append(Link(name, src, index, Compat.YES))
+            node_preds.append(src)
+        if node_links is not no_links:  # nodes without links are left out: look up with .get
+            links[nid] = node_links
+            preds[nid] = node_preds
     return links, preds
 
 
@@ -388,7 +442,7 @@ def _resolve_targets(
     if check_all:
         return list(types)
     if targets is None:
-        return [t for t in default_targets(workflow, registry) if t in types]
+        return [t for t in default_targets(workflow, registry, types) if t in types]
     wanted = []
     for t in targets:
         if t not in workflow.nodes:
@@ -411,7 +465,7 @@ def _needed(wanted: list[str], preds: dict[str, list[str]]) -> set[str]:
         if n in needed:
             continue
         needed.add(n)
-        stack.extend(preds[n])
+        stack.extend(preds.get(n, ()))
     return needed
 
 
@@ -438,32 +492,35 @@ def _plan_node(
     node_links: list[Link],
     planned: dict[str, PlannedNode],
     checks: _Checks,
+    out_types_of: dict[str, tuple[str, ...]],
 ) -> tuple[PlannedNode, bool]:
     """The node's inputs checked (link types, widget values, required inputs) and its
     literal values; the flag says whether every value passed its check."""
     entry_inputs = entry.get("inputs") or {}
-    linked = {ln.input: ln for ln in node_links}
+    linked = {ln.input: ln for ln in node_links} if node_links else {}
     literals: dict[str, Any] = {}
     mapped: list[str] = []
     values_ok = True
     for spec in nt.inputs:
-        ln = linked.get(spec.name)
-        if ln is not None:
-            if _check_link_type(nid, spec, ln, planned, checks):
-                mapped.append(spec.name)
-            continue
-        if spec.name in entry_inputs:
-            value = entry_inputs[spec.name]
-            if is_link(value):
+        name = spec.name
+        if linked:
+            ln = linked.get(name)
+            if ln is not None:
+                if _check_link_type(nid, spec, ln, planned, checks):
+                    mapped.append(name)
+                continue
+        if name in entry_inputs:
+            value = entry_inputs[name]
+            if isinstance(value, dict) and "from" in value:
                 continue  # a link that did not resolve: already reported
             if _check_literal(nid, spec, value, checks):
-                literals[spec.name] = value
+                literals[name] = value
             else:
                 values_ok = False
         elif spec.default is not MISSING_DEFAULT:
-            literals[spec.name] = spec.default
+            literals[name] = spec.default
         elif spec.optional:
-            literals[spec.name] = None
+            literals[name] = None
         else:
             what = f"a link of type {spec.type}" if spec.widget is None else "a value or a link"
             checks.add(
@@ -472,17 +529,17 @@ def _plan_node(
                 node=nid,
                 input=spec.name,
             )
-    _warn_unknown_inputs(nid, nt, entry_inputs, checks)
-    out_types = _output_types(nid, nt, mapped, checks)
+    if not entry_inputs.keys() <= nt.input_map.keys():
+        _warn_unknown_inputs(nid, nt, entry_inputs, checks)
+    if mapped:
+        out_types = _output_types(nid, nt, mapped, checks)
+    else:
+        out_types = out_types_of.get(nt.id) or out_types_of.setdefault(
+            nt.id, tuple(o.type for o in nt.outputs)
+        )
+    sources = tuple(dict.fromkeys(ln.source for ln in node_links)) if node_links else ()
     pn = PlannedNode(
-        nid,
-        nt,
-        literals,
-        node_links,
-        "",
-        out_types,
-        tuple(mapped),
-        tuple(dict.fromkeys(ln.source for ln in node_links)),
+        nid, nt, literals, node_links, "", out_types, tuple(mapped) if mapped else (), sources
     )
     return pn, values_ok
 
@@ -603,22 +660,34 @@ def _human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def _topological_order(needed: set[str], preds: dict[str, list[str]]) -> list[str]:
-    indegree = {n: 0 for n in needed}
-    succs: dict[str, list[str]] = {n: [] for n in needed}
-    for n in needed:
-        for p in dict.fromkeys(preds[n]):
-            indegree[n] += 1
-            succs[p].append(n)
-    queue = [n for n, d in indegree.items() if d == 0]
+def _topological_order(needed: Iterable[str], preds: dict[str, list[str]]) -> list[str]:
+    """Kahn's algorithm, with the order list as its queue: nodes without inputs first,
+    in the order given (document order), then each node once all its sources are in."""
     order: list[str] = []
-    while queue:
-        n = queue.pop()
-        order.append(n)
-        for c in succs[n]:
-            indegree[c] -= 1
-            if indegree[c] == 0:
-                queue.append(c)
+    indegree: dict[str, int] = {}
+    succs: dict[str, list[str]] = {}
+    for n in needed:
+        ps = preds.get(n)
+        if not ps:
+            order.append(n)
+            continue
+        distinct = dict.fromkeys(ps) if len(ps) > 1 else ps
+        indegree[n] = len(distinct)
+        for p in distinct:
+            if p in succs:
+                succs[p].append(n)
+            else:
+                succs[p] = [n]
+    if not indegree:
+        return order
+    i = 0
+    while i < len(order):
+        for c in succs.get(order[i], ()):
+            left = indegree[c] - 1
+            indegree[c] = left
+            if left == 0:
+                order.append(c)
+        i += 1
     return order
 
 
@@ -630,7 +699,7 @@ def _report_cycles(
 
     g = nx.DiGraph()
     g.add_nodes_from(left)
-    g.add_edges_from((p, n) for n in left for p in preds[n] if p in left)
+    g.add_edges_from((p, n) for n in left for p in preds.get(n, ()) if p in left)
     for scc in nx.strongly_connected_components(g):
         if len(scc) > 1 or g.has_edge(next(iter(scc)), next(iter(scc))):
             members = sorted(scc)

@@ -265,10 +265,18 @@ def check_shape(doc: Any, file: str | None = None) -> list[Issue]:
     return issues
 
 
-def parse_workflow(doc: Any, file: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Workflow:
+def parse_workflow(
+    doc: Any,
+    file: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    within_limits: bool = False,
+) -> Workflow:
     """Check the caps and the shape, and migrate; raises WorkflowError listing every
-    structural problem. `doc` may come from any JSON parser: its size is checked here."""
-    return _parse_within_limits(doc, file, limits, walk=True)
+    structural problem. `doc` may come from any JSON parser: its size is checked here,
+    unless `within_limits` says it came from `loads_json` under caps at least as strict
+    as `limits` (then the node count is the only cap left to check)."""
+    return _parse_within_limits(doc, file, limits, walk=not within_limits)
 
 
 def _parse_within_limits(doc: Any, file: str | None, limits: Limits, *, walk: bool) -> Workflow:
@@ -289,32 +297,54 @@ class _TooLong(ValueError):
     """An integer literal with more digits than the cap (raised inside json.loads)."""
 
 
-def _split_strings(text: str) -> tuple[str, int]:
-    """The text with every JSON string removed, and the raw length of the longest
-    string (never less than its decoded length). Escaped backslashes go first, then
-    escaped quotes, so every quote left opens or closes a string; C-speed str methods
-    throughout (a regex over 8 MB costs several times more)."""
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    parts = text.split('"')
-    longest = max(map(len, parts[1::2]), default=0)
-    return "".join(parts[::2]), longest
+# Every byte but brackets and quotes, deleted by bytes.translate (C speed).
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_STRING_BYTES = re.compile(rb'"[^"]*"')
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1, ord('"'): 0}
 
 
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+def _unescaped(data: bytes) -> bytes:
+    """JSON text with escaped backslashes and quotes masked by two other bytes each, so
+    every quote left opens or closes a string and every string keeps its raw length
+    (which is never less than its decoded length)."""
+    if b"\\" not in data:
+        return data
+    return data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
 
 
-def _bracket_depth(outside: str) -> int:
-    brackets = _NOT_BRACKET.sub("", outside)
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+def _bracket_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in (unescaped) JSON text: everything but
+    brackets and quotes deleted, then the strings (quote pairs and the brackets inside
+    them), then a running count over the brackets left. Adjacent quotes are dropped
+    first, in C: nothing lies between them, so dropping them moves no bracket in or out
+    of a string, and most strings then need no regex at all."""
+    structure = data.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = _STRING_BYTES.sub(b"", structure)  # an unclosed quote stays: json says
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, structure)), default=0)
 
 
-def json_depth(text: str) -> int:
+def _longer_string_than(data: bytes, cap: int) -> bool:
+    """Whether (unescaped) JSON text may hold a string longer than `cap`: a quote
+    followed by more than `cap` bytes that are not quotes. A long stretch between two
+    strings also matches: then the caller's exact walk decides."""
+    if len(data) <= cap:
+        return False
+    return re.search(rb'"[^"]{%d}' % (cap + 1), data) is not None
+
+
+def _utf8_bytes(text: str, data: str | bytes) -> bytes:
+    # Bytes that json reads as UTF-8 (no BOM) are scanned as they are; others re-encoded.
+    if isinstance(data, bytes) and json.detect_encoding(data) == "utf-8":
+        return data
+    return text.encode("utf-8", "surrogatepass")
+
+
+def json_depth(text: str | bytes) -> int:
     """How deeply arrays and objects nest in JSON text, found without parsing it
-    (json.loads recurses, so it cannot be asked): strings removed, then a running
-    count over the brackets that are left. Linear in the text."""
-    return _bracket_depth(_split_strings(text)[0])
+    (json.loads recurses, so it cannot be asked). Linear in the text."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    return _bracket_depth(_unescaped(data))
 
 
 def decode_document(data: str | bytes, file: str | None = None) -> str:
@@ -327,11 +357,18 @@ def decode_document(data: str | bytes, file: str | None = None) -> str:
         raise WorkflowError([Issue("bad_json", f"not valid JSON: {exc}", file=file)]) from None
 
 
-def loads_json(data: str | bytes, file: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Any:
+def loads_json(
+    data: str | bytes,
+    file: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    finite: bool = False,
+) -> Any:
     """Parse a JSON document within the caps: size and nesting depth are checked on the
     text before json.loads, integer literals while it parses, strings after (when the
-    text says they need it). Raises WorkflowError."""
-    doc, walk = _loads_json(data, file, limits)
+    text says they need it). With `finite`, NaN, Infinity and numbers out of a float's
+    range (1e400) are refused too. Raises WorkflowError."""
+    doc, walk = _loads_json(data, file, limits, finite)
     if walk:
         issues = check_limits(doc, file, limits)
         if issues:
@@ -339,7 +376,24 @@ def loads_json(data: str | bytes, file: str | None = None, limits: Limits = DEFA
     return doc
 
 
-def _loads_json(data: str | bytes, file: str | None, limits: Limits) -> tuple[Any, bool]:
+class _NotFinite(ValueError):
+    """NaN, Infinity or a number out of range (raised inside json.loads when `finite`)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:  # inf - inf and nan - nan are nan
+        raise _NotFinite(f"{text[:40]} is out of range for a number")
+    return value
+
+
+def _loads_json(
+    data: str | bytes, file: str | None, limits: Limits, finite: bool = False
+) -> tuple[Any, bool]:
     """The parsed document, and whether its strings still need `check_limits`."""
     if len(data) > limits.max_bytes:
         raise WorkflowError(
@@ -352,8 +406,8 @@ def _loads_json(data: str | bytes, file: str | None, limits: Limits) -> tuple[An
             ]
         )
     text = decode_document(data, file)
-    outside, longest = _split_strings(text)
-    depth = _bracket_depth(outside)
+    raw = _unescaped(_utf8_bytes(text, data))
+    depth = _bracket_depth(raw)
     if depth > limits.max_depth:
         raise WorkflowError(
             [
@@ -370,11 +424,16 @@ def _loads_json(data: str | bytes, file: str | None, limits: Limits) -> tuple[An
             raise _TooLong(digits)
         return int(digits)
 
+    number_hooks: dict[str, Any] = (
+        {"parse_constant": _refuse_constant, "parse_float": _finite_float} if finite else {}
+    )
     try:
         with gc_paused(len(text), 1 << 20):
-            doc = json.loads(text, parse_int=parse_int)
-        # The strings need the walk only if one may be too long or hold a lone surrogate.
-        return doc, longest > limits.max_string or _may_hold_surrogates(text)
+            doc = json.loads(text, parse_int=parse_int, **number_hooks)
+        # The strings need the walk only if one may be too long or holds a lone surrogate.
+        return doc, _longer_string_than(raw, limits.max_string) or (
+            _may_hold_surrogates(text) and not _encodes_as_utf8(doc)
+        )
     except _TooLong as exc:
         digits = len(str(exc.args[0]).lstrip("-"))
         issue = Issue(
@@ -382,11 +441,25 @@ def _loads_json(data: str | bytes, file: str | None, limits: Limits) -> tuple[An
             f"an integer of {digits} digits; the cap is {limits.max_int_digits} (max_int_digits)",
             file=file,
         )
+    except _NotFinite as exc:
+        issue = Issue("not_finite", f"not valid JSON: {exc}", file=file)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         issue = Issue("bad_json", f"not valid JSON: {exc}", file=file)
     except (ValueError, RecursionError) as exc:  # never expected after the checks above
         issue = Issue("bad_json", f"not valid JSON: {type(exc).__name__}: {exc}", file=file)
     raise WorkflowError([issue])
+
+
+def _encodes_as_utf8(doc: Any) -> bool:
+    """True when no string of the parsed document holds a lone surrogate: one C-speed
+    dump instead of a walk (text with \\ud escapes is common: json.dumps writes every
+    emoji as a surrogate pair). The depth is already within the cap, so it cannot recurse
+    too deep."""
+    try:
+        json.dumps(doc, ensure_ascii=False, check_circular=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def _may_hold_surrogates(text: str) -> bool:

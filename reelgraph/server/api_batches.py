@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from .common import bad, error, int_query, read_json
+from .common import bad, error, int_query, json_caps, parse_capped, read_json
 from .runner import new_run_id
 from .state import SERVER_KEY, server_of
 from .store import FINAL
@@ -206,10 +206,9 @@ async def _read_request(request: web.Request) -> dict[str, Any]:
                 body["rows_file"] = (filename or "rows.csv", data)
             elif name == "workflow":
                 text = bytes(data).decode("utf-8", "replace").strip()
-                try:
-                    body["workflow"] = json.loads(text) if text.startswith("{") else text
-                except ValueError as exc:
-                    raise bad(f"form field 'workflow' is not valid JSON: {exc}") from None
+                caps = json_caps(request.app[SERVER_KEY].config)
+                # the same caps as a JSON body: a form field is no way around them
+                body["workflow"] = parse_capped(text.encode(), caps) if text[:1] == "{" else text
             elif name in ("name", "name_template", "ignore_unknown_columns"):
                 body[name] = bytes(data).decode("utf-8", "replace")
             else:
@@ -246,12 +245,13 @@ async def _workflow_of(request: web.Request, doc: Any) -> Any:
         if path is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
         try:
-            doc = json.loads(await asyncio.to_thread(path.read_bytes))
-        except (OSError, ValueError) as exc:
+            raw = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
             raise bad(f"cannot read workflow: {exc}") from None
+        doc = parse_capped(raw, json_caps(s.config))  # a file gets the caps of a body
     if not isinstance(doc, dict):
         raise bad("'workflow' must be a workflow object or the name of a saved workflow")
-    return parse_workflow_or_400(doc)
+    return parse_workflow_or_400(doc, caps=json_caps(s.config))
 
 
 def _rows_of(body: dict[str, Any]) -> Any:

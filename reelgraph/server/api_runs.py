@@ -16,13 +16,12 @@ from aiohttp import web
 
 from .api_workflows import parse_workflow_or_400, read_saved, workflow_file
 from .common import (
-    MAX_INT_DIGITS,
-    MAX_STRING,
-    JsonCaps,
     bad,
     bounded,
     error,
     int_query,
+    issues_answer,
+    json_caps,
     parse_capped,
     read_json,
 )
@@ -85,7 +84,7 @@ async def post_run(request: web.Request) -> web.Response:
         if raw is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
         try:
-            doc = parse_capped(raw, JsonCaps(s.config.max_depth, MAX_STRING, MAX_INT_DIGITS))
+            doc = parse_capped(raw, json_caps(s.config))
         except web.HTTPException:
             raise
         except (OSError, ValueError) as exc:
@@ -96,7 +95,7 @@ async def post_run(request: web.Request) -> web.Response:
         limits = s.config.limits.narrowed(body.get("limits"))
     except ValueError as exc:
         raise bad(str(exc)) from None
-    wf = await bounded(s, parse_workflow_or_400, doc)
+    wf = await bounded(s, lambda: parse_workflow_or_400(doc, caps=json_caps(s.config)))
     if template_path is not None:
         from reelgraph.engine.docpaths import resolve_document_paths
         from reelgraph.engine.workflow import Workflow
@@ -109,7 +108,8 @@ async def post_run(request: web.Request) -> web.Response:
     try:
         warnings = await bounded(s, _plan_check, wf, reg, params, targets, confine)
     except WorkflowError as exc:
-        return error(400, "the workflow cannot run", issues=[i.to_dict() for i in exc.issues])
+        answer = await bounded(s, issues_answer, exc.issues)
+        return error(400, "the workflow cannot run", **answer)
     name = body.get("name") if isinstance(body.get("name"), str) else (source or wf.name)
     try:
         run_id, position = await asyncio.to_thread(
@@ -200,6 +200,7 @@ async def get_run(request: web.Request) -> web.Response:
         outputs=row["outputs"],
         error=row["error"],
         warnings=row["warnings"],
+        limits=row.get("limits"),
         workflow=row["workflow"],
     )
     if row["status"] == "queued":

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .common import bad, bounded, read_json
+from .common import JsonCaps, bad, bounded, cap_refusal, issues_answer, json_caps, read_json
 from .paths import UnsafePath, read_file, remove_file, safe_join, write_file
 from .state import server_of
 
@@ -126,30 +126,35 @@ def _template_with_paths(path: Any) -> bytes:
     return raw if resolved.doc is doc else json.dumps(resolved.doc, ensure_ascii=False).encode()
 
 
-def parse_workflow_or_400(doc: Any) -> Any:
-    """Shape check + migration; structural problems -> 400 listing all of them."""
+def parse_workflow_or_400(doc: Any, *, caps: JsonCaps | None = None) -> Any:
+    """Shape check + migration; structural problems -> 400 listing them. `caps`: the caps
+    the document was parsed under (`read_json`); when they are within the engine's, its
+    values are not walked a second time."""
     from reelgraph.engine import WorkflowError
-    from reelgraph.engine.workflow import parse_workflow
+    from reelgraph.engine.workflow import DEFAULT_LIMITS, parse_workflow
 
+    within = caps is not None and caps.within(DEFAULT_LIMITS)
     try:
-        return parse_workflow(doc)
+        return parse_workflow(doc, within_limits=within)
     except WorkflowError as exc:
-        raise bad("invalid workflow", issues=[i.to_dict() for i in exc.issues]) from None
+        raise cap_refusal(exc.issues) or bad(
+            "invalid workflow", **issues_answer(exc.issues)
+        ) from None
 
 
 async def put_workflow(request: web.Request) -> web.Response:
     s = server_of(request)
     name = check_workflow_name(request.match_info["name"])
     doc = await read_json(request)
-    wf = await bounded(s, parse_workflow_or_400, doc)
+    wf = await bounded(s, lambda: parse_workflow_or_400(doc, caps=json_caps(s.config)))
     reg = await s.registry()
     from reelgraph.engine import validate_workflow
 
-    issues = [i.to_dict() for i in await bounded(s, validate_workflow, wf, reg)]
+    issues = issues_answer(await bounded(s, validate_workflow, wf, reg))
     data = await bounded(s, lambda: wf.to_json().encode())
     created = await asyncio.to_thread(_save_with_backup, s.workflows_dir, name, data)
     return web.json_response(
-        {"name": name, "saved": True, "issues": issues}, status=201 if created else 200
+        {"name": name, "saved": True, **issues}, status=201 if created else 200
     )
 
 
@@ -186,21 +191,25 @@ async def delete_workflow(request: web.Request) -> web.Response:
     return web.json_response({"name": name, "deleted": True})
 
 
-def _validate_doc(doc: Any, registry: Any) -> list[dict[str, Any]]:
+def _validate_doc(doc: Any, registry: Any, caps: JsonCaps) -> list[Any]:
     from reelgraph.engine import WorkflowError, validate_workflow
-    from reelgraph.engine.workflow import parse_workflow
+    from reelgraph.engine.workflow import DEFAULT_LIMITS, parse_workflow
 
     try:
-        wf = parse_workflow(doc)
+        wf = parse_workflow(doc, within_limits=caps.within(DEFAULT_LIMITS))
     except WorkflowError as exc:
-        return [i.to_dict() for i in exc.issues]
-    return [i.to_dict() for i in validate_workflow(wf, registry)]
+        refusal = cap_refusal(exc.issues)
+        if refusal is not None:
+            raise refusal from None
+        return exc.issues
+    return validate_workflow(wf, registry)
 
 
 async def validate_workflow_route(request: web.Request) -> web.Response:
     s = server_of(request)
     doc = await read_json(request)
     reg = await s.registry()
-    issues = await bounded(s, _validate_doc, doc, reg)
-    errors = [i for i in issues if i.get("severity", "error") == "error"]
-    return web.json_response({"ok": not errors, "issues": issues})
+    issues = await bounded(s, _validate_doc, doc, reg, json_caps(s.config))
+    ok = not any(i.severity == "error" for i in issues)
+    answer = await bounded(s, issues_answer, issues)
+    return web.json_response({"ok": ok, **answer})

@@ -13,7 +13,7 @@ import asyncio
 from aiohttp import web
 
 from . import api_app, api_batches, api_files, api_runs, api_system, api_workflows
-from .common import error, json_errors
+from .common import error, json_errors, pause_gc_for_large_json
 from .security import headers, is_loopback, make_middleware
 from .state import SERVER_KEY, DataDirInUse, DataDirUnsafe, Server, ServerConfig
 
@@ -34,6 +34,7 @@ def create_app(config: ServerConfig) -> web.Application:
             headers,
             make_middleware(config.token, _allowed_hosts(config), config.allow_origins),
             json_errors,
+            pause_gc_for_large_json,
         ],
     )
     app[SERVER_KEY] = server

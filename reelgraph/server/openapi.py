@@ -190,6 +190,18 @@ _ISSUE = {
     },
 }
 
+# Exact totals beside `issues`, which lists the first 1,000 in full and then one
+# `more_issues` entry counting the rest by code.
+_ISSUE_COUNTS = {
+    "type": "object",
+    "required": ["errors", "warnings", "by_code"],
+    "properties": {
+        "errors": {"type": "integer", "minimum": 0},
+        "warnings": {"type": "integer", "minimum": 0},
+        "by_code": {"type": "object", "additionalProperties": {"type": "integer"}},
+    },
+}
+
 _RUN_SUMMARY = {
     "type": "object",
     "required": ["id", "status"],
@@ -247,6 +259,17 @@ _RUN = {
                 "workflow": {"type": "object"},
                 "position": {"type": "integer"},
                 "cancel_requested": {"type": "boolean"},
+                "limits": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "the run's limits: the server's, lowered by the request "
+                    "(0: none)",
+                    "properties": {
+                        "memory_mb": {"type": "integer"},
+                        "seconds": {"type": "number"},
+                        "output_mb": {"type": "integer"},
+                    },
+                },
                 "files": {
                     "type": "array",
                     "description": "every file in the run's output folder",
@@ -285,6 +308,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "properties": {
                         "error": {"type": "string"},
                         "issues": {"type": "array", "items": _ISSUE},
+                        "counts": _ISSUE_COUNTS,
                     },
                 },
                 "Issue": _ISSUE,
@@ -359,10 +383,11 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "200": _json(
                             {
                                 "type": "object",
-                                "required": ["ok", "issues"],
+                                "required": ["ok", "issues", "counts"],
                                 "properties": {
                                     "ok": {"type": "boolean"},
                                     "issues": {"type": "array", "items": _ISSUE},
+                                    "counts": _ISSUE_COUNTS,
                                 },
                             },
                             "result",

@@ -40,7 +40,13 @@ from typing import Any
 from .limits import RunLimits, exceeded
 from .paths import UnsafePath, check_tree, open_folder
 from .store import RunStore, quarantine_error
-from .workers import WorkerDied, WorkerProcess, WorkerStartFailed, crash_message
+from .workers import (
+    WorkerDied,
+    WorkerProcess,
+    WorkerStartFailed,
+    crash_message,
+    stop_fork_server,
+)
 
 log = logging.getLogger("reelgraph.server")
 
@@ -82,6 +88,7 @@ class _Slot:
         self.worker: WorkerProcess | None = None
         self.thread: threading.Thread | None = None
         self.live: LiveRun | None = None
+        self.spawning = False  # inside WorkerProcess(): the fork server may be starting
 
 
 class Runner:
@@ -125,6 +132,10 @@ class Runner:
     def stop(self) -> None:
         self._stop = True
         self.wake()
+        if any(s.spawning for s in self._slots):
+            # A slot waits for the fork server, which may still be importing torch: stop
+            # it, so the slot's start fails at once instead of holding shutdown seconds.
+            stop_fork_server()
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -324,7 +335,15 @@ class Runner:
         return w
 
     def _spawn(self, slot: _Slot) -> WorkerProcess:
-        w = WorkerProcess(self._worker_settings(), name=f"reelgraph-worker-{slot.index}")
+        slot.spawning = True
+        try:
+            if self._stop:
+                raise WorkerStartFailed("the server is stopping")
+            w = WorkerProcess(self._worker_settings(), name=f"reelgraph-worker-{slot.index}")
+        except EOFError:  # the fork server was stopped under it (shutdown)
+            raise WorkerStartFailed("the worker's fork server stopped") from None
+        finally:
+            slot.spawning = False
         slot.worker = w  # (so a stopping server kills it even while it starts)
         return w
 

@@ -10,6 +10,7 @@ of a second instead of paying every import again.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -32,6 +33,24 @@ def context() -> Any:
             else:
                 _ctx = mp.get_context("spawn")
         return _ctx
+
+
+def stop_fork_server() -> None:
+    """SIGKILL the fork server, if one was started (at shutdown only). A worker start
+    blocked on it, while it still imports its preloads, then fails at once (EOFError)
+    instead of holding the server's exit for seconds; nothing was forked yet, so nothing
+    is left behind. multiprocessing has no public handle on it: its pid is read from
+    the module's (long-stable) private state, and a missing attribute means no server."""
+    if _ctx is None or _ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if isinstance(pid, int) and pid > 0:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 class WorkerDied(Exception):

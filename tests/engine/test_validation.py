@@ -22,8 +22,15 @@ from reelgraph.engine import (
     node,
     validate_workflow,
 )
+from reelgraph.engine.errors import MAX_LISTED, count_issues, listed_issues
 from reelgraph.engine.graph import canonical, compile_plan
-from reelgraph.engine.workflow import CURRENT_VERSION, copy_json, parse_workflow
+from reelgraph.engine.workflow import (
+    CURRENT_VERSION,
+    copy_json,
+    json_depth,
+    loads_json,
+    parse_workflow,
+)
 
 from .helpers import link, n, registry, workflow
 
@@ -457,6 +464,76 @@ def test_100k_dangling_links_validate_in_linear_time(reg):
     issues = validate_workflow(workflow(dangling(100_000)), reg)
     assert len(issues) == 100_000 and {i.code for i in issues} == {"missing_link_node"}
     assert "did you mean" in issues[0].message  # hints are kept, for the first few
+
+
+def test_a_huge_list_of_issues_is_listed_in_part_and_counted_exactly(reg):
+    issues = validate_workflow(workflow(dangling(MAX_LISTED + 250)), reg)
+    issues.append(issues[0].__class__("unknown_input", "x", "n0", "y", severity="warning"))
+    listed = listed_issues(issues)
+    assert len(listed) == MAX_LISTED + 1 and listed[:MAX_LISTED] == issues[:MAX_LISTED]
+    more = listed[-1]
+    assert more.code == "more_issues" and more.severity == "error"
+    assert "251 more problems" in more.message
+    assert "250 missing_link_node" in more.message and "1 unknown_input (warning)" in more.message
+    counts = count_issues(issues)
+    assert counts == {
+        "errors": MAX_LISTED + 250,
+        "warnings": 1,
+        "by_code": {"missing_link_node": MAX_LISTED + 250, "unknown_input": 1},
+    }
+    assert listed_issues(issues[:10]) == issues[:10]  # a short list is left whole
+    assert issues[0].to_dict() == {
+        "code": "missing_link_node",
+        "message": issues[0].message,
+        "node": "n0",
+        "input": "text",
+        "severity": "error",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ('{"a": "[[[[{{{{"}', 1),  # brackets inside a string do not nest
+        ('{"a": "\\"", "b": [[]]}', 3),  # an escaped quote does not end the string
+        ('{"a": "\\\\", "b": [[["x\\"]"]]]}', 4),  # escaped backslashes, then quotes
+        ('[{"": ""}, "", [""], "[", "]"]', 2),
+        ("[]", 1),
+        ('"just a string"', 0),
+    ],
+)
+def test_the_depth_scan_skips_strings_and_escapes(text, depth):
+    json.loads(text)  # each case is valid JSON
+    assert json_depth(text) == depth
+    assert json_depth(text.encode()) == depth
+
+
+def test_a_string_of_escapes_counts_at_its_decoded_length():
+    # 12 backslashes decode to 12 characters; masking escapes must not shrink them to 0
+    text = json.dumps({"s": "\\" * 12})
+    with pytest.raises(WorkflowError) as exc:
+        loads_json(text, limits=Limits(max_string=10))
+    assert exc.value.issues[0].code == "string_too_long"
+    assert loads_json(text, limits=Limits(max_string=12)) == {"s": "\\" * 12}
+
+
+@pytest.mark.parametrize(("raw", "fragment"), [("NaN", "NaN"), ("1e400", "out of range")])
+def test_finite_loading_refuses_what_json_cannot_write(raw, fragment):
+    text = '{"a": [1, ' + raw + "]}"
+    assert loads_json(text) is not None  # the lenient default: widgets check the values
+    with pytest.raises(WorkflowError) as exc:
+        loads_json(text, finite=True)
+    assert exc.value.issues[0].code == "not_finite" and fragment in exc.value.issues[0].message
+
+
+def test_escaped_emoji_do_not_force_a_walk_and_lone_surrogates_are_still_found():
+    ok = json.dumps({"format": "reelgraph.workflow", "version": 1, "nodes": {"\U0001f600": {}}})
+    assert "\\ud83d" in ok  # json writes an emoji as an escaped surrogate pair
+    assert list(loads_json(ok)["nodes"]) == ["\U0001f600"]
+    bad = ok.replace("\\ude00", "")
+    with pytest.raises(WorkflowError) as exc:
+        loads_json(bad)
+    assert exc.value.issues[0].code == "bad_string"
 
 
 @pytest.mark.timeout(120)

@@ -110,7 +110,38 @@ def test_validate_reports_every_problem(server):
     assert ("missing_input", "b", "image") in found
     assert ("bad_value", "b", "sigma") in found
     assert ("unknown_node_type", "c", None) in found
-    assert server.post("/api/workflows/validate", IMAGE_WF).json() == {"ok": True, "issues": []}
+    assert res["counts"]["errors"] == len([i for i in res["issues"] if i["severity"] == "error"])
+    assert res["counts"]["by_code"]["unknown_node_type"] == 1
+    assert server.post("/api/workflows/validate", IMAGE_WF).json() == {
+        "ok": True,
+        "issues": [],
+        "counts": {"errors": 0, "warnings": 0, "by_code": {}},
+    }
+
+
+def test_thousands_of_problems_are_listed_in_part_and_counted_exactly(server):
+    nodes = {
+        f"n{i}": {"type": "image.Blur", "inputs": {"image": link(f"gone{i}", "image")}}
+        for i in range(1500)
+    }
+    nodes.update({f"u{i}": {"type": f"nope.Type{i}"} for i in range(20)})
+    for path, body in (
+        ("/api/workflows/validate", wf(nodes)),
+        ("/api/runs", {"workflow": wf(nodes)}),
+    ):
+        r = server.post(path, body)
+        assert r.status == (200 if path.endswith("validate") else 400), r.body[:300]
+        answer = r.json()
+        counts = answer["counts"]
+        assert counts["errors"] == 1520 and counts["warnings"] == 0
+        assert counts["by_code"] == {"unknown_node_type": 20, "missing_link_node": 1500}
+        issues = answer["issues"]
+        assert len(issues) == 1001
+        more = issues[-1]
+        assert more["code"] == "more_issues" and more["severity"] == "error"
+        assert "and 520 more problems, not listed" in more["message"], more["message"]
+        listed = [i for i in issues[:-1] if i["code"] == "missing_link_node"]
+        assert all(i["node"] and i["input"] == "image" for i in listed)
 
 
 def test_invalid_run_is_400_with_every_error(server):

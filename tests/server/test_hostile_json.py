@@ -4,6 +4,7 @@ and validation stays bounded. Regression cases first, then a hypothesis fuzz."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from typing import Any
@@ -42,6 +43,13 @@ CASES = [
     ("NaN", SOLID % "NaN", "not a JSON number"),
     ("lone surrogate", SOLID.replace('"a"', '"\\ud800"') % "64", "lone surrogate"),
     ("string over the cap", SOLID % json.dumps("x" * (1 << 20 | 1)), "max_string"),
+    (
+        "200,001 nodes",
+        '{"format": "reelgraph.workflow", "version": 1, "nodes": {'
+        + ", ".join(f'"n{i}": {{"type": "x"}}' for i in range(200_001))
+        + "}}",
+        "max_nodes",
+    ),
 ]
 
 
@@ -105,6 +113,36 @@ def test_many_dangling_links_validate_without_tying_up_the_server(server):
         if r.status == 200:
             assert r.json()["ok"] is False
             assert any(i["code"] for i in r.json()["issues"])
+
+
+def test_loaders_on_devices_and_fifos_answer_at_once_and_never_exhaust_the_pool(server, tmp_path):
+    """D2: a fingerprint read /dev/zero in full, and a FIFO blocked a thread for good; six
+    such requests took every endpoint down. Now each is a quick issue on its input."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    docs = [
+        wf({"l": {"type": "image.Load", "inputs": {"path": path}}})
+        for path in ("/dev/zero", str(fifo), "/dev/urandom", str(fifo), "/dev/zero", str(fifo))
+    ]
+    answers: list[Any] = []
+
+    def send(path: str, body: dict) -> None:
+        answers.append((path, server.post(path, body, timeout=BOUND_S)))
+
+    threads = [threading.Thread(target=send, args=("/api/workflows/validate", d)) for d in docs] + [
+        threading.Thread(target=send, args=("/api/runs", {"workflow": d})) for d in docs
+    ]
+    for t in threads:
+        t.start()
+    assert server.get("/api/runs?limit=1", timeout=BOUND_S).status == 200
+    for t in threads:
+        t.join(BOUND_S * 2)
+    assert len(answers) == len(threads)
+    for path, r in answers:
+        issues = r.json()["issues"]
+        assert r.status == (200 if path.endswith("validate") else 400), (path, r.body[:300])
+        assert [(i["code"], i["node"], i["input"]) for i in issues] == [("invalid", "l", "path")]
+    assert server.get("/api/system", timeout=BOUND_S).json()["healthy"] is True
 
 
 # --- fuzz: mutated documents over HTTP ------------------------------------------------

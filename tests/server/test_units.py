@@ -175,3 +175,53 @@ def test_run_store_upgrades_an_older_database_and_quarantines(tmp_path):
     store.add("c", {"name": "\ud800"}, {}, None, "bad \udc00 name")  # lone surrogates stored
     assert store.get("c")["workflow"] == {"name": "\ud800"}
     store.close()
+
+
+def test_a_large_json_request_runs_with_the_cycle_collector_paused():
+    """The collector is off while a large JSON body is handled (its million objects are
+    never walked), on again afterwards, on success and on a 4xx alike; small bodies and
+    other content types leave it alone."""
+    import asyncio
+    import gc
+    import json
+    import weakref
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from reelgraph.server.common import LARGE_JSON, pause_gc_for_large_json
+
+    seen: list[bool] = []
+    alive: list[weakref.ref] = []
+
+    class Doc(dict):
+        pass
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(gc.isenabled())
+        doc = Doc(json.loads(await request.read()))
+        alive.append(weakref.ref(doc))
+        if request.query.get("fail"):
+            raise web.HTTPBadRequest(text="no")
+        return web.json_response({"keys": len(doc)})
+
+    async def main() -> None:
+        app = web.Application(middlewares=[pause_gc_for_large_json], client_max_size=1 << 24)
+        app.router.add_post("/", handle)
+        async with TestClient(TestServer(app)) as client:
+            big = json.dumps({f"k{i}": "x" * 100 for i in range(LARGE_JSON // 100)})
+            small = json.dumps({"a": 1})
+            for body, query, ctype, paused, status in [
+                (big, "", "application/json", True, 200),
+                (big, "?fail=1", "application/json", True, 400),
+                (small, "", "application/json", False, 200),
+                (big, "", "text/plain", False, 200),
+            ]:
+                r = await client.post("/" + query, data=body, headers={"Content-Type": ctype})
+                assert r.status == status
+                assert seen[-1] is (not paused)
+                assert gc.isenabled()
+                assert alive[-1]() is None  # freed with the request, traceback and all
+
+    assert gc.isenabled()
+    asyncio.run(main())

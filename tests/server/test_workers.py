@@ -8,7 +8,21 @@ import time
 
 import pytest
 
-from .conftest import slow_wf, wf
+from .conftest import ServerProcess, prepare_folder, slow_wf, wf
+
+# One server for the tests that need no flags of their own beyond these: starting a
+# server (and its worker) per test cost most of this module's time. Tests that share it
+# crash, kill and limit its worker on purpose, so they also show that it keeps going.
+SHARED_FLAGS = ["--cancel-grace-s", "1", "--run-output-mb", "2", "--run-memory-mb", "2500"]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("workers")
+    prepare_folder(root)
+    srv = ServerProcess(root / "data", extra=SHARED_FLAGS).start()
+    yield srv
+    srv.stop()
 
 
 def one(node_type: str, **inputs: object) -> dict:
@@ -26,8 +40,8 @@ def _server_pid(srv) -> int:
     return srv.proc.pid
 
 
-def test_runs_execute_in_a_warm_worker_process(make_server):
-    srv = make_server()
+def test_runs_execute_in_a_warm_worker_process(shared):
+    srv = shared
     first = srv.wait_run(srv.queue(one("rgtest.Pid", label="a")))
     second = srv.wait_run(srv.queue(one("rgtest.Pid", label="b")))
     pids = {int(r["outputs"]["n"]["text"].split(":")[1]) for r in (first, second)}
@@ -38,6 +52,25 @@ def test_runs_execute_in_a_warm_worker_process(make_server):
     assert [w["pid"] for w in workers] == [worker_pid]
 
 
+def test_the_pool_size_is_configurable_and_its_workers_run_side_by_side(make_server):
+    srv = make_server(extra=["--workers", "2"])
+    a = srv.queue(slow_wf(200, 0.02, "left"))
+    b = srv.queue(slow_wf(200, 0.02, "right"))
+    deadline = time.monotonic() + 60
+    while not all(srv.get(f"/api/runs/{r}").json()["status"] == "running" for r in (a, b)):
+        assert time.monotonic() < deadline, "the two runs never ran at the same time"
+        time.sleep(0.05)
+    workers = _system(srv)["workers"]
+    assert len(workers) == 2 and len({w["pid"] for w in workers}) == 2
+    assert _server_pid(srv) not in {w["pid"] for w in workers}
+    for r in (a, b):
+        srv.post(f"/api/runs/{r}/cancel")
+    # each worker stays warm: later runs land on one of the same two processes
+    done = [srv.wait_run(srv.queue(one("rgtest.Pid", label=f"p{i}"))) for i in range(3)]
+    ran_in = {int(r["outputs"]["n"]["text"].split(":")[1]) for r in done}
+    assert ran_in <= {w["pid"] for w in workers}
+
+
 @pytest.mark.parametrize(
     ("node_type", "inputs", "how"),
     [
@@ -45,8 +78,8 @@ def test_runs_execute_in_a_warm_worker_process(make_server):
         ("rgtest.Exit", {"code": 3}, "exit code 3"),
     ],
 )
-def test_a_dying_worker_fails_only_its_run(make_server, node_type, inputs, how):
-    srv = make_server()
+def test_a_dying_worker_fails_only_its_run(shared, node_type, inputs, how):
+    srv = shared
     bad = srv.queue(one(node_type, **inputs))
     after = srv.queue(slow_wf(3, 0.0, "after"))
     run = srv.wait_run(bad)
@@ -55,7 +88,8 @@ def test_a_dying_worker_fails_only_its_run(make_server, node_type, inputs, how):
         f"the worker running node n ({node_type}) died: {how}"
     )
     assert run["error"]["node_id"] == "n"
-    assert srv.get("/api/runs?limit=5").json()["runs"][-1]["error"].startswith("the worker running")
+    listed = {r["id"]: r for r in srv.get("/api/runs?limit=50").json()["runs"]}
+    assert listed[bad]["error"].startswith("the worker running")
     assert run["nodes"]["n"]["state"] == "failed"
     # the queue goes on, in a new worker; the server never noticed
     assert srv.wait_run(after)["status"] == "finished"
@@ -64,8 +98,8 @@ def test_a_dying_worker_fails_only_its_run(make_server, node_type, inputs, how):
     assert srv.proc is not None and srv.proc.poll() is None
 
 
-def test_sigkill_of_the_worker_fails_the_run_and_a_new_worker_starts(make_server):
-    srv = make_server()
+def test_sigkill_of_the_worker_fails_the_run_and_a_new_worker_starts(shared):
+    srv = shared
     run_id = srv.queue(one("rgtest.Hang", seconds=60.0, label="k"))
     srv.wait_run(run_id, ("running",))
     deadline = time.monotonic() + 30
@@ -84,8 +118,8 @@ def test_sigkill_of_the_worker_fails_the_run_and_a_new_worker_starts(make_server
     assert int(done["outputs"]["n"]["text"].split(":")[1]) != worker["pid"]
 
 
-def test_hard_cancel_kills_a_node_that_ignores_cancellation(make_server):
-    srv = make_server(extra=["--cancel-grace-s", "1"])
+def test_hard_cancel_kills_a_node_that_ignores_cancellation(shared):
+    srv = shared  # --cancel-grace-s 1
     run_id = srv.queue(one("rgtest.Hang", seconds=600.0, label="c"))
     srv.wait_run(run_id, ("running",))
     r = srv.post(f"/api/runs/{run_id}/cancel")
@@ -94,6 +128,11 @@ def test_hard_cancel_kills_a_node_that_ignores_cancellation(make_server):
     assert run["status"] == "cancelled"
     assert run["summary"].get("killed") is True
     assert run["nodes"]["n"]["state"] == "cancelled"
+    # DELETE of a running node that ignores cancellation: cancelled (killed), then deleted
+    stuck = srv.queue(one("rgtest.Hang", seconds=600.0, label="d"))
+    srv.wait_run(stuck, ("running",))
+    assert srv.request("DELETE", f"/api/runs/{stuck}", timeout=30).status == 200
+    assert srv.get(f"/api/runs/{stuck}").status == 404
     assert srv.wait_run(srv.queue(slow_wf(2, 0.0, "then")))["status"] == "finished"
 
 
@@ -132,8 +171,8 @@ def test_wall_time_limit_stops_a_run_and_names_the_limit(make_server):
     assert run["error"]["limit"] == "seconds"
 
 
-def test_output_limit_stops_a_run_and_names_the_limit(make_server):
-    srv = make_server(extra=["--run-output-mb", "2", "--cancel-grace-s", "1"])
+def test_output_limit_stops_a_run_and_names_the_limit(shared):
+    srv = shared  # --run-output-mb 2
     run = srv.wait_run(srv.queue(one("rgtest.WriteBytes", megabytes=200, delay=0.02)), timeout=60)
     assert run["status"] == "failed"
     assert "output limit of 2 MiB (--run-output-mb)" in run["error"]["message"]
@@ -144,8 +183,8 @@ def test_output_limit_stops_a_run_and_names_the_limit(make_server):
     assert ok["status"] == "finished"
 
 
-def test_memory_limit_fails_a_run_and_names_the_limit(make_server):
-    srv = make_server(extra=["--run-memory-mb", "2500"])
+def test_memory_limit_fails_a_run_and_names_the_limit(shared):
+    srv = shared  # --run-memory-mb 2500
     run = srv.wait_run(srv.queue(one("rgtest.Allocate", megabytes=4096)), timeout=120)
     assert run["status"] == "failed"
     message = run["error"]["message"] if isinstance(run["error"], dict) else run["error"]
@@ -153,8 +192,8 @@ def test_memory_limit_fails_a_run_and_names_the_limit(make_server):
     assert srv.wait_run(srv.queue(one("rgtest.Allocate", megabytes=64)))["status"] == "finished"
 
 
-def test_a_run_may_ask_for_lower_limits_never_higher(make_server):
-    srv = make_server(extra=["--run-timeout-s", "100", "--cancel-grace-s", "1"])
+def test_a_run_may_ask_for_lower_limits_never_higher(shared):
+    srv = shared  # the default wall-time ceiling (6 h), --cancel-grace-s 1
     r = srv.post(
         "/api/runs",
         {"workflow": one("rgtest.Hang", seconds=600.0, label="l"), "limits": {"seconds": 1}},
@@ -162,6 +201,16 @@ def test_a_run_may_ask_for_lower_limits_never_higher(make_server):
     assert r.status == 202
     run = srv.wait_run(r.json()["run_id"], timeout=30)
     assert "wall-time limit of 1 s" in run["error"]["message"]
+    assert run["limits"] == {"memory_mb": 2500, "seconds": 1.0, "output_mb": 2}
+    # asking for more than the server allows gets the server's limit, not more
+    r = srv.post(
+        "/api/runs",
+        {"workflow": slow_wf(1, 0.0, "more"), "limits": {"memory_mb": 10**9, "output_mb": 5}},
+    )
+    assert r.status == 202
+    run = srv.wait_run(r.json()["run_id"])
+    assert run["status"] == "finished"
+    assert run["limits"]["memory_mb"] == 2500 and run["limits"]["output_mb"] == 2
     bad = srv.post("/api/runs", {"workflow": slow_wf(1, 0.0), "limits": {"seconds": "soon"}})
     assert bad.status == 400 and "limit 'seconds'" in bad.json()["error"]
     bad = srv.post("/api/runs", {"workflow": slow_wf(1, 0.0), "limits": {"cpu": 1}})
