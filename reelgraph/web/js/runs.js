@@ -91,7 +91,10 @@ export class Runs {
         }
         this.editor.applyRunStates();
       }
-      this.ui.toast(`Cannot queue: ${e.message}${issues.length ? ` (${issues.length} problem${issues.length > 1 ? "s" : ""})` : ""}`, "bad", 6000);
+      // Past 1,000 problems the server lists some and counts all (`counts`).
+      const counts = e.data && e.data.counts;
+      const total = counts ? counts.errors + counts.warnings : issues.length;
+      this.ui.toast(`Cannot queue: ${e.message}${total ? ` (${total.toLocaleString("en")} problem${total > 1 ? "s" : ""})` : ""}`, "bad", 6000);
       return null;
     }
   }
