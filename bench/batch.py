@@ -16,8 +16,8 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     ray_vs_local = ray_wall_s / batch_wall_s.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
-`--quick`: 3 variants at 160x90, 2 fps (under a minute on 2 cores); the full run: 20
-variants at 320x180, 12 fps. Wall times on a shared machine are noisy. The last line
+`--quick`: 2 variants at 160x90, 2 fps (under a minute on 2 cores: most of it is the
+fixed cost of starting processes and Ray); the full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are noisy. The last line
 is one JSON object.
 """
 
@@ -124,9 +124,8 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
         assert result.ok, result.failed
         return wall
 
-    render(Cache(MemoryCache()), "Warm", "Up")  # imports, voice model
     shared = Cache(MemoryCache())
-    render(shared, *PEOPLE[0])
+    render(shared, *PEOPLE[0])  # unmeasured: also loads the voice model and imports
     rows = PEOPLE[1:4]
     # scene 1 differs from the rows before; scenes 2-3 are cached
     variant = statistics.median(render(shared, *row) for row in rows)
@@ -136,11 +135,11 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 variants, 160x90, 2 fps")
+    ap.add_argument("--quick", action="store_true", help="2 variants, 160x90, 2 fps")
     ap.add_argument("--variants", type=int, default=None)
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
     args = ap.parse_args()
-    n = args.variants or (3 if args.quick else 20)
+    n = args.variants or (2 if args.quick else 20)
     rows = _rows(n, args.quick)
     size = _size_params(args.quick)
     print(
