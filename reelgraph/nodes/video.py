@@ -39,6 +39,7 @@ from reelgraph.media import (
     MappedVideo,
     ProceduralVideo,
     VideoStream,
+    image_pixels,
 )
 
 EASINGS = ("ease_in_out", "linear", "ease_out", "ease_in")
@@ -168,10 +169,11 @@ def spans_key(spans: list[tuple[int, int]], labels: list[str], style: bytes) -> 
 
 
 def image_to_uint8(image: Any, index: int = 0) -> Any:
-    return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
+    """Frame `index` of an IMAGE (float tensor or 8-bit PixelImage) as uint8 [H, W, 3]."""
+    return image_pixels(image, index)
 
 
-@node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO})
+@node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO}, pixel_images=True)
 def image_to_clip(
     image: Image,
     audio: Audio = None,

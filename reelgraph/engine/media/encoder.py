@@ -172,7 +172,9 @@ def _frames_i420(
     import cv2
     import numpy as np
 
-    q: queue.Queue[Any] = queue.Queue(maxsize=3)
+    # One chunk in the queue while the next renders: enough to keep x264 fed, and at
+    # 1080p each 8-frame RGB chunk is 50 MB, so a deeper queue is memory for nothing.
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
     halt = threading.Event()
     end = object()
 
@@ -218,7 +220,7 @@ def encode_segment(
     stop: int,
     settings: EncodeSettings,
     *,
-    chunk: int = 16,
+    chunk: int = 8,
     progress: Callable[[int], None] | None = None,
 ) -> EncodedSegment:
     """Render frames [start, stop) and encode them as one closed x264 session."""
@@ -307,7 +309,7 @@ def encode_video(
     audio_bitrate: int = 160,
     metadata: dict[str, str] | None = None,
     cues: list[Any] | None = None,
-    chunk: int = 16,
+    chunk: int = 8,
     progress: Callable[[int, int], None] | None = None,
     store: SegmentStore | None = None,
     max_segment_frames: int = MAX_SEGMENT_FRAMES,
