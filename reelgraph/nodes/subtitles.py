@@ -266,25 +266,33 @@ def burn_in(
 
     px = max(10, round(video.height * size))
     pad = round(px * 0.4)
+    # Stamps of the cues shown lately, not of every cue: a prepared stamp is float32
+    # (16 bytes a pixel), and a ten-minute video has hundreds of cues. Frames are read
+    # in order, so the newest few suffice. No lock (the stream is pickled for segment
+    # workers): two threads may at worst prepare the same stamp twice.
     rendered: dict[int, Any] = {}
     fps = video.fps
     spans = [(round(c.start * fps), round(c.end * fps)) for c in cues]
 
     def image_for(k: int) -> Any:
-        if k not in rendered:
-            lines = cues[k].text.split("\n")
-            rendered[k] = Stamp(
-                render_text_rgba(
-                    lines,
-                    load_font("medium", px, cues[k].text),  # a font for the cue's script
-                    color,
-                    box=(10, 12, 20, round(255 * box_opacity)),
-                    pad=pad,
-                    spacing=1.18,
-                    shadow=max(1, px // 14),
-                )
+        stamp = rendered.get(k)
+        if stamp is not None:
+            return stamp
+        stamp = Stamp(
+            render_text_rgba(
+                cues[k].text.split("\n"),
+                load_font("medium", px, cues[k].text),  # a font for the cue's script
+                color,
+                box=(10, 12, 20, round(255 * box_opacity)),
+                pad=pad,
+                spacing=1.18,
+                shadow=max(1, px // 14),
             )
-        return rendered[k]
+        )
+        rendered[k] = stamp
+        for old in [j for j in list(rendered) if abs(j - k) > 3]:
+            rendered.pop(old, None)
+        return stamp
 
     def fn(chunk: Any, first: int) -> Any:
         t = int(chunk.shape[0])
