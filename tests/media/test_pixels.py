@@ -65,3 +65,16 @@ def test_pixel_image_refuses_what_is_not_8_bit_rgb():
         PixelImage(np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ValueError, match="uint8"):
         PixelImage(np.zeros((1, 4, 4, 4), np.uint8))
+
+
+def test_a_packed_ken_burns_source_renders_the_same_frames(monkeypatch):
+    import reelgraph.nodes.video as video_nodes
+
+    px = np.random.default_rng(3).integers(0, 256, (1, 600, 640, 3), dtype=np.uint8)
+    assert px[0].nbytes >= video_nodes.PACK_MIN_BYTES  # held PNG-packed
+    packed = image_to_clip(PixelImage(px), duration=0.5, fps=8.0, width=320, height=180)
+    packed_frames = packed.render(0, 4)
+    monkeypatch.setattr(video_nodes, "PACK_MIN_BYTES", 1 << 40)  # held as pixels
+    plain = image_to_clip(PixelImage(px), duration=0.5, fps=8.0, width=320, height=180)
+    assert torch.equal(packed_frames, plain.render(0, 4))
+    assert np.array_equal(video_nodes.PackedImage(px[0]).pixels(), px[0])

@@ -300,6 +300,30 @@ class SegmentRunner(Protocol):
     ) -> Sequence[EncodedSegment]: ...
 
 
+_MALLOC_TUNED = False
+
+
+def keep_big_buffers_off_the_heap() -> None:
+    """Ask glibc to serve buffers of 1 MiB and up from mmap and to keep few arenas.
+
+    An encode allocates and frees frame chunks (tens of MB) on several threads; glibc's
+    default raises its mmap threshold after the first free, and the chunks then come
+    from per-thread heaps that fragment and are not given back: a 9-minute render's
+    RSS crept up by ~120 MB. Process-wide and idempotent; a no-op off glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (fixed: no dynamic raise)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def encode_video(
     video: VideoStream,
     path: str | Path,
@@ -320,6 +344,7 @@ def encode_video(
     segments `store` holds. Segments are muxed as they are ready and then dropped, so
     memory does not grow with the length. `run_segments(video, ranges, settings)` may
     encode the missing ranges elsewhere (in parallel); by default they are encoded here."""
+    keep_big_buffers_off_the_heap()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     W, H = video.width - video.width % 2, video.height - video.height % 2
