@@ -273,10 +273,14 @@ def run_explainer_child(script_file: str | None, out: Path) -> dict:
     length, scenes and peak RSS."""
     import av
 
-    from reelgraph.engine import Engine, Registry, load_workflow
+    from reelgraph.engine import Cache, DiskCache, Engine, MemoryCache, Registry, load_workflow
+    from reelgraph.engine.cache import default_cache_dir
 
     params = {"script": Path(script_file).read_text()} if script_file else {}
-    with Engine(Registry.discover()) as eng:
+    # The cache `reelgraph run` uses: a memory tier over a disk tier (here an empty
+    # folder per child, so the run is cold).
+    cache = Cache(MemoryCache(), DiskCache(default_cache_dir()))
+    with Engine(Registry.discover(), cache) as eng:
         t0 = time.perf_counter()
         res = eng.run(
             load_workflow(ROOT / "reelgraph" / "workflows" / "explainer.json"),
