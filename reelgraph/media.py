@@ -33,6 +33,7 @@ from .engine.media.metadata import (
     read_png_text,
     read_wav_comment,
 )
+from .engine.media.pixels import PixelImage, as_tensor_image, image_pixels
 from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
 from .engine.media.video import (
     IDENTITY,
@@ -61,6 +62,7 @@ __all__ = [
     "IndexedVideo",
     "MappedVideo",
     "PhonemeTiming",
+    "PixelImage",
     "ProceduralVideo",
     "Scene",
     "SegmentStore",
@@ -68,12 +70,14 @@ __all__ = [
     "TensorVideo",
     "VideoStream",
     "WordTiming",
+    "as_tensor_image",
     "concat_audio",
     "decode_audio",
     "embedded_workflow_text",
     "encode_mp4",
     "encode_segment",
     "encode_video",
+    "image_pixels",
     "plan_segments",
     "read_media_metadata",
     "read_png_text",

@@ -273,6 +273,9 @@ class NodeType:
     warm: Callable[..., None] | None = None
     # Reads the run's workflow params (ctx.params), so their values enter its cache key.
     uses_params: bool = False
+    # Takes IMAGE inputs as they come, PixelImage (uint8) included; other nodes get
+    # every IMAGE as the float tensor the type promises.
+    pixel_images: bool = False
     wants_ctx: bool = False
     pack: str = ""
     input_map: Mapping[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
@@ -368,6 +371,7 @@ def node(
     uses_params: bool = False,
     estimate_bytes: Callable[..., int] | None = None,
     warm: Callable[..., None] | None = None,
+    pixel_images: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -412,6 +416,7 @@ def node(
             estimate_bytes=estimate_bytes,
             warm=warm,
             uses_params=uses_params,
+            pixel_images=pixel_images,
             wants_ctx=wants_ctx,
             pack=fn.__module__,
             input_map={i.name: i for i in inputs},

@@ -105,6 +105,21 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_IMAGE_SOCKETS = frozenset({"IMAGE", "list[IMAGE]", "ANY"})
+
+
+def _tensor_images(nt: Any, kwargs: dict[str, Any]) -> None:
+    """8-bit IMAGE values (PixelImage) become float tensors for a node that did not
+    declare it reads them (see engine/media/pixels.py)."""
+    for spec in nt.inputs:
+        if spec.type in _IMAGE_SOCKETS and spec.name in kwargs:
+            value = kwargs[spec.name]
+            if hasattr(value, "__reelgraph_tensor__") or isinstance(value, list):
+                from .media.pixels import as_tensor_image
+
+                kwargs[spec.name] = as_tensor_image(value)
+
+
 def _content_key(value: Any) -> str | None:
     """A key from a small plain value (scene text, a number), so a list element that did
     not change keeps its key even when its neighbours did. A value class can give its own
@@ -549,6 +564,8 @@ class _Run:
             # Shared per node (all items of a mapped node): the files it wrote, kept even
             # when it fails so a caller can keep or clean them.
             ctx.files = self.files.setdefault(pn.id, [])
+        if not nt.pixel_images:
+            _tensor_images(nt, kwargs)
         try:
             value = nt.fn(**kwargs)
         except (Cancelled, _Failed):

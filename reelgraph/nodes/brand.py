@@ -24,7 +24,7 @@ from reelgraph import (
     node,
     socket,
 )
-from reelgraph.media import SCENE
+from reelgraph.media import SCENE, PixelImage
 
 from .captions import caption_font as load_font_any
 from .captions import rgb
@@ -346,8 +346,6 @@ def card(
     card (logo, the kit's outro title, a call-to-action button and the URL). Texts
     given here (or linked, e.g. from a text.Template for a personalised offer) replace
     the kit's. Laid out for the aspect, inside the safe area."""
-    import torch
-
     if kind == "intro":
         title, body = title or brand.get("intro_title", ""), body or brand.get("intro_body", "")
     else:
@@ -363,7 +361,7 @@ def card(
         height=height,
         area=_area(safe_area, width, height),
     )
-    return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+    return PixelImage(px)
 
 
 @node("brand.SceneCard", category="brand", outputs={"image": IMAGE})
@@ -379,8 +377,6 @@ def scene_card(
     `count`): the first scene gets the intro card (logo, the scene's title and visual
     line), the last one the end card (logo, the scene's title, the kit's call to action
     and URL), and the scenes between a brand-coloured title card in the brand's fonts."""
-    import torch
-
     from .slides import render_card
 
     area = _area(safe_area, width, height)
@@ -417,4 +413,4 @@ def scene_card(
             body_size=0.042 * min(1.0, width / height) ** 0.5,
             seed=scene.index,
         )
-    return torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+    return PixelImage(px)

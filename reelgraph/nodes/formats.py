@@ -122,6 +122,32 @@ def default_safe_area(width: int, height: int) -> dict[str, Any]:
     }
 
 
+def text_area(area: dict[str, Any] | None, width: int, height: int) -> dict[str, Any] | None:
+    """The rectangle overlays (labels, burned subtitles) keep to: a linked safe area moved
+    to the frame size, else on vertical video the default one (the platform UI covers
+    the bottom and the right column there); None on other aspects (their margins do)."""
+    if area is not None:
+        return scaled_safe_area(area, width, height)
+    if aspect_kind(width, height) == "vertical":
+        return default_safe_area(width, height)
+    return None
+
+
+def place_in(
+    pos: str, area: dict[str, Any] | None, W: int, H: int, w: int, h: int, margin: int
+) -> tuple[int, int]:
+    """Where a w x h overlay at `pos` (top_left ... bottom_right, center) goes: `margin`
+    from the frame edges, and inside `area` when there is one."""
+    x0, y0, x1, y1 = margin, margin, W - margin, H - margin
+    if area is not None:
+        x0, y0 = max(x0, area["x0"]), max(y0, area["y0"])
+        x1, y1 = min(x1, area["x1"]), min(y1, area["y1"])
+    vert, _, horiz = pos.partition("_") if pos != "center" else ("center", "", "center")
+    x = {"left": x0, "right": x1 - w}.get(horiz, (x0 + x1 - w) // 2)
+    y = {"top": y0, "bottom": y1 - h}.get(vert, (y0 + y1 - h) // 2)
+    return max(0, min(x, W - w)), max(0, min(y, H - h))
+
+
 def scaled_safe_area(area: dict[str, Any], width: int, height: int) -> dict[str, Any]:
     """`area` moved to another frame size (a preset linked to a video of another size)."""
     if (area["width"], area["height"]) == (width, height):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Annotated, Any
 
-from reelgraph import VIDEO, Combo, Float, NodeInputError, Video, node
+from reelgraph import VIDEO, Combo, Float, NodeInputError, Video, node, socket
 
-from .video import POSITIONS, overlay_rgba, place
+from .formats import SAFE_AREA
+from .video import POSITIONS, overlay_rgba
 
 DISCLOSURE = (
     "AI-generated: this video was made by software (reelgraph) from a script; voices are synthetic."
@@ -85,8 +86,12 @@ def ai_label(
     position: Annotated[str, Combo(POSITIONS)] = "top_right",
     size: Annotated[float, Float(0.01, 0.1, 0.005)] = 0.028,
     opacity: Annotated[float, Float(0.1, 1.0, 0.05)] = 0.85,
+    safe_area: socket(SAFE_AREA) = None,
 ) -> Any:
-    """A small, always-visible label (default "AI-generated") in a corner of every frame."""
+    """A small, always-visible label (default "AI-generated") in a corner of every frame,
+    inside the safe area (linked, or on vertical video the default one: never under
+    the platform's top bar, description or like/comment column)."""
+    from .formats import place_in, text_area
     from .typography import load_font, render_text_rgba
 
     if not text.strip():
@@ -97,5 +102,6 @@ def ai_label(
         [text.strip()], font, (255, 255, 255), box=(0, 0, 0, 140), pad=round(px * 0.45)
     )
     margin = round(video.height * 0.03)
-    x, y = place(position, video.width, video.height, rgba.shape[1], rgba.shape[0], margin)
+    area = text_area(safe_area, video.width, video.height)
+    x, y = place_in(position, area, video.width, video.height, rgba.shape[1], rgba.shape[0], margin)
     return overlay_rgba(video, rgba, x, y, opacity, 0.0, 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from reelgraph import IMAGE, Combo, Context, Float, Image, Int, NodeInputError, Text, node, socket
-from reelgraph.media import SCENE
+from reelgraph.media import SCENE, PixelImage, image_pixels
 
 from .image import image_bytes, parse_hex_color
 from .typography import FONT_STYLES, fit_font, line_height, load_font, script_of, text_width
@@ -106,7 +106,7 @@ def render_card(
     elif background == "image":
         if image is None:
             raise NodeInputError("image", "background 'image' needs an image linked")
-        src = (image[0].clamp(0, 1) * 255 + 0.5).byte().cpu().numpy()
+        src = image_pixels(image)
         bg = cover_fit(src, width, height).astype(np.float32)
         # darken towards colour 1 so text stays readable
         bg = (bg * (1 - dim) + np.array(c1, np.float32) * dim + 0.5).astype(np.uint8)
@@ -210,6 +210,7 @@ ALIGNS = ("left", "center", "right")
     category="image/slides",
     outputs={"image": IMAGE},
     estimate_bytes=lambda values: image_bytes({**values, "batch": 1}),
+    pixel_images=True,
 )
 def title_card(
     title: Annotated[str, Text(placeholder="Title")] = "",
@@ -238,9 +239,8 @@ def title_card(
     (`reserve_bottom` keeps room for subtitles), over a gradient, a solid colour or an
     image (darkened). Link a `scene` to take its title and visual prompt as the text;
     `palette` auto then gives each scene its own colours. `decorate` adds quiet accent
-    shapes on the right. Sizes are fractions of the height."""
-    import torch
-
+    shapes on the right. Sizes are fractions of the height. The card is drawn in
+    8 bits and kept so (a PixelImage: nodes that take tensors get float32)."""
     kicker = ""
     if scene is not None:
         title = title or scene.title
@@ -272,7 +272,7 @@ def title_card(
         decorate=decorate,
         seed=scene.index if scene is not None else 0,
     )
-    out = torch.from_numpy(px.copy()).float().div_(255).unsqueeze(0)
+    out = PixelImage(px)
     if ctx is not None:
         ctx.preview(out, "image")
     return out

@@ -24,6 +24,8 @@ from reelgraph import (
 )
 from reelgraph.media import SCENE, TIMINGS, Cue, SpeechTimings, WordTiming
 
+from .formats import SAFE_AREA
+
 MAX_CHARS = 42
 MAX_LINES = 2
 
@@ -257,34 +259,52 @@ def burn_in(
     color: tuple[int, int, int] = (255, 255, 255),
     box_opacity: float = 0.55,
     margin: float = 0.06,
+    area: dict[str, Any] | None = None,
 ) -> Any:
-    """A lazy VIDEO with the cues drawn on the frames they cover."""
+    """A lazy VIDEO with the cues drawn on the frames they cover: centred near the
+    bottom, inside `area` (a safe area in pixels) when given."""
     from reelgraph.media import MappedVideo
 
     from .typography import Stamp, alpha_blit, load_font, render_text_rgba
     from .video import spans_key
 
     px = max(10, round(video.height * size))
-    pad = round(px * 0.4)
+    # Stamps of the cues shown lately, not of every cue: a prepared stamp is float32
+    # (16 bytes a pixel), and a ten-minute video has hundreds of cues. Frames are read
+    # in order, so the newest few suffice. No lock (the stream is pickled for segment
+    # workers): two threads may at worst prepare the same stamp twice.
     rendered: dict[int, Any] = {}
     fps = video.fps
     spans = [(round(c.start * fps), round(c.end * fps)) for c in cues]
+    bottom = video.height - round(video.height * margin)
+    if area is not None:
+        bottom = min(bottom, area["y1"])
 
     def image_for(k: int) -> Any:
-        if k not in rendered:
-            lines = cues[k].text.split("\n")
-            rendered[k] = Stamp(
-                render_text_rgba(
-                    lines,
-                    load_font("medium", px, cues[k].text),  # a font for the cue's script
-                    color,
-                    box=(10, 12, 20, round(255 * box_opacity)),
-                    pad=pad,
-                    spacing=1.18,
-                    shadow=max(1, px // 14),
-                )
+        stamp = rendered.get(k)
+        if stamp is not None:
+            return stamp
+
+        def draw(size: int) -> Any:
+            return render_text_rgba(
+                cues[k].text.split("\n"),
+                load_font("medium", size, cues[k].text),  # a font for the cue's script
+                color,
+                box=(10, 12, 20, round(255 * box_opacity)),
+                pad=round(size * 0.4),
+                spacing=1.18,
+                shadow=max(1, size // 14),
             )
-        return rendered[k]
+
+        rgba = draw(px)
+        room = (area["x1"] - area["x0"]) if area is not None else video.width
+        if rgba.shape[1] > room:  # wider than the safe area: a smaller size that fits
+            rgba = draw(max(8, int(px * room / rgba.shape[1])))
+        stamp = Stamp(rgba)
+        rendered[k] = stamp
+        for old in [j for j in list(rendered) if abs(j - k) > 3]:
+            rendered.pop(old, None)
+        return stamp
 
     def fn(chunk: Any, first: int) -> Any:
         t = int(chunk.shape[0])
@@ -296,13 +316,15 @@ def burn_in(
             a, b = spans[k]
             lo, hi = max(a, first) - first, min(b, first + t) - first
             img = image_for(k)
-            x = (video.width - img.w) // 2
-            y = video.height - round(video.height * margin) - img.h
+            x, y = (video.width - img.w) // 2, bottom - img.h
+            if area is not None:
+                x = max(0, min((area["x0"] + area["x1"] - img.w) // 2, video.width - img.w))
             alpha_blit(frames[lo:hi], img, x, y)
         return chunk
 
     # What a frame range shows (for the encoder's segment keys): its cues and the style.
-    style = repr((px, color, box_opacity, margin)).encode()
+    where = (area["x0"], area["x1"], area["y1"]) if area is not None else None
+    style = repr((px, color, box_opacity, margin, where)).encode()
     return MappedVideo(video, fn, key=spans_key(spans, [c.text for c in cues], style))
 
 
@@ -314,9 +336,13 @@ def burn(
     color: str = "#ffffff",
     box_opacity: Annotated[float, Float(0.0, 1.0, 0.05)] = 0.55,
     margin: Annotated[float, Float(0.0, 0.4, 0.01)] = 0.06,
+    safe_area: socket(SAFE_AREA) = None,
 ) -> Any:
     """Draw the cues onto the frames (centred near the bottom, on a translucent box).
-    `size` is the text height as a fraction of the frame height."""
+    `size` is the text height as a fraction of the frame height. The text keeps inside
+    the safe area (linked, or on vertical video the default one), clear of the
+    platform's description and like/comment column."""
+    from .formats import text_area
     from .image import parse_hex_color
 
     try:
@@ -330,6 +356,7 @@ def burn(
         color=rgb,
         box_opacity=box_opacity,  # type: ignore[arg-type]
         margin=margin,
+        area=text_area(safe_area, video.width, video.height),
     )
 
 

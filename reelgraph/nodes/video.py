@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +41,7 @@ from reelgraph.media import (
     MappedVideo,
     ProceduralVideo,
     VideoStream,
+    image_pixels,
 )
 
 EASINGS = ("ease_in_out", "linear", "ease_out", "ease_in")
@@ -75,6 +78,45 @@ def fit_audio(
     return AudioClip(s, audio.sample_rate)
 
 
+# Sources of Ken Burns clips are held PNG-packed (lossless, about a third of the
+# pixels for a title card): a 40-scene video's clips keep every card until the encode
+# ends. The few being rendered are unpacked here, shared by the clips in the process.
+_UNPACKED: OrderedDict[bytes, Any] = OrderedDict()
+_UNPACKED_LOCK = threading.Lock()
+PACK_MIN_BYTES = 1 << 20
+
+
+class PackedImage:
+    """A uint8 [H, W, 3] image held as PNG bytes; `pixels()` unpacks it (cached)."""
+
+    def __init__(self, pixels: Any):
+        import cv2
+
+        self.shape = tuple(pixels.shape)
+        self.key = array_key(pixels)
+        ok, buf = cv2.imencode(".png", pixels[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise ValueError("could not pack the image")
+        self.png = buf.tobytes()
+
+    def pixels(self) -> Any:
+        with _UNPACKED_LOCK:
+            hit = _UNPACKED.get(self.key)
+            if hit is not None:
+                _UNPACKED.move_to_end(self.key)
+                return hit
+        import cv2
+        import numpy as np
+
+        img = cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+        img = np.ascontiguousarray(img)
+        with _UNPACKED_LOCK:
+            _UNPACKED[self.key] = img
+            while len(_UNPACKED) > 3:  # this clip, the next one's first frame, a spare
+                _UNPACKED.popitem(last=False)
+        return img
+
+
 def ken_burns_renderer(
     src: Any,
     width: int,
@@ -94,6 +136,8 @@ def ken_burns_renderer(
 
     sh, sw = src.shape[:2]
     base = min(sw / width, sh / height)  # source pixels per output pixel at zoom 1 (cover)
+    packed = PackedImage(src) if src.nbytes >= PACK_MIN_BYTES else None
+    held = None if packed is not None else src
 
     def one(i: int) -> Any:
         p = ease(i / (count - 1), easing) if count > 1 else 0.0
@@ -113,10 +157,11 @@ def ken_burns_renderer(
 
     def render(start: int, stop: int) -> Any:
         out = np.empty((stop - start, height, width, 3), np.uint8)
+        image = held if packed is None else packed.pixels()
         for k, i in enumerate(range(start, stop)):
             m, interp = one(i)
             cv2.warpAffine(
-                src,
+                image,
                 m,
                 (width, height),
                 dst=out[k],
@@ -168,10 +213,11 @@ def spans_key(spans: list[tuple[int, int]], labels: list[str], style: bytes) -> 
 
 
 def image_to_uint8(image: Any, index: int = 0) -> Any:
-    return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
+    """Frame `index` of an IMAGE (float tensor or 8-bit PixelImage) as uint8 [H, W, 3]."""
+    return image_pixels(image, index)
 
 
-@node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO})
+@node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO}, pixel_images=True)
 def image_to_clip(
     image: Image,
     audio: Audio = None,

@@ -9,6 +9,7 @@ import torch
 from reelgraph.engine import NodeInputError
 from reelgraph.engine.media import Scene
 from reelgraph.engine.media.metadata import read_media_metadata
+from reelgraph.media import PixelImage
 from reelgraph.nodes.image_ops import color_adjust, composite, crop, load, load_folder, pad, resize
 from reelgraph.nodes.slides import title_card
 
@@ -35,7 +36,7 @@ def test_title_card_text_stays_inside_safe_margins(w, h):
         color1="#000000",
         margin=0.08,
         reserve_bottom=0.16,
-    )
+    ).tensor()
     assert img.shape == (1, h, w, 3)
     x0, y0, x1, y1 = ink_box(img, torch.zeros(3))
     assert x0 >= int(0.08 * w) - 2 and x1 <= w - int(0.08 * w) + 2
@@ -45,6 +46,8 @@ def test_title_card_text_stays_inside_safe_margins(w, h):
 def test_title_card_backgrounds_and_scene_palette():
     a = title_card(scene=Scene(0, "One", "Narration.", "Shown text"), width=320, height=180)
     b = title_card(scene=Scene(1, "Two", "Narration.", "Shown text"), width=320, height=180)
+    assert isinstance(a, PixelImage)  # drawn in 8 bits and kept so
+    a, b = a.tensor(), b.tensor()
     assert (a[0, 5, 5] - b[0, 5, 5]).abs().sum() > 0.1  # each scene its own colours
     photo = torch.rand(1, 60, 80, 3)
     c = title_card(title="On a photo", image=photo, background="image", width=320, height=180)

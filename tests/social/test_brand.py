@@ -33,10 +33,7 @@ def test_end_card_lays_out_inside_the_safe_area_for_each_aspect(size):
     area = safe_area(
         __import__("reelgraph.nodes.formats", fromlist=["preset_for"]).preset_for("custom", w, h)
     )
-    img = (
-        card(_brand(), kind="outro", title="20% off", width=w, height=h, safe_area=area)[0].numpy()
-        * 255
-    ).round()
+    img = card(_brand(), kind="outro", title="20% off", width=w, height=h, safe_area=area).pixels[0]
     assert img.shape == (h, w, 3)
     # the call-to-action button (accent colour) and the logo badge are inside the safe area
     ys, xs = np.nonzero(_near(img, ACCENT, 12))
@@ -115,7 +112,7 @@ def test_kit_colours_and_font_link_into_a_title_card(engine):
     )
     res = engine.run(wf, targets=["linked", "literal"])
     assert res.status == "finished", res.failed
-    assert (res.outputs["linked"]["image"] == res.outputs["literal"]["image"]).all()
+    assert (res.outputs["linked"]["image"].pixels == res.outputs["literal"]["image"].pixels).all()
 
 
 def test_a_logo_that_is_not_an_image_is_a_clear_error(tmp_path, registry):

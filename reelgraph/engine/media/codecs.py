@@ -6,6 +6,7 @@ from typing import Any
 
 from ..serialize import register_codec
 from .audio import AudioClip
+from .pixels import PixelImage
 from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
 
@@ -48,3 +49,4 @@ register_codec(
 )
 register_codec(Cue, "media.cue", lambda c: [c.start, c.end, c.text], lambda p: Cue(*p))
 register_codec(SpeechTimings, "media.timings", _enc_timings, _dec_timings)
+register_codec(PixelImage, "media.pixels", lambda p: p.pixels, PixelImage)
