@@ -105,13 +105,18 @@ def encode_preview(event: dict[str, Any], value: Any, kind: str) -> list[bytes]:
     tensor_cls = torch_tensor_class()
     if _is_video(value) or kind == "video":
         return _video_frames(base, value)
-    if (
+    batch = None
+    pixels = getattr(value, "pixels", None)  # a PixelImage: uint8 [B,H,W,3] for an IMAGE
+    if pixels is not None and getattr(pixels, "ndim", 0) == 4 and kind != "audio":
+        batch = pixels
+    elif (
         tensor_cls is not None
         and isinstance(value, tensor_cls)
         and value.dim() in (3, 4)
         and kind != "audio"
     ):
         batch = value if value.dim() == 4 else value[None]
+    if batch is not None:
         frames = []
         shown = min(int(batch.shape[0]), 4)
         for i in range(shown):
@@ -282,6 +287,9 @@ def describe(value: Any, roots: dict[str, str], _depth: int = 0) -> Any:
         return {
             "tensor": {"dtype": str(value.dtype).removeprefix("torch."), "shape": list(value.shape)}
         }
+    pixels = getattr(value, "pixels", None)  # a PixelImage: an IMAGE held as uint8
+    if pixels is not None and hasattr(pixels, "shape"):
+        return {"tensor": {"dtype": str(pixels.dtype), "shape": [int(x) for x in pixels.shape]}}
     if _is_video(value):
         out = {
             k: getattr(value, k, None)

@@ -30,3 +30,20 @@ def test_scene_table_is_one_clipped_json_frame() -> None:
 
 def test_other_dicts_are_not_previews() -> None:
     assert encode_preview({"run_id": "r"}, {"rows": []}, "") == []
+
+
+def test_an_8bit_card_previews_as_an_image() -> None:
+    """Title cards are PixelImages (uint8 pixels standing for an IMAGE): the editor gets
+    a JPEG of them, as it does of a float32 image tensor."""
+    import numpy as np
+
+    from reelgraph.media import PixelImage
+    from reelgraph.server.previews import unpack_frame
+
+    card = PixelImage(np.full((2, 90, 160, 3), 200, np.uint8))
+    frames = encode_preview({"run_id": "r", "node_id": "card"}, card, "")
+    assert len(frames) == 2
+    header, payload = unpack_frame(frames[0])
+    assert header["kind"] == "image" and header["mime"] == "image/jpeg"
+    assert (header["width"], header["height"], header["batch"]) == (160, 90, 2)
+    assert payload[:2] == b"\xff\xd8"  # a JPEG
