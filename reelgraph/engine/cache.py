@@ -383,6 +383,7 @@ class SingleFlight:
         self._lock = threading.Lock()
         self._owners: dict[str, threading.Event] = {}
         self.waits = 0  # computations avoided by waiting
+        self.waiting = 0  # runs waiting for another's computation right now
 
     @contextlib.contextmanager
     def claim(
@@ -395,9 +396,15 @@ class SingleFlight:
             if owner is None:
                 self._owners[key] = mine = threading.Event()
         if owner is not None:
-            while not owner.wait(0.1):
-                if cancelled():
-                    break
+            with self._lock:
+                self.waiting += 1
+            try:
+                while not owner.wait(0.1):
+                    if cancelled():
+                        break
+            finally:
+                with self._lock:
+                    self.waiting -= 1
             hit = lookup(key)
             if hit is not None:
                 with self._lock:

@@ -124,8 +124,8 @@ def loudness(
     """Bring audio to the loudness a destination expects: `social` -14 LUFS (TikTok,
     Reels, Shorts, YouTube), `podcast` -16 (podcasts and speech), `broadcast` -23 (EBU
     R128), or `custom` (`target_lufs`). Measured with pyloudnorm (ITU-R BS.1770-4); peaks
-    are limited to `peak_db` so the target is met. Mono comes out as stereo (as the MP4
-    will be), measured as such. Outputs the loudness before and after."""
+    are limited to `peak_db` so the target is met. Mono comes out as stereo, measured
+    as such (the encoder keeps it stereo, so the file measures the same). Outputs the loudness before and after."""
     return normalize_loudness(audio, destination_target(destination, target_lufs), peak_db)
 
 

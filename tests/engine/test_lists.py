@@ -223,7 +223,10 @@ def test_a_waiting_run_computes_the_element_itself_when_the_owner_fails(engine):
     entered.wait(5)
     b = threading.Thread(target=waiter)
     b.start()
-    time.sleep(0.3)  # let the waiter get to its wait (the assertions hold either way)
+    deadline = time.monotonic() + 10
+    while engine.cache.flights.waiting != 1:  # the waiter is blocked on the owner's claim
+        assert time.monotonic() < deadline, "the second claim never waited"
+        time.sleep(0.01)
     release.set()
     a.join(5)
     b.join(5)
