@@ -453,6 +453,9 @@ def _warm_voice(values: dict[str, Any]) -> None:
     outputs={"audio": AUDIO, "timings": TIMINGS},
     validate=_check_voice,
     warm=_warm_voice,
+    # onnxruntime runs outside the GIL and Piper locks its phonemizer: the scenes of
+    # a narration are spoken side by side, one per CPU worker of the run
+    parallel_items=True,
 )
 def speak(
     text: Annotated[str, Text(multiline=True)],
