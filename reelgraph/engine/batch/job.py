@@ -121,7 +121,10 @@ def worker_state(cache_dir: str | None) -> tuple[Registry, Cache]:
 
 # Libraries the built-in packs import on first use; a fresh worker process pays
 # seconds for them in its first row unless it is warmed while the pilot row runs.
-WARM_MODULES = ("numpy", "torch", "av", "cv2", "PIL.Image", "onnxruntime", "piper")
+# Not torch: the video packs no longer need it, and importing it costs each worker
+# seconds of CPU while the pilot row runs; a workflow with tensor nodes imports it
+# in its first row.
+WARM_MODULES = ("numpy", "av", "cv2", "PIL.Image", "onnxruntime", "piper")
 
 
 def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -> str:
