@@ -107,7 +107,7 @@ class WorkerProcess:
                 self.kill()
                 raise WorkerStartFailed(f"the worker did not start within {timeout:g} s")
             try:
-                msg = self.recv(min(left, 0.5))
+                msg = self.recv(min(left, 0.1))
             except WorkerDied as exc:
                 raise WorkerStartFailed(f"the worker died while starting: {exc.how}") from None
             if msg is not None and msg[0] == "ready":
