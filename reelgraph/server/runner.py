@@ -533,6 +533,9 @@ class Runner:
         next_check = 0.0
         worker.runs += 1
         try:
+            # Set before the job goes out: a quick node previews before the loop below runs,
+            # and the flag still held the last run's answer (previews lost: a flaky test).
+            worker.previews.value = 1 if self.want_previews() else 0
             worker.send(("run", job))
             while True:
                 worker.previews.value = 1 if self.want_previews() else 0
