@@ -140,8 +140,15 @@ class Runner:
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         for slot in self._slots:
-            if slot.thread is not None:
-                slot.thread.join(max(0.0, deadline - time.monotonic()))
+            while slot.thread is not None and slot.thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if self._stop and slot.spawning:
+                    # stop() may have come before the fork server's pid was known (it was
+                    # still being launched): stop it now, or the slot waits for its imports.
+                    stop_fork_server()
+                slot.thread.join(min(0.05, left))
         for slot in self._slots:
             w = slot.worker
             if w is not None:
@@ -353,6 +360,8 @@ class Runner:
             try:
                 worker = self._ensure_worker(slot)
                 if worker is None:
+                    if self._stop:
+                        break
                     with self._wake:
                         self._wake.wait(backoff)
                     backoff = min(10.0, backoff * 2)
@@ -524,6 +533,9 @@ class Runner:
         next_check = 0.0
         worker.runs += 1
         try:
+            # Set before the job goes out: a quick node previews before the loop below runs,
+            # and the flag still held the last run's answer (previews lost: a flaky test).
+            worker.previews.value = 1 if self.want_previews() else 0
             worker.send(("run", job))
             while True:
                 worker.previews.value = 1 if self.want_previews() else 0

@@ -4,7 +4,8 @@ Workers come from multiprocessing's "forkserver" context (where the platform
 has it, else "spawn"): the server has threads and an event loop, so it is
 never forked itself. The fork server preloads the engine, the built-in node
 packs and torch, so a replacement for a crashed worker is ready in a fraction
-of a second instead of paying every import again.
+of a second instead of paying every import again. `run_isolated` (one run, no
+replacement to prepare) spawns its single worker directly instead.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def describe_exit(code: int | None) -> str:
 class WorkerProcess:
     """One worker: start it, hand it a job, read what it says, kill it."""
 
-    def __init__(self, settings: dict[str, Any], name: str = "reelgraph-worker"):
-        ctx = context()
+    def __init__(self, settings: dict[str, Any], name: str = "reelgraph-worker", ctx: Any = None):
+        ctx = ctx or context()
         self.conn, child = ctx.Pipe(duplex=True)
         self.previews = ctx.Value("b", 0, lock=False)
         from .worker_proc import worker_main
@@ -107,7 +108,7 @@ class WorkerProcess:
                 self.kill()
                 raise WorkerStartFailed(f"the worker did not start within {timeout:g} s")
             try:
-                msg = self.recv(min(left, 0.5))
+                msg = self.recv(min(left, 0.1))
             except WorkerDied as exc:
                 raise WorkerStartFailed(f"the worker died while starting: {exc.how}") from None
             if msg is not None and msg[0] == "ready":
@@ -224,7 +225,9 @@ def run_isolated(
         "memory_cache_bytes": memory_cache_bytes,
         "out_dir": str(out),
     }
-    worker = WorkerProcess(settings, name="reelgraph-isolated")
+    # One run, one worker, no replacement to have ready: a plain "spawn" start needs no fork
+    # server (a second interpreter that preloads torch, seconds even for a run without it).
+    worker = WorkerProcess(settings, name="reelgraph-isolated", ctx=mp.get_context("spawn"))
     running: dict[str, str] = {}  # node id -> type, for naming the node a crash took down
     t0 = time.perf_counter()
     try:

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from .conftest import IMAGE_WF, link, slow_wf, wf
@@ -337,10 +338,22 @@ def test_api_stays_responsive_during_cpu_heavy_run(server):
     server.wait_run(run_id)
 
 
-def test_shipped_template_runs_by_name(make_server):
-    from .conftest import REPO
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory):
+    """A server whose templates are the shipped workflows (for the two tests that run them)."""
+    from .conftest import REPO, ServerProcess, prepare_folder
 
-    srv = make_server(extra=["--templates", str(REPO / "reelgraph" / "workflows")])
+    root = tmp_path_factory.mktemp("shipped")
+    prepare_folder(root)
+    srv = ServerProcess(
+        root / "data", extra=["--templates", str(REPO / "reelgraph" / "workflows")]
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def test_shipped_template_runs_by_name(shipped):
+    srv = shipped
     templates = {t["name"]: t for t in srv.get("/api/workflows").json()["templates"]}
     assert "demo_image" in templates and templates["demo_image"]["params"]
     run = srv.wait_run(srv.queue("demo_image", params={"blur": 0.5}))
@@ -391,11 +404,9 @@ def test_reelgraph_serve_command(make_server):
     assert srv.wait_run(srv.queue(slow_wf(1, 0.0)))["status"] == "finished"
 
 
-def test_template_assets_resolve_beside_the_template(make_server, tmp_path):
+def test_template_assets_resolve_beside_the_template(shipped):
     """slideshow.json names assets/... relative to itself; the server runs from elsewhere."""
-    from .conftest import REPO
-
-    srv = make_server(extra=["--templates", str(REPO / "reelgraph" / "workflows")])
+    srv = shipped
     doc = srv.get("/api/templates/slideshow").json()
     folder = Path(doc["nodes"]["images"]["inputs"]["folder"])
     assert folder.is_absolute() and folder.is_dir() and folder.name == "slides"

@@ -3,6 +3,8 @@ and every answer matches the document (status codes, content types, response sch
 
 from __future__ import annotations
 
+from typing import Any
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -22,13 +24,30 @@ CHECKS = [
 ]
 
 
+def _nothing_to_negate(document: dict[str, Any], path: str, method: str) -> bool:
+    """No body, and no parameter but plain strings in the path: every value is valid, so
+    negative generation can only give up (hypothesis draws ~460 rejected cases first,
+    seconds each time). Measured: exactly these operations ended Unsatisfiable."""
+    item = document["paths"][path]
+    operation = item[method.lower()]
+    params = [*item.get("parameters", []), *operation.get("parameters", [])]
+    return "requestBody" not in operation and all(
+        p["in"] == "path" and p.get("schema") == {"type": "string"} for p in params
+    )
+
+
 def test_no_server_errors_from_fuzzing(server):
-    schema = schemathesis.openapi.from_url(f"{server.url}/api/openapi.json")
+    document = server.get("/api/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(document)
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 15
     failures: list[str] = []
     modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
     for op, mode in [(op, mode) for op in operations for mode in modes]:
+        if mode is schemathesis.GenerationMode.NEGATIVE and _nothing_to_negate(
+            document, op.path, op.method
+        ):
+            continue
 
         @settings(
             max_examples=EXAMPLES,

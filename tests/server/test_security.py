@@ -286,8 +286,9 @@ def test_token_is_required_everywhere(make_server):
 
 def test_non_loopback_bind_needs_a_token(tmp_path):
     env = dict(os.environ, REELGRAPH_TOKEN="")
-    for host in ("0.0.0.0", "::", "192.168.1.10"):
-        r = subprocess.run(
+    # the three refusals start side by side: each pays the interpreter's start-up alone
+    procs = {
+        host: subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -301,11 +302,21 @@ def test_non_loopback_bind_needs_a_token(tmp_path):
             ],
             cwd=REPO,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=30,
         )
-        assert r.returncode == 2 and "needs --token" in r.stderr, (host, r.stderr)
+        for host in ("0.0.0.0", "::", "192.168.1.10")
+    }
+    try:
+        for host, proc in procs.items():
+            _out, err = proc.communicate(timeout=30)
+            assert proc.returncode == 2 and "needs --token" in err, (host, err)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_no_endpoint_runs_code_and_methods_are_limited(server):
@@ -321,7 +332,7 @@ def test_no_endpoint_runs_code_and_methods_are_limited(server):
     assert not any(w in p for p in doc["paths"] for w in ("exec", "shell", "eval"))
 
 
-def test_confine_loaders_limits_loader_paths_to_uploads_and_models(make_server, tmp_path):
+def test_confine_loaders_limits_loader_paths_to_uploads_and_models(server, make_server, tmp_path):
     import io as _io
 
     from PIL import Image as _Image
@@ -343,8 +354,8 @@ def test_confine_loaders_limits_loader_paths_to_uploads_and_models(make_server, 
         }
 
     # by default (a local tool) a loader reads any path the server can read
-    free = make_server()
-    assert free.wait_run(free.queue(load(str(outside))))["status"] == "finished"
+    assert server.get("/api/system").json()["confine_loaders"] is False
+    assert server.wait_run(server.queue(load(str(outside))))["status"] == "finished"
 
     srv = make_server(extra=["--confine-loaders"])
     assert srv.get("/api/system").json()["confine_loaders"] is True

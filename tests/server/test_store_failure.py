@@ -29,7 +29,7 @@ def test_store_full_while_finishing_then_recovers(tmp_path, monkeypatch):
     srv.start()
     try:
         assert srv.get("/api/system").json()["healthy"] is True
-        run_id = srv.queue(slow_wf(40, 0.05, "during"))
+        run_id = srv.queue(slow_wf(20, 0.05, "during"))
         srv.wait_run(run_id, ("running",))
         flag.write_bytes(b"")  # the disk fills up while the run executes
         system = _wait(lambda: (s := srv.get("/api/system").json())["healthy"] is False and s)
@@ -39,8 +39,10 @@ def test_store_full_while_finishing_then_recovers(tmp_path, monkeypatch):
         assert r.status == 503
         assert "database or disk is full" in r.json()["error"]
         assert "database or disk is full" in r.json()["reason"]
-        # the run's end cannot be written yet: it is retried, not lost
-        time.sleep(2.5)
+        # the run's end cannot be written yet: it is retried, not lost. Its node is done, the
+        # second try to record the end failed too, and the run still shows as running.
+        _wait(lambda: srv.get(f"/api/runs/{run_id}").json()["nodes"]["s"]["state"] == "finished")
+        _wait(lambda: "run store: finish failed (try 2)" in srv.log.read_text())
         assert srv.get(f"/api/runs/{run_id}").json()["status"] == "running"
         os.unlink(flag)  # space again
         assert srv.wait_run(run_id)["status"] == "finished"

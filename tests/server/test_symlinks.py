@@ -49,8 +49,13 @@ def test_symlinked_backups_folder_is_never_written_through(make_server, tmp_path
     assert saved.status == 200 and saved.json().get("name") != "v2"
 
 
-def test_symlinked_workflow_file_is_refused_for_read_write_and_delete(make_server, tmp_path):
-    srv = make_server()
+# The tests that replace a whole folder of the data folder by a link get a server of their
+# own; the two that plant one link (a workflow file, a file in a finished run's folder) share
+# the module's server.
+
+
+def test_symlinked_workflow_file_is_refused_for_read_write_and_delete(server, tmp_path):
+    srv = server
     target = _outside(tmp_path)
     link = srv.data / "workflows" / "linked.json"
     os.symlink(target / "keep.json", link)
@@ -96,8 +101,8 @@ def test_symlinked_staging_folder_is_not_written_through(make_server, tmp_path):
     _untouched(target)
 
 
-def test_a_symlink_a_node_leaves_in_its_outputs_is_removed_not_published(make_server, tmp_path):
-    srv = make_server()
+def test_a_symlink_a_node_leaves_in_its_outputs_is_removed_not_published(server, tmp_path):
+    srv = server
     target = _outside(tmp_path)
     run_id = srv.queue(wf({"w": {"type": "rgtest.SlowWrite", "inputs": {"steps": 1}}}))
     run = srv.wait_run(run_id)
