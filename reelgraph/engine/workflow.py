@@ -280,11 +280,11 @@ def parse_workflow(
 
 
 def _parse_within_limits(doc: Any, file: str | None, limits: Limits, *, walk: bool) -> Workflow:
-    nodes = doc.get("nodes") if isinstance(doc, dict) else None
-    if walk or (isinstance(nodes, dict) and len(nodes) > limits.max_nodes):
-        issues = check_limits(doc, file, limits)
-        if issues:
-            raise WorkflowError(issues)
+    # Without `walk` the text's caps were checked on its bytes already: only the
+    # node count is left (walking 200,000 nodes to say so took seconds).
+    issues = check_limits(doc, file, limits) if walk else _node_cap(doc, file, limits)
+    if issues:
+        raise WorkflowError(issues)
     if isinstance(doc, dict) and doc.get("format") == FORMAT:
         doc = migrate(doc, file)
     issues = check_shape(doc, file)
@@ -496,12 +496,15 @@ def check_limits(doc: Any, file: str | None = None, limits: Limits = DEFAULT_LIM
             stack.extend((v, depth + 1, (path, i)) for i, v in enumerate(value))
         else:
             _check_scalar(value, limits, report, path)
+    return [*found.values(), *_node_cap(doc, file, limits)]
+
+
+def _node_cap(doc: Any, file: str | None, limits: Limits) -> list[Issue]:
     nodes = doc.get("nodes") if isinstance(doc, dict) else None
     if isinstance(nodes, dict) and len(nodes) > limits.max_nodes:
-        report(
-            "too_many_nodes", f"{len(nodes)} nodes; the cap is {limits.max_nodes} (max_nodes)", None
-        )
-    return list(found.values())
+        message = f"{len(nodes)} nodes; the cap is {limits.max_nodes} (max_nodes)"
+        return [Issue("too_many_nodes", message, file=file)]
+    return []
 
 
 _Path = tuple[Any, Any] | None
