@@ -108,7 +108,9 @@ export class ScenePainter {
       }
       ctx.stroke();
     }
-    if (this.ed.lod) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
+    // zoomed out every node is a box here; otherwise only those not shown yet (Editor.reveal)
+    this.nodesDrawn = this.ed.canvasNodes;
+    if (this.nodesDrawn) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
   }
 
   /**
@@ -141,6 +143,7 @@ export class ScenePainter {
     const titles = zoom >= 0.2;
     const rects = [];
     for (const [id, n] of Object.entries(this.ed.doc.nodes)) {
+      if (!this.ed.onCanvas(id)) continue;
       const p = (n.ui && n.ui.pos) || [0, 0];
       const lay = this.ed.layout(id);
       if (p[0] > vx1 || p[1] > vy1 || p[0] + lay.w < vx0 || p[1] + lay.h < vy0) continue;
