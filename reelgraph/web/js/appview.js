@@ -118,6 +118,13 @@ class AppView {
   bindForm() {
     const form = $(".fields");
     form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
+    // a field reached with the keyboard is not left under the sticky Run bar (the page's
+    // scroll-padding keeps "nearest" clear of it); the browser does not scroll a field that
+    // is inside the window, even when the bar covers it
+    form.addEventListener("focusin", (e) => {
+      const field = e.target.closest(".field");
+      if (field) field.scrollIntoView({ block: "nearest" });
+    });
     form.addEventListener("change", async (e) => {
       const pick = e.target.closest("input[type=file][data-for]");
       if (!pick || !pick.files[0]) return;
