@@ -202,6 +202,9 @@ def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) 
         page.locator(".rowgrid tbody tr .rthumb img, .rowgrid tbody tr .rthumb video").count() == 2
     )
     assert "All done: 2 of 2 made" in page.locator(".batchrun .stext").inner_text()
+    # how long each took, in words: a quick row is not "0 s"
+    took = page.locator(".rowgrid tbody tr td:nth-child(5)").all_inner_texts()
+    assert all(t and t != "0 s" for t in took), took
     page.locator(".batchrun").scroll_into_view_if_needed()
     shot(page, "batch-grid")
     href = page.locator("a.zip").get_attribute("href")
