@@ -140,6 +140,12 @@ def test_many_tabs_scroll_with_the_active_one_in_view_and_the_bar_never_wraps(
 
         assert page.locator(".tab").count() == 10
         assert active_in_view()
+        # a name cut short is there in full on hover, and the strip shows that it goes on
+        for tab in page.locator(".tab").all():
+            name = tab.locator(".tname").inner_text()
+            assert (tab.get_attribute("title") or "").startswith(name)
+            assert tab.bounding_box()["width"] >= 120  # enough to tell names apart
+        assert "more-left" in (page.locator(".tabs").get_attribute("class") or "")
         page.evaluate("window.reelgraph.switchTab(window.reelgraph.tabs[0].id)")
         assert active_in_view()
         page.evaluate("window.reelgraph.switchTab(window.reelgraph.tabs[9].id)")
