@@ -13,12 +13,16 @@ import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, wi
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
 const HYDRATE_BUDGET_MS = 6;
-// Node elements are dealt round-robin into this many bands. Coming back from the canvas view
-// the bands are shown one a frame, the canvas drawing the others' nodes as boxes meanwhile:
-// zooming in across the level-of-detail cut-off brings some 165 nodes back, and painting them
-// in one frame stalled it. A band is hidden with content-visibility, which keeps its layout and
-// styles, so showing it again costs its paint alone.
+// Node elements are dealt into this many bands, by vertical stripes of the world (a band is
+// every BANDS-th stripe). Coming back from the canvas view the bands are shown one a frame, the
+// canvas drawing the others' nodes as boxes meanwhile: zooming in across the level-of-detail
+// cut-off brings some 165 nodes back, and painting them in one frame stalled it. A band is
+// hidden with content-visibility, which keeps its layout and styles, so showing it again costs
+// its paint; stripes (not nodes taken in turn) keep each frame's re-rasterised tiles to a part
+// of the view. A stripe is a quarter of the view's width at the cut-off (1280 px / 0.4 / 4).
 const BANDS = 4;
+const STRIPE = 800;
+const bandOf = (pos) => (((Math.floor((Number(pos && pos[0]) || 0) / STRIPE)) % BANDS) + BANDS) % BANDS;
 // Nodes further than this outside the view are display:none: the browser then neither paints,
 // layerises nor hit-tests them, so a pan at 100 % costs what is on screen. Screen px at 100 %,
 // the same world distance when zoomed out (else at 45 % nearly every node would stay in).
@@ -124,17 +128,17 @@ export class Editor {
     this.shells = new Set();
     const vis = this.lod || this.view.zoom < DETAIL_ZOOM ? null : this.viewRect(400);
     this.indexLinks(); // the sockets' filled state comes from it
-    const html = [];
+    const html = this.bands.map(() => []);
     for (const [id, node] of Object.entries(doc.nodes)) {
       const full = vis !== null && this.intersects(id, vis);
       if (!full) this.shells.add(id);
-      html.push(this.nodeHTML(id, node, full));
+      html[bandOf(node.ui && node.ui.pos)].push(this.nodeHTML(id, node, full));
     }
     // a fresh build is shown at once (bands waiting from an earlier document do not apply)
     cancelAnimationFrame(this.revealFrame);
     for (const band of this.waiting) band.classList.remove("wait");
     this.waiting.clear();
-    this.bands.forEach((band, b) => { band.innerHTML = html.filter((_, i) => i % BANDS === b).join(""); });
+    this.bands.forEach((band, b) => { band.innerHTML = html[b].join(""); });
     for (const band of this.bands) for (const el of band.children) this.nodeEls.set(el.dataset.nodeId, el);
     this.cull(true);
     this.rebuildLinks(true);
@@ -452,7 +456,7 @@ export class Editor {
       const tmp = document.createElement("div");
       tmp.innerHTML = this.nodeHTML(id, node);
       const el = tmp.firstElementChild;
-      if (old) old.replaceWith(el); else this.bands[this.nodeEls.size % BANDS].append(el);
+      if (old) old.replaceWith(el); else this.bands[bandOf(node.ui && node.ui.pos)].append(el);
       this.nodeEls.set(id, el);
       if (this.culledRect && !this.intersects(id, this.culledRect)) el.classList.add("culled");
     }

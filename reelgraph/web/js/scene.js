@@ -129,7 +129,8 @@ export class ScenePainter {
       if (covers && k > 0.6 && k < 1.6) {
         this.scene.style.transform = `translate(${tx}px,${ty}px) scale(${k})`;
         if (k !== 1 || Math.abs(x - d.x) > M / 2 || Math.abs(y - d.y) > M / 2) {
-          this.sceneTimer = setTimeout(() => this.drawScene(), k !== 1 ? 90 : 160);
+          // (while node bands are still being shown, the redraw when the last one is does it)
+          this.sceneTimer = setTimeout(() => { if (!this.ed.waiting.size) this.drawScene(); }, k !== 1 ? 90 : 160);
         }
         return;
       }
