@@ -232,14 +232,22 @@ def _thumbnail_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
     nt = reg.get(node["type"])
     names = {i.name for i in nt.inputs}
     inputs = node.setdefault("inputs", {})
-    if {"width", "height"} <= names and not any(
-        isinstance(inputs.get(k), dict) for k in ("width", "height")
-    ):
-        inputs["width"], inputs["height"] = THUMB_SIZE
+    size: dict[str, Any] = dict(zip(("width", "height"), THUMB_SIZE, strict=True))
+    if {"width", "height"} <= names:
+        given = {i.name: inputs.get(i.name, i.default) for i in nt.inputs if i.name in size}
+        if any(isinstance(v, dict) for v in given.values()):
+            # the size comes from elsewhere (a format preset): the clip takes the same, so a
+            # vertical card stays whole instead of being cropped to 16:9
+            size = json.loads(json.dumps(given))
+        elif all(isinstance(v, int | float) and v > 0 for v in given.values()):
+            k = min(THUMB_SIZE[0] / given["width"], THUMB_SIZE[1] / given["height"])
+            size = {n: max(2, int(v * k) // 2 * 2) for n, v in given.items()}  # its shape, small
+            inputs.update(size)
+        else:
+            inputs.update(size)
     picture = next(o for o in nt.outputs if o.type in ("IMAGE", "list[IMAGE]")).name
-    w, h = THUMB_SIZE
     clip_in = {"image": {"from": nid, "output": picture}, "duration": 0.2, "tail": 0.0}
-    clip_in.update(fps=5.0, width=w, height=h, zoom_start=1.0, zoom_end=1.0)
+    clip_in.update(fps=5.0, zoom_start=1.0, zoom_end=1.0, **size)
     nodes = {
         "__thumb_clip__": ("video.ImageToClip", clip_in),
         "__thumb_join__": (

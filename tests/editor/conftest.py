@@ -1,4 +1,8 @@
-"""Browser tests: a real `reelgraph serve` and Debian's Chromium, one of each per module.
+"""Browser tests: a real `reelgraph serve` and Debian's Chromium, one of each for this package.
+
+Each test gets its own browser context (its own storage, drafts and page); the server and its
+data folder are shared, so tests name their workflows apart (starting both took ~6 s a module;
+they stop after the package's last test).
 
 Chromium is driven by Playwright for Python with `executable_path` (browser
 downloads do not work here); scripts/test.sh installs Debian's chromium when
@@ -147,7 +151,7 @@ class Server:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("editor-server")
     s = Server(root)
@@ -156,7 +160,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

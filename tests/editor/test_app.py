@@ -202,6 +202,9 @@ def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) 
         page.locator(".rowgrid tbody tr .rthumb img, .rowgrid tbody tr .rthumb video").count() == 2
     )
     assert "All done: 2 of 2 made" in page.locator(".batchrun .stext").inner_text()
+    # how long each took, in words: a quick row is not "0 s"
+    took = page.locator(".rowgrid tbody tr td:nth-child(5)").all_inner_texts()
+    assert all(t and t != "0 s" for t in took), took
     page.locator(".batchrun").scroll_into_view_if_needed()
     shot(page, "batch-grid")
     href = page.locator("a.zip").get_attribute("href")
@@ -209,3 +212,52 @@ def test_a_sheet_dropped_on_the_batch_view_makes_one_video_per_row(app: Editor) 
     assert res.status == 200 and res.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(res.body())).namelist()
     assert any(n.startswith("0001-") for n in names) and any(n.startswith("0002-") for n in names)
+
+
+def test_gallery_cards_show_their_whole_description_and_a_vertical_frame_uncropped(
+    app: Editor,
+) -> None:
+    """Descriptions were clamped with an ellipsis, and the vertical short's frame was cropped
+    to 16:9 (its title cut at the top)."""
+    open_app(app, "/app/")
+    page = app.page
+    cut = page.locator(".card .cdesc").evaluate_all(
+        "els => els.filter((e) => e.scrollHeight > e.clientHeight + 1).map((e) => e.textContent)"
+    )
+    assert cut == []
+    page.wait_for_function(
+        "document.querySelector('.card[data-name=short] .thumb img')?.naturalWidth > 0",
+        timeout=180000,
+    )
+    w, h = page.evaluate(
+        "(() => { const i = document.querySelector('.card[data-name=short] .thumb img'); return [i.naturalWidth, i.naturalHeight]; })()"
+    )
+    assert h > w * 1.5, (w, h)  # 9:16, as the video is
+    # and it shows whole inside the card's 16:9 box
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector('.card[data-name=short] .thumb img')).objectFit"
+        )
+        == "contain"
+    )
+
+
+def test_the_run_footer_spans_the_form_with_an_edge(app: Editor) -> None:
+    """At 1280 x 720 the sticky Run bar covered the Voice field with the form's own colour and
+    no edge, so the field read as missing."""
+    open_app(app, "/app/explainer")
+    page = app.page
+    form = page.locator(".appform").bounding_box()
+    bar = page.locator(".formacts")
+    box = bar.bounding_box()
+    assert abs(box["x"] - form["x"]) <= 2 and abs(box["width"] - form["width"]) <= 2, (box, form)
+    assert bar.evaluate("el => parseFloat(getComputedStyle(el).borderTopWidth)") >= 1
+    # it does cover part of a field here (the form is taller than the window): that field
+    # goes on below the bar's edge, and moving to it with the keyboard brings it out
+    voice = page.locator('[data-field="voice"] select')
+    voice.focus()
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+    v, b = voice.bounding_box(), bar.bounding_box()
+    assert v["y"] + v["height"] <= b["y"] + 1, (v, b)

@@ -152,7 +152,10 @@ def test_unsaved_work_survives_a_reload_as_a_draft(editor: Editor, server: Serve
     page = editor.page
     editor.open()
     node = editor.add_node("Solid", 400, 400)
-    page.wait_for_timeout(600)  # drafts are written shortly after an edit
+    # drafts are written shortly after an edit
+    page.wait_for_function(
+        f"(localStorage.getItem('reelgraph.drafts.v1') || '').includes('\"{node}\"')"
+    )
     page.reload()
     page.wait_for_function("document.body.classList.contains('ready')")
     assert page.locator(f'[data-node-id="{node}"]').count() == 1

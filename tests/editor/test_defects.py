@@ -140,6 +140,12 @@ def test_many_tabs_scroll_with_the_active_one_in_view_and_the_bar_never_wraps(
 
         assert page.locator(".tab").count() == 10
         assert active_in_view()
+        # a name cut short is there in full on hover, and the strip shows that it goes on
+        for tab in page.locator(".tab").all():
+            name = tab.locator(".tname").inner_text()
+            assert (tab.get_attribute("title") or "").startswith(name)
+            assert tab.bounding_box()["width"] >= 120  # enough to tell names apart
+        assert "more-left" in (page.locator(".tabs").get_attribute("class") or "")
         page.evaluate("window.reelgraph.switchTab(window.reelgraph.tabs[0].id)")
         assert active_in_view()
         page.evaluate("window.reelgraph.switchTab(window.reelgraph.tabs[9].id)")
@@ -325,3 +331,44 @@ def test_the_script_box_can_be_made_taller(editor: Editor, server: Server) -> No
     assert server.saved("tall")["nodes"]["script"]["ui"]["heights"] == {"text": height}
     page.keyboard.press("Control+z")
     assert "heights" not in editor.doc()["nodes"]["script"]["ui"]
+
+
+def test_the_params_panel_runs_and_gives_each_default_the_widget_of_its_input(
+    editor: Editor,
+) -> None:
+    """The issue's "Why": the Params panel had no Run button and the voice was free text; its
+    three unlabelled boxes (default, label, help) read as one, and the help text was cut."""
+    page = editor.page
+    editor.open("?workflow=explainer")
+    page.locator(".sidetabs button[data-panel=params]").click()
+    panel = page.locator(".panel[data-panel=params]")
+    voice = panel.locator('.param[data-param="voice"]')
+    default = voice.locator(".pdefault")
+    assert default.evaluate("el => el.tagName") == "SELECT"
+    options = default.locator("option").all_inner_texts()
+    assert "auto" in options and len(options) > 1, options
+    # every box says what it is
+    for param in panel.locator(".param").all():
+        labels = param.locator(".pfield > span").all_inner_texts()
+        assert labels == ["Default", "Label in the app", "Help text in the app"], labels
+    # help text shows in full, not cut at the box's edge
+    cut = panel.locator(".pdescr").evaluate_all(
+        "els => els.filter((e) => e.scrollHeight > e.clientHeight + 2).map((e) => e.value)"
+    )
+    assert cut == []
+    # choosing a voice there sets the default, and the node's input with it
+    other = next(o for o in options if o != "auto")
+    default.select_option(other)
+    page.wait_for_function(
+        f"window.reelgraph.current.doc.params.voice.default === {other!r}"
+        f" && window.reelgraph.current.doc.nodes.speak.inputs.voice === {other!r}"
+    )
+    shot(page, "editor-params")
+    # and the panel runs the workflow with these values
+    before = page.evaluate("(window.reelgraph.current.run || {}).id || null")
+    page.locator(".panel[data-panel=params] .prun").click()
+    page.wait_for_function(
+        "(b) => { const r = window.reelgraph.current.run; return Boolean(r && r.id && r.id !== b); }",
+        arg=before,
+    )
+    page.evaluate("window.reelgraph.runner.cancelRun()")

@@ -43,8 +43,12 @@ def test_no_shipped_template_has_overlapping_nodes(
     names = template_names(server)
     assert {"presenter", "presenter_pip", "slideshow", "story", "explainer"} <= set(names)
     found = {}
+    ed.open()
     for name in names:
-        ed.open(f"?workflow={name}")
+        # the code path of /?workflow=NAME without loading the page again for each
+        assert page.evaluate(
+            "(n) => window.reelgraph.openByName(n, 'template').then(Boolean)", name
+        ), name
         # every node full (not a shell), so each box has its real rows
         page.evaluate(
             "() => { const e = window.reelgraph.editor; e.setView({x: 0, y: 0, zoom: 1}, true); e.render(); }"

@@ -67,6 +67,7 @@ class App {
     this.panels = new Panels({
       editor: this.editor, tabs: this.tabbar, ui: this.ui,
       openByName: (name, kind) => this.openByName(name, kind), onShowQueue: () => this.runner.refreshHistory(),
+      run: () => this.runner.queue(), openApp: () => this.openApp(),
     });
     this.runner = new Runs({ editor: this.editor, tabs: this.tabbar, ui: this.ui, panels: this.panels, openDoc: (doc, label) => this.openDoc(doc, label) });
     const [nodes, types] = await Promise.all([api.nodes(), api.types()]);

@@ -7,6 +7,8 @@ import { plainError, stepWords } from "./words.js";
 
 const $ = (s, el = document) => el.querySelector(s);
 const enc = encodeURIComponent;
+/** A run's wall time in words ("0 s" read as if nothing had been made). */
+const seconds = (t) => (t < 1 ? "under a second" : `${Math.round(t)} s`);
 
 async function getJSON(url) {
   const res = await fetch(url);
@@ -118,6 +120,13 @@ class AppView {
   bindForm() {
     const form = $(".fields");
     form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
+    // a field reached with the keyboard is not left under the sticky Run bar (the page's
+    // scroll-padding keeps "nearest" clear of it); the browser does not scroll a field that
+    // is inside the window, even when the bar covers it
+    form.addEventListener("focusin", (e) => {
+      const field = e.target.closest(".field");
+      if (field) field.scrollIntoView({ block: "nearest" });
+    });
     form.addEventListener("change", async (e) => {
       const pick = e.target.closest("input[type=file][data-for]");
       if (!pick || !pick.files[0]) return;
@@ -278,7 +287,7 @@ class AppView {
     try { data = await getJSON(`/api/app/${enc(this.name)}/runs`); } catch { return; }
     const box = $(".earlier");
     box.innerHTML = data.runs.length ? data.runs.map((r) => `<div class="earlieritem st-${esc(r.status)}"><div class="emeta">${new Date(r.created * 1000).toLocaleString()}` +
-      `${typeof r.seconds === "number" ? ` · took ${Math.round(r.seconds)} s` : ""}</div>` +
+      `${typeof r.seconds === "number" ? ` · took ${seconds(r.seconds)}` : ""}</div>` +
       (r.status === "finished" ? resultHTML(r.files, false) : `<p class="muted">${r.status === "failed" ? `Did not finish: ${esc(plainError(r.error || "").text)}` : "Stopped before the end."}</p>`) +
       `</div>`).join("") : `<p class="muted">Nothing made yet. Fill in the form and press Run.</p>`;
   }
@@ -297,7 +306,7 @@ function resultHTML(files, big, summary) {
   else if (wav) media = `<audio src="${url(wav)}" controls></audio>`;
   const dl = [[mp4, "Download MP4"], [srt, "Download subtitles (SRT)"], [vtt, "Download subtitles (VTT)"], [!mp4 && img, "Download picture"], [!mp4 && wav, "Download sound"]]
     .filter(([f]) => f).map(([f, label]) => `<a class="button dl" href="${url(f)}" download="${esc(f.file.split("/").pop())}">${label}</a>`).join("");
-  const took = summary && typeof summary.seconds === "number" ? `<span class="muted small">Made in ${Math.round(summary.seconds)} s</span>` : "";
+  const took = summary && typeof summary.seconds === "number" ? `<span class="muted small">Made in ${seconds(summary.seconds)}</span>` : "";
   return `<div class="resultbox">${media || `<p class="muted">It finished, but made no file to show.</p>`}<div class="dls">${dl}${took}</div></div>`;
 }
 
@@ -446,7 +455,7 @@ class BatchView {
         const media = f ? (/\.mp4$/i.test(f.file) ? `<video src="${esc(f.url)}" preload="metadata" muted playsinline controls></video>` : `<img src="${esc(f.url)}" alt="">`) : "";
         const err = r.error ? (r.error.message || r.error.error || JSON.stringify(r.error)) : "";
         return `<tr class="st-${esc(r.status)}" data-row="${esc(r.row)}"><td>${esc(r.row)}</td><td class="rthumb">${media}</td><td>${esc(r.stem)}</td>` +
-          `<td class="rstatus">${esc(ROW_WORDS[r.status] || r.status)}</td><td>${r.summary && typeof r.summary.seconds === "number" ? `${Math.round(r.summary.seconds)} s` : ""}</td>` +
+          `<td class="rstatus">${esc(ROW_WORDS[r.status] || r.status)}</td><td>${r.summary && typeof r.summary.seconds === "number" ? seconds(r.summary.seconds) : ""}</td>` +
           `<td class="rproblem">${err ? `${esc(plainError(err).text)}<details><summary>Details</summary><pre>${esc(err)}</pre></details>` : ""}</td></tr>`;
       }).join("") + `</tbody></table>`;
     const cancel = $(".cancelall");

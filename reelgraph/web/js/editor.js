@@ -13,6 +13,16 @@ import { ROW, esc, formatNumber, initialValue, isLink, textWidth, widgetHTML, wi
 export { GROUP_COLORS, NODE_COLORS, curve, groupBounds } from "./geometry.js";
 
 const HYDRATE_BUDGET_MS = 6;
+// Node elements are dealt into this many bands, by vertical stripes of the world (a band is
+// every BANDS-th stripe). Coming back from the canvas view the bands are shown one a frame, the
+// canvas drawing the others' nodes as boxes meanwhile: zooming in across the level-of-detail
+// cut-off brings some 165 nodes back, and painting them in one frame stalled it. A band is
+// hidden with content-visibility, which keeps its layout and styles, so showing it again costs
+// its paint; stripes (not nodes taken in turn) keep each frame's re-rasterised tiles to a part
+// of the view. A stripe is a quarter of the view's width at the cut-off (1280 px / 0.4 / 4).
+const BANDS = 4;
+const STRIPE = 800;
+const bandOf = (pos) => (((Math.floor((Number(pos && pos[0]) || 0) / STRIPE)) % BANDS) + BANDS) % BANDS;
 // Nodes further than this outside the view are display:none: the browser then neither paints,
 // layerises nor hit-tests them, so a pan at 100 % costs what is on screen. Screen px at 100 %,
 // the same world distance when zoomed out (else at 45 % nearly every node would stay in).
@@ -40,6 +50,7 @@ export class Editor {
     this.nodeEls = new Map();
     this.links = new Map(); // linkKey(to, input) -> link
     this.linksByNode = new Map();
+    this.waiting = new Set(); // bands not shown yet (see reveal())
     this.tab = null;
     this.buildDOM();
     this.input = new Interaction(this, shell);
@@ -48,12 +59,13 @@ export class Editor {
   // ---------------------------------------------------------------- structure
   buildDOM() {
     this.root.innerHTML = `
-      <div class="world back"><div class="groups"></div></div>
+      <div class="world back"><div class="layerbox"></div><div class="groups"></div></div>
       <canvas class="scene"></canvas>
       <div class="world front">
+        <div class="layerbox"></div>
         <svg class="wires" width="1" height="1"><g class="links"></g><g class="reroutes"></g><path class="wire temp" d=""></path></svg>
         <div class="notes"></div>
-        <div class="nodes"></div>
+        <div class="nodes">${'<div class="nband"></div>'.repeat(BANDS)}</div>
       </div>
       <div class="boxsel" hidden></div>
       <canvas class="minimap" style="width:220px;height:150px" title="minimap: click or drag to move the view"></canvas>
@@ -70,7 +82,9 @@ export class Editor {
     this.tempWire = q(".wire.temp");
     this.notesEl = q(".notes");
     this.nodesEl = q(".nodes");
+    this.bands = [...this.nodesEl.children];
     this.boxEl = q(".boxsel");
+    this.layerBoxes = this.root.querySelectorAll(".layerbox");
     this.painter = new ScenePainter(this, q("canvas.scene"), q(".minimap"));
     this.minimap = this.painter.minimap;
     this.zoomVal = q(".zoomval");
@@ -114,14 +128,18 @@ export class Editor {
     this.shells = new Set();
     const vis = this.lod || this.view.zoom < DETAIL_ZOOM ? null : this.viewRect(400);
     this.indexLinks(); // the sockets' filled state comes from it
-    const html = [];
+    const html = this.bands.map(() => []);
     for (const [id, node] of Object.entries(doc.nodes)) {
       const full = vis !== null && this.intersects(id, vis);
       if (!full) this.shells.add(id);
-      html.push(this.nodeHTML(id, node, full));
+      html[bandOf(node.ui && node.ui.pos)].push(this.nodeHTML(id, node, full));
     }
-    this.nodesEl.innerHTML = html.join("");
-    for (const el of this.nodesEl.children) this.nodeEls.set(el.dataset.nodeId, el);
+    // a fresh build is shown at once (bands waiting from an earlier document do not apply)
+    cancelAnimationFrame(this.revealFrame);
+    for (const band of this.waiting) band.classList.remove("wait");
+    this.waiting.clear();
+    this.bands.forEach((band, b) => { band.innerHTML = html[b].join(""); });
+    for (const band of this.bands) for (const el of band.children) this.nodeEls.set(el.dataset.nodeId, el);
     this.cull(true);
     this.rebuildLinks(true);
     this.renderGroups();
@@ -294,6 +312,28 @@ export class Editor {
     }
   }
 
+  /** Nodes are drawn on the canvas: all of them (zoomed out), or those of bands not shown yet. */
+  get canvasNodes() { return this.lod || this.waiting.size > 0; }
+
+  /** Whether node `id` is drawn on the canvas rather than shown as its element. */
+  onCanvas(id) {
+    if (this.lod) return true;
+    const el = this.waiting.size && this.nodeEls.get(id);
+    return Boolean(el && this.waiting.has(el.parentNode));
+  }
+
+  /** Show the next waiting band, and ask for the frame after for the one after it. */
+  reveal() {
+    cancelAnimationFrame(this.revealFrame);
+    this.revealFrame = 0;
+    if (this.lod || !this.waiting.size) return;
+    const [band] = this.waiting;
+    this.waiting.delete(band);
+    band.classList.remove("wait");
+    if (this.waiting.size) this.revealFrame = requestAnimationFrame(() => this.reveal());
+    else if (this.painter.nodesDrawn) this.scheduleDraw(); // the boxes under the nodes go
+  }
+
   /**
    * Zoomed out past the cut-off the node layer is hidden: its nodes go back to shells (filled
    * in again once the view is at DETAIL_ZOOM or closer), so zooming back in paints headers,
@@ -416,7 +456,7 @@ export class Editor {
       const tmp = document.createElement("div");
       tmp.innerHTML = this.nodeHTML(id, node);
       const el = tmp.firstElementChild;
-      if (old) old.replaceWith(el); else this.nodesEl.append(el);
+      if (old) old.replaceWith(el); else this.bands[bandOf(node.ui && node.ui.pos)].append(el);
       this.nodeEls.set(id, el);
       if (this.culledRect && !this.intersects(id, this.culledRect)) el.classList.add("culled");
     }
@@ -543,7 +583,17 @@ export class Editor {
 
   // ---------------------------------------------------------------- drawing (scene.js)
   scheduleDraw() { this.painter.scheduleDraw(); }
-  drawMinimapBase() { this.painter.drawMinimapBase(); }
+  drawMinimapBase() { this.fitLayerBoxes(); this.painter.drawMinimapBase(); }
+
+  /** The layer boxes span the graph and a margin (see .layerbox in style.css). */
+  fitLayerBoxes() {
+    const b = this.bounds(), m = 2000;
+    const [x0, y0, x1, y1] = b ? [b[0] - m, b[1] - m, b[2] + m, b[3] + m] : [0, 0, 0, 0];
+    const css = `left:${x0}px;top:${y0}px;width:${x1 - x0}px;height:${y1 - y0}px`;
+    if (css === this.layerBoxCss) return;
+    this.layerBoxCss = css;
+    for (const el of this.layerBoxes) el.style.cssText = css;
+  }
   nodeAt(sx, sy) { return this.painter.nodeAt(sx, sy); }
 
   // ---------------------------------------------------------------- view
@@ -556,9 +606,20 @@ export class Editor {
     if (lod === this.lod) return;
     if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
-    if (lod) this.dehydrate();
-    if (!lod && this.nodeEls.size) this.cull(true); // only the nodes near the view come back
-    this.painter.invalidate(); // the canvas starts or stops drawing the nodes
+    if (lod) {
+      this.dehydrate();
+      cancelAnimationFrame(this.revealFrame);
+      for (const band of this.waiting) band.classList.remove("wait");
+      this.waiting.clear();
+      this.painter.invalidate(); // the canvas starts drawing the nodes
+    } else if (this.nodeEls.size) {
+      // Back from the canvas view: the bands wait, and are shown one a frame from the next
+      // frame on (this one restyles what the zoom changed); the canvas keeps its boxes meanwhile.
+      for (const band of this.bands) { band.classList.add("wait"); this.waiting.add(band); }
+      cancelAnimationFrame(this.revealFrame);
+      this.revealFrame = requestAnimationFrame(() => this.reveal());
+      this.cull(true); // only the nodes near the view come back
+    }
     this.world.classList.toggle("lod", lod);
     this.root.classList.toggle("lod", lod);
   }

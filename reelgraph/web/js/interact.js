@@ -134,7 +134,7 @@ export class Interaction {
     }
     if (t.closest(".nwresize")) return this.nodeResize(e, t.closest(".node"));
     let nodeEl = t.closest(".node");
-    if (!nodeEl && this.ed.lod) nodeEl = this.ed.nodeEls.get(this.ed.nodeAt(e.clientX, e.clientY)) || null;
+    if (!nodeEl && this.ed.canvasNodes) nodeEl = this.ed.nodeEls.get(this.ed.nodeAt(e.clientX, e.clientY)) || null;
     if (nodeEl) return this.nodeDrag(e, nodeEl);
     if (e.shiftKey || e.ctrlKey || e.metaKey) return this.boxSelect(e);
     return this.panDrag(e, true);
@@ -575,7 +575,7 @@ export class Interaction {
     }
     const wire = t.closest(".wire");
     if (wire && wire.dataset.key) return this.addReroute(this.ed.links.get(wire.dataset.key), this.ed.toWorld(e.clientX, e.clientY));
-    if (t.closest(".node, .note") || (this.ed.lod && this.ed.nodeAt(e.clientX, e.clientY))) return;
+    if (t.closest(".node, .note") || (this.ed.canvasNodes && this.ed.nodeAt(e.clientX, e.clientY))) return;
     this.shell.openPalette(e.clientX, e.clientY, { at: this.ed.toWorld(e.clientX, e.clientY) });
   }
 
@@ -614,7 +614,7 @@ export class Interaction {
     if (t.closest("input, textarea")) return;
     e.preventDefault();
     const [wx, wy] = this.ed.toWorld(e.clientX, e.clientY);
-    const nodeEl = t.closest(".node") || (this.ed.lod ? this.ed.nodeEls.get(this.ed.nodeAt(e.clientX, e.clientY)) : null);
+    const nodeEl = t.closest(".node") || (this.ed.canvasNodes ? this.ed.nodeEls.get(this.ed.nodeAt(e.clientX, e.clientY)) : null);
     const wire = t.closest(".wire");
     const groupEl = t.closest(".group");
     const items = [];

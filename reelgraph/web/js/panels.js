@@ -15,10 +15,13 @@ export class Panels {
   /**
    * `editor`: the canvas (selection, fit, edits); `tabs`: whose current document is shown;
    * `ui`: toasts and dialogs; `openByName(name, kind)`: opens a workflow from the list;
-   * `onShowQueue()`: the Queue panel was shown.
+   * `onShowQueue()`: the Queue panel was shown; `run()` queues the document with its param
+   * defaults, `openApp()` opens it as a form.
    */
-  constructor({ editor, tabs, ui, openByName, onShowQueue }) {
+  constructor({ editor, tabs, ui, openByName, onShowQueue, run, openApp }) {
     this.editor = editor;
+    this.run = run;
+    this.openApp = openApp;
     this.tabs = tabs;
     this.ui = ui;
     this.openByName = openByName;
@@ -136,19 +139,18 @@ export class Panels {
     if (!this.current || panel.hidden) return;
     const doc = this.current.doc;
     const params = Object.entries(doc.params || {});
-    const fmt = (v) => (typeof v === "string" ? v : JSON.stringify(v));
     panel.innerHTML = `<p class="muted">Params are the workflow's public inputs: <code>reelgraph run wf.json --set name=value</code>, batch CSV columns, app forms. Right-click a widget on a node to expose it.</p>` +
+      (params.length ? `<div class="pacts"><button class="primary prun" title="queue the workflow with these values (Ctrl+Enter)">▶ Run with these values</button>` +
+        `<button class="popenapp" title="the params as a form, without the graph">Open as app</button></div>` : "") +
       (params.length ? `<ul class="params">` + params.map(([name, p]) => {
         const ok = p && doc.nodes[p.node];
         return `<li class="param${ok ? "" : " bad"}" data-param="${esc(name)}">` +
-          `<div class="prow"><input class="pname" value="${esc(name)}" title="param name"><select class="ptype">${PARAM_TYPE_NAMES.map((t) => `<option${t === p.type ? " selected" : ""}>${t}</option>`).join("")}</select>` +
+          `<div class="prow"><input class="pname" value="${esc(name)}" title="param name" aria-label="param name"><select class="ptype" title="param type" aria-label="param type">${PARAM_TYPE_NAMES.map((t) => `<option${t === p.type ? " selected" : ""}>${t}</option>`).join("")}</select>` +
           `<button class="icon pdel" title="remove param">×</button></div>` +
           `<div class="ptarget">→ <a href="#" data-node="${esc(p.node)}">${esc(p.node)}</a>.${esc(p.input)}${ok ? "" : " (missing node)"}</div>` +
-          (p.type === "TEXT" && String(p.default ?? "").includes("\n")
-            ? `<textarea class="pdefault" rows="3">${esc(fmt(p.default ?? ""))}</textarea>`
-            : `<input class="pdefault" value="${esc(fmt(p.default ?? ""))}" title="default">`) +
-          `<input class="plabel" value="${esc(p.label || "")}" placeholder="label in the app view (optional)">` +
-          `<input class="pdescr" value="${esc(p.description || "")}" placeholder="help text in the app view (optional)"></li>`;
+          `<label class="pfield"><span>Default</span>${this.defaultControl(p, ok ? this.editor.inputSpec(p.node, p.input) : null)}</label>` +
+          `<label class="pfield"><span>Label in the app</span><input class="plabel" value="${esc(p.label || "")}" placeholder="${esc(name)}"></label>` +
+          `<label class="pfield"><span>Help text in the app</span><textarea class="pdescr" rows="${Math.min(6, Math.max(2, Math.ceil(String(p.description || "").length / 34)))}" placeholder="optional">${esc(p.description || "")}</textarea></label></li>`;
       }).join("") + `</ul>` : `<p class="empty">No params yet.</p>`);
     panel.onchange = (e) => {
       const li = e.target.closest(".param");
@@ -162,7 +164,7 @@ export class Panels {
         if (f.classList.contains("plabel")) { if (f.value) p.label = f.value; else delete p.label; }
         if (f.classList.contains("pdescr")) { if (f.value) p.description = f.value; else delete p.description; }
         if (f.classList.contains("pdefault")) {
-          const v = coerce(f.value, p.type);
+          const v = f.type === "checkbox" ? f.checked : coerce(f.value, p.type);
           if (v === undefined) { this.ui.toast(`“${f.value}” is not a valid ${p.type}`, "bad"); return; }
           p.default = v;
           if (d.nodes[p.node]) { d.nodes[p.node].inputs = d.nodes[p.node].inputs || {}; d.nodes[p.node].inputs[p.input] = v; }
@@ -170,11 +172,31 @@ export class Panels {
       }, [doc.params[name]?.node].filter((id) => doc.nodes[id]));
     };
     panel.onclick = (e) => {
+      if (e.target.closest(".prun")) return this.run();
+      if (e.target.closest(".popenapp")) return this.openApp();
       const del = e.target.closest(".pdel");
       if (del) return this.removeParam(del.closest(".param").dataset.param);
       const a = e.target.closest("a[data-node]");
       if (a) { e.preventDefault(); if (doc.nodes[a.dataset.node]) { this.editor.select([a.dataset.node]); this.editor.fit(new Set([a.dataset.node])); } }
     };
+  }
+
+  /** The default's field: the widget of the input the param fills (a voice is a drop-down). */
+  defaultControl(p, spec) {
+    const fmt = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+    const v = p.default ?? "";
+    const w = (spec && spec.widget) || {};
+    if (w.kind === "COMBO" && Array.isArray(w.options) && p.type === "TEXT") {
+      const options = w.options.includes(v) || v === "" ? [...w.options] : [v, ...w.options];
+      return `<select class="pdefault">${options.map((o) => `<option${o === v ? " selected" : ""} value="${esc(o)}">${esc(o)}</option>`).join("")}</select>`;
+    }
+    if (p.type === "BOOL") return `<input class="pdefault" type="checkbox"${v === true ? " checked" : ""}>`;
+    if (p.type === "INT" || p.type === "FLOAT") {
+      const b = (k) => (typeof w[k] === "number" ? ` ${k}="${w[k]}"` : "");
+      return `<input class="pdefault" type="number"${b("min")}${b("max")} step="${typeof w.step === "number" ? w.step : p.type === "INT" ? 1 : "any"}" value="${esc(fmt(v))}">`;
+    }
+    if (p.type === "TEXT" && (w.multiline || String(v).includes("\n"))) return `<textarea class="pdefault" rows="4">${esc(fmt(v))}</textarea>`;
+    return `<input class="pdefault" value="${esc(fmt(v))}">`;
   }
 
   async exposeParam(id, input) {

@@ -108,7 +108,9 @@ export class ScenePainter {
       }
       ctx.stroke();
     }
-    if (this.ed.lod) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
+    // zoomed out every node is a box here; otherwise only those not shown yet (Editor.reveal)
+    this.nodesDrawn = this.ed.canvasNodes;
+    if (this.nodesDrawn) this.drawNodesLod(ctx, vx0, vy0, vx1, vy1, zoom);
   }
 
   /**
@@ -127,7 +129,8 @@ export class ScenePainter {
       if (covers && k > 0.6 && k < 1.6) {
         this.scene.style.transform = `translate(${tx}px,${ty}px) scale(${k})`;
         if (k !== 1 || Math.abs(x - d.x) > M / 2 || Math.abs(y - d.y) > M / 2) {
-          this.sceneTimer = setTimeout(() => this.drawScene(), k !== 1 ? 90 : 160);
+          // (while node bands are still being shown, the redraw when the last one is does it)
+          this.sceneTimer = setTimeout(() => { if (!this.ed.waiting.size) this.drawScene(); }, k !== 1 ? 90 : 160);
         }
         return;
       }
@@ -141,6 +144,7 @@ export class ScenePainter {
     const titles = zoom >= 0.2;
     const rects = [];
     for (const [id, n] of Object.entries(this.ed.doc.nodes)) {
+      if (!this.ed.onCanvas(id)) continue;
       const p = (n.ui && n.ui.pos) || [0, 0];
       const lay = this.ed.layout(id);
       if (p[0] > vx1 || p[1] > vy1 || p[0] + lay.w < vx0 || p[1] + lay.h < vy0) continue;

@@ -65,8 +65,25 @@ export class Tabs {
 
   tabTitle(tab) { return tab.name || tab.doc.name || "Untitled"; }
 
+  /** The strip fades out on a side where more tabs are scrolled away (the wheel scrolls it). */
+  markOverflow() {
+    const strip = $(".tabs");
+    if (!strip) return;
+    if (!strip.dataset.bound) {
+      strip.dataset.bound = "1";
+      strip.addEventListener("scroll", () => this.markOverflow(), { passive: true });
+      strip.addEventListener("wheel", (e) => {
+        if (strip.scrollWidth <= strip.clientWidth || Math.abs(e.deltaX) > Math.abs(e.deltaY)) return;
+        e.preventDefault();
+        strip.scrollLeft += e.deltaY;
+      });
+    }
+    strip.classList.toggle("more-left", strip.scrollLeft > 1);
+    strip.classList.toggle("more-right", strip.scrollLeft + strip.clientWidth < strip.scrollWidth - 1);
+  }
+
   renderTabs() {
-    $(".tabs").innerHTML = this.tabs.map((t) => `<div class="tab${t === this.current ? " on" : ""}${t.dirty ? " dirty" : ""}" data-tab="${t.id}" role="tab" title="${esc(t.name ? `saved as ${t.name}` : t.source === "template" ? "from a template: not saved yet" : "not saved yet")}">` +
+    $(".tabs").innerHTML = this.tabs.map((t) => `<div class="tab${t === this.current ? " on" : ""}${t.dirty ? " dirty" : ""}" data-tab="${t.id}" role="tab" title="${esc(`${this.tabTitle(t)} — ${t.name ? `saved as ${t.name}` : t.source === "template" ? "from a template, not saved yet" : "not saved yet"}`)}">` +
       `<span class="tname">${esc(this.tabTitle(t))}</span><span class="tdot" title="unsaved changes">●</span><button class="tclose" title="close tab">×</button></div>`).join("");
     const on = $(".tabs .tab.on");
     if (on) { // keep the active tab in view when the strip scrolls
@@ -75,6 +92,7 @@ export class Tabs {
       if (a.left < b.left) strip.scrollLeft -= b.left - a.left;
       else if (a.right > b.right) strip.scrollLeft += a.right - b.right;
     }
+    this.markOverflow();
     document.title = `${this.current ? this.tabTitle(this.current) + (this.current.dirty ? " •" : "") + " — " : ""}reelgraph`;
   }
 
