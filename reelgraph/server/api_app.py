@@ -224,8 +224,10 @@ def _thumbnail_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
     per scene, and the join takes the list of them however many there are.
     """
     nid = _first_picture(doc, reg)
+    if nid is None:
+        return _cover_workflow(doc, reg)
     chain = ("video.ImageToClip", "video.Concat", "video.Encode")
-    if nid is None or any(reg.get(t) is None for t in chain):
+    if any(reg.get(t) is None for t in chain):
         return None
     out = json.loads(json.dumps(doc))
     node = out["nodes"][nid]
@@ -269,6 +271,34 @@ def _thumbnail_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
     return out
 
 
+COVER_TYPE = "video.Cover"
+
+
+def _cover_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
+    """For a workflow that draws no picture of its own (slides and presenters are video):
+    the workflow run to its cover image (video.Cover: a chosen frame with the title), when
+    it has one and no GPU model is upstream. The run makes the whole video's recipe but
+    encodes nothing."""
+    nodes = {k: v for k, v in (doc.get("nodes") or {}).items() if isinstance(v, dict)}
+    covers = [k for k, v in nodes.items() if v.get("type") == COVER_TYPE and not v.get("bypass")]
+    if not covers or reg.get(COVER_TYPE) is None:
+        return None
+    if any(
+        (nt := reg.get(v.get("type") or "")) is not None and nt.resource == "gpu"
+        for v in nodes.values()
+    ):
+        return None
+    out = json.loads(json.dumps(doc))
+    out["targets"] = [covers[0]]
+    return out
+
+
+def _made_picture(folder: Path) -> Path | None:
+    """What a thumbnail run wrote: its tiny video, or a cover PNG."""
+    made = sorted(folder.rglob("*.mp4")) or sorted(folder.rglob("*.png"))
+    return made[0] if made else None
+
+
 def _thumb_paths(s: Any, name: str, doc: dict[str, Any]) -> tuple[Path, Path]:
     key = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
     folder = s.data / "thumbnails"
@@ -278,19 +308,24 @@ def _thumb_paths(s: Any, name: str, doc: dict[str, Any]) -> tuple[Path, Path]:
 
 
 def _shrink(src: Path, dst: Path) -> None:
-    """The first frame of the thumbnail video, as a small PNG."""
-    import av
+    """The first frame of the thumbnail video (or the cover PNG), as a small PNG."""
+    import io
 
     from reelgraph.engine.workflow import atomic_write
 
-    with av.open(str(src)) as container:
-        frame = next(container.decode(video=0))
-        im = frame.to_image().convert("RGB")
-        im.thumbnail(THUMB_SIZE)
-        import io
+    if src.suffix.lower() == ".png":
+        from PIL import Image
 
-        buf = io.BytesIO()
-        im.save(buf, "PNG", optimize=True)
+        with Image.open(src) as picture:
+            im = picture.convert("RGB")
+    else:
+        import av
+
+        with av.open(str(src)) as container:
+            im = next(container.decode(video=0)).to_image().convert("RGB")
+    im.thumbnail(THUMB_SIZE)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", optimize=True)
     atomic_write(dst, buf.getvalue())
 
 
@@ -310,9 +345,9 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
         if status in ("queued", "running"):
             return web.json_response({"status": "making", "run_id": state["run_id"]}, status=202)
         if status == "finished":
-            made = sorted((s.outputs_dir / state["run_id"]).rglob("*.mp4"))
-            if made:
-                await asyncio.to_thread(_shrink, made[0], png)
+            made = _made_picture(s.outputs_dir / state["run_id"])
+            if made is not None:
+                await asyncio.to_thread(_shrink, made, png)
                 return web.FileResponse(png, headers={**headers, "Content-Type": "image/png"})
         if status is not None or state.get("failed"):
             return web.json_response(
@@ -428,13 +463,13 @@ async def get_still(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(png, headers={"Content-Type": "image/png"})
     if row["status"] in ("queued", "running"):
         return web.json_response({"status": row["status"]}, status=202)
-    made = sorted((s.outputs_dir / run_id).rglob("*.mp4")) if row["status"] == "finished" else []
-    if not made:
+    made = _made_picture(s.outputs_dir / run_id) if row["status"] == "finished" else None
+    if made is None:
         err = row.get("error")
         message = err.get("message") if isinstance(err, dict) else f"the preview {row['status']}"
         return web.json_response({"status": row["status"], "error": message}, status=422)
     png.parent.mkdir(exist_ok=True)
-    await asyncio.to_thread(_shrink, made[0], png)
+    await asyncio.to_thread(_shrink, made, png)
     return web.FileResponse(png, headers={"Content-Type": "image/png"})
 
 

@@ -225,3 +225,26 @@ def test_a_large_json_request_runs_with_the_cycle_collector_paused():
 
     assert gc.isenabled()
     asyncio.run(main())
+
+
+def test_a_workflow_that_draws_only_video_gets_its_cover_as_thumbnail(tmp_path):
+    """The lesson's slides and presenter are video: no picture node stands for it, so its
+    thumbnail run is the workflow up to its cover image, and the PNG is shrunk to fit."""
+    import json
+
+    from reelgraph.engine import Registry
+    from reelgraph.server.api_app import THUMB_SIZE, _shrink, _thumbnail_workflow
+
+    root = Path(__file__).resolve().parents[2] / "reelgraph" / "workflows"
+    reg = Registry.discover()
+    lesson = json.loads((root / "lesson.json").read_text())
+    thumb = _thumbnail_workflow(lesson, reg)
+    assert thumb is not None and thumb["targets"] == ["cover"]
+    assert thumb["nodes"] == lesson["nodes"]  # run as it is, to the cover
+    explainer = json.loads((root / "explainer.json").read_text())
+    assert _thumbnail_workflow(explainer, reg)["targets"] == ["__thumbnail__"]  # its title card
+    cover = tmp_path / "cover.png"
+    Image.new("RGB", (1280, 720), (200, 30, 30)).save(cover)
+    _shrink(cover, tmp_path / "thumb.png")
+    with Image.open(tmp_path / "thumb.png") as im:
+        assert im.size == THUMB_SIZE and im.getpixel((10, 10)) == (200, 30, 30)
