@@ -87,7 +87,7 @@ PACK_MIN_BYTES = 1 << 20
 
 
 class PackedImage:
-    """A uint8 [H, W, 3] image held as PNG bytes; `pixels()` unpacks it (cached)."""
+    """A uint8 [H, W, 3] image held as PNG bytes; `rgba()` unpacks it (cached)."""
 
     def __init__(self, pixels: Any):
         import cv2
@@ -99,7 +99,8 @@ class PackedImage:
             raise ValueError("could not pack the image")
         self.png = buf.tobytes()
 
-    def pixels(self) -> Any:
+    def rgba(self) -> Any:
+        """The pixels as uint8 RGBA [H, W, 4] (what the warp reads, see `as_rgba`)."""
         with _UNPACKED_LOCK:
             hit = _UNPACKED.get(self.key)
             if hit is not None:
@@ -108,13 +109,25 @@ class PackedImage:
         import cv2
         import numpy as np
 
-        img = cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-        img = np.ascontiguousarray(img)
+        img = as_rgba(cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR), bgr=True)
         with _UNPACKED_LOCK:
             _UNPACKED[self.key] = img
             while len(_UNPACKED) > 3:  # this clip, the next one's first frame, a spare
                 _UNPACKED.popitem(last=False)
         return img
+
+    def pixels(self) -> Any:
+        """The pixels as uint8 RGB [H, W, 3] (a view of the cached RGBA)."""
+        return self.rgba()[..., :3]
+
+
+def as_rgba(pixels: Any, *, bgr: bool = False) -> Any:
+    """uint8 [H, W, 3] as [H, W, 4] with an opaque alpha. OpenCV's bilinear warp has a
+    SIMD path for 4 channels and none for 3: warping RGBA and dropping the alpha gives
+    the same pixels as warping RGB, in less than half the CPU time (1080p: 7 ms, not 18)."""
+    import cv2
+
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGBA if bgr else cv2.COLOR_RGB2RGBA)
 
 
 def ken_burns_renderer(
@@ -137,7 +150,7 @@ def ken_burns_renderer(
     sh, sw = src.shape[:2]
     base = min(sw / width, sh / height)  # source pixels per output pixel at zoom 1 (cover)
     packed = PackedImage(src) if src.nbytes >= PACK_MIN_BYTES else None
-    held = None if packed is not None else src
+    held = None if packed is not None else as_rgba(src)
 
     def one(i: int) -> Any:
         p = ease(i / (count - 1), easing) if count > 1 else 0.0
@@ -157,17 +170,19 @@ def ken_burns_renderer(
 
     def render(start: int, stop: int) -> Any:
         out = np.empty((stop - start, height, width, 3), np.uint8)
-        image = held if packed is None else packed.pixels()
+        image = held if packed is None else packed.rgba()
+        warped = np.empty((height, width, 4), np.uint8)
         for k, i in enumerate(range(start, stop)):
             m, interp = one(i)
             cv2.warpAffine(
                 image,
                 m,
                 (width, height),
-                dst=out[k],
+                dst=warped,
                 flags=interp | cv2.WARP_INVERSE_MAP,
                 borderMode=cv2.BORDER_REPLICATE,
             )
+            cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[k])
         return torch.from_numpy(out)
 
     return render
