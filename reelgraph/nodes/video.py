@@ -62,19 +62,20 @@ def fit_audio(
     audio: AudioClip, seconds: float, mode: str = "pad", fade_out: float = 0.0
 ) -> AudioClip:
     """Pad with silence (or loop) and cut `audio` to exactly `seconds`, with an optional fade-out."""
-    import torch
+    import numpy as np
 
     want = max(0, round(seconds * audio.sample_rate))
-    s = audio.samples
-    if s.shape[1] < want:
-        if mode == "loop" and s.shape[1] > 0:
-            s = s.repeat(1, math.ceil(want / s.shape[1]))
-        else:
-            s = torch.nn.functional.pad(s, (0, want - s.shape[1]))
-    s = s[:, :want].clone()
+    src = audio.array
+    have = src.shape[1]
+    s = np.zeros((src.shape[0], want), np.float32)  # one new buffer: padded in place
+    if mode == "loop" and 0 < have < want:
+        for a in range(0, want, have):
+            s[:, a : a + have] = src[:, : want - a]
+    else:
+        s[:, : min(have, want)] = src[:, :want]
     n = min(want, round(fade_out * audio.sample_rate))
     if n > 0:
-        s[:, want - n :] *= torch.linspace(1, 0, n)
+        s[:, want - n :] *= np.linspace(1, 0, n, dtype=np.float32)
     return AudioClip(s, audio.sample_rate)
 
 
@@ -145,7 +146,6 @@ def ken_burns_renderer(
     from `zoom_start` to `zoom_end` and drifting by `pan_*` (fractions of the free room)."""
     import cv2
     import numpy as np
-    import torch
 
     sh, sw = src.shape[:2]
     base = min(sw / width, sh / height)  # source pixels per output pixel at zoom 1 (cover)
@@ -183,7 +183,7 @@ def ken_burns_renderer(
                 borderMode=cv2.BORDER_REPLICATE,
             )
             cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[k])
-        return torch.from_numpy(out)
+        return out
 
     return render
 
@@ -387,13 +387,13 @@ def resize_frames(frames: Any, width: int, height: int, mode: str) -> Any:
 
 
 def resize_video(v: VideoStream, width: int, height: int, mode: str) -> VideoStream:
-    import torch
+    import numpy as np
 
     w = width or max(2, round(v.width * height / v.height / 2) * 2)
     h = height or max(2, round(v.height * width / v.width / 2) * 2)
 
     def fn(chunk: Any, _start: int) -> Any:
-        return torch.from_numpy(resize_frames(chunk.numpy(), w, h, mode))
+        return resize_frames(np.asarray(chunk), w, h, mode)
 
     return MappedVideo(v, fn, width=w, height=h, key=repr((w, h, mode)).encode())
 
@@ -428,7 +428,7 @@ def trim(
     audio = None
     if video.audio is not None:
         au = video.audio
-        s = au.samples[
+        s = au.array[
             :, round(a / video.fps * au.sample_rate) : round(b / video.fps * au.sample_rate)
         ]
         audio = fit_audio(AudioClip(s, au.sample_rate), (b - a) / video.fps)
@@ -520,6 +520,8 @@ def overlay_rgba(
 ) -> VideoStream:
     """Blend a fixed RGBA numpy image over frames between `start` and `end` seconds (end 0: to the end)."""
 
+    import numpy as np
+
     from .typography import Stamp, alpha_blit
 
     stamps: dict[float, Any] = {}
@@ -538,7 +540,7 @@ def overlay_rgba(
         t = int(chunk.shape[0])
         if first + t <= a or first >= b:
             return chunk
-        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        frames = np.asarray(chunk)  # a fresh buffer we own: draw in place
         for k in range(t):
             i = first + k
             if a <= i < b:
@@ -637,7 +639,7 @@ def fade(
     """Fade the pictures in from and out to black, and the audio in and out (keep the
     audio fade-in short so the first word is not swallowed). The length is unchanged."""
     import cv2
-    import torch
+    import numpy as np
 
     n = video.frame_count
     fin, fout = round(fade_in * video.fps), round(fade_out * video.fps)
@@ -654,7 +656,7 @@ def fade(
         t = int(chunk.shape[0])
         if first >= fin and first + t <= n - fout:
             return chunk
-        frames = chunk.numpy()
+        frames = np.asarray(chunk)
         for k in range(t):
             g = gain(first + k)
             if g < 1.0:
@@ -669,13 +671,13 @@ def fade(
 
     audio = video.audio
     if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
-        s = audio.samples.clone()
+        s = audio.array.copy()
         m = s.shape[1]
         a = min(m, round(audio_fade_in * audio.sample_rate))
         b = min(m, round(audio_fade_out * audio.sample_rate))
         if a:
-            s[:, :a] *= torch.linspace(0, 1, a)
+            s[:, :a] *= np.linspace(0, 1, a, dtype=np.float32)
         if b:
-            s[:, m - b :] *= torch.linspace(1, 0, b)
+            s[:, m - b :] *= np.linspace(1, 0, b, dtype=np.float32)
         audio = AudioClip(s, audio.sample_rate)
     return MappedVideo(video, fn, audio=audio, key=key)

@@ -180,8 +180,7 @@ def _frames_i420(
 
     def produce() -> None:
         try:
-            for block in video.chunks(chunk, start, stop):
-                arr = block.numpy() if hasattr(block, "numpy") else np.asarray(block)
+            for arr in video.arrays(chunk, start, stop):
                 if arr.shape[1] != H or arr.shape[2] != W:
                     arr = np.ascontiguousarray(arr[:, :H, :W])
                 out = np.empty((arr.shape[0], H * 3 // 2, W), np.uint8)
@@ -525,8 +524,7 @@ class _AudioFeeder:
         self.resampler = av.AudioResampler(
             format="fltp", layout=self.layout, rate=audio_rate(audio)
         )
-        samples = audio.samples
-        self.src = samples.numpy() if hasattr(samples, "numpy") else samples
+        self.src = audio.array
 
     def _block(self, a: int, b: int) -> Any:
         import numpy as np
