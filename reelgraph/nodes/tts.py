@@ -175,8 +175,55 @@ def load_piper(voice: str) -> Any:
     with _VOICES_LOCK:
         if voice not in _VOICES:
             model, config = piper_files(voice)
-            _VOICES[voice] = _open_piper(Path(model), Path(config))
+            pv = _open_piper(Path(model), Path(config))
+            # espeak-ng keeps global state: one text is phonemised at a time, while the
+            # voice model (onnxruntime sessions are thread-safe) runs sentences side by side
+            pv.phonemize = _one_at_a_time(pv.phonemize)
+            _VOICES[voice] = pv
         return _VOICES[voice]
+
+
+_PHONEMIZE_LOCK = threading.Lock()
+
+
+def _one_at_a_time(fn: Any) -> Any:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _PHONEMIZE_LOCK:
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+def sentence_workers() -> int:
+    """Sentences synthesised at once: the cores, when each model call is told to use one
+    thread (OMP_NUM_THREADS=1), else one (onnxruntime spreads each call itself)."""
+    return max(1, min(2, os.cpu_count() or 1)) if onnx_threads() == 1 else 1
+
+
+def _synthesize_sentences(pv: Any, sentences: list[str], cfg: Any, progress: Any) -> list[Any]:
+    """Each sentence's Piper chunks, in order; sentences are independent, so they run on
+    `sentence_workers()` threads (the model releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(sent: str) -> list[Any]:
+        return list(pv.synthesize(sent, cfg, include_alignments=True))
+
+    workers = min(sentence_workers(), len(sentences))
+    if workers <= 1:
+        out = []
+        for k, sent in enumerate(sentences):
+            if progress is not None:
+                progress(k, len(sentences))
+            out.append(one(sent))
+        return out
+    with ThreadPoolExecutor(workers, thread_name_prefix="reelgraph-piper") as pool:
+        futures = [pool.submit(one, sent) for sent in sentences]
+        out = []
+        for k, f in enumerate(futures):
+            if progress is not None:
+                progress(k, len(sentences))
+            out.append(f.result())
+        return out
 
 
 # A sentence ends at . ! ? … followed by a capital, digit or quote ("e.g. nothing" does not).
@@ -295,9 +342,8 @@ def speak_piper(
     sentences: list[tuple[float, float]] = []
     offset = 0
     sentences_in = _sentences(text)
-    for k, sent in enumerate(sentences_in):
-        if progress is not None:
-            progress(k, len(sentences_in))
+    spoken = _synthesize_sentences(pv, sentences_in, cfg, progress)
+    for k, (sent, chunks) in enumerate(zip(sentences_in, spoken, strict=True)):
         if k and gap.size:
             parts.append(gap)
             offset += gap.size
@@ -305,7 +351,7 @@ def speak_piper(
         spans: list[tuple[int, int]] = []
         # Piper may split our sentence further (abbreviations, colons): gather every
         # chunk's word spans on the sentence's own clock, then pair them with its words.
-        for chunk in pv.synthesize(sent, cfg, include_alignments=True):
+        for chunk in chunks:
             audio = chunk.audio_float_array.astype(np.float32)
             base = offset - s_start
             if chunk.phoneme_alignments:
