@@ -50,3 +50,24 @@ def test_explainer_runs_without_importing_torch(tmp_path):
     assert got["again"] == "finished"
     assert got["numpy"]  # the check sees this interpreter's modules
     assert not got["torch"], "the explainer imported torch"
+
+
+def test_memory_tier_keeps_few_large_results_while_small_ones_stay():
+    """A memory-only cache: large results (cards, speech, segments) share a quarter of
+    the budget, least recently used first out; small results are not pushed out."""
+    import numpy as np
+
+    from reelgraph.engine import MemoryCache
+    from reelgraph.engine.cache import Result
+
+    mem = MemoryCache(max_bytes=64 << 20)
+    assert mem.max_large_bytes == 16 << 20
+    for i in range(100):
+        mem.put(f"s{i}", Result((f"scene {i}",)))
+    for i in range(20):  # a long render's cards, 3 MB each
+        mem.put(f"card{i}", Result((np.zeros((1000, 1000, 3), np.uint8),)))
+        assert mem.large_bytes <= 16 << 20
+    assert mem.get("card19") is not None and mem.get("card0") is None
+    assert all(mem.get(f"s{i}") is not None for i in range(100))
+    mem.put("huge", Result((np.zeros((20 << 20,), np.uint8),)))  # over the large budget
+    assert mem.get("huge") is None and mem.get("card19") is not None
