@@ -455,6 +455,9 @@ class Cache:
     disk is not kept in memory as well (a card, a scene's speech, a list of them):
     reading it back costs milliseconds, holding it costs the memory a long render
     needs. Results that cannot go to disk (lazy video streams) and small ones stay.
+    The bar is 256 KiB: a scene's narration (5 MB a minute at 22 kHz) is over it,
+    so a long script's speech and its normalised copy are not held twice while the
+    encoder streams; scene records, timings and cues are far below it.
     """
 
     def __init__(
@@ -462,7 +465,7 @@ class Cache:
         memory: MemoryCache | None = None,
         disk: DiskCache | None = None,
         disk_min_seconds: float = 0.05,
-        memory_max_entry: int = 1 << 20,
+        memory_max_entry: int = 1 << 18,
     ):
         self.memory = memory if memory is not None else MemoryCache()
         self.disk = disk
