@@ -375,6 +375,7 @@ def main() -> None:
         print(json.dumps(run_explainer_child(args.script, Path(args.child_explainer))))
         return
     seconds = args.seconds or (6.0 if args.quick else 600.0)
+    t_bench = time.perf_counter()
     result: dict = {"quick": args.quick, "load_avg_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="reelgraph-bench-") as tmp:
         print(f"(a) synthetic {seconds:g}s 1280x720 24 fps: Ken Burns + overlay + label + H.264")
@@ -393,6 +394,11 @@ def main() -> None:
             print(f"(c) the explainer's real frames: render + encode ({frames} frames at most)")
             result.update(bench_real_frames(Path(tmp) / "real", frames, cache_dir))
     result["load_avg_end"] = round(os.getloadavg()[0], 2)
+    # the bench's own time, and its CPU time with its child processes (on a shared
+    # machine the CPU is the steadier figure: an idle 2-core machine needs about half)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["bench_wall_s"] = round(time.perf_counter() - t_bench, 1)
+    result["bench_cpu_s"] = round(cpu_seconds() + kids.ru_utime + kids.ru_stime, 1)
     print(json.dumps(result))
 
 
