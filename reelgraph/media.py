@@ -43,6 +43,9 @@ from .engine.media.video import (
     ProceduralVideo,
     concat_audio,
     decode_audio,
+    digest,
+    function_key,
+    mix_key,
 )
 
 __all__ = [
@@ -73,11 +76,14 @@ __all__ = [
     "as_tensor_image",
     "concat_audio",
     "decode_audio",
+    "digest",
     "embedded_workflow_text",
     "encode_mp4",
     "encode_segment",
     "encode_video",
+    "function_key",
     "image_pixels",
+    "mix_key",
     "plan_segments",
     "read_media_metadata",
     "read_png_text",

@@ -176,11 +176,14 @@ def _segment_runner(args: argparse.Namespace, console: Any) -> Any:
 
     try:
         runner = RaySegmentRunner(address=args.ray_address, num_cpus=args.workers)
-        runner.start()
+        if args.ray_address:
+            runner.start()  # a cluster that cannot be reached is a usage error
     except ExecutorError as exc:
         raise _UsageError(str(exc)) from None
     if not args.quiet:
-        console.print(f"[dim]encoding segments on Ray ({runner.workers} workers)[/]")
+        # a local Ray starts in the background while the run computes its scenes
+        where = f"the Ray cluster at {args.ray_address}" if args.ray_address else "a local Ray"
+        console.print(f"[dim]encoding segments on {where}[/]")
     return runner
 
 

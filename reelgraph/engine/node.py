@@ -276,6 +276,9 @@ class NodeType:
     # Takes IMAGE inputs as they come, PixelImage (uint8) included; other nodes get
     # every IMAGE as the float tensor the type promises.
     pixel_images: bool = False
+    # The elements of a mapped call may be computed side by side, in threads: the
+    # function is thread-safe and spends its time outside the GIL (a voice model).
+    parallel_items: bool = False
     wants_ctx: bool = False
     pack: str = ""
     input_map: Mapping[str, InputSpec] = field(default_factory=dict, compare=False, repr=False)
@@ -372,6 +375,7 @@ def node(
     estimate_bytes: Callable[..., int] | None = None,
     warm: Callable[..., None] | None = None,
     pixel_images: bool = False,
+    parallel_items: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a function as a node type. See the module docstring and docs/nodes.md."""
 
@@ -417,6 +421,7 @@ def node(
             warm=warm,
             uses_params=uses_params,
             pixel_images=pixel_images,
+            parallel_items=parallel_items,
             wants_ctx=wants_ctx,
             pack=fn.__module__,
             input_map={i.name: i for i in inputs},

@@ -633,6 +633,13 @@ class _Run:
         )
         return result
 
+    def _item_threads(self, pn: PlannedNode, missing: int) -> int:
+        """Threads for the missing elements of a mapped node: the run's CPU workers
+        when the node allows it (`parallel_items`), else one."""
+        if not pn.type.parallel_items or pn.type.resource != "cpu" or missing < 2:
+            return 1
+        return max(1, min(missing, self.engine.limits["cpu"]))
+
     def _compute_mapped(self, pn: PlannedNode, kwargs: dict[str, Any]) -> Result:
         """Run once per element of the mapped inputs (zipped), reusing cached elements."""
         lists = {name: kwargs[name] for name in pn.mapped}
@@ -663,33 +670,58 @@ class _Run:
                 )
             identities[name] = list(keys)
         base = pn.item_base
-        per_item: list[tuple[Any, ...]] = []
-        item_keys: list[str] = []
-        for i in range(count):
-            if self.cancel.cancelled:
-                raise Cancelled(self.run_id)
-            ek = hashlib.blake2b(
+        item_keys = [
+            hashlib.blake2b(
                 (base + "".join(f"\0{n}={identities[n][i]}" for n in pn.mapped)).encode(),
                 digest_size=16,
             ).hexdigest()
-            item_keys.append(ek)
+            for i in range(count)
+        ]
+        per_item: list[tuple[Any, ...] | None] = [None] * count
+        for i, ek in enumerate(item_keys):
             hit = self.cache.get(ek)
             if hit is not None:
-                per_item.append(hit.values)
-                continue
+                per_item[i] = hit.values
+        missing = [i for i in range(count) if per_item[i] is None]
+        done = count - len(missing)
+
+        def compute(i: int) -> tuple[Any, ...]:
+            if self.cancel.cancelled:
+                raise Cancelled(self.run_id)
+            ek = item_keys[i]
             with self._single_flight(ek) as hit:
                 if hit is not None:  # another run computed this element meanwhile
-                    per_item.append(hit.values)
-                    continue
+                    return hit.values
                 t = time.perf_counter()
                 args = dict(kwargs)
                 for name in pn.mapped:
                     args[name] = lists[name][i]
                 values = self._call(pn, args, ek, i)
-                per_item.append(values)
                 self.cache.put(ek, Result(values), seconds=time.perf_counter() - t)
+                return values
+
+        def progress(i: int) -> None:
             if self.listener is not None:
-                self.emit("node.progress", pn.id, {"value": i + 1, "max": count, "item": i})
+                self.emit("node.progress", pn.id, {"value": done, "max": count, "item": i})
+
+        side_by_side = self._item_threads(pn, len(missing))
+        if side_by_side > 1:
+            with ThreadPoolExecutor(side_by_side, thread_name_prefix="reelgraph-item") as pool:
+                futures = {i: pool.submit(compute, i) for i in missing}
+                try:
+                    for i in missing:  # in order: the first failing element is reported
+                        per_item[i] = futures[i].result()
+                        done += 1
+                        progress(i)
+                except BaseException:
+                    for f in futures.values():
+                        f.cancel()
+                    raise
+        else:
+            for i in missing:
+                per_item[i] = compute(i)
+                done += 1
+                progress(i)
         n_out = len(pn.type.outputs)
         values = tuple([item[j] for item in per_item] for j in range(n_out))
         keys = tuple(tuple(f"{k}/{j}" for k in item_keys) for j in range(n_out))

@@ -38,7 +38,14 @@ from reelgraph import (
     node,
     socket,
 )
-from reelgraph.media import TIMINGS, ProceduralVideo, VideoStream
+from reelgraph.media import (
+    TIMINGS,
+    ProceduralVideo,
+    VideoStream,
+    digest,
+    function_key,
+    mix_key,
+)
 
 from .avatar_draw import STYLE_NAMES
 
@@ -47,9 +54,51 @@ MODES = ("auto", "phonemes", "loudness")
 
 class PresenterVideo(ProceduralVideo):
     """A presenter's frames, drawn on demand; `track` is the per-frame motion (mouth
-    parameters, visemes, blinks, head pose) the frames were drawn from."""
+    parameters, visemes, blinks, head pose) the frames were drawn from.
+
+    Frame i is drawn from row i of the track alone, so a range's segment key is the
+    drawer's (its code and settings, the `key` given) and the track's rows there:
+    a re-render whose narration is unchanged re-uses the presenter's segments, wherever
+    they now fall in the video."""
 
     track: Any = None
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        t = self.track
+        if t is None or self._key is None:
+            return None
+        import numpy as np
+
+        a, b = max(0, start), min(stop, self.frame_count)
+        rows = [
+            np.ascontiguousarray(np.asarray(x)[a:b]).tobytes()
+            for x in (t.mouth, t.visemes, t.blink, t.head, t.gaze)
+        ]
+        return digest(b"presenter", self._key, self.width, self.height, b - a, *rows)
+
+
+def class_code_key(cls: type) -> bytes:
+    """What a drawing class does: the code of its methods and of every function and
+    class of its module (the helpers it calls), so editing any of it changes the keys."""
+    import sys
+
+    parts: list[bytes] = []
+    module = sys.modules[cls.__module__]
+    for name, v in sorted(vars(module).items()):
+        if getattr(v, "__module__", None) != module.__name__:
+            continue  # imported names
+        if isinstance(v, type):
+            parts += [function_key(m) for _, m in sorted(vars(v).items()) if callable(m)]
+        elif callable(v):
+            parts.append(function_key(v))
+        parts.append(name.encode())
+    return digest(cls.__qualname__, *parts)
+
+
+def _array_key(a: Any) -> bytes | None:
+    import numpy as np
+
+    return None if a is None else digest(a.shape, str(a.dtype), np.ascontiguousarray(a).tobytes())
 
 
 def _timings_phonemes(timings: Any) -> tuple[Any, Any]:
@@ -157,6 +206,9 @@ def presenter(
         height=height,
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
+        key=digest(
+            class_code_key(Presenter), repr(STYLES[character]), _array_key(bg), offset_x, zoom
+        ),
     )
     video.track = track
     return video
@@ -229,6 +281,7 @@ def photo_presenter(
         height=h,
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
+        key=digest(class_code_key(PhotoRig), _array_key(src), repr(mouth), repr(face)),
     )
     video.track = track
     video.mouth = mouth  # type: ignore[attr-defined]
@@ -281,8 +334,13 @@ class OverlaidVideo(VideoStream):
     """`overlay` drawn over `base`, both streamed side by side (each source is pulled
     once, in order, whatever its chunking)."""
 
-    def __init__(self, base: VideoStream, overlay: VideoStream, draw: Any):
+    def __init__(
+        self, base: VideoStream, overlay: VideoStream, draw: Any, key: bytes | None = None
+    ):
+        """`key` says what `draw` does (its settings); without it the stream's ranges
+        have no segment keys."""
         self.base, self.overlay, self._draw = base, overlay, draw
+        self._key = None if key is None else digest(function_key(draw), key)
         self.fps, self.width, self.height, self.frame_count = (
             base.fps,
             base.width,
@@ -316,6 +374,26 @@ class OverlaidVideo(VideoStream):
 
     def render(self, start: int, stop: int) -> Any:
         return VideoStream.render(self, start, stop)
+
+    def segment_key(self, start: int, stop: int) -> bytes | None:
+        if self._key is None:
+            return None
+        over_stop = min(stop, self.overlay.frame_count)
+        # past its end the overlay is hidden: those frames are the base's alone
+        over = self.overlay.segment_key(start, over_stop) if start < over_stop else b"none"
+        return mix_key(
+            b"overlaid",
+            digest(self._key, max(0, over_stop - start)),
+            self.base.segment_key(start, stop),
+            over,
+        )
+
+    def cut_points(self) -> list[int]:
+        # the overlay is drawn frame by frame: the base's cuts are the stream's
+        cuts = set(self.base.cut_points())
+        if 0 < self.overlay.frame_count < self.frame_count:
+            cuts.add(self.overlay.frame_count)
+        return sorted(cuts)
 
 
 @node("avatar.PictureInPicture", category="video/composite", outputs={"video": VIDEO})
@@ -400,7 +478,8 @@ def picture_in_picture(
         out = out * (1 - ring) + bc * ring
         frame[y : y + h, x : x + w] = (out + 0.5).astype(np.uint8)
 
-    return OverlaidVideo(video, overlay, draw)
+    settings = (position, scale, shape, margin, border, border_color, shadow, W, H, ow, oh)
+    return OverlaidVideo(video, overlay, draw, key=digest(b"pip", *settings))
 
 
 # ---- model-based lip sync -------------------------------------------------------------

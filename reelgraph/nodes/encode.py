@@ -75,7 +75,8 @@ def encode(
 ) -> Any:
     """Write an H.264 + AAC MP4 (yuv420p, even size, faststart) into the output folder,
     streaming frames as they are made. Lower `crf` = better quality and bigger files;
-    slower presets compress better. Linked `subtitles` become a soft subtitle track.
+    slower presets compress better. `audio_bitrate` is for stereo sound; mono
+    narration gets half. Linked `subtitles` become a soft subtitle track.
     The file carries the workflow and a provenance record (generator, AI-generated
     disclosure, node types, models, seeds) in its metadata. Segments of the picture
     that an earlier render already encoded are re-used: `encoded_frames` counts the

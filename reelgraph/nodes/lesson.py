@@ -24,7 +24,7 @@ from reelgraph import (
     node,
     socket,
 )
-from reelgraph.media import SCENE, TIMINGS, ProceduralVideo, Scene
+from reelgraph.media import SCENE, TIMINGS, ProceduralVideo, Scene, digest
 
 from .formats import BRAND, SAFE_AREA, default_safe_area, scaled_safe_area
 
@@ -325,6 +325,8 @@ def slide(
         return out
 
     clip_audio = fit_audio(audio, count / fps)
+    # what the frames are made of: the slide's states and when each bullet appears
+    key = digest(b"slide", *(digest(st.shape, st.tobytes()) for st in states), starts, ramp, count)
     return ProceduralVideo(
-        render, fps=fps, width=width, height=height, frame_count=count, audio=clip_audio
+        render, fps=fps, width=width, height=height, frame_count=count, audio=clip_audio, key=key
     )

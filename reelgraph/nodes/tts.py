@@ -483,11 +483,14 @@ def speak_coqui(text: str, folder: Path) -> tuple[AudioClip, SpeechTimings]:
 
 
 def _warm_voice(values: dict[str, Any]) -> None:
-    """Load a named Piper voice before the run needs it (batch workers waiting for the
-    pilot row). `auto`, espeak and Coqui voices are left to the run."""
+    """Load a named Piper voice and speak one word with it before the run needs it
+    (batch workers waiting for the pilot row). `auto`, espeak and Coqui voices are
+    left to the run."""
     voice = values.get("voice")
     if isinstance(voice, str) and voice in installed_piper_voices():
-        load_piper(voice)
+        # Loading is half of it: a voice's first sentence costs ~2 s more than the
+        # next (espeak-ng's data, onnxruntime's first run), whatever its length.
+        speak_piper("Hello.", voice, 1.0, True, 0.0)
 
 
 @node(
@@ -496,6 +499,9 @@ def _warm_voice(values: dict[str, Any]) -> None:
     outputs={"audio": AUDIO, "timings": TIMINGS},
     validate=_check_voice,
     warm=_warm_voice,
+    # onnxruntime runs outside the GIL and Piper locks its phonemizer: the scenes of
+    # a narration are spoken side by side, one per CPU worker of the run
+    parallel_items=True,
 )
 def speak(
     text: Annotated[str, Text(multiline=True)],

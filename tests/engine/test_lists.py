@@ -233,3 +233,52 @@ def test_a_waiting_run_computes_the_element_itself_when_the_owner_fails(engine):
     assert got == [None]  # nothing to take: the waiter computes it
     assert engine.cache.flights.waits == 0
     assert engine.cache.get("k").values == (1,)
+
+
+def _meet(text: str):
+    return workflow(
+        {
+            "w": n("test.Words", text=text),
+            "up": n("test.MeetUpper", text=link("w", "words")),
+            "join": n("test.Join", items=link("up", "text"), sep="-"),
+        }
+    )
+
+
+def test_elements_of_a_parallel_items_node_run_side_by_side(tmp_path):
+    """A node declared `parallel_items` computes its missing elements in threads, one
+    per CPU worker: each element here waits for another to reach the same barrier."""
+    import threading
+
+    testnodes.BARRIER["items"] = threading.Barrier(2, timeout=10)
+    with Engine(registry(), Cache(MemoryCache()), cpu_workers=2, out_dir=tmp_path) as eng:
+        result = eng.run(_meet("one two three four"), targets=["join"])
+    assert result.ok, result.failed
+    assert result.outputs["join"]["text"] == "ONE-TWO-THREE-FOUR"  # in element order
+
+
+def test_a_failing_parallel_element_fails_the_node_with_its_index(tmp_path):
+    import threading
+
+    testnodes.BARRIER["items"] = threading.Barrier(1)  # never waits
+    with Engine(registry(), Cache(MemoryCache()), cpu_workers=2, out_dir=tmp_path) as eng:
+        result = eng.run(_meet("one two fail-three four"), targets=["join"])
+    failure = result.failed["up"]
+    assert (failure.item, failure.input) == (2, "text")
+    assert "cannot take 'fail-three'" in failure.message
+
+
+def test_with_one_cpu_worker_elements_run_one_after_another(tmp_path):
+    import threading
+
+    # a barrier of one party never waits: the elements must not need each other
+    testnodes.BARRIER["items"] = threading.Barrier(1)
+    testnodes.CALLS.clear()
+    with Engine(registry(), Cache(MemoryCache()), cpu_workers=1, out_dir=tmp_path) as eng:
+        result = eng.run(_meet("c b a"), targets=["join"])
+    assert result.outputs["join"]["text"] == "C-B-A"
+    assert [c for c in testnodes.CALLS if c.startswith("MeetUpper:")] == [
+        "MeetUpper:c",
+        "MeetUpper:b",
+        "MeetUpper:a",
+    ]

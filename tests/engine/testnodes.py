@@ -71,6 +71,17 @@ def barrier(value: Annotated[int, Int()] = 0) -> int:
     return value
 
 
+@node("test.MeetUpper", category="test", outputs={"text": TEXT}, parallel_items=True)
+def meet_upper(text: TextIn) -> str:
+    """Upper-case one text after another element reaches the same barrier: proves the
+    elements of a mapped call run side by side. "fail..." raises."""
+    CALLS.append(f"MeetUpper:{text}")
+    if text.startswith("fail"):
+        raise NodeInputError("text", f"cannot take {text!r}")
+    BARRIER["items"].wait()
+    return text.upper()
+
+
 @node("test.Slow", category="test", outputs={"value": INT})
 def slow(
     ctx: Context, steps: Annotated[int, Int(1, 10000)] = 100, value: Annotated[int, Int()] = 0

@@ -108,3 +108,44 @@ def test_lesson_has_slides_a_presenter_and_speech_loudness(rendered):
     a, b = frames[20].astype(np.int16), frames[39].astype(np.int16)
     corner = np.abs(a[250:, 500:] - b[250:, 500:]).mean()
     assert corner > 0.5
+
+
+def test_a_lesson_variant_with_one_slide_edited_re_uses_the_other_slides(
+    rendered, engine, tmp_path
+):
+    """Slides, the presenter and the picture-in-picture have segment keys: editing the
+    second slide's bullet (same narration) re-encodes only that slide, and the file
+    decodes to the frames of a full encode of the variant."""
+    from reelgraph.media import encode_video
+
+    from .conftest import small_workflow
+
+    res, _ = rendered("lesson")
+    wf = small_workflow("lesson", 640, 360, presenter={"width": 160, "height": 160})
+    script = wf.doc["params"]["script"]["default"]
+    assert "- Oxygen is released" in script
+    edited = script.replace("- Oxygen is released", "- Oxygen is set free")
+    out = engine.run(
+        wf, params={"script": edited}, targets=["encode", "loudness"], out_dir=tmp_path / "v"
+    )
+    assert out.status == "finished", out.failed
+    enc = out.outputs["encode"]
+    video = out.outputs["loudness"]["video"]
+    first_cut = video.cut_points()[0]
+    assert enc["reused_frames"] >= first_cut  # slide 1 (and its presenter) as encoded before
+    assert 0 < enc["encoded_frames"] <= video.frame_count - first_cut
+    full = encode_video(video, tmp_path / "full.mp4")  # no segment store: every frame
+    assert _frame_hashes(Path(enc["path"])) == _frame_hashes(full.path)
+    assert res.outputs["encode"]["path"] != enc["path"]
+
+
+def _frame_hashes(path):
+    import hashlib
+
+    import av
+
+    with av.open(str(path)) as c:
+        return [
+            hashlib.md5(f.to_ndarray(format="rgb24").tobytes()).hexdigest()
+            for f in c.decode(video=0)
+        ]

@@ -15,10 +15,15 @@ by the encoder (`encode_video(..., run_segments=RaySegmentRunner())`).
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ..batch.job import execute_row
+from ..context import CancelToken
 from . import Executor, ExecutorError
 
 MAX_RETRIES = 3
@@ -30,13 +35,95 @@ def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
     return encode_segment(video, start, stop, settings)
 
 
+class _NotMainThreadWarning(logging.Filter):
+    """Ray warns when `ray.init` runs off the main thread that it set no SIGTERM
+    handler; our commands install their own, so the warning only alarms people."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+class RayStart:
+    """Ray, started in the background: a local Ray takes seconds (its control
+    processes and worker processes each import Ray), which a batch or a render spends
+    on its own work instead of waiting. `wait()` blocks until Ray is up and raises
+    ExecutorError when it could not start; `stop()` stops a Ray started here.
+
+    A Ray already running in this process is used as it is. The starting thread
+    lives until `stop()`: Ray's processes are killed when the thread that spawned
+    them exits (PR_SET_PDEATHSIG is per thread on Linux)."""
+
+    def __init__(self, ray: Any, *, address: str | None = None, num_cpus: int | None = None):
+        self.ray = ray
+        self.address = address
+        self.started_here = False
+        self.error: str | None = None
+        self._up = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        if ray.is_initialized():
+            self._up.set()
+            return
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            kwargs["address"] = address
+        elif num_cpus:
+            kwargs["num_cpus"] = num_cpus
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+        self._thread = threading.Thread(
+            target=self._start, args=(kwargs,), name="reelgraph-ray-start", daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, kwargs: dict[str, Any]) -> None:
+        quiet = _NotMainThreadWarning()
+        log = logging.getLogger("ray._private.worker")  # where that record is made
+        log.addFilter(quiet)
+        try:
+            self.ray.init(**kwargs)
+            self.started_here = True
+        except Exception as exc:
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            self.error = f"cannot start {where}: {exc}"
+        finally:
+            log.removeFilter(quiet)
+            self._up.set()
+        self._stopping.wait()
+
+    @property
+    def up(self) -> bool:
+        """Ray has started (or failed to): wait() no longer blocks."""
+        return self._up.is_set()
+
+    def wait(self) -> None:
+        self._up.wait()
+        if self.error is not None:
+            raise ExecutorError(self.error)
+
+    def cpus(self) -> int:
+        self.wait()
+        return int(self.ray.cluster_resources().get("CPU", 1))
+
+    def stop(self) -> None:
+        self._up.wait()
+        try:
+            if self.started_here and self.ray.is_initialized():
+                self.ray.shutdown()
+        finally:
+            self.started_here = False
+            self._stopping.set()
+            if self._thread is not None:
+                self._thread.join()
+
+
 class RaySegmentRunner:
     """Encode frame ranges of one VIDEO as Ray tasks, one per segment
     (`reelgraph run WORKFLOW --executor ray`). The lazy stream goes to the object store
     once (cloudpickle carries its render closures); each task renders and encodes its
     range as its own closed x264 session, and the encoder on the driver joins them.
 
-    Ray starts on first use: a local Ray (`num_cpus` CPUs, default all) when no
+    Ray starts in the background when the runner is made, while the run computes
+    what comes before its encode: a local Ray (`num_cpus` CPUs, default all) when no
     `address` is given, else the cluster there; `close()` stops a Ray it started."""
 
     def __init__(
@@ -51,32 +138,22 @@ class RaySegmentRunner:
         except ImportError:
             raise ExecutorError('segments on Ray need Ray: pip install "reelgraph[ray]"') from None
         self.ray = ray
-        self.address = address
-        self.num_cpus = num_cpus
         self.cpus_per_segment = cpus_per_segment
-        self.started_here = False
         self.segments_run = 0
+        self._ray = RayStart(ray, address=address, num_cpus=num_cpus)
         self._remote = ray.remote(_encode_segment)
 
     def start(self) -> None:
-        if self.ray.is_initialized():
-            return
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if self.address:
-            kwargs["address"] = self.address
-        elif self.num_cpus:
-            kwargs["num_cpus"] = self.num_cpus
-        try:
-            self.ray.init(**kwargs)
-        except Exception as exc:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
-            raise ExecutorError(f"cannot start {where}: {exc}") from None
-        self.started_here = True
+        """Wait for Ray (ExecutorError when it cannot start)."""
+        self._ray.wait()
 
     @property
     def workers(self) -> int:
-        self.start()
-        return int(self.ray.cluster_resources().get("CPU", 1)) // self.cpus_per_segment
+        """Segments that run at once (0 when Ray could not start)."""
+        try:
+            return self._ray.cpus() // self.cpus_per_segment
+        except ExecutorError:
+            return 0
 
     def __call__(
         self,
@@ -110,9 +187,7 @@ class RaySegmentRunner:
         return made
 
     def close(self) -> None:
-        if self.started_here and self.ray.is_initialized():
-            self.ray.shutdown()
-        self.started_here = False
+        self._ray.stop()
 
 
 def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
@@ -128,6 +203,13 @@ def _run_row(job: dict[str, Any]) -> Any:
 
 
 class RayExecutor(Executor):
+    """Rows as Ray tasks. A local Ray (no `address`) takes seconds to start: its
+    control processes and worker processes each import Ray. The driver does not sit
+    idle meanwhile: it starts Ray in the background and runs rows itself, one at a
+    time, until Ray is up (the pilot row, usually). Those rows write to the same disk
+    cache the Ray workers read. Joining a cluster (`address`) is done at once, and
+    every row goes to the cluster."""
+
     name = "ray"
     shares_staging = False
 
@@ -139,36 +221,88 @@ class RayExecutor(Executor):
         except ImportError:
             raise ExecutorError('--executor ray needs Ray: pip install "reelgraph[ray]"') from None
         self.ray = ray
-        self.started_here = False
-        if not ray.is_initialized():
-            try:
-                if address:
-                    ray.init(address=address, log_to_driver=False)
-                else:
-                    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-                    if workers:
-                        kwargs["num_cpus"] = workers
-                    ray.init(**kwargs)
-            except Exception as exc:
-                where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise ExecutorError(f"cannot start {where}: {exc}") from None
-            self.started_here = True
-        self.workers = int(ray.cluster_resources().get("CPU", 1))
-        self._remote = ray.remote(_run_row)
-        self._refs: list[Any] = []
         self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._refs: list[Any] = []
         self._warming: list[Any] = []
+        self._warm_doc: dict[str, Any] | None = None
+        self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
+        self._token = CancelToken()
+        self._remote = ray.remote(_run_row)
+        self.rows_here = 0  # rows the driver ran while Ray started
+        self._here_busy = 0
+        self._ready = False  # set once Ray is up (or failed to start)
+        local = not address and not ray.is_initialized()
+        self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
+        self._ray = RayStart(ray, address=address, num_cpus=workers or None)
+        if not local:
+            self._ray.wait()  # a cluster that cannot be reached is said at once
+        self.workers = self._ray.cpus() if self._ray.up else workers or os.cpu_count() or 1
+        threading.Thread(target=self._when_up, name="reelgraph-ray-queue", daemon=True).start()
+
+    def _when_up(self) -> None:
+        """Once Ray is up: the warm-up tasks, and the rows that waited for it."""
+        try:
+            self.workers = self._ray.cpus()
+        except ExecutorError:
+            pass  # every row waiting for Ray fails with the reason
+        with self._lock:
+            self._ready = True
+            pending, self._pending = self._pending, []
+            doc, self._warm_doc = self._warm_doc, None
+        if doc is not None:
+            self.warm(doc)
+        for job, outer in pending:
+            self._dispatch(job, outer)
 
     def warm(self, workflow: dict[str, Any]) -> None:
         # One warm-up task per CPU, started before the pilot row: while it runs on one
         # worker, the others import their libraries and load the workflow's voices
-        # instead of doing so in their first row.
+        # instead of doing so in their first row. Before Ray is up, this waits for it.
+        with self._lock:
+            if not self._ready:
+                self._warm_doc = workflow
+                return
+        if self._ray.error is not None:
+            return
         remote = self.ray.remote(_warm).options(num_cpus=1, max_retries=0)
         self._warming = [
             remote.remote(self.cache_dir, workflow) for _ in range(max(1, self.workers))
         ]
 
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
+        with self._lock:
+            if not self._ready:
+                if self._here is not None and self._here_busy == 0:
+                    self._here_busy += 1
+                    self.rows_here += 1
+                    return self._run_here(job, listener)
+                outer: Future[Any] = Future()
+                self._pending.append((job, outer))
+                return outer
+        outer = Future()
+        self._dispatch(job, outer)
+        return outer
+
+    def _run_here(self, job: Any, listener: Callable[[Any], None] | None) -> Future[Any]:
+        assert self._here is not None
+
+        def run() -> Any:
+            try:
+                return execute_row(job, cancel=self._token, listener=listener)
+            finally:
+                with self._lock:
+                    self._here_busy -= 1
+
+        return self._here.submit(run)
+
+    def _dispatch(self, job: Any, outer: Future[Any]) -> None:
+        if self._ray.error is not None:
+            outer.set_exception(ExecutorError(self._ray.error))
+            return
+        if self._token.cancelled:
+            outer.set_exception(ExecutorError("cancelled before Ray started"))
+            return
         job.ship_files = True
         opts: dict[str, Any] = {
             "max_retries": MAX_RETRIES,
@@ -179,9 +313,23 @@ class RayExecutor(Executor):
             opts["num_gpus"] = 1
         ref = self._remote.options(**opts).remote(job.to_dict())
         self._refs.append(ref)
-        return ref.future()
+        inner = ref.future()
+
+        def copy(f: Future[Any]) -> None:
+            exc = f.exception()
+            if exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(f.result())
+
+        inner.add_done_callback(copy)
 
     def cancel(self) -> None:
+        self._token.cancel()
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for _job, outer in pending:
+            outer.set_exception(ExecutorError("cancelled"))
         for ref in self._refs:
             try:
                 self.ray.cancel(ref, force=True)
@@ -189,8 +337,9 @@ class RayExecutor(Executor):
                 pass
 
     def close(self) -> None:
-        if self.started_here and self.ray.is_initialized():
-            self.ray.shutdown()
+        if self._here is not None:
+            self._here.shutdown(wait=True, cancel_futures=True)
+        self._ray.stop()
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "workers": self.workers}
