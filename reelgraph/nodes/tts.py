@@ -175,38 +175,44 @@ def load_piper(voice: str) -> Any:
     with _VOICES_LOCK:
         if voice not in _VOICES:
             model, config = piper_files(voice)
-            pv = _open_piper(Path(model), Path(config))
-            # espeak-ng keeps global state: one text is phonemised at a time, while the
-            # voice model (onnxruntime sessions are thread-safe) runs sentences side by side
-            pv.phonemize = _one_at_a_time(pv.phonemize)
-            _VOICES[voice] = pv
+            _VOICES[voice] = _open_piper(Path(model), Path(config))
         return _VOICES[voice]
 
 
-_PHONEMIZE_LOCK = threading.Lock()
-
-
-def _one_at_a_time(fn: Any) -> Any:
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with _PHONEMIZE_LOCK:
-            return fn(*args, **kwargs)
-
-    return locked
-
-
 def sentence_workers() -> int:
-    """Sentences synthesised at once: the cores, when each model call is told to use one
-    thread (OMP_NUM_THREADS=1), else one (onnxruntime spreads each call itself)."""
-    return max(1, min(2, os.cpu_count() or 1)) if onnx_threads() == 1 else 1
+    """Piper model calls that run at once in this process: the cores when each call is
+    told to use one thread (OMP_NUM_THREADS=1), else the cores over the threads a call
+    uses (one, for OMP_NUM_THREADS unset: onnxruntime then spreads each call itself)."""
+    cores, per_call = os.cpu_count() or 1, onnx_threads()
+    return max(1, cores // per_call) if per_call else 1
+
+
+_MODEL_SLOTS: threading.BoundedSemaphore | None = None
+_MODEL_SLOTS_LOCK = threading.Lock()
+
+
+def model_slots() -> threading.BoundedSemaphore:
+    """One slot per Piper call that may run at once, shared by every caller: the scenes
+    the scheduler speaks side by side and the sentences of each scene together never
+    run more model calls than `sentence_workers()`."""
+    global _MODEL_SLOTS
+    with _MODEL_SLOTS_LOCK:
+        if _MODEL_SLOTS is None:
+            _MODEL_SLOTS = threading.BoundedSemaphore(sentence_workers())
+        return _MODEL_SLOTS
 
 
 def _synthesize_sentences(pv: Any, sentences: list[str], cfg: Any, progress: Any) -> list[Any]:
-    """Each sentence's Piper chunks, in order; sentences are independent, so they run on
-    `sentence_workers()` threads (the model releases the GIL)."""
+    """Each sentence's Piper chunks, in order. Sentences are independent, so they run on
+    up to `sentence_workers()` threads (the model runs outside the GIL; Piper locks its
+    phonemizer), each call holding one of the process's model slots."""
     from concurrent.futures import ThreadPoolExecutor
 
+    slots = model_slots()
+
     def one(sent: str) -> list[Any]:
-        return list(pv.synthesize(sent, cfg, include_alignments=True))
+        with slots:
+            return list(pv.synthesize(sent, cfg, include_alignments=True))
 
     workers = min(sentence_workers(), len(sentences))
     if workers <= 1:
