@@ -80,14 +80,25 @@ def default_memory_budget() -> int:
     return int(min(max(available // 8, 128 << 20), 1 << 30))
 
 
-class MemoryCache:
-    """LRU bounded in bytes. Thread-safe."""
+LARGE_ENTRY = 1 << 20
 
-    def __init__(self, max_bytes: int | None = None):
+
+class MemoryCache:
+    """LRU bounded in bytes. Thread-safe.
+
+    Entries over `LARGE_ENTRY` bytes (cards, a scene's speech, encoded segments) share
+    `max_large_bytes`, a quarter of the budget by default, LRU among themselves: a long
+    render that streams through hundreds of them keeps the last few, not as many as fit
+    in the whole budget, and they never push out the small, hot results (scene records,
+    timings, lazy streams) that every later node reads."""
+
+    def __init__(self, max_bytes: int | None = None, max_large_bytes: int | None = None):
         self.max_bytes = default_memory_budget() if max_bytes is None else max_bytes
+        self.max_large_bytes = self.max_bytes // 4 if max_large_bytes is None else max_large_bytes
         self._entries: OrderedDict[str, tuple[Result, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.bytes = 0
+        self.large_bytes = 0
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -104,29 +115,43 @@ class MemoryCache:
 
     def put(self, key: str, result: Result, nbytes: int | None = None) -> None:
         size = sizeof(result) if nbytes is None else nbytes
-        if size > self.max_bytes:
-            return  # larger than the whole budget: keeping it would evict everything
+        if size > self.max_bytes or (size > LARGE_ENTRY and size > self.max_large_bytes):
+            return  # larger than its whole budget: keeping it would evict everything
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.bytes -= old[1]
+            self._drop(key)
             self._entries[key] = (result, size)
             self.bytes += size
+            if size > LARGE_ENTRY:
+                self.large_bytes += size
+                if self.large_bytes > self.max_large_bytes:
+                    for old in [k for k, (_, n) in self._entries.items() if n > LARGE_ENTRY]:
+                        if self.large_bytes <= self.max_large_bytes:
+                            break
+                        self._drop(old)
+                        self.evictions += 1
             while self.bytes > self.max_bytes and self._entries:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                self.bytes -= evicted
+                self._drop(next(iter(self._entries)))
                 self.evictions += 1
+
+    def _drop(self, key: str) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+            if old[1] > LARGE_ENTRY:
+                self.large_bytes -= old[1]
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self.bytes = 0
+            self.bytes = self.large_bytes = 0
 
     def stats(self) -> dict[str, Any]:
         return {
             "entries": len(self._entries),
             "bytes": self.bytes,
             "max_bytes": self.max_bytes,
+            "large_bytes": self.large_bytes,
+            "max_large_bytes": self.max_large_bytes,
             "hits": self.hits,
             "misses": self.misses,
             "evictions": self.evictions,
@@ -430,6 +455,9 @@ class Cache:
     disk is not kept in memory as well (a card, a scene's speech, a list of them):
     reading it back costs milliseconds, holding it costs the memory a long render
     needs. Results that cannot go to disk (lazy video streams) and small ones stay.
+    The bar is 256 KiB: a scene's narration (5 MB a minute at 22 kHz) is over it,
+    so a long script's speech and its normalised copy are not held twice while the
+    encoder streams; scene records, timings and cues are far below it.
     """
 
     def __init__(
@@ -437,7 +465,7 @@ class Cache:
         memory: MemoryCache | None = None,
         disk: DiskCache | None = None,
         disk_min_seconds: float = 0.05,
-        memory_max_entry: int = 1 << 20,
+        memory_max_entry: int = 1 << 18,
     ):
         self.memory = memory if memory is not None else MemoryCache()
         self.disk = disk

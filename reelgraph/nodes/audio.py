@@ -58,7 +58,7 @@ def wav_bytes(audio: AudioClip, comment: str = "") -> bytes:
     read back by `reelgraph.media.read_wav_comment`)."""
     import numpy as np
 
-    pcm = (audio.samples.clamp(-1, 1).numpy().T * 32767.0).round().astype("<i2")
+    pcm = (np.clip(audio.array, -1, 1).T * 32767.0).round().astype("<i2")
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(audio.channels)
@@ -109,18 +109,18 @@ def concat(
 ) -> Any:
     """Clips one after another with `gap` seconds of silence between them (rates and
     channel counts are unified to the highest)."""
-    import torch
+    import numpy as np
 
     if not clips:
         raise NodeInputError("clips", "no audio to join")
     rate, ch = _common(clips)
-    silence = torch.zeros(ch, round(gap * rate))
+    silence = np.zeros((ch, round(gap * rate)), np.float32)
     parts = []
     for i, a in enumerate(clips):
         if i and silence.shape[1]:
             parts.append(silence)
-        parts.append(a.resampled(rate).with_channels(ch).samples)
-    return AudioClip(torch.cat(parts, dim=1), rate)
+        parts.append(a.resampled(rate).with_channels(ch).array)
+    return AudioClip(np.concatenate(parts, axis=1), rate)
 
 
 @node("audio.Silence", category="audio/source", outputs={"audio": AUDIO})
@@ -146,24 +146,26 @@ def resample(
 
 
 def envelope(x: Any, rate: int, window: float = 0.02) -> Any:
-    """RMS envelope of mono samples, one value per sample (box window)."""
-    import torch
+    """RMS envelope of mono samples, one value per sample (a box window of `window`
+    seconds centred on the sample, shortened at the ends)."""
+    import numpy as np
 
+    x = np.asarray(x, np.float64)
     n = max(1, round(window * rate))
-    sq = torch.nn.functional.avg_pool1d(
-        (x * x).view(1, 1, -1), n, stride=1, padding=n // 2, count_include_pad=False
-    ).view(-1)[: x.shape[0]]
-    return sq.sqrt()
+    cs = np.concatenate(([0.0], np.cumsum(x * x)))
+    i = np.arange(x.shape[0])
+    lo = np.clip(i - n // 2, 0, x.shape[0])
+    hi = np.clip(i - n // 2 + n, 0, x.shape[0])
+    return np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1)).astype(np.float32)
 
 
 def smooth_gain(target: Any, rate: int, attack: float, release: float) -> Any:
     """One-pole smoothing of a gain curve, fast going down (attack) and slow coming back
     (release); evaluated on 10 ms steps and interpolated to keep it cheap."""
     import numpy as np
-    import torch
 
     step = max(1, rate // 100)
-    coarse = target[::step].numpy()
+    coarse = np.asarray(target)[::step]
     a_att = math.exp(-step / max(1.0, attack * rate))
     a_rel = math.exp(-step / max(1.0, release * rate))
     out = np.empty_like(coarse)
@@ -173,7 +175,7 @@ def smooth_gain(target: Any, rate: int, attack: float, release: float) -> Any:
         g = a * g + (1 - a) * t
         out[i] = g
     xs = np.arange(target.shape[0]) / step
-    return torch.from_numpy(np.interp(xs, np.arange(len(out)), out).astype(np.float32))
+    return np.interp(xs, np.arange(len(out)), out).astype(np.float32)
 
 
 def db(x: float) -> float:
@@ -198,21 +200,23 @@ def mix(
     rate, ch = _common([voice, music])
     v = voice.resampled(rate).with_channels(ch)
     m = fit_audio(music.resampled(rate).with_channels(ch), v.duration, fit, fade_out)
-    env = envelope(v.samples.mean(dim=0), rate)
-    talking = (env > db(threshold_db)).float()
-    gain = smooth_gain(1 - talking * (1 - db(duck_db)), rate, attack, release)
-    out = v.samples + m.samples * gain * db(music_gain_db)
-    peak = float(out.abs().max()) if out.numel() else 0.0
+    import numpy as np
+
+    env = envelope(v.array.mean(axis=0), rate)
+    talking = (env > db(threshold_db)).astype(np.float32)
+    gain = smooth_gain(1 - talking * np.float32(1 - db(duck_db)), rate, attack, release)
+    out = v.array + m.array * gain * np.float32(db(music_gain_db))
+    peak = float(np.abs(out).max()) if out.size else 0.0
     if peak > 0.999:  # never clip: scale the sum down
         out = out * (0.999 / peak)
     return AudioClip(out, rate)
 
 
 def _biquad_response(b: tuple[float, ...], a: tuple[float, ...], freqs: Any, rate: int) -> Any:
-    import torch
+    import numpy as np
 
     w = 2 * math.pi * freqs / rate
-    z1 = torch.exp(-1j * w)
+    z1 = np.exp(-1j * w)
     z2 = z1 * z1
     return (b[0] + b[1] * z1 + b[2] * z2) / (a[0] + a[1] * z1 + a[2] * z2)
 
@@ -221,10 +225,10 @@ def integrated_loudness(audio: AudioClip) -> float:
     """Integrated loudness in LUFS (BS.1770: K-weighting, 400 ms blocks, 75% overlap,
     -70 LUFS absolute and -10 LU relative gates). The K filter is applied by its
     magnitude response in the frequency domain: loudness only needs energy."""
-    import torch
+    import numpy as np
 
     rate = audio.sample_rate
-    x = audio.samples.double()
+    x = audio.array.astype(np.float64)
     n = x.shape[1]
     if n < round(0.4 * rate):
         return -math.inf
@@ -245,15 +249,22 @@ def integrated_loudness(audio: AudioClip) -> float:
     a0 = 1 + k / q + k * k
     hp_b = (1.0, -2.0, 1.0)
     hp_a = (1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)
-    spec = torch.fft.rfft(x, dim=1)
-    freqs = torch.fft.rfftfreq(n, 1 / rate).double()
+    spec = np.fft.rfft(x, axis=1)
+    del x
+    freqs = np.fft.rfftfreq(n, 1 / rate)
     h = _biquad_response(shelf_b, shelf_a, freqs, rate) * _biquad_response(hp_b, hp_a, freqs, rate)
-    y = torch.fft.irfft(spec * h.abs(), n=n, dim=1)
+    spec *= np.abs(h)
+    y = np.fft.irfft(spec, n=n, axis=1)
+    del spec
     block, hop = round(0.4 * rate), round(0.1 * rate)
-    ms = (y * y).unfold(1, block, hop).mean(dim=2).sum(dim=0)  # channel weights 1.0 (no surround)
-    lk = -0.691 + 10 * torch.log10(ms.clamp_min(1e-12))
+    # mean square of each 400 ms block (75% overlap), from running sums of y^2
+    cs = np.zeros((y.shape[0], n + 1))
+    np.cumsum(y * y, axis=1, out=cs[:, 1:])
+    starts = np.arange(0, n - block + 1, hop)
+    ms = ((cs[:, starts + block] - cs[:, starts]) / block).sum(axis=0)  # channel weights 1.0
+    lk = -0.691 + 10 * np.log10(np.maximum(ms, 1e-12))
     gated = ms[lk > -70]
-    if gated.numel() == 0:
+    if gated.size == 0:
         return -math.inf
     rel = -0.691 + 10 * math.log10(float(gated.mean())) - 10
     gated = ms[(lk > -70) & (lk > rel)]
@@ -268,13 +279,15 @@ def normalize(
 ) -> Any:
     """Bring the integrated loudness to `target_lufs` (-16 suits web video, -23 broadcast),
     without letting peaks exceed `peak_db`. Also outputs the measured loudness before."""
+    import numpy as np
+
     measured = integrated_loudness(audio)
     if not math.isfinite(measured):
         raise NodeInputError(
             "audio", "the audio is silent or shorter than 0.4 s: nothing to normalise"
         )
     gain = db(target_lufs - measured)
-    peak = float(audio.samples.abs().max())
+    peak = float(abs(audio.array).max())
     if peak * gain > db(peak_db):
         gain = db(peak_db) / peak
-    return AudioClip(audio.samples * gain, audio.sample_rate), measured
+    return AudioClip(audio.array * np.float32(gain), audio.sample_rate), measured

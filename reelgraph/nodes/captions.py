@@ -371,6 +371,8 @@ def burn_captions(
 ) -> Any:
     """A lazy VIDEO with the pages drawn on the frames they cover (uint8, in place).
     Page images are made on demand and only the last few are kept."""
+    import numpy as np
+
     from .typography import Stamp, alpha_blit
 
     fps = video.fps
@@ -407,7 +409,7 @@ def burn_captions(
         states = [state(first + j) for j in range(t)]
         if not any(states):
             return chunk
-        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        frames = np.asarray(chunk)  # a fresh buffer we own: draw in place
         j = 0
         while j < t:
             s = states[j]

@@ -281,7 +281,6 @@ def slide(
     in the corner); a linked `brand` gives the colours and fonts."""
     import cv2
     import numpy as np
-    import torch
 
     from .video import fit_audio
 
@@ -323,7 +322,7 @@ def slide(
         out = np.empty((stop - start, height, width, 3), np.uint8)
         for k, i in enumerate(range(start, stop)):
             frame_into(i, out[k])
-        return torch.from_numpy(out)
+        return out
 
     clip_audio = fit_audio(audio, count / fps)
     # what the frames are made of: the slide's states and when each bullet appears

@@ -83,7 +83,7 @@ def normalize_loudness(
     if audio.channels == 1:
         audio = audio.with_channels(2)
     rate = audio.sample_rate
-    x = audio.samples.numpy().astype(np.float64)
+    x = audio.array.astype(np.float64)
     before = measure_lufs(x, rate)
     if not math.isfinite(before):
         raise NodeInputError("audio", "the audio is silent or shorter than 0.4 s: no loudness")
@@ -163,7 +163,7 @@ def fit_music(
     import numpy as np
 
     rate = music.sample_rate
-    src = music.samples.numpy()
+    src = music.array
     want = max(0, round(seconds * rate))
     n = src.shape[1]
     if n == 0:

@@ -263,6 +263,8 @@ def burn_in(
 ) -> Any:
     """A lazy VIDEO with the cues drawn on the frames they cover: centred near the
     bottom, inside `area` (a safe area in pixels) when given."""
+    import numpy as np
+
     from reelgraph.media import MappedVideo
 
     from .typography import Stamp, alpha_blit, load_font, render_text_rgba
@@ -311,7 +313,7 @@ def burn_in(
         active = [k for k, (a, b) in enumerate(spans) if a < first + t and b > first]
         if not active:
             return chunk
-        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        frames = np.asarray(chunk)  # a fresh buffer we own: draw in place
         for k in active:
             a, b = spans[k]
             lo, hi = max(a, first) - first, min(b, first + t) - first

@@ -62,19 +62,20 @@ def fit_audio(
     audio: AudioClip, seconds: float, mode: str = "pad", fade_out: float = 0.0
 ) -> AudioClip:
     """Pad with silence (or loop) and cut `audio` to exactly `seconds`, with an optional fade-out."""
-    import torch
+    import numpy as np
 
     want = max(0, round(seconds * audio.sample_rate))
-    s = audio.samples
-    if s.shape[1] < want:
-        if mode == "loop" and s.shape[1] > 0:
-            s = s.repeat(1, math.ceil(want / s.shape[1]))
-        else:
-            s = torch.nn.functional.pad(s, (0, want - s.shape[1]))
-    s = s[:, :want].clone()
+    src = audio.array
+    have = src.shape[1]
+    s = np.zeros((src.shape[0], want), np.float32)  # one new buffer: padded in place
+    if mode == "loop" and 0 < have < want:
+        for a in range(0, want, have):
+            s[:, a : a + have] = src[:, : want - a]
+    else:
+        s[:, : min(have, want)] = src[:, :want]
     n = min(want, round(fade_out * audio.sample_rate))
     if n > 0:
-        s[:, want - n :] *= torch.linspace(1, 0, n)
+        s[:, want - n :] *= np.linspace(1, 0, n, dtype=np.float32)
     return AudioClip(s, audio.sample_rate)
 
 
@@ -87,19 +88,25 @@ PACK_MIN_BYTES = 1 << 20
 
 
 class PackedImage:
-    """A uint8 [H, W, 3] image held as PNG bytes; `pixels()` unpacks it (cached)."""
+    """A uint8 [H, W, 3] image held as PNG bytes; `rgba()` unpacks it (cached)."""
 
     def __init__(self, pixels: Any):
         import cv2
 
         self.shape = tuple(pixels.shape)
         self.key = array_key(pixels)
-        ok, buf = cv2.imencode(".png", pixels[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        # Huffman coding of PNG's filtered rows, no match search: on dithered gradients
+        # and text it is both faster (90 ms for a 1600x900 card, not 113) and smaller
+        # (a quarter of the pixels, not 30%) than zlib level 1
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        params += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+        ok, buf = cv2.imencode(".png", pixels[..., ::-1], params)
         if not ok:
             raise ValueError("could not pack the image")
         self.png = buf.tobytes()
 
-    def pixels(self) -> Any:
+    def rgba(self) -> Any:
+        """The pixels as uint8 RGBA [H, W, 4] (what the warp reads, see `as_rgba`)."""
         with _UNPACKED_LOCK:
             hit = _UNPACKED.get(self.key)
             if hit is not None:
@@ -108,13 +115,25 @@ class PackedImage:
         import cv2
         import numpy as np
 
-        img = cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-        img = np.ascontiguousarray(img)
+        img = as_rgba(cv2.imdecode(np.frombuffer(self.png, np.uint8), cv2.IMREAD_COLOR), bgr=True)
         with _UNPACKED_LOCK:
             _UNPACKED[self.key] = img
             while len(_UNPACKED) > 3:  # this clip, the next one's first frame, a spare
                 _UNPACKED.popitem(last=False)
         return img
+
+    def pixels(self) -> Any:
+        """The pixels as uint8 RGB [H, W, 3] (a view of the cached RGBA)."""
+        return self.rgba()[..., :3]
+
+
+def as_rgba(pixels: Any, *, bgr: bool = False) -> Any:
+    """uint8 [H, W, 3] as [H, W, 4] with an opaque alpha. OpenCV's bilinear warp has a
+    SIMD path for 4 channels and none for 3: warping RGBA and dropping the alpha gives
+    the same pixels as warping RGB, in less than half the CPU time (1080p: 7 ms, not 18)."""
+    import cv2
+
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGBA if bgr else cv2.COLOR_RGB2RGBA)
 
 
 def ken_burns_renderer(
@@ -132,12 +151,11 @@ def ken_burns_renderer(
     from `zoom_start` to `zoom_end` and drifting by `pan_*` (fractions of the free room)."""
     import cv2
     import numpy as np
-    import torch
 
     sh, sw = src.shape[:2]
     base = min(sw / width, sh / height)  # source pixels per output pixel at zoom 1 (cover)
     packed = PackedImage(src) if src.nbytes >= PACK_MIN_BYTES else None
-    held = None if packed is not None else src
+    held = None if packed is not None else as_rgba(src)
 
     def one(i: int) -> Any:
         p = ease(i / (count - 1), easing) if count > 1 else 0.0
@@ -157,18 +175,20 @@ def ken_burns_renderer(
 
     def render(start: int, stop: int) -> Any:
         out = np.empty((stop - start, height, width, 3), np.uint8)
-        image = held if packed is None else packed.pixels()
+        image = held if packed is None else packed.rgba()
+        warped = np.empty((height, width, 4), np.uint8)
         for k, i in enumerate(range(start, stop)):
             m, interp = one(i)
             cv2.warpAffine(
                 image,
                 m,
                 (width, height),
-                dst=out[k],
+                dst=warped,
                 flags=interp | cv2.WARP_INVERSE_MAP,
                 borderMode=cv2.BORDER_REPLICATE,
             )
-        return torch.from_numpy(out)
+            cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out[k])
+        return out
 
     return render
 
@@ -372,13 +392,13 @@ def resize_frames(frames: Any, width: int, height: int, mode: str) -> Any:
 
 
 def resize_video(v: VideoStream, width: int, height: int, mode: str) -> VideoStream:
-    import torch
+    import numpy as np
 
     w = width or max(2, round(v.width * height / v.height / 2) * 2)
     h = height or max(2, round(v.height * width / v.width / 2) * 2)
 
     def fn(chunk: Any, _start: int) -> Any:
-        return torch.from_numpy(resize_frames(chunk.numpy(), w, h, mode))
+        return resize_frames(np.asarray(chunk), w, h, mode)
 
     return MappedVideo(v, fn, width=w, height=h, key=repr((w, h, mode)).encode())
 
@@ -413,7 +433,7 @@ def trim(
     audio = None
     if video.audio is not None:
         au = video.audio
-        s = au.samples[
+        s = au.array[
             :, round(a / video.fps * au.sample_rate) : round(b / video.fps * au.sample_rate)
         ]
         audio = fit_audio(AudioClip(s, au.sample_rate), (b - a) / video.fps)
@@ -505,6 +525,8 @@ def overlay_rgba(
 ) -> VideoStream:
     """Blend a fixed RGBA numpy image over frames between `start` and `end` seconds (end 0: to the end)."""
 
+    import numpy as np
+
     from .typography import Stamp, alpha_blit
 
     stamps: dict[float, Any] = {}
@@ -523,7 +545,7 @@ def overlay_rgba(
         t = int(chunk.shape[0])
         if first + t <= a or first >= b:
             return chunk
-        frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        frames = np.asarray(chunk)  # a fresh buffer we own: draw in place
         for k in range(t):
             i = first + k
             if a <= i < b:
@@ -622,7 +644,7 @@ def fade(
     """Fade the pictures in from and out to black, and the audio in and out (keep the
     audio fade-in short so the first word is not swallowed). The length is unchanged."""
     import cv2
-    import torch
+    import numpy as np
 
     n = video.frame_count
     fin, fout = round(fade_in * video.fps), round(fade_out * video.fps)
@@ -639,7 +661,7 @@ def fade(
         t = int(chunk.shape[0])
         if first >= fin and first + t <= n - fout:
             return chunk
-        frames = chunk.numpy()
+        frames = np.asarray(chunk)
         for k in range(t):
             g = gain(first + k)
             if g < 1.0:
@@ -654,13 +676,13 @@ def fade(
 
     audio = video.audio
     if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
-        s = audio.samples.clone()
+        s = audio.array.copy()
         m = s.shape[1]
         a = min(m, round(audio_fade_in * audio.sample_rate))
         b = min(m, round(audio_fade_out * audio.sample_rate))
         if a:
-            s[:, :a] *= torch.linspace(0, 1, a)
+            s[:, :a] *= np.linspace(0, 1, a, dtype=np.float32)
         if b:
-            s[:, m - b :] *= torch.linspace(1, 0, b)
+            s[:, m - b :] *= np.linspace(1, 0, b, dtype=np.float32)
         audio = AudioClip(s, audio.sample_rate)
     return MappedVideo(video, fn, audio=audio, key=key)

@@ -6,32 +6,44 @@ from typing import Any
 
 
 class AudioClip:
-    """Audio held in memory: `samples` is a float32 torch tensor [channels, frames] in -1..1."""
+    """Audio held in memory: `array` is a float32 numpy array [channels, frames] in -1..1.
 
-    __slots__ = ("__weakref__", "sample_rate", "samples")
+    `samples` is the same memory as a torch tensor (zero copy) for code written against
+    tensors; code that needs no tensors reads `array` and never imports torch."""
+
+    __slots__ = ("__weakref__", "array", "sample_rate")
 
     def __init__(self, samples: Any, sample_rate: int):
-        import torch
+        import numpy as np
 
-        t = torch.as_tensor(samples, dtype=torch.float32)
-        if t.ndim == 1:
-            t = t.unsqueeze(0)
-        if t.ndim != 2:
+        if type(samples).__module__.startswith("torch"):
+            samples = samples.detach().cpu()  # np.asarray views a CPU tensor
+        a = np.asarray(samples, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2:
             raise ValueError(
-                f"audio samples must be [channels, frames], got shape {tuple(t.shape)}"
+                f"audio samples must be [channels, frames], got shape {tuple(a.shape)}"
             )
         if int(sample_rate) <= 0:
             raise ValueError(f"sample rate must be positive, got {sample_rate}")
-        self.samples = t.contiguous()
+        self.array = np.ascontiguousarray(a)
         self.sample_rate = int(sample_rate)
 
     @property
+    def samples(self) -> Any:
+        """The samples as a float32 torch tensor [C, N] sharing `array`'s memory."""
+        import torch
+
+        return torch.from_numpy(self.array)
+
+    @property
     def channels(self) -> int:
-        return int(self.samples.shape[0])
+        return int(self.array.shape[0])
 
     @property
     def frames(self) -> int:
-        return int(self.samples.shape[1])
+        return int(self.array.shape[1])
 
     @property
     def duration(self) -> float:
@@ -40,22 +52,24 @@ class AudioClip:
     @property
     def nbytes(self) -> int:
         """Bytes held (the memory cache budgets by this)."""
-        return int(self.samples.element_size() * self.samples.nelement())
+        return int(self.array.nbytes)
 
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = 48000, channels: int = 1) -> AudioClip:
-        import torch
+        import numpy as np
 
-        return cls(torch.zeros(channels, max(0, round(seconds * sample_rate))), sample_rate)
+        return cls(
+            np.zeros((channels, max(0, round(seconds * sample_rate))), np.float32), sample_rate
+        )
 
     def with_channels(self, channels: int) -> AudioClip:
         """Mono <-> stereo: mono is repeated, more channels are averaged down."""
+        import numpy as np
+
         if channels == self.channels:
             return self
-        if self.channels == 1:
-            return AudioClip(self.samples.expand(channels, -1), self.sample_rate)
-        mono = self.samples.mean(dim=0, keepdim=True)
-        return AudioClip(mono.expand(channels, -1), self.sample_rate)
+        mono = self.array if self.channels == 1 else self.array.mean(axis=0, keepdims=True)
+        return AudioClip(np.repeat(mono, channels, axis=0), self.sample_rate)
 
     def resampled(self, sample_rate: int) -> AudioClip:
         """The same sound at another sample rate: FFmpeg's resampler (via PyAV) for mono
@@ -64,10 +78,10 @@ class AudioClip:
         if sample_rate == self.sample_rate:
             return self
         if self.frames == 0:
-            return AudioClip(self.samples, sample_rate)
+            return AudioClip(self.array, sample_rate)
         if self.channels <= 2:
             return self._resampled_av(sample_rate)
-        return self._resampled_torch(sample_rate)
+        return self._resampled_sinc(sample_rate)
 
     def _resampled_av(self, sample_rate: int) -> AudioClip:
         import av
@@ -75,7 +89,7 @@ class AudioClip:
 
         layout = "mono" if self.channels == 1 else "stereo"
         rs = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        src = self.samples.numpy()
+        src = self.array
         out = []
         step = 1 << 16
         for a in range(0, src.shape[1], step):
@@ -92,26 +106,25 @@ class AudioClip:
             data = np.pad(data, ((0, 0), (0, want - data.shape[1])))
         return AudioClip(np.ascontiguousarray(data[:, :want]), sample_rate)
 
-    def _resampled_torch(self, sample_rate: int) -> AudioClip:
-        import torch
+    def _resampled_sinc(self, sample_rate: int) -> AudioClip:
+        import numpy as np
 
-        x = self.samples
+        x = self.array
         ratio = sample_rate / self.sample_rate
         if ratio < 1:  # low-pass before decimating, to avoid aliasing
             cutoff = 0.5 * ratio
             half = 32
-            n = torch.arange(-half, half + 1, dtype=torch.float32)
-            window = 0.5 + 0.5 * torch.cos(torch.pi * n / (half + 1))
-            kernel = 2 * cutoff * torch.sinc(2 * cutoff * n) * window
-            kernel = (kernel / kernel.sum()).view(1, 1, -1)
-            x = torch.nn.functional.conv1d(
-                torch.nn.functional.pad(x.unsqueeze(1), (half, half), mode="replicate"), kernel
-            ).squeeze(1)
+            n = np.arange(-half, half + 1, dtype=np.float32)
+            window = 0.5 + 0.5 * np.cos(np.pi * n / (half + 1))
+            kernel = (2 * cutoff * np.sinc(2 * cutoff * n) * window).astype(np.float32)
+            kernel /= kernel.sum()
+            padded = np.pad(x, ((0, 0), (half, half)), mode="edge")
+            x = np.stack([np.convolve(c, kernel[::-1], mode="valid") for c in padded])
         new_frames = max(1, round(self.frames * ratio))
-        pos = torch.arange(new_frames, dtype=torch.float64) / ratio
-        i0 = pos.floor().long().clamp(0, self.frames - 1)
-        i1 = (i0 + 1).clamp(max=self.frames - 1)
-        frac = (pos - i0).float()
+        pos = np.arange(new_frames, dtype=np.float64) / ratio
+        i0 = np.clip(np.floor(pos).astype(np.int64), 0, self.frames - 1)
+        i1 = np.minimum(i0 + 1, self.frames - 1)
+        frac = (pos - i0).astype(np.float32)
         return AudioClip(x[:, i0] * (1 - frac) + x[:, i1] * frac, sample_rate)
 
     def __repr__(self) -> str:

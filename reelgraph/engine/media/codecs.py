@@ -9,13 +9,28 @@ from .audio import AudioClip
 from .pixels import PixelImage
 from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
+PCM16 = 32768.0
+
 
 def _enc_audio(a: AudioClip) -> Any:
-    return [a.sample_rate, a.samples]
+    """Numpy samples (no torch): as int16 codes when every sample is k/32768 (speech
+    from a 16-bit voice), which is exact and half the bytes, else as float32."""
+    import numpy as np
+
+    x = a.array
+    if x.size and float(np.abs(x).max()) <= 1.0:
+        codes = np.rint(x * np.float32(PCM16))
+        if codes.max() < PCM16 and np.array_equal(codes / np.float32(PCM16), x):
+            return [a.sample_rate, codes.astype(np.int16), PCM16]
+    return [a.sample_rate, x]
 
 
 def _dec_audio(p: Any) -> AudioClip:
-    return AudioClip(p[1], p[0])
+    import numpy as np
+
+    if len(p) > 2:  # int16 codes and their scale
+        return AudioClip(p[1].astype(np.float32) / np.float32(p[2]), p[0])
+    return AudioClip(p[1], p[0])  # float32 (an array, or a tensor in older entries)
 
 
 def _enc_timings(t: SpeechTimings) -> Any:

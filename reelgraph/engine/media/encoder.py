@@ -180,8 +180,7 @@ def _frames_i420(
 
     def produce() -> None:
         try:
-            for block in video.chunks(chunk, start, stop):
-                arr = block.numpy() if hasattr(block, "numpy") else np.asarray(block)
+            for arr in video.arrays(chunk, start, stop):
                 if arr.shape[1] != H or arr.shape[2] != W:
                     arr = np.ascontiguousarray(arr[:, :H, :W])
                 out = np.empty((arr.shape[0], H * 3 // 2, W), np.uint8)
@@ -242,7 +241,7 @@ def encode_segment(
     done = 0
     for yuv in _frames_i420(video, settings.width, settings.height, start, stop, chunk):
         for f in yuv:
-            frame = av.VideoFrame.from_ndarray(f, format="yuv420p")
+            frame = _yuv_frame(av, f)
             # cv2's I420 is BT.601, limited range: say so, or players guess BT.709 for HD
             frame.colorspace, frame.color_range = 6, 1
             frame.pts = done
@@ -256,6 +255,15 @@ def encode_segment(
             f"the video promised frames {start}..{stop} but gave {done} of {stop - start}"
         )
     return seg
+
+
+def _yuv_frame(av: Any, plane: Any) -> Any:
+    """An I420 frame [H*3/2, W] as an AVFrame over the array itself (no copy: x264
+    copies the picture in when it is sent); a copy where PyAV cannot wrap it."""
+    try:
+        return av.VideoFrame.from_numpy_buffer(plane, format="yuv420p")
+    except (AttributeError, ValueError, TypeError):
+        return av.VideoFrame.from_ndarray(plane, format="yuv420p")
 
 
 class SegmentStore:
@@ -532,8 +540,7 @@ class _AudioFeeder:
         self.resampler = av.AudioResampler(
             format="fltp", layout=self.layout, rate=audio_rate(audio)
         )
-        samples = audio.samples
-        self.src = samples.numpy() if hasattr(samples, "numpy") else samples
+        self.src = audio.array
 
     def _block(self, a: int, b: int) -> Any:
         import numpy as np

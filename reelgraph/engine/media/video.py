@@ -1,9 +1,10 @@
 """VIDEO: a streamed sequence of uint8 RGB frames.
 
 A `VideoStream` knows its fps, size and frame count up front and hands out its
-frames in chunks, `chunks(n)` -> uint8 tensors [t, H, W, 3]. It can be iterated
-any number of times and never holds all frames in memory unless it is a
-`TensorVideo`. Implementations:
+frames in chunks: `arrays(n)` -> uint8 numpy arrays [t, H, W, 3], the native form
+(no torch import); `chunks(n)` gives the same frames as uint8 torch tensors (zero
+copy) for code written against tensors. It can be iterated any number of times and
+never holds all frames in memory unless it is a `TensorVideo`. Implementations:
 
 - `TensorVideo`: frames already in a tensor (short clips, tests);
 - `FileVideo`: a file decoded lazily with PyAV, optionally skipping, capping
@@ -115,32 +116,61 @@ class VideoStream:
         a = self._audio
         return 4096 + (a.nbytes if a is not None else 0)
 
-    def render(self, start: int, stop: int) -> Any:
-        """Frames [start, stop) as uint8 [t, H, W, 3]. The default walks `chunks`."""
-        import torch
-
-        parts = list(self.chunks(max(1, stop - start), start, stop))
-        if not parts:
-            return torch.zeros(0, self.height, self.width, 3, dtype=torch.uint8)
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
-        """Yield frames [start, stop) as uint8 tensors [t<=n, H, W, 3].
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        """Yield frames [start, stop) as uint8 numpy arrays [t<=n, H, W, 3].
 
         Every chunk is a fresh, contiguous buffer that the caller owns: a transform may
-        draw on it in place (which is how overlays avoid copying whole frames)."""
+        draw on it in place (which is how overlays avoid copying whole frames). The
+        default walks `render_array`; a stream written against tensors (it overrides
+        `chunks`) is read through its chunks."""
+        import numpy as np
+
+        if _overrides(self, "chunks"):
+            for c in self.chunks(n, start, stop):
+                yield np.asarray(c)
+            return
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         n = max(1, int(n))
         for a in range(max(0, start), stop, n):
-            yield self.render(a, min(stop, a + n))
+            yield self.render_array(a, min(stop, a + n))
 
-    def frame(self, i: int) -> Any:
-        """Frame `i` as uint8 [H, W, 3] (negative counts from the end)."""
+    def render_array(self, start: int, stop: int) -> Any:
+        """Frames [start, stop) as one uint8 numpy array [t, H, W, 3]."""
+        import numpy as np
+
+        if _overrides(self, "render") and not _overrides(self, "chunks"):
+            return np.asarray(self.render(start, stop))
+        parts = list(self.arrays(max(1, stop - start), start, stop))
+        if not parts:
+            return np.zeros((0, self.height, self.width, 3), np.uint8)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        """`arrays` as uint8 torch tensors [t<=n, H, W, 3] (zero copy; imports torch)."""
+        import torch
+
+        for a in self.arrays(n, start, stop):
+            yield torch.from_numpy(a)
+
+    def render(self, start: int, stop: int) -> Any:
+        """Frames [start, stop) as a uint8 torch tensor [t, H, W, 3]."""
+        import torch
+
+        return torch.from_numpy(self.render_array(start, stop))
+
+    def frame_array(self, i: int) -> Any:
+        """Frame `i` as a uint8 numpy array [H, W, 3] (negative counts from the end)."""
         if i < 0:
             i += self.frame_count
         if not 0 <= i < self.frame_count:
             raise IndexError(f"frame {i} out of range (video has {self.frame_count})")
-        return self.render(i, i + 1)[0]
+        return self.render_array(i, i + 1)[0]
+
+    def frame(self, i: int) -> Any:
+        """Frame `i` as a uint8 torch tensor [H, W, 3] (negative counts from the end)."""
+        import torch
+
+        return torch.from_numpy(self.frame_array(i))
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         """A content key for frames [start, stop), found without rendering them; None
@@ -165,6 +195,10 @@ class VideoStream:
             f"{type(self).__name__}({self.width}x{self.height}, {self.fps:g} fps, "
             f"{self.frame_count} frames{a})"
         )
+
+
+def _overrides(stream: VideoStream, name: str) -> bool:
+    return getattr(type(stream), name) is not getattr(VideoStream, name)
 
 
 def _check_geometry(fps: float, width: int, height: int, frame_count: int) -> None:
@@ -193,8 +227,8 @@ class TensorVideo(VideoStream):
         _check_geometry(self.fps, self.width, self.height, self.frame_count)
         self._audio = audio
 
-    def render(self, start: int, stop: int) -> Any:
-        return self.frames[max(0, start) : max(0, stop)].clone()  # callers own their chunks
+    def render_array(self, start: int, stop: int) -> Any:
+        return self.frames[max(0, start) : max(0, stop)].numpy().copy()  # callers own chunks
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         part = self.frames[max(0, start) : max(0, stop)]
@@ -206,7 +240,8 @@ class TensorVideo(VideoStream):
 
 
 class ProceduralVideo(VideoStream):
-    """Frames computed on demand: `render_fn(start, stop)` -> uint8 [stop-start, H, W, 3].
+    """Frames computed on demand: `render_fn(start, stop)` -> uint8 [stop-start, H, W, 3]
+    (a numpy array, or a CPU tensor, which is viewed as one).
 
     `key` names what the function draws (its inputs: an image's hash, the motion
     parameters); with it, ranges have segment keys (mixed with the function's code).
@@ -230,9 +265,11 @@ class ProceduralVideo(VideoStream):
         self._audio = audio
         self._key = None if key is None else digest(function_key(render_fn), key)
 
-    def render(self, start: int, stop: int) -> Any:
+    def render_array(self, start: int, stop: int) -> Any:
+        import numpy as np
+
         start, stop = max(0, start), min(stop, self.frame_count)
-        return self._render_fn(start, max(start, stop))
+        return np.asarray(self._render_fn(start, max(start, stop)))  # a tensor is viewed
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         if self._key is None:
@@ -241,7 +278,9 @@ class ProceduralVideo(VideoStream):
 
 
 class MappedVideo(VideoStream):
-    """A per-chunk transform of another video: `fn(chunk, first_index)` -> chunk.
+    """A per-chunk transform of another video: `fn(chunk, first_index)` -> chunk, where
+    a chunk is a fresh uint8 numpy array [t, H, W, 3] the transform may draw on in
+    place (it may return a tensor; it is viewed as an array).
 
     The transform may change the frame size (give `width`/`height`) but not the
     number of frames. Audio passes through unless `audio` is given.
@@ -297,14 +336,18 @@ class MappedVideo(VideoStream):
     def cut_points(self) -> list[int]:
         return sorted({*self.source.cut_points(), *self._cuts})
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import numpy as np
+
         index = max(0, start)
-        for chunk in self.source.chunks(n, start, stop):
-            yield self._fn(chunk, index)
+        for chunk in self.source.arrays(n, start, stop):
+            yield np.asarray(self._fn(chunk, index))
             index += int(chunk.shape[0])
 
-    def render(self, start: int, stop: int) -> Any:
-        return self._fn(self.source.render(start, stop), max(0, start))
+    def render_array(self, start: int, stop: int) -> Any:
+        import numpy as np
+
+        return np.asarray(self._fn(self.source.render_array(start, stop), max(0, start)))
 
 
 class IndexedVideo(VideoStream):
@@ -351,8 +394,8 @@ class IndexedVideo(VideoStream):
         out = {bisect.bisect_left(self.indices, c) for c in self.source.cut_points()}
         return sorted(c for c in out if 0 < c < self.frame_count)
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
-        import torch
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import numpy as np
 
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         wanted = self.indices[max(0, start) : stop]
@@ -362,17 +405,17 @@ class IndexedVideo(VideoStream):
         out: list[Any] = []
         pos = 0
         src_index = wanted[0]
-        for chunk in self.source.chunks(max(n, 8), wanted[0], wanted[-1] + 1):
+        for chunk in self.source.arrays(max(n, 8), wanted[0], wanted[-1] + 1):
             t = int(chunk.shape[0])
             while pos < len(wanted) and wanted[pos] < src_index + t:
                 out.append(chunk[wanted[pos] - src_index])
                 pos += 1
                 if len(out) == n:
-                    yield torch.stack(out)
+                    yield np.stack(out)
                     out = []
             src_index += t
         if out:
-            yield torch.stack(out)
+            yield np.stack(out)
 
 
 class FileVideo(VideoStream):
@@ -439,10 +482,9 @@ class FileVideo(VideoStream):
         out._audio_loaded = True  # type: ignore[attr-defined]
         return out
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
         import av
         import numpy as np
-        import torch
 
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         start = max(0, start)
@@ -467,10 +509,10 @@ class FileVideo(VideoStream):
                     img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
                 buf.append(img)
                 if len(buf) == n:
-                    yield torch.from_numpy(np.stack(buf))
+                    yield np.stack(buf)
                     buf = []
         if buf:
-            yield torch.from_numpy(np.stack(buf))
+            yield np.stack(buf)
 
 
 def file_fingerprint(path: Path) -> bytes:
@@ -582,8 +624,8 @@ class ConcatVideo(VideoStream):
         a, b = self.clips[k - 1].frame_count, self.clips[k].frame_count
         return min(self.half, a // 2, b // 2)
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
-        import torch
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Iterator[Any]:
+        import numpy as np
 
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         streamed_last: Any = None  # the previous clip's last frame, as streamed (unblended)
@@ -601,25 +643,27 @@ class ConcatVideo(VideoStream):
             if head and a < head:
                 # reuse what we just streamed: asking a file-backed clip for its last frame decodes it all
                 prev_last = (
-                    streamed_last if streamed_last is not None else self.clips[k - 1].frame(-1)
+                    streamed_last
+                    if streamed_last is not None
+                    else self.clips[k - 1].frame_array(-1)
                 )
             next_first = (
-                self.clips[k + 1].frame(0) if tail and b > clip.frame_count - tail else None
+                self.clips[k + 1].frame_array(0) if tail and b > clip.frame_count - tail else None
             )
             streamed_last = None
             index = a
-            for chunk in clip.chunks(n, a, b):
+            for chunk in clip.arrays(n, a, b):
                 t = int(chunk.shape[0])
                 if index + t == clip.frame_count:
-                    streamed_last = chunk[-1].clone()
-                pos = torch.arange(index, index + t)
+                    streamed_last = chunk[-1].copy()
+                pos = np.arange(index, index + t)
                 if head and index < head:
                     # alpha of the incoming clip: 0.5 at the cut, 1 at the end of the window
-                    w = (0.5 + 0.5 * (pos.float() + 0.5) / head).clamp(max=1.0)
+                    w = np.minimum(0.5 + 0.5 * (pos.astype(np.float32) + 0.5) / head, 1.0)
                     chunk = self._blend(chunk, prev_last, w, pos < head, incoming=True)
                 if tail and index + t > clip.frame_count - tail:
                     d = clip.frame_count - pos  # frames until the cut (1 = last)
-                    w = (0.5 + 0.5 * (d.float() - 0.5) / tail).clamp(max=1.0)
+                    w = np.minimum(0.5 + 0.5 * (d.astype(np.float32) - 0.5) / tail, 1.0)
                     chunk = self._blend(chunk, next_first, w, d <= tail, incoming=False)
                 yield chunk
                 index += t
@@ -629,9 +673,9 @@ class ConcatVideo(VideoStream):
 
         if not bool(mask.any()):
             return chunk
-        frames = chunk.numpy()  # chunks are fresh buffers owned by the consumer: blend in place
-        other_np = other.numpy() if other is not None else None
-        for k in mask.nonzero().flatten().tolist():
+        frames = chunk  # chunks are fresh buffers owned by the consumer: blend in place
+        other_np = other
+        for k in mask.nonzero()[0].tolist():
             w = float(own_weight[k])
             if self.transition == "crossfade":
                 cv2.addWeighted(frames[k], w, other_np, 1.0 - w, 0.0, dst=frames[k])
@@ -639,9 +683,6 @@ class ConcatVideo(VideoStream):
                 g = min(1.0, max(0.0, (w - 0.5) * 2))
                 cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
         return chunk
-
-    def render(self, start: int, stop: int) -> Any:
-        return VideoStream.render(self, start, stop)
 
     def _windows(self, k: int) -> tuple[int, int]:
         """(head, tail): the blended frames at the start and end of clip k."""
@@ -697,26 +738,26 @@ def concat_audio(
     tracks: Sequence[AudioClip | None], durations: Sequence[float]
 ) -> AudioClip | None:
     """Audio tracks laid end to end, each padded or cut to its clip's duration; None if none."""
-    import torch
+    import numpy as np
 
     present = [a for a in tracks if a is not None]
     if not present:
         return None
     rate = max(a.sample_rate for a in present)
     channels = max(a.channels for a in present)
-    parts = []
+    wants = []
     total = 0.0
     done = 0
-    for a, d in zip(tracks, durations, strict=True):
+    for d in durations:
         total += d
         want = round(total * rate) - done  # cumulative rounding: no drift across clips
         done += want
-        if a is None:
-            parts.append(torch.zeros(channels, want))
-            continue
-        a = a.resampled(rate).with_channels(channels)
-        s = a.samples[:, :want]
-        if s.shape[1] < want:
-            s = torch.nn.functional.pad(s, (0, want - s.shape[1]))
-        parts.append(s)
-    return AudioClip(torch.cat(parts, dim=1), rate)
+        wants.append(want)
+    out = np.zeros((channels, done), np.float32)  # one buffer, filled in place
+    pos = 0
+    for a, want in zip(tracks, wants, strict=True):
+        if a is not None:
+            s = a.resampled(rate).with_channels(channels).array[:, :want]
+            out[:, pos : pos + s.shape[1]] = s
+        pos += want
+    return AudioClip(out, rate)
