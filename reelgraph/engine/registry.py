@@ -10,6 +10,7 @@ node must not take the others down.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import pkgutil
@@ -25,6 +26,45 @@ from typing import Any
 from .node import NodeType, node_type_of
 
 ENTRY_POINT_GROUP = "reelgraph.nodes"
+CUSTOM_PREFIX = "reelgraph_custom_nodes"
+
+
+class _FromSource(importlib.machinery.SourceFileLoader):
+    """Custom packs are compiled from their source at every load, never from a cached
+    .pyc: Python trusts a .pyc while the file's size and mtime (in whole seconds) match,
+    so an edit of the same length within a second would run the old code under the new
+    code's cache key. Nothing is written to __pycache__ either."""
+
+    def get_code(self, fullname: str) -> Any:
+        path = self.get_filename(fullname)
+        return compile(self.get_data(path), path, "exec", dont_inherit=True)
+
+
+def _spec_from_source(name: str, file: Path, search: list[str] | None) -> Any:
+    return importlib.util.spec_from_file_location(
+        name, file, loader=_FromSource(name, str(file)), submodule_search_locations=search
+    )
+
+
+class _CustomSubmodules:
+    """Finds the submodules of custom packages (`from .helpers import x` inside a pack
+    folder) with the same from-source loader as the packs themselves."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if not fullname.startswith(CUSTOM_PREFIX + ".") or fullname.count(".") < 2:
+            return None
+        leaf = fullname.rsplit(".", 1)[1]
+        for entry in path or ():
+            base = Path(entry) / leaf
+            if (base / "__init__.py").is_file():
+                return _spec_from_source(fullname, base / "__init__.py", [str(base)])
+            if base.with_suffix(".py").is_file():
+                return _spec_from_source(fullname, base.with_suffix(".py"), None)
+        return None
+
+
+if not any(isinstance(f, _CustomSubmodules) for f in sys.meta_path):
+    sys.meta_path.insert(0, _CustomSubmodules())
 
 
 @dataclass(frozen=True)
@@ -102,14 +142,12 @@ class Registry:
                 file, search = path, None
             else:
                 continue
-            name = f"reelgraph_custom_nodes.{path.stem}"
+            name = f"{CUSTOM_PREFIX}.{path.stem}"
             # Loading a pack again (after an edit) must not reuse its old submodules.
             for stale in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
                 del sys.modules[stale]
             try:
-                spec = importlib.util.spec_from_file_location(
-                    name, file, submodule_search_locations=search
-                )
+                spec = _spec_from_source(name, file, search)
                 if spec is None or spec.loader is None:
                     raise ImportError(f"cannot load {file}")
                 module = importlib.util.module_from_spec(spec)
