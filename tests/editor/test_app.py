@@ -103,7 +103,18 @@ def test_run_the_explainer_from_its_form(app: Editor, server: Server) -> None:
     shot(page, "app-result")
     # earlier results stay after a reload
     open_app(app, "/app/explainer")
-    page.locator(".earlier video").first.wait_for(state="attached", timeout=10000)
+    earlier = page.locator(".earlier video").first
+    earlier.wait_for(state="attached", timeout=10000)
+    # it shows a picture before it plays, not the black first frame of its fade-in
+    page.wait_for_function(
+        "document.querySelector('.earlier video').readyState >= 2", timeout=30000
+    )
+    import io
+
+    from PIL import Image
+
+    still = Image.open(io.BytesIO(earlier.screenshot())).convert("L")
+    assert sum(still.getdata()) / (still.width * still.height) > 25
 
 
 def test_a_failure_is_said_in_plain_words_with_the_details_folded(app: Editor) -> None:

@@ -301,7 +301,10 @@ function resultHTML(files, big, summary) {
   const img = files.find((f) => /\.(png|jpe?g|webp)$/i.test(f.file));
   const wav = files.find((f) => /\.(wav|mp3|m4a)$/i.test(f.file));
   let media = "";
-  if (mp4) media = `<video class="${big ? "big" : ""}" src="${url(mp4)}" controls ${big ? "autoplay muted " : ""}playsinline preload="metadata"></video>`;
+  // videos fade in from black: a small one shows its cover (or the picture at 1 s)
+  // before it plays, not a dark first frame
+  const poster = img && !big ? ` poster="${url(img)}"` : "";
+  if (mp4) media = `<video class="${big ? "big" : ""}" src="${url(mp4)}${big ? "" : "#t=1"}"${poster} controls ${big ? "autoplay muted " : ""}playsinline preload="metadata"></video>`;
   else if (img) media = `<img class="${big ? "big" : ""}" src="${url(img)}" alt="the result">`;
   else if (wav) media = `<audio src="${url(wav)}" controls></audio>`;
   const dl = [[mp4, "Download MP4"], [srt, "Download subtitles (SRT)"], [vtt, "Download subtitles (VTT)"], [!mp4 && img, "Download picture"], [!mp4 && wav, "Download sound"]]
