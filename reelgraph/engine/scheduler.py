@@ -638,7 +638,7 @@ class _Run:
         when the node allows it (`parallel_items`), else one."""
         if not pn.type.parallel_items or pn.type.resource != "cpu" or missing < 2:
             return 1
-        return max(1, min(missing, self.engine.limits["cpu"]))
+        return min(missing, self.engine.limits["cpu"])
 
     def _compute_mapped(self, pn: PlannedNode, kwargs: dict[str, Any]) -> Result:
         """Run once per element of the mapped inputs (zipped), reusing cached elements."""
@@ -700,28 +700,20 @@ class _Run:
                 self.cache.put(ek, Result(values), seconds=time.perf_counter() - t)
                 return values
 
-        def progress(i: int) -> None:
-            if self.listener is not None:
-                self.emit("node.progress", pn.id, {"value": done, "max": count, "item": i})
-
-        side_by_side = self._item_threads(pn, len(missing))
-        if side_by_side > 1:
-            with ThreadPoolExecutor(side_by_side, thread_name_prefix="reelgraph-item") as pool:
-                futures = {i: pool.submit(compute, i) for i in missing}
-                try:
-                    for i in missing:  # in order: the first failing element is reported
-                        per_item[i] = futures[i].result()
-                        done += 1
-                        progress(i)
-                except BaseException:
-                    for f in futures.values():
-                        f.cancel()
-                    raise
-        else:
-            for i in missing:
-                per_item[i] = compute(i)
-                done += 1
-                progress(i)
+        threads = self._item_threads(pn, len(missing))
+        pool = ThreadPoolExecutor(threads, "reelgraph-item") if threads > 1 else None
+        with pool or contextlib.nullcontext():
+            futures = {i: pool.submit(compute, i) for i in missing} if pool else {}
+            try:
+                for i in missing:  # in order: the first failing element is reported
+                    per_item[i] = futures[i].result() if pool else compute(i)
+                    done += 1
+                    if self.listener is not None:
+                        self.emit("node.progress", pn.id, {"value": done, "max": count, "item": i})
+            except BaseException:
+                for f in futures.values():
+                    f.cancel()
+                raise
         n_out = len(pn.type.outputs)
         values = tuple([item[j] for item in per_item] for j in range(n_out))
         keys = tuple(tuple(f"{k}/{j}" for k in item_keys) for j in range(n_out))
