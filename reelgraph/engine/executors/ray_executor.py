@@ -196,6 +196,19 @@ def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
     return warm_worker(cache_dir, workflow)
 
 
+def _chain(inner: Future[Any], outer: Future[Any]) -> None:
+    """`outer` (handed out before Ray was up) ends as `inner` does."""
+
+    def copy(f: Future[Any]) -> None:
+        exc = f.exception()
+        if exc is not None:
+            outer.set_exception(exc)
+        else:
+            outer.set_result(f.result())
+
+    inner.add_done_callback(copy)
+
+
 def _run_row(job: dict[str, Any]) -> Any:
     from ..batch.job import execute_row_elsewhere
 
@@ -229,8 +242,7 @@ class RayExecutor(Executor):
         self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
         self._token = CancelToken()
         self._remote = ray.remote(_run_row)
-        self.rows_here = 0  # rows the driver ran while Ray started
-        self._here_busy = 0
+        self._here_busy = False  # the driver is running a row while Ray starts
         self._ready = False  # set once Ray is up (or failed to start)
         local = not address and not ray.is_initialized()
         self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
@@ -253,7 +265,7 @@ class RayExecutor(Executor):
         if doc is not None:
             self.warm(doc)
         for job, outer in pending:
-            self._dispatch(job, outer)
+            _chain(self._dispatch(job), outer)
 
     def warm(self, workflow: dict[str, Any]) -> None:
         # One warm-up task per CPU, started before the pilot row: while it runs on one
@@ -273,16 +285,13 @@ class RayExecutor(Executor):
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
         with self._lock:
             if not self._ready:
-                if self._here is not None and self._here_busy == 0:
-                    self._here_busy += 1
-                    self.rows_here += 1
+                if self._here is not None and not self._here_busy:
+                    self._here_busy = True
                     return self._run_here(job, listener)
                 outer: Future[Any] = Future()
                 self._pending.append((job, outer))
                 return outer
-        outer = Future()
-        self._dispatch(job, outer)
-        return outer
+        return self._dispatch(job)
 
     def _run_here(self, job: Any, listener: Callable[[Any], None] | None) -> Future[Any]:
         assert self._here is not None
@@ -292,17 +301,15 @@ class RayExecutor(Executor):
                 return execute_row(job, cancel=self._token, listener=listener)
             finally:
                 with self._lock:
-                    self._here_busy -= 1
+                    self._here_busy = False
 
         return self._here.submit(run)
 
-    def _dispatch(self, job: Any, outer: Future[Any]) -> None:
-        if self._ray.error is not None:
-            outer.set_exception(ExecutorError(self._ray.error))
-            return
-        if self._token.cancelled:
-            outer.set_exception(ExecutorError("cancelled before Ray started"))
-            return
+    def _dispatch(self, job: Any) -> Future[Any]:
+        if self._ray.error is not None or self._token.cancelled:
+            failed: Future[Any] = Future()
+            failed.set_exception(ExecutorError(self._ray.error or "cancelled before Ray started"))
+            return failed
         job.ship_files = True
         opts: dict[str, Any] = {
             "max_retries": MAX_RETRIES,
@@ -313,16 +320,7 @@ class RayExecutor(Executor):
             opts["num_gpus"] = 1
         ref = self._remote.options(**opts).remote(job.to_dict())
         self._refs.append(ref)
-        inner = ref.future()
-
-        def copy(f: Future[Any]) -> None:
-            exc = f.exception()
-            if exc is not None:
-                outer.set_exception(exc)
-            else:
-                outer.set_result(f.result())
-
-        inner.add_done_callback(copy)
+        return ref.future()
 
     def cancel(self) -> None:
         self._token.cancel()
