@@ -609,7 +609,6 @@ export class Editor {
 
   setLod(lod) {
     if (lod === this.lod) return;
-    if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
     if (lod) {
       this.dehydrate();
