@@ -17,8 +17,6 @@ import { Tabs } from "./tabs.js";
 import { setTypes } from "./types.js";
 import { Dialogs } from "./ui.js";
 
-export { emptyDoc } from "./history.js";
-
 const CLIP = "reelgraph.clipboard";
 
 const $ = (s, el = document) => el.querySelector(s);

@@ -134,10 +134,7 @@ export class Editor {
       if (!full) this.shells.add(id);
       html[bandOf(node.ui && node.ui.pos)].push(this.nodeHTML(id, node, full));
     }
-    // a fresh build is shown at once (bands waiting from an earlier document do not apply)
-    cancelAnimationFrame(this.revealFrame);
-    for (const band of this.waiting) band.classList.remove("wait");
-    this.waiting.clear();
+    this.showAllBands(); // a fresh build is shown at once (bands waiting from an earlier document do not apply)
     this.bands.forEach((band, b) => { band.innerHTML = html[b].join(""); });
     for (const band of this.bands) for (const el of band.children) this.nodeEls.set(el.dataset.nodeId, el);
     this.cull(true);
@@ -320,6 +317,14 @@ export class Editor {
     if (this.lod) return true;
     const el = this.waiting.size && this.nodeEls.get(id);
     return Boolean(el && this.waiting.has(el.parentNode));
+  }
+
+  /** Stop revealing band by band: every band is shown (none waits). */
+  showAllBands() {
+    cancelAnimationFrame(this.revealFrame);
+    this.revealFrame = 0;
+    for (const band of this.waiting) band.classList.remove("wait");
+    this.waiting.clear();
   }
 
   /** Show the next waiting band, and ask for the frame after for the one after it. */
@@ -604,13 +609,10 @@ export class Editor {
 
   setLod(lod) {
     if (lod === this.lod) return;
-    if (this.lod !== undefined) this.lodCrossings = (this.lodCrossings || 0) + 1; // for bench/editor.py
     this.lod = lod;
     if (lod) {
       this.dehydrate();
-      cancelAnimationFrame(this.revealFrame);
-      for (const band of this.waiting) band.classList.remove("wait");
-      this.waiting.clear();
+      this.showAllBands();
       this.painter.invalidate(); // the canvas starts drawing the nodes
     } else if (this.nodeEls.size) {
       // Back from the canvas view: the bands wait, and are shown one a frame from the next

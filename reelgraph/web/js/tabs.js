@@ -11,7 +11,7 @@ const $ = (s, el = document) => el.querySelector(s);
 let tabSeq = 0;
 
 /** A tab's state around its document. */
-export function tabRecord(doc, meta = {}) {
+function tabRecord(doc, meta = {}) {
   return { id: `t${++tabSeq}`, doc, undo: [], redo: [], dirty: Boolean(meta.dirty), name: meta.name || null,
     source: meta.source || null, template: meta.template || null, run: null, view: null,
     saved: meta.saved !== undefined ? meta.saved : meta.name ? JSON.stringify(doc) : null };
