@@ -353,27 +353,23 @@ class OverlaidVideo(VideoStream):
     def audio(self) -> Any:
         return self._audio
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Any:
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Any:
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         start = max(0, start)
         over_stop = min(stop, self.overlay.frame_count)
         over = (
-            (f for c in self.overlay.chunks(n, start, over_stop) for f in c)
+            (f for c in self.overlay.arrays(n, start, over_stop) for f in c)
             if start < over_stop
             else iter(())
         )
         index = start
-        for chunk in self.base.chunks(n, start, stop):
-            frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        for frames in self.base.arrays(n, start, stop):  # fresh buffers: draw in place
             for k in range(frames.shape[0]):
                 f = next(over, None)
                 if f is not None:
-                    self._draw(frames[k], f.numpy(), index + k)
+                    self._draw(frames[k], f, index + k)
             index += frames.shape[0]
-            yield chunk
-
-    def render(self, start: int, stop: int) -> Any:
-        return VideoStream.render(self, start, stop)
+            yield frames
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         if self._key is None:
