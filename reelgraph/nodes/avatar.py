@@ -44,6 +44,7 @@ from reelgraph.media import (
     VideoStream,
     digest,
     function_key,
+    image_pixels,
     mix_key,
 )
 
@@ -177,7 +178,6 @@ def presenter(
     the blinks and the head motion; `lead` moves the mouth earlier than the timings
     (Piper's alignments run ~40 ms late). `background` replaces the studio backdrop."""
     from .avatar_draw import STYLES, Presenter
-    from .video import image_to_uint8
 
     track, frames = make_track(
         audio, timings, fps, mode, seed, blink_rate, head_motion, expressiveness, lead
@@ -186,7 +186,7 @@ def presenter(
     if background is not None:
         import cv2
 
-        src = image_to_uint8(background)
+        src = image_pixels(background)
         sh, sw = src.shape[:2]
         s = max(width / sw, height / sh)
         big = cv2.resize(
@@ -240,9 +240,8 @@ def photo_presenter(
     eyelids lowered for blinks, and the whole picture moved gently. `width`/`height`
     0 keep the image size (rounded to even)."""
     from .avatar_photo import PhotoRig, find_mouth
-    from .video import image_to_uint8
 
-    src = image_to_uint8(image)
+    src = image_pixels(image)
     ih, iw = src.shape[:2]
     if width or height:
         import cv2
@@ -583,7 +582,6 @@ def wan_speech_to_video(
         device=dev,
     )
     a16 = audio.resampled(16000).with_channels(1)
-    from .video import image_to_uint8
 
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     total = int(steps)
@@ -596,7 +594,7 @@ def wan_speech_to_video(
     from PIL import Image as PILImage
 
     result = pipe(
-        image=PILImage.fromarray(image_to_uint8(image)),
+        image=PILImage.fromarray(image_pixels(image)),
         audio=a16.samples[0].numpy(),
         sampling_rate=16000,
         prompt=prompt,
