@@ -96,12 +96,6 @@ def class_code_key(cls: type) -> bytes:
     return digest(cls.__qualname__, *parts)
 
 
-def _array_key(a: Any) -> bytes | None:
-    import numpy as np
-
-    return None if a is None else digest(a.shape, str(a.dtype), np.ascontiguousarray(a).tobytes())
-
-
 def _timings_phonemes(timings: Any) -> tuple[Any, Any]:
     if timings is None:
         return (), ()
@@ -178,6 +172,7 @@ def presenter(
     the blinks and the head motion; `lead` moves the mouth earlier than the timings
     (Piper's alignments run ~40 ms late). `background` replaces the studio backdrop."""
     from .avatar_draw import STYLES, Presenter
+    from .video import array_key
 
     track, frames = make_track(
         audio, timings, fps, mode, seed, blink_rate, head_motion, expressiveness, lead
@@ -207,7 +202,11 @@ def presenter(
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
         key=digest(
-            class_code_key(Presenter), repr(STYLES[character]), _array_key(bg), offset_x, zoom
+            class_code_key(Presenter),
+            repr(STYLES[character]),
+            None if bg is None else array_key(bg),
+            offset_x,
+            zoom,
         ),
     )
     video.track = track
@@ -240,6 +239,7 @@ def photo_presenter(
     eyelids lowered for blinks, and the whole picture moved gently. `width`/`height`
     0 keep the image size (rounded to even)."""
     from .avatar_photo import PhotoRig, find_mouth
+    from .video import array_key
 
     src = image_pixels(image)
     ih, iw = src.shape[:2]
@@ -280,7 +280,7 @@ def photo_presenter(
         height=h,
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
-        key=digest(class_code_key(PhotoRig), _array_key(src), repr(mouth), repr(face)),
+        key=digest(class_code_key(PhotoRig), array_key(src), repr(mouth), repr(face)),
     )
     video.track = track
     video.mouth = mouth  # type: ignore[attr-defined]
