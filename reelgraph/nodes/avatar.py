@@ -121,7 +121,7 @@ def make_track(
     phonemes, sentences = _timings_phonemes(timings)
     try:
         track = build_track(
-            audio.samples,
+            audio.array,
             audio.sample_rate,
             fps,
             frames,
@@ -595,7 +595,7 @@ def wan_speech_to_video(
 
     result = pipe(
         image=PILImage.fromarray(image_pixels(image)),
-        audio=a16.samples[0].numpy(),
+        audio=a16.array[0],
         sampling_rate=16000,
         prompt=prompt,
         num_inference_steps=total,
