@@ -44,6 +44,7 @@ from reelgraph.media import (
     VideoStream,
     digest,
     function_key,
+    image_pixels,
     mix_key,
 )
 
@@ -95,12 +96,6 @@ def class_code_key(cls: type) -> bytes:
     return digest(cls.__qualname__, *parts)
 
 
-def _array_key(a: Any) -> bytes | None:
-    import numpy as np
-
-    return None if a is None else digest(a.shape, str(a.dtype), np.ascontiguousarray(a).tobytes())
-
-
 def _timings_phonemes(timings: Any) -> tuple[Any, Any]:
     if timings is None:
         return (), ()
@@ -126,7 +121,7 @@ def make_track(
     phonemes, sentences = _timings_phonemes(timings)
     try:
         track = build_track(
-            audio.samples,
+            audio.array,
             audio.sample_rate,
             fps,
             frames,
@@ -177,7 +172,7 @@ def presenter(
     the blinks and the head motion; `lead` moves the mouth earlier than the timings
     (Piper's alignments run ~40 ms late). `background` replaces the studio backdrop."""
     from .avatar_draw import STYLES, Presenter
-    from .video import image_to_uint8
+    from .video import array_key
 
     track, frames = make_track(
         audio, timings, fps, mode, seed, blink_rate, head_motion, expressiveness, lead
@@ -186,7 +181,7 @@ def presenter(
     if background is not None:
         import cv2
 
-        src = image_to_uint8(background)
+        src = image_pixels(background)
         sh, sw = src.shape[:2]
         s = max(width / sw, height / sh)
         big = cv2.resize(
@@ -207,7 +202,11 @@ def presenter(
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
         key=digest(
-            class_code_key(Presenter), repr(STYLES[character]), _array_key(bg), offset_x, zoom
+            class_code_key(Presenter),
+            repr(STYLES[character]),
+            None if bg is None else array_key(bg),
+            offset_x,
+            zoom,
         ),
     )
     video.track = track
@@ -240,9 +239,9 @@ def photo_presenter(
     eyelids lowered for blinks, and the whole picture moved gently. `width`/`height`
     0 keep the image size (rounded to even)."""
     from .avatar_photo import PhotoRig, find_mouth
-    from .video import image_to_uint8
+    from .video import array_key
 
-    src = image_to_uint8(image)
+    src = image_pixels(image)
     ih, iw = src.shape[:2]
     if width or height:
         import cv2
@@ -281,7 +280,7 @@ def photo_presenter(
         height=h,
         frame_count=frames,
         audio=fitted_audio(audio, frames, fps),
-        key=digest(class_code_key(PhotoRig), _array_key(src), repr(mouth), repr(face)),
+        key=digest(class_code_key(PhotoRig), array_key(src), repr(mouth), repr(face)),
     )
     video.track = track
     video.mouth = mouth  # type: ignore[attr-defined]
@@ -353,27 +352,23 @@ class OverlaidVideo(VideoStream):
     def audio(self) -> Any:
         return self._audio
 
-    def chunks(self, n: int = 16, start: int = 0, stop: int | None = None) -> Any:
+    def arrays(self, n: int = 16, start: int = 0, stop: int | None = None) -> Any:
         stop = self.frame_count if stop is None else min(stop, self.frame_count)
         start = max(0, start)
         over_stop = min(stop, self.overlay.frame_count)
         over = (
-            (f for c in self.overlay.chunks(n, start, over_stop) for f in c)
+            (f for c in self.overlay.arrays(n, start, over_stop) for f in c)
             if start < over_stop
             else iter(())
         )
         index = start
-        for chunk in self.base.chunks(n, start, stop):
-            frames = chunk.numpy()  # a fresh buffer we own: draw in place
+        for frames in self.base.arrays(n, start, stop):  # fresh buffers: draw in place
             for k in range(frames.shape[0]):
                 f = next(over, None)
                 if f is not None:
-                    self._draw(frames[k], f.numpy(), index + k)
+                    self._draw(frames[k], f, index + k)
             index += frames.shape[0]
-            yield chunk
-
-    def render(self, start: int, stop: int) -> Any:
-        return VideoStream.render(self, start, stop)
+            yield frames
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         if self._key is None:
@@ -587,7 +582,6 @@ def wan_speech_to_video(
         device=dev,
     )
     a16 = audio.resampled(16000).with_channels(1)
-    from .video import image_to_uint8
 
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     total = int(steps)
@@ -600,8 +594,8 @@ def wan_speech_to_video(
     from PIL import Image as PILImage
 
     result = pipe(
-        image=PILImage.fromarray(image_to_uint8(image)),
-        audio=a16.samples[0].numpy(),
+        image=PILImage.fromarray(image_pixels(image)),
+        audio=a16.array[0],
         sampling_rate=16000,
         prompt=prompt,
         num_inference_steps=total,

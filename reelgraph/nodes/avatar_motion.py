@@ -140,8 +140,7 @@ class NoSpeech(ValueError):
 def mono(samples: Any) -> Any:
     import numpy as np
 
-    s = samples.numpy() if hasattr(samples, "numpy") else np.asarray(samples)
-    s = np.asarray(s, np.float32)
+    s = np.asarray(samples, np.float32)  # a CPU tensor is viewed as an array
     return s.mean(axis=0) if s.ndim == 2 else s
 
 

@@ -65,7 +65,7 @@ def pick_frame(video: Any, at_seconds: float) -> int:
                 f"{at_seconds:g} s is past the end of the video ({video.duration:.2f} s)",
             )
         return index
-    scores = [(frame_score(video.frame(i)), -i) for i in candidate_frames(video.frame_count)]
+    scores = [(frame_score(video.frame_array(i)), -i) for i in candidate_frames(video.frame_count)]
     return -max(scores)[1]
 
 
@@ -119,7 +119,7 @@ def cover(
 
     if video.frame_count <= 0:
         raise NodeInputError("video", "the video has no frames")
-    frame = np.asarray(video.frame(pick_frame(video, at_seconds)))
+    frame = video.frame_array(pick_frame(video, at_seconds))
     if title.strip():
         frame = draw_title(frame, title.strip())
     if max_width and frame.shape[1] > max_width:

@@ -282,7 +282,7 @@ def slide(
     import cv2
     import numpy as np
 
-    from .video import fit_audio
+    from .video import array_key, fit_audio
 
     bullets = [b for b in scene.visual.split("\n") if b.strip()]
     area = (
@@ -326,7 +326,7 @@ def slide(
 
     clip_audio = fit_audio(audio, count / fps)
     # what the frames are made of: the slide's states and when each bullet appears
-    key = digest(b"slide", *(digest(st.shape, st.tobytes()) for st in states), starts, ramp, count)
+    key = digest(b"slide", *(array_key(st) for st in states), starts, ramp, count)
     return ProceduralVideo(
         render, fps=fps, width=width, height=height, frame_count=count, audio=clip_audio, key=key
     )

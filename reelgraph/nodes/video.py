@@ -232,11 +232,6 @@ def spans_key(spans: list[tuple[int, int]], labels: list[str], style: bytes) -> 
     return key
 
 
-def image_to_uint8(image: Any, index: int = 0) -> Any:
-    """Frame `index` of an IMAGE (float tensor or 8-bit PixelImage) as uint8 [H, W, 3]."""
-    return image_pixels(image, index)
-
-
 @node("video.ImageToClip", category="video/motion", outputs={"video": VIDEO}, pixel_images=True)
 def image_to_clip(
     image: Image,
@@ -263,7 +258,7 @@ def image_to_clip(
     motion), so a sequence of cards does not move identically."""
     if image.shape[0] < 1:
         raise NodeInputError("image", "empty image batch")
-    src = image_to_uint8(image)
+    src = image_pixels(image)
     w = width or src.shape[1] - src.shape[1] % 2
     h = height or src.shape[0] - src.shape[0] % 2
     seconds = (audio.duration + tail) if audio is not None else duration
@@ -575,7 +570,7 @@ def overlay_image(
     import cv2
     import numpy as np
 
-    src = image_to_uint8(image)
+    src = image_pixels(image)
     w = max(1, round(video.width * scale))
     h = max(1, round(src.shape[0] * w / src.shape[1]))
     rgb = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)

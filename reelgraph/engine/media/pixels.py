@@ -62,10 +62,6 @@ def image_pixels(image: Any, index: int = 0) -> Any:
     return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
 
 
-def image_count(image: Any) -> int:
-    return int(image.shape[0])
-
-
 def as_tensor_image(value: Any) -> Any:
     """What a node that takes tensors gets for a value of an IMAGE socket: a PixelImage
     (or a list of them) becomes float tensors; anything else passes unchanged."""

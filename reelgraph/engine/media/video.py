@@ -673,15 +673,14 @@ class ConcatVideo(VideoStream):
 
         if not bool(mask.any()):
             return chunk
-        frames = chunk  # chunks are fresh buffers owned by the consumer: blend in place
-        other_np = other
+        # chunks are fresh buffers owned by the consumer: blend in place
         for k in mask.nonzero()[0].tolist():
             w = float(own_weight[k])
             if self.transition == "crossfade":
-                cv2.addWeighted(frames[k], w, other_np, 1.0 - w, 0.0, dst=frames[k])
+                cv2.addWeighted(chunk[k], w, other, 1.0 - w, 0.0, dst=chunk[k])
             else:  # fade through black: black exactly at the cut
                 g = min(1.0, max(0.0, (w - 0.5) * 2))
-                cv2.convertScaleAbs(frames[k], dst=frames[k], alpha=g)
+                cv2.convertScaleAbs(chunk[k], dst=chunk[k], alpha=g)
         return chunk
 
     def _windows(self, k: int) -> tuple[int, int]:
