@@ -6,7 +6,10 @@ A stable public face over `reelgraph.engine.media`; node packs import from here.
 from .engine.media import (
     AudioClip,
     Cue,
+    FadedAudio,
     FileVideo,
+    JoinedAudio,
+    LazyAudio,
     MappedVideo,
     Scene,
     SpeechTimings,
@@ -45,6 +48,7 @@ from .engine.media.video import (
     decode_audio,
     digest,
     function_key,
+    joined_audio,
     mix_key,
 )
 
@@ -61,8 +65,11 @@ __all__ = [
     "EncodeSettings",
     "EncodeStats",
     "EncodedSegment",
+    "FadedAudio",
     "FileVideo",
     "IndexedVideo",
+    "JoinedAudio",
+    "LazyAudio",
     "MappedVideo",
     "PhonemeTiming",
     "PixelImage",
@@ -83,6 +90,7 @@ __all__ = [
     "encode_video",
     "function_key",
     "image_pixels",
+    "joined_audio",
     "mix_key",
     "plan_segments",
     "read_media_metadata",

@@ -36,6 +36,7 @@ from reelgraph.media import (
     TRANSITIONS,
     AudioClip,
     ConcatVideo,
+    FadedAudio,
     FileVideo,
     IndexedVideo,
     MappedVideo,
@@ -671,13 +672,7 @@ def fade(
 
     audio = video.audio
     if audio is not None and (audio_fade_in > 0 or audio_fade_out > 0):
-        s = audio.array.copy()
-        m = s.shape[1]
-        a = min(m, round(audio_fade_in * audio.sample_rate))
-        b = min(m, round(audio_fade_out * audio.sample_rate))
-        if a:
-            s[:, :a] *= np.linspace(0, 1, a, dtype=np.float32)
-        if b:
-            s[:, m - b :] *= np.linspace(1, 0, b, dtype=np.float32)
-        audio = AudioClip(s, audio.sample_rate)
+        # faded as it is read: a long video's track is not copied whole
+        rate = audio.sample_rate
+        audio = FadedAudio(audio, round(audio_fade_in * rate), round(audio_fade_out * rate))
     return MappedVideo(video, fn, audio=audio, key=key)

@@ -6,14 +6,17 @@ the disk cache can store audio, scenes, cues and speech timings.
 """
 
 from . import codecs as _codecs  # noqa: F401  (registers the disk-cache codecs)
-from .audio import AudioClip
+from .audio import AudioClip, FadedAudio, JoinedAudio, LazyAudio
 from .records import Cue, Scene, SpeechTimings, WordTiming
 from .video import FileVideo, MappedVideo, TensorVideo, VideoStream
 
 __all__ = [
     "AudioClip",
     "Cue",
+    "FadedAudio",
     "FileVideo",
+    "JoinedAudio",
+    "LazyAudio",
     "MappedVideo",
     "Scene",
     "SpeechTimings",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -53,6 +55,12 @@ class AudioClip:
     def nbytes(self) -> int:
         """Bytes held (the memory cache budgets by this)."""
         return int(self.array.nbytes)
+
+    def read(self, start: int, stop: int) -> Any:
+        """Frames [start, stop) as float32 [C, t] (a view where it can be: read only).
+        A lazy track (`JoinedAudio`, `FadedAudio`) makes just these, so a consumer that
+        reads block by block (the encoder) never holds a full-length copy."""
+        return self.array[:, start:stop]
 
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = 48000, channels: int = 1) -> AudioClip:
@@ -129,3 +137,126 @@ class AudioClip:
 
     def __repr__(self) -> str:
         return f"AudioClip({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"
+
+
+class LazyAudio(AudioClip):
+    """An AUDIO value computed block by block from other tracks (`read`); `array` makes
+    the whole track each time it is asked for (a node that wants it all keeps it)."""
+
+    __slots__ = ("_channels", "_frames")
+
+    def _setup(self, sample_rate: int, channels: int, frames: int) -> None:
+        self.sample_rate, self._channels, self._frames = int(sample_rate), channels, frames
+
+    @property  # type: ignore[override]
+    def array(self) -> Any:
+        return self.read(0, self._frames)
+
+    @property
+    def channels(self) -> int:
+        return self._channels
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    @property
+    def nbytes(self) -> int:
+        return 256  # what it reads is held by its sources
+
+    def read(self, start: int, stop: int) -> Any:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled by its sources, never by `array` (that would make the whole track).
+        names = ["sample_rate"]
+        for cls in type(self).__mro__[: type(self).__mro__.index(LazyAudio) + 1]:
+            names += list(getattr(cls, "__slots__", ()))
+        return {k: getattr(self, k) for k in names if hasattr(self, k)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class JoinedAudio(LazyAudio):
+    """Tracks laid end to end, track k padded with silence or cut to `lengths[k]` frames,
+    at the highest rate and channel count among them (others are converted when read,
+    one track at a time). None tracks are silence. What `concat_audio` returns, lazily."""
+
+    __slots__ = ("_converted", "_starts", "_tracks")
+
+    def __init__(self, tracks: Sequence[AudioClip | None], lengths: Sequence[int]):
+        present = [a for a in tracks if a is not None]
+        if not present:
+            raise ValueError("no audio to join")
+        if len(tracks) != len(lengths):
+            raise ValueError(f"{len(tracks)} tracks, {len(lengths)} lengths")
+        starts = [0]
+        for n in lengths:
+            starts.append(starts[-1] + int(n))
+        self._tracks = list(tracks)
+        self._starts = starts
+        self._converted: tuple[int, AudioClip] | None = None
+        self._setup(
+            max(a.sample_rate for a in present), max(a.channels for a in present), starts[-1]
+        )
+
+    def _track(self, k: int) -> AudioClip:
+        a = self._tracks[k]
+        assert a is not None
+        if a.sample_rate == self.sample_rate and a.channels == self._channels:
+            return a
+        held = self._converted
+        if held is None or held[0] != k:
+            held = self._converted = (
+                k,
+                a.resampled(self.sample_rate).with_channels(self._channels),
+            )
+        return held[1]
+
+    def read(self, start: int, stop: int) -> Any:
+        import numpy as np
+
+        start, stop = max(0, start), min(stop, self._frames)
+        out = np.zeros((self._channels, max(0, stop - start)), np.float32)
+        if stop <= start:
+            return out
+        k = max(0, bisect.bisect_right(self._starts, start) - 1)
+        while k < len(self._tracks) and self._starts[k] < stop:
+            t0, t1 = self._starts[k], self._starts[k + 1]
+            lo, hi = max(start, t0), min(stop, t1)
+            if self._tracks[k] is not None and lo < hi:
+                src = self._track(k).read(lo - t0, hi - t0)
+                out[:, lo - start : lo - start + src.shape[1]] = src
+            k += 1
+        return out
+
+
+class FadedAudio(LazyAudio):
+    """`source` faded in over its first `fade_in` frames and out over its last
+    `fade_out`: the same samples as multiplying a copy by `np.linspace(0, 1, fade_in)`
+    and then its end by `np.linspace(1, 0, fade_out)` (float32), made block by block."""
+
+    __slots__ = ("_fade_in", "_fade_out", "_source")
+
+    def __init__(self, source: AudioClip, fade_in: int, fade_out: int):
+        self._source = source
+        n = source.frames
+        self._fade_in, self._fade_out = min(n, max(0, fade_in)), min(n, max(0, fade_out))
+        self._setup(source.sample_rate, source.channels, n)
+
+    def read(self, start: int, stop: int) -> Any:
+        import numpy as np
+
+        start, stop = max(0, start), min(stop, self._frames)
+        out = np.array(self._source.read(start, stop), np.float32, copy=True)
+        a, b, m = self._fade_in, self._fade_out, self._frames
+        if a and start < a:
+            ramp = np.linspace(0, 1, a, dtype=np.float32)
+            out[:, : min(stop, a) - start] *= ramp[start : min(stop, a)]
+        if b and stop > m - b:
+            ramp = np.linspace(1, 0, b, dtype=np.float32)
+            lo = max(start, m - b)
+            out[:, lo - start :] *= ramp[lo - (m - b) : stop - (m - b)]
+        return out

@@ -64,4 +64,5 @@ register_codec(
 )
 register_codec(Cue, "media.cue", lambda c: [c.start, c.end, c.text], lambda p: Cue(*p))
 register_codec(SpeechTimings, "media.timings", _enc_timings, _dec_timings)
-register_codec(PixelImage, "media.pixels", lambda p: p.pixels, PixelImage)
+# Packed frames go to disk as they are: a card read back is not unpacked until it is used.
+register_codec(PixelImage, "media.pixels", PixelImage.to_value, PixelImage.from_value)

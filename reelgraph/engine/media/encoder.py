@@ -524,7 +524,7 @@ def audio_rate(audio: Any) -> int:
 
 class _AudioFeeder:
     """Encodes the audio track block by block as the video packets are muxed, so the
-    file interleaves them; the source is read in place (no full-length stereo copy)."""
+    file interleaves them; the source is read block by block (no full-length copy)."""
 
     STEP = 1 << 14
 
@@ -540,13 +540,14 @@ class _AudioFeeder:
         self.resampler = av.AudioResampler(
             format="fltp", layout=self.layout, rate=audio_rate(audio)
         )
-        self.src = audio.array
+        self.frames = audio.frames
 
     def _block(self, a: int, b: int) -> Any:
         import numpy as np
 
         out = np.zeros((self.width, b - a), np.float32)
-        have = self.src[:, a : min(b, self.src.shape[1])]
+        # read block by block: a lazy track (joined, faded) is never made whole
+        have = self.audio.read(a, min(b, self.frames))
         if have.shape[1]:
             if have.shape[0] in (1, 2):
                 out[:, : have.shape[1]] = have

@@ -8,17 +8,49 @@ draws 8-bit pixels returns a `PixelImage`; the scheduler hands it to nodes as
 the float tensor the type promises, unless the node declared `pixel_images=True`
 (it reads `.pixels` itself, as the motion and slide nodes do). Converting is
 exact: k/255 as float32 and back gives k.
+
+Even in 8 bits the cards are what a long render holds most of while its narration
+is spoken (the motion node takes the list once every scene has its voice), so a
+PixelImage keeps each frame of 1 MiB and more packed, losslessly (`pack_frame`:
+a quarter of the pixels for a card), and unpacks it when it is read. The value is
+the same either way: same pixels, same keys.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
+
+PACK_MIN_BYTES = 1 << 20  # frames from this size up are held packed
+
+
+def pack_frame(frame: Any) -> bytes:
+    """uint8 [H, W, C] losslessly packed: each pixel's difference from its left
+    neighbour (mod 256), Huffman-coded. Smooth gradients, their dither and flat text
+    leave small differences that code in about two bits; no match search, so it is
+    three times faster than PNG's (and about as small)."""
+    import numpy as np
+
+    d = np.array(frame, np.uint8, copy=True)
+    np.subtract(frame[:, 1:], frame[:, :-1], out=d[:, 1:])
+    z = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    return z.compress(d.data) + z.flush()
+
+
+def unpack_frame(data: bytes, shape: tuple[int, ...]) -> Any:
+    """`pack_frame` undone: the same uint8 [H, W, C] array."""
+    import numpy as np
+
+    d = np.frombuffer(zlib.decompress(data), np.uint8).reshape(shape)
+    return np.cumsum(d, axis=1, dtype=np.uint8)
 
 
 class PixelImage:
-    """uint8 pixels [B, H, W, 3] (numpy) standing for an IMAGE."""
+    """uint8 pixels [B, H, W, 3] (numpy) standing for an IMAGE. `pixels` and `frame(i)`
+    are read-only; a frame held packed is unpacked on every read, so a node that reads
+    one more than once keeps the array it got."""
 
-    __slots__ = ("pixels",)
+    __slots__ = ("_packed", "_pixels", "_shape")
 
     def __init__(self, pixels: Any):
         import numpy as np
@@ -30,17 +62,67 @@ class PixelImage:
             raise ValueError(
                 f"PixelImage needs uint8 [B,H,W,3] pixels, got {a.dtype} {tuple(a.shape)}"
             )
-        a = np.ascontiguousarray(a).view()  # a view: the caller's array stays writable
-        a.flags.writeable = False  # inputs are immutable: nodes copy before drawing
-        self.pixels = a
+        self._shape = tuple(int(x) for x in a.shape)
+        if a[0].nbytes >= PACK_MIN_BYTES:
+            self._pixels = None
+            self._packed = tuple(pack_frame(f) for f in a)
+        else:
+            a = np.ascontiguousarray(a).view()  # a view: the caller's array stays writable
+            a.flags.writeable = False  # inputs are immutable: nodes copy before drawing
+            self._pixels, self._packed = a, ()
+
+    @property
+    def pixels(self) -> Any:
+        """uint8 [B, H, W, 3], read-only."""
+        if self._pixels is not None:
+            return self._pixels
+        import numpy as np
+
+        a = np.stack([self.frame(i) for i in range(self._shape[0])])
+        a.flags.writeable = False
+        return a
+
+    def frame(self, index: int = 0) -> Any:
+        """Frame `index` as uint8 [H, W, 3], read-only."""
+        if self._pixels is not None:
+            return self._pixels[index]
+        f = unpack_frame(self._packed[index], self._shape[1:])
+        f.flags.writeable = False
+        return f
+
+    @property
+    def packed(self) -> bool:
+        return self._pixels is None
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        return tuple(int(x) for x in self.pixels.shape)  # type: ignore[return-value]
+        return self._shape  # type: ignore[return-value]
 
     @property
     def nbytes(self) -> int:
-        return int(self.pixels.nbytes)
+        """Bytes held (the memory cache budgets by this)."""
+        if self._pixels is not None:
+            return int(self._pixels.nbytes)
+        return sum(len(p) for p in self._packed)
+
+    def to_value(self) -> Any:
+        """For the disk cache: the packed frames as they are (nothing packed again),
+        else the pixels."""
+        if self._pixels is not None:
+            return self._pixels
+        return [list(self._shape), list(self._packed)]
+
+    @classmethod
+    def from_value(cls, value: Any) -> PixelImage:
+        if not isinstance(value, list):  # pixels (and entries written before packing)
+            return cls(value)
+        shape, frames = value
+        if len(shape) != 4 or shape[-1] != 3 or len(frames) != shape[0]:
+            raise ValueError(f"inconsistent packed image: shape {shape}, {len(frames)} frames")
+        out = cls.__new__(cls)
+        out._shape = tuple(int(x) for x in shape)
+        out._pixels, out._packed = None, tuple(bytes(f) for f in frames)
+        return out
 
     def tensor(self) -> Any:
         """The IMAGE as the public type: torch.float32 [B,H,W,3] in 0..1."""
@@ -52,13 +134,13 @@ class PixelImage:
 
     def __repr__(self) -> str:
         b, h, w, _ = self.shape
-        return f"PixelImage({b}x{w}x{h})"
+        return f"PixelImage({b}x{w}x{h}{', packed' if self.packed else ''})"
 
 
 def image_pixels(image: Any, index: int = 0) -> Any:
     """Frame `index` of an IMAGE (a PixelImage or a float tensor) as uint8 [H, W, 3]."""
     if isinstance(image, PixelImage):
-        return image.pixels[index]
+        return image.frame(index)
     return (image[index].clamp(0, 1) * 255 + 0.5).to(dtype=__import__("torch").uint8).cpu().numpy()
 
 

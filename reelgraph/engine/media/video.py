@@ -32,12 +32,11 @@ import copy
 import hashlib
 import itertools
 import math
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .audio import AudioClip
+from .audio import AudioClip, JoinedAudio
 
 # A range key that says "this transform leaves these frames untouched".
 IDENTITY = b""
@@ -591,33 +590,21 @@ class ConcatVideo(VideoStream):
         self.frame_count = self.starts[-1]
         self.transition = transition if transition_frames > 0 else "cut"
         self.half = max(0, int(transition_frames) // 2)
-        # The joined track is made when asked for and held only while someone holds it
-        # (the encoder, a fade): a long video's concat does not pin a full-length copy.
+        # The joined track is lazy (JoinedAudio): it reads the clips' tracks block by
+        # block, so a long video's concat, fade and encoder never hold a full-length copy.
         self._joined = audio is MappedVideo._KEEP
-        self._joined_ref: Any = None
         self._audio = None if self._joined else audio
 
     @property
     def audio(self) -> AudioClip | None:
         if not self._joined:
             return self._audio
-        held = self._joined_ref() if self._joined_ref is not None else None
-        if held is None:
-            held = concat_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
-            self._joined_ref = weakref.ref(held) if held is not None else None
-        return held
+        return joined_audio([c.audio for c in self.clips], [c.duration for c in self.clips])
 
     def with_audio(self, audio: AudioClip | None) -> VideoStream:
         out = super().with_audio(audio)
         out._joined = False  # type: ignore[attr-defined]
         return out
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The joined track is a cache held by weak reference: a copy sent to another
-        # process (a Ray segment worker) rebuilds it when asked.
-        state = self.__dict__.copy()
-        state["_joined_ref"] = None
-        return state
 
     def _half_for(self, k: int) -> int:
         """Half-window of the cut between clip k-1 and clip k, bounded by both clips."""
@@ -733,30 +720,35 @@ class ConcatVideo(VideoStream):
         ]
 
 
-def concat_audio(
-    tracks: Sequence[AudioClip | None], durations: Sequence[float]
-) -> AudioClip | None:
-    """Audio tracks laid end to end, each padded or cut to its clip's duration; None if none."""
-    import numpy as np
-
-    present = [a for a in tracks if a is not None]
-    if not present:
-        return None
-    rate = max(a.sample_rate for a in present)
-    channels = max(a.channels for a in present)
+def _track_lengths(tracks: Sequence[AudioClip | None], durations: Sequence[float]) -> list[int]:
+    """Frames of each track on the joined timeline, at the highest rate: cumulative
+    rounding, so nothing drifts across clips."""
+    rate = max(a.sample_rate for a in tracks if a is not None)
     wants = []
     total = 0.0
     done = 0
     for d in durations:
         total += d
-        want = round(total * rate) - done  # cumulative rounding: no drift across clips
+        want = round(total * rate) - done
         done += want
         wants.append(want)
-    out = np.zeros((channels, done), np.float32)  # one buffer, filled in place
-    pos = 0
-    for a, want in zip(tracks, wants, strict=True):
-        if a is not None:
-            s = a.resampled(rate).with_channels(channels).array[:, :want]
-            out[:, pos : pos + s.shape[1]] = s
-        pos += want
-    return AudioClip(out, rate)
+    return wants
+
+
+def joined_audio(
+    tracks: Sequence[AudioClip | None], durations: Sequence[float]
+) -> JoinedAudio | None:
+    """Audio tracks laid end to end, each padded or cut to its clip's duration, read
+    lazily (block by block); None if none."""
+    if all(a is None for a in tracks):
+        return None
+    return JoinedAudio(tracks, _track_lengths(tracks, durations))
+
+
+def concat_audio(
+    tracks: Sequence[AudioClip | None], durations: Sequence[float]
+) -> AudioClip | None:
+    """Audio tracks laid end to end, each padded or cut to its clip's duration, in one
+    buffer; None if none."""
+    joined = joined_audio(tracks, durations)
+    return None if joined is None else AudioClip(joined.array, joined.sample_rate)
