@@ -34,6 +34,7 @@ from .cache import Cache, Result, sizeof
 from .context import CancelToken, Context
 from .errors import Cancelled, Issue, NodeInputError
 from .graph import Plan, PlannedNode, canonical, plan_run
+from .media.heap import keep_big_buffers_off_the_heap
 from .registry import Registry
 from .types import Compat
 from .workflow import Workflow
@@ -171,6 +172,9 @@ class Engine:
         out_dir: Path | str = "out",
         segment_runner: Any = None,
     ):
+        # Before any run starts threads: big media buffers from mmap, few malloc arenas
+        # (glibc's defaults kept ~230 MB of freed speech buffers in a long render).
+        keep_big_buffers_off_the_heap()
         self.registry = registry if registry is not None else Registry.discover()
         self.cache = cache if cache is not None else Cache()
         self.limits = {

@@ -29,6 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from .heap import keep_big_buffers_off_the_heap
 from .video import VideoStream, digest
 
 AUDIO_RATE = 48000
@@ -306,30 +307,6 @@ class SegmentRunner(Protocol):
         settings: EncodeSettings,
         progress: Callable[[int], None] | None = None,
     ) -> Sequence[EncodedSegment]: ...
-
-
-_MALLOC_TUNED = False
-
-
-def keep_big_buffers_off_the_heap() -> None:
-    """Ask glibc to serve buffers of 1 MiB and up from mmap and to keep few arenas.
-
-    An encode allocates and frees frame chunks (tens of MB) on several threads; glibc's
-    default raises its mmap threshold after the first free, and the chunks then come
-    from per-thread heaps that fragment and are not given back: a 9-minute render's
-    RSS crept up by ~120 MB. Process-wide and idempotent; a no-op off glibc."""
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD (fixed: no dynamic raise)
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
 
 
 def encode_video(
