@@ -165,3 +165,50 @@ def test_pixel_image_batches_pack_per_frame(n):
     img = PixelImage(px)
     assert img.packed and np.array_equal(img.pixels, px)
     assert np.array_equal(img.frame(n - 1), px[n - 1])
+
+
+@pytest.mark.slow
+def test_the_explainer_renders_the_same_frames_and_audio_with_compact_values(registry, monkeypatch):
+    """The explainer's finished picture (what its Encode node gets) on two scenes of the
+    long article, with cards packed and the joined audio lazy, against cards held as
+    pixels and the track joined in one buffer: every frame, every sample and every
+    segment key equal."""
+    import hashlib
+    from pathlib import Path
+
+    import reelgraph.engine.media.pixels as pixels
+    import reelgraph.engine.media.video as media_video
+    from reelgraph.engine import loads_workflow
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "reelgraph" / "workflows" / "explainer.json").read_text()
+    article = (root / "bench" / "data" / "long_article.md").read_text()
+    parts = [p for p in ("\n" + article).split("\n# ") if p.strip()][:2]
+    script = "\n\n".join("# " + p.strip() for p in parts) + "\n"
+
+    def render() -> tuple[str, str, str]:
+        with Engine(registry, Cache(MemoryCache())) as eng:
+            res = eng.run(loads_workflow(doc), params={"script": script}, targets=["fade"])
+        assert res.status == "finished", res.failed
+        v = res.outputs["fade"]["video"]
+        frames = hashlib.sha256()
+        for chunk in v.arrays(16):
+            frames.update(chunk.tobytes())
+        keys = b"".join(
+            v.segment_key(s, min(s + 48, v.frame_count)) or b"-"
+            for s in range(0, v.frame_count, 48)
+        )
+        audio = hashlib.sha256(v.audio.array.tobytes()).hexdigest()
+        return frames.hexdigest(), audio, hashlib.sha256(keys).hexdigest()
+
+    compact = render()
+    monkeypatch.setattr(pixels, "PACK_MIN_BYTES", 1 << 40)  # cards held as pixels
+
+    lazy_join = media_video.joined_audio
+
+    def whole_track(tracks, durations):  # the joined track in one buffer
+        joined = lazy_join(tracks, durations)
+        return None if joined is None else AudioClip(joined.array.copy(), joined.sample_rate)
+
+    monkeypatch.setattr(media_video, "joined_audio", whole_track)
+    assert render() == compact
