@@ -190,9 +190,19 @@ class RaySegmentRunner:
         self._ray.stop()
 
 
+def _threads_as_assigned() -> None:
+    """A Ray worker shares the machine with the other workers: its voice model gets
+    the CPUs Ray assigned to the task, not every core (tts.voice_threads)."""
+    import ray
+
+    cpus = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1) or 1)
+    os.environ.setdefault("REELGRAPH_VOICE_THREADS", str(max(1, cpus)))
+
+
 def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
     from ..batch.job import warm_worker
 
+    _threads_as_assigned()
     return warm_worker(cache_dir, workflow)
 
 
@@ -212,6 +222,7 @@ def _chain(inner: Future[Any], outer: Future[Any]) -> None:
 def _run_row(job: dict[str, Any]) -> Any:
     from ..batch.job import execute_row_elsewhere
 
+    _threads_as_assigned()
     return execute_row_elsewhere(job)
 
 
