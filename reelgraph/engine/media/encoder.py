@@ -32,7 +32,11 @@ from typing import Any, Protocol
 from .video import VideoStream, digest
 
 AUDIO_RATE = 48000
-SEGMENT_FORMAT = 1
+# Part of every segment's key: raised when the bytes a segment holds for the same
+# frames change. 2: frames with an odd chroma height (H = 270, 1350) are laid out
+# right (they had a band of wrong colour at the top), so their cached segments are
+# not re-used.
+SEGMENT_FORMAT = 2
 MAX_SEGMENT_FRAMES = 240
 
 _ASS_HEADER = b"""[Script Info]
@@ -259,11 +263,18 @@ def encode_segment(
 
 def _yuv_frame(av: Any, plane: Any) -> Any:
     """An I420 frame [H*3/2, W] as an AVFrame over the array itself (no copy: x264
-    copies the picture in when it is sent); a copy where PyAV cannot wrap it."""
-    try:
-        return av.VideoFrame.from_numpy_buffer(plane, format="yuv420p")
-    except (AttributeError, ValueError, TypeError):
-        return av.VideoFrame.from_ndarray(plane, format="yuv420p")
+    copies the picture in when it is sent); a copy where PyAV cannot wrap it.
+
+    Only for H a multiple of 4: with an odd chroma height (H = 270, 1350: the feed
+    preset) PyAV's wrapper takes the frame as 2 rows shorter and its chroma planes
+    start in the wrong place, which painted an 8-row band of wrong colour at the top.
+    from_ndarray lays the planes out right for every even H."""
+    if plane.shape[0] % 6 == 0:  # H*3/2 rows with H % 4 == 0
+        try:
+            return av.VideoFrame.from_numpy_buffer(plane, format="yuv420p")
+        except (AttributeError, ValueError, TypeError):
+            pass
+    return av.VideoFrame.from_ndarray(plane, format="yuv420p")
 
 
 class SegmentStore:
