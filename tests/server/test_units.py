@@ -233,18 +233,18 @@ def test_a_workflow_that_draws_only_video_gets_its_cover_as_thumbnail(tmp_path):
     import json
 
     from reelgraph.engine import Registry
-    from reelgraph.server.api_app import THUMB_SIZE, _shrink, _thumbnail_workflow
+    from reelgraph.server.thumbnails import THUMB_SIZE, shrink, thumbnail_workflow
 
     root = Path(__file__).resolve().parents[2] / "reelgraph" / "workflows"
     reg = Registry.discover()
     lesson = json.loads((root / "lesson.json").read_text())
-    thumb = _thumbnail_workflow(lesson, reg)
+    thumb = thumbnail_workflow(lesson, reg)
     assert thumb is not None and thumb["targets"] == ["cover"]
     assert thumb["nodes"] == lesson["nodes"]  # run as it is, to the cover
     explainer = json.loads((root / "explainer.json").read_text())
-    assert _thumbnail_workflow(explainer, reg)["targets"] == ["__thumbnail__"]  # its title card
+    assert thumbnail_workflow(explainer, reg)["targets"] == ["__thumbnail__"]  # its title card
     cover = tmp_path / "cover.png"
     Image.new("RGB", (1280, 720), (200, 30, 30)).save(cover)
-    _shrink(cover, tmp_path / "thumb.png")
+    shrink(cover, tmp_path / "thumb.png")
     with Image.open(tmp_path / "thumb.png") as im:
         assert im.size == THUMB_SIZE and im.getpixel((10, 10)) == (200, 30, 30)
