@@ -464,7 +464,8 @@ class BatchView {
     const cancel = $(".cancelall");
     if (cancel) cancel.onclick = () => fetch(`/api/batches/${enc(b.id)}`, { method: "DELETE" }).then(() => this.follow());
     const retry = $(".retry");
-    if (retry) retry.onclick = () => this.runAll(failed.map((r) => r.params));
+    // failed and cancelled rows run again in this batch (one grid, one ZIP); rows that were not valid go through the sheet again
+    if (retry) retry.onclick = async () => { const res = await fetch(`/api/batches/${enc(b.id)}/retry`, { method: "POST" }).catch(() => null); if (res && res.ok) this.follow(); else this.runAll(failed.map((r) => r.params)); };
   }
 }
 
