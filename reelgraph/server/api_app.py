@@ -231,7 +231,7 @@ def _plan_thumbnail(doc: dict[str, Any], reg: Any, template: Path | None) -> Thu
     try:
         wf = with_template_paths(parse_workflow(doc), template)
     except WorkflowError as exc:
-        return ThumbPlan(card="No preview", lines=[f"the workflow cannot be read: {exc}"])
+        return ThumbPlan(card="No preview", lines=[f"The workflow cannot be read: {exc}"])
     if gpu_nodes(wf.doc, reg):
         try:
             plan_run(wf, reg)
@@ -241,7 +241,7 @@ def _plan_thumbnail(doc: dict[str, Any], reg: Any, template: Path | None) -> Thu
         return model_card(wf.doc, reg, missing)
     thumb = thumbnail_workflow(wf.doc, reg)
     if thumb is None:
-        return ThumbPlan(card="No preview", lines=["the workflow draws no picture and no video"])
+        return ThumbPlan(card="No preview", lines=["The workflow draws no picture and no video"])
     targets = thumb.pop("targets")
     try:
         plan_run(Workflow(thumb), reg, targets=targets)
@@ -326,7 +326,7 @@ async def get_thumbnail(request: web.Request) -> web.StreamResponse:
             why = err.get("message") if isinstance(err, dict) else None
             state = {
                 "card": "No preview",
-                "lines": [f"the preview run {status or 'is gone'}" + (f": {why}" if why else "")],
+                "lines": [f"The preview run {status or 'is gone'}" + (f": {why}" if why else "")],
             }
             await asyncio.to_thread(_write_json, marker, state)
         # a card, until this workflow has a finished run of its own to take a frame from

@@ -220,12 +220,12 @@ def model_card(doc: dict[str, Any], reg: Any, missing: dict[str, str]) -> ThumbP
         nt = reg.get(node["type"])
         what = nt.display_name.lower()
         name = model if isinstance(model, str) and model else "a model"
-        lines.append(f"{what} · {name}")
+        lines.append(name if name != "a model" else f"a {what} model")
     lines = list(dict.fromkeys(lines))
     if missing:
         return ThumbPlan(card="Needs a model", lines=lines)
     return ThumbPlan(
-        card="Uses a GPU model", lines=[*lines, "a frame shows here after its first run"]
+        card="Uses a GPU model", lines=[*lines[:1], "a frame shows here after its first run"]
     )
 
 
@@ -346,30 +346,30 @@ def draw_card(
     pad = 48
     title = doc.get("name") if isinstance(doc.get("name"), str) and doc["name"] else name
     # the headline chip: what keeps a real frame from showing
-    chip_font = _font(26, True)
+    chip_font = _font(34, True)
     chip = (plan.card or "No preview").upper()
     cw = int(d.textlength(chip, font=chip_font)) + 32
     accent = (252, 176, 64) if plan.card == "Needs a model" else (120, 200, 255)
-    d.rounded_rectangle((pad, pad, pad + cw, pad + 46), 23, fill=accent)
-    d.text((pad + 16, pad + 23), chip, font=chip_font, fill=(20, 20, 28), anchor="lm")
-    y = pad + 66
-    tfont = _font(66, True, title)
+    d.rounded_rectangle((pad, pad, pad + cw, pad + 56), 28, fill=accent)
+    d.text((pad + 16, pad + 28), chip, font=chip_font, fill=(20, 20, 28), anchor="lm")
+    y = pad + 74
+    tfont = _font(76, True, title)
     for line in _wrap(d, title, tfont, w - 2 * pad, 2):
         d.text((pad, y), line, font=tfont, fill=(255, 255, 255))
-        y += 76
-    small = _font(30, False)
+        y += 88
+    small = _font(38, False)
     for line in plan.lines[:2]:
-        for part in _wrap(d, line[:1].upper() + line[1:], small, w - 2 * pad, 2):
+        for part in _wrap(d, line, small, w - 2 * pad, 1):
             d.text((pad, y + 4), part, font=small, fill=(230, 232, 240))
-            y += 38
+            y += 46
     # the storyboard: one frame per scene, with what the scene shows
     scenes = storyboard(doc) or [("", doc.get("description") or "")]
     gap = 20
-    fy0 = max(y + 26, h - 230)
+    fy0 = max(y + 22, h - 250)
     fh = h - pad + 12 - fy0
     n = len(scenes)
     fw = (w - 2 * pad - gap * (n - 1)) // n
-    sf, bf = _font(30, True), _font(27, False)
+    sf, bf = _font(38, True), _font(34, False)
     for i, (stitle, body) in enumerate(scenes):
         x0 = pad + i * (fw + gap)
         frame = Image.new("RGB", (fw, fh))
@@ -390,10 +390,10 @@ def draw_card(
         if stitle:
             for line in _wrap(fd, stitle, sf, fw - 28, 1):
                 fd.text((x0 + 14, ty), line, font=sf, fill=(20, 20, 30))
-                ty += 36
-        for line in _wrap(fd, body, bf, fw - 28, max(1, (fy0 + fh - ty - 10) // 33)):
+                ty += 46
+        for line in _wrap(fd, body, bf, fw - 28, max(1, (fy0 + fh - ty - 10) // 41)):
             fd.text((x0 + 14, ty), line, font=bf, fill=(35, 35, 50))
-            ty += 33
+            ty += 41
     buf = io.BytesIO()
     im.save(buf, "PNG", optimize=True)
     return buf.getvalue()
