@@ -111,3 +111,23 @@ def test_thumbnail_runs_wait_behind_runs_people_queued(tmp_path: Any) -> None:
     assert [store.queue_position(i) for i in ("u1", "u2", "t1", "t2")] == [1, 2, 3, 4]
     assert [store.claim_next()["id"] for _ in range(4)] == ["u1", "u2", "t1", "t2"]
     store.close()
+
+
+def test_a_model_workflows_card_gives_way_to_a_frame_of_its_first_run(tmp_path: Any) -> None:
+    from .conftest import IMAGE_WF
+
+    prepare_folder(tmp_path)
+    srv = ServerProcess(
+        tmp_path / "data", extra=["--templates", str(REPO / "reelgraph" / "workflows")]
+    ).start()
+    try:
+        card = srv.get("/api/app/txt2vid/thumbnail")
+        assert card.status == 200 and card.headers["X-Thumbnail"] == "card"
+        # a finished run of that workflow (here a small picture, named as the app names it)
+        run = srv.wait_run(srv.queue(IMAGE_WF, name="txt2vid"))
+        assert run["status"] == "finished", run.get("error")
+        frame = srv.get("/api/app/txt2vid/thumbnail")
+        assert frame.status == 200 and frame.headers["X-Thumbnail"] == "frame"
+        assert _picture(frame.body).getpixel((2, 2))[0] > 200  # the run's orange picture
+    finally:
+        srv.stop()
