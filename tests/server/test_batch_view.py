@@ -11,7 +11,6 @@ import time
 import urllib.request
 import zipfile
 
-import pytest
 from PIL import Image
 
 from tests.batch.test_server_batches import multipart, wait_batch
@@ -101,11 +100,8 @@ def test_a_sheet_with_awkward_rows_previews_runs_and_downloads_as_one_zip(
     assert manifest[0]["files"] == pngs[0]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine/batch/rows.py keeps the \\r of a CRLF inside a quoted cell"
-)
 def test_a_crlf_inside_a_quoted_cell_is_one_newline(server: ServerProcess) -> None:
-    assert server.request("PUT", "/api/workflows/tiles", TILES).status == 201
+    assert server.request("PUT", "/api/workflows/tiles", TILES).status in (200, 201)
     sheet = server.post(
         "/api/app/tiles/sheet?filename=notes.csv",
         raw=b'name,notes\r\nAnn,"two\r\nlines"\r\n',
