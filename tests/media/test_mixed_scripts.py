@@ -22,3 +22,12 @@ def test_a_latin_line_with_a_cjk_name_gets_a_face_for_both(text: str, script: st
     glyphs = [_draws(font, ch) for ch in text if not ch.isspace()]
     # a face without a character draws the same .notdef box for each missing one
     assert len(set(glyphs)) == len(set(ch for ch in text if not ch.isspace()))
+
+
+def test_captions_brand_cards_and_slides_pick_the_face_for_their_text() -> None:
+    """They name their fonts by style (caption_font): the style's face for the text."""
+    from reelgraph.nodes.captions import caption_font
+
+    text = "Hi Zoë 東京!"
+    font = caption_font("bold", 40, text=text)
+    assert _draws(font, "東") != _draws(font, "京")

@@ -20,17 +20,6 @@ SHIPPED = sorted(p.stem for p in (REPO / "reelgraph" / "workflows").glob("*.json
 NEEDS_MODEL = {"story", "txt2vid"}
 
 
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root = tmp_path_factory.mktemp("gallery")
-    prepare_folder(root)
-    srv = ServerProcess(
-        root / "data", extra=["--templates", str(REPO / "reelgraph" / "workflows")]
-    ).start()
-    yield srv
-    srv.stop()
-
-
 def _picture(body: bytes) -> Image.Image:
     assert body[:8] == b"\x89PNG\r\n\x1a\n" or body[:3] == b"\xff\xd8\xff", body[:80]
     im = Image.open(io.BytesIO(body))
