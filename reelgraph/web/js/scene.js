@@ -11,7 +11,10 @@ export class ScenePainter {
   constructor(editor, canvas, minimap) {
     this.ed = editor;
     this.scene = canvas;
-    this.ctx = canvas.getContext("2d");
+    // Opaque: it paints the canvas background too, so the compositor copies it instead of
+    // blending it over the page (and skips what lies under it); groups are a layer above it.
+    canvas.width = canvas.height = 0; // (an opaque canvas is black until its first drawing)
+    this.ctx = canvas.getContext("2d", { alpha: false, desynchronized: true });
     this.minimap = minimap;
     this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
     minimap.width = this.mm.w * this.mm.dpr;
@@ -49,7 +52,8 @@ export class ScenePainter {
     this.sceneDirty = false;
     c.style.transform = `translate(${-M}px,${-M}px)`;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, W, H);
+    ctx.fillStyle = this.background || (this.background = getComputedStyle(this.ed.root).getPropertyValue("--canvas").trim() || "#1b1e24");
+    ctx.fillRect(0, 0, W, H);
     // grid: one pattern fill, from a tile exactly one cell (device px) in size, so the fill only
     // translates the pattern (a scaled pattern is filtered pixel by pixel: 10 ms a frame)
     let cell = GRID * zoom;
