@@ -12,8 +12,10 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     rendered after other rows (only scene 1 differs) over a cold render of it
     (medians of 3 each).
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
-(e) ray_wall_s: the same batch with `--executor ray` on a local Ray of 2 CPUs;
-    ray_vs_local = ray_wall_s / batch_wall_s.
+(e) ray_wall_s: the same batch with `--executor ray` on a local Ray of 2 CPUs, that
+    the batch starts (and stops); ray_vs_local = ray_wall_s / batch_wall_s. Full run
+    only: ray_joined_wall_s, the batch joining a Ray started beforehand with
+    `ray start --head` (not timed), and ray_joined_vs_local.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
 `--quick`: 2 variants at 160x90, 2 fps (under a minute on 2 cores: most of it is the
@@ -133,6 +135,24 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
     return variant, cold, variant / cold
 
 
+def _joined_ray_batch(tmp: Path, rows_csv: Path) -> float:
+    """The Ray batch again, on a Ray started beforehand with `ray start --head` (what
+    docs/batch.md suggests for several batches on one machine): its start is not in
+    the wall time, its workers' warm-up and the driver's connection are."""
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [*ray_cli, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
+         "--disable-usage-stats"],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    try:
+        wall, _, _ = _batch(tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2")
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env)
+    return wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 variants, 160x90, 2 fps")
@@ -166,7 +186,7 @@ def main() -> None:
         variant, cold, ratio = _variant_cost(tmp, args.quick)
         print(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
         print(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
-        ray_wall = None
+        ray_wall = joined_wall = None
         if not args.no_ray:
             try:
                 import ray  # noqa: F401
@@ -176,6 +196,11 @@ def main() -> None:
                 ray_wall, _, _ = _batch(tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2")
                 print(f"(e) Ray batch (2 CPUs, incl. Ray start): {ray_wall:.1f} s, "
                       f"{ray_wall / batch_wall:.2f}x the local batch")  # fmt: skip
+                if not args.quick:
+                    joined_wall = _joined_ray_batch(tmp, rows_csv)
+                    print(f"(e') Ray batch joining a Ray already running (ray start --head, "
+                          f"not timed): {joined_wall:.1f} s, "
+                          f"{joined_wall / batch_wall:.2f}x the local batch")  # fmt: skip
         print(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
     print(
         json.dumps(
@@ -194,6 +219,10 @@ def main() -> None:
                 "ray_workers": 2 if ray_wall is not None else 0,
                 "ray_vs_local": round(ray_wall / batch_wall, 2) if ray_wall is not None else None,
                 "peak_rss_mb": round(peak_rss, 1),
+                "ray_joined_wall_s": round(joined_wall, 2) if joined_wall is not None else None,
+                "ray_joined_vs_local": (
+                    round(joined_wall / batch_wall, 2) if joined_wall is not None else None
+                ),
             }
         )
     )

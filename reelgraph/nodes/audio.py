@@ -221,6 +221,24 @@ def _biquad_response(b: tuple[float, ...], a: tuple[float, ...], freqs: Any, rat
     return (b[0] + b[1] * z1 + b[2] * z2) / (a[0] + a[1] * z1 + a[2] * z2)
 
 
+def fast_fft_length(n: int) -> int:
+    """The smallest length >= n whose only prime factors are 2, 3 and 5."""
+    best = 1
+    while best < n:
+        best *= 2
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def integrated_loudness(audio: AudioClip) -> float:
     """Integrated loudness in LUFS (BS.1770: K-weighting, 400 ms blocks, 75% overlap,
     -70 LUFS absolute and -10 LU relative gates). The K filter is applied by its
@@ -249,12 +267,16 @@ def integrated_loudness(audio: AudioClip) -> float:
     a0 = 1 + k / q + k * k
     hp_b = (1.0, -2.0, 1.0)
     hp_a = (1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0)
-    spec = np.fft.rfft(x, axis=1)
+    # Zero-padded to a length of small prime factors: pocketfft on a length with a
+    # large prime factor (most narration lengths) is ~20x slower, 0.12 s for 4 s of
+    # speech, and the padding keeps the filter's tail from wrapping onto the start.
+    m = fast_fft_length(n)
+    spec = np.fft.rfft(x, n=m, axis=1)
     del x
-    freqs = np.fft.rfftfreq(n, 1 / rate)
+    freqs = np.fft.rfftfreq(m, 1 / rate)
     h = _biquad_response(shelf_b, shelf_a, freqs, rate) * _biquad_response(hp_b, hp_a, freqs, rate)
     spec *= np.abs(h)
-    y = np.fft.irfft(spec, n=n, axis=1)
+    y = np.fft.irfft(spec, n=m, axis=1)[:, :n]
     del spec
     block, hop = round(0.4 * rate), round(0.1 * rate)
     # mean square of each 400 ms block (75% overlap), from running sums of y^2

@@ -5,7 +5,8 @@
 - `avatar.PhotoPresenter`: an uploaded portrait; the mouth region is found with
   OpenCV's Haar cascades (Debian's `opencv-data`) or given, and warped per frame.
 - `avatar.TimelineSpeech`: the narration of several clips as one track with shifted
-  timings, to drive one presenter over a whole edit.
+  timings, and each clip's own audio padded to its length (`scene_audio`), to drive
+  one presenter over a whole edit, scene by scene.
 - `avatar.PictureInPicture`: a video (the presenter) over another (the slides).
 - `avatar.WanSpeechToVideo`: model-based lip sync through diffusers, when the pipeline
   and weights exist.
@@ -13,6 +14,11 @@
 The mouth is driven by Piper's phoneme timings through visemes with co-articulation,
 or by the loudness envelope when there are no timings (see avatar_motion). Every
 presenter returns a streamed VIDEO (frames drawn on demand) with the audio attached.
+
+A presenter's `audio` is one track or one per scene (with `timings` one per scene):
+the motion is then built scene by scene from each scene's own speech and a seed
+derived from it, so a variant that changes what one scene says leaves the other
+scenes' frames, and their encoded segments, as they were.
 """
 
 from __future__ import annotations
@@ -60,9 +66,11 @@ class PresenterVideo(ProceduralVideo):
     Frame i is drawn from row i of the track alone, so a range's segment key is the
     drawer's (its code and settings, the `key` given) and the track's rows there:
     a re-render whose narration is unchanged re-uses the presenter's segments, wherever
-    they now fall in the video."""
+    they now fall in the video. The track is built per scene, so that holds scene by
+    scene; `scene_starts` are the frames where scenes begin (after the first)."""
 
     track: Any = None
+    scene_starts: tuple[int, ...] = ()
 
     def segment_key(self, start: int, stop: int) -> bytes | None:
         t = self.track
@@ -76,6 +84,10 @@ class PresenterVideo(ProceduralVideo):
             for x in (t.mouth, t.visemes, t.blink, t.head, t.gaze)
         ]
         return digest(b"presenter", self._key, self.width, self.height, b - a, *rows)
+
+    def cut_points(self) -> list[int]:
+        # nothing of a scene's motion depends on another scene's
+        return [c for c in self.scene_starts if 0 < c < self.frame_count]
 
 
 def class_code_key(cls: type) -> bytes:
@@ -102,6 +114,28 @@ def _timings_phonemes(timings: Any) -> tuple[Any, Any]:
     return tuple(getattr(timings, "phonemes", ()) or ()), tuple(timings.sentences or ())
 
 
+def scene_frames(audio: Any, fps: float) -> int:
+    """Frames that cover `audio`: a clip's audio fitted to its n frames (rounded to the
+    sample) gives n back, whichever way the rounding went."""
+    return max(1, math.ceil((audio.frames - 0.5) * fps / audio.sample_rate))
+
+
+def scene_seed(seed: int, audio: Any) -> int:
+    """The seed of one scene's blinks and head motion: the node's seed mixed with what
+    the scene says, so scenes differ from each other and an unchanged scene does not."""
+    import numpy as np
+
+    samples = np.ascontiguousarray(audio.array, np.float32)
+    d = digest(b"presenter-scene", int(seed), audio.sample_rate, samples.shape, samples.tobytes())
+    return int.from_bytes(d[:4], "little")
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def make_track(
     audio: Any,
     timings: Any,
@@ -112,32 +146,58 @@ def make_track(
     head_motion: float,
     expressiveness: float,
     lead: float,
-) -> tuple[Any, int]:
-    from .avatar_motion import NoSpeech, build_track
+) -> tuple[Any, list[int], Any]:
+    """The motion track for `audio` (one track, or a list: one per scene, with `timings`
+    one per scene too), each scene's rows from its own speech only. Returns the track,
+    each scene's frame count and the audio fitted to the frames."""
+    from reelgraph.media import concat_audio
 
-    if audio is None or audio.frames == 0:
+    from .avatar_motion import NoSpeech, build_track, concat_tracks
+
+    parts = _as_list(audio) or []
+    if not parts:
         raise NodeInputError("audio", "no audio: the presenter needs speech to follow")
-    frames = max(1, math.ceil(audio.duration * fps - 1e-6))
-    phonemes, sentences = _timings_phonemes(timings)
-    try:
-        track = build_track(
-            audio.array,
-            audio.sample_rate,
-            fps,
-            frames,
-            phonemes=phonemes,
-            sentences=sentences,
-            mode=mode,
-            seed=seed,
-            blink_rate=blink_rate,
-            head_motion=head_motion,
-            expressiveness=expressiveness,
-            lead=lead,
+    said = _as_list(timings) or [None] * len(parts)
+    if len(said) != len(parts):
+        raise NodeInputError(
+            "timings", f"{len(said)} timings for {len(parts)} audio tracks: give one per scene"
         )
-    except NoSpeech as exc:
-        where = "timings" if "needs timings" in str(exc) else "audio"
-        raise NodeInputError(where, f"{exc}; a presenter needs audio with speech in it") from None
-    return track, frames
+    many = len(parts) > 1
+    tracks, counts = [], []
+    for k, (a, t) in enumerate(zip(parts, said, strict=True)):
+        where = f"scene {k + 1}: " if many else ""
+        if a is None or a.frames == 0:
+            raise NodeInputError("audio", f"{where}no audio: the presenter needs speech to follow")
+        frames = scene_frames(a, fps)
+        phonemes, sentences = _timings_phonemes(t)
+        try:
+            tracks.append(
+                build_track(
+                    a.array,
+                    a.sample_rate,
+                    fps,
+                    frames,
+                    phonemes=phonemes,
+                    sentences=sentences,
+                    mode=mode,
+                    seed=scene_seed(seed, a),
+                    blink_rate=blink_rate,
+                    head_motion=head_motion,
+                    expressiveness=expressiveness,
+                    lead=lead,
+                    silence_ok=many,  # a scene of an edit may say nothing
+                )
+            )
+        except NoSpeech as exc:
+            field = "timings" if "needs timings" in str(exc) else "audio"
+            raise NodeInputError(
+                field, f"{where}{exc}; a presenter needs audio with speech in it"
+            ) from None
+        counts.append(frames)
+    if all(tr.driver == "silence" for tr in tracks):
+        raise NodeInputError("audio", "every scene is silent: a presenter needs speech to follow")
+    fitted = concat_audio(parts, [n / fps for n in counts])
+    return concat_tracks(tracks), counts, fitted
 
 
 def fitted_audio(audio: Any, frames: int, fps: float) -> Any:
@@ -147,10 +207,18 @@ def fitted_audio(audio: Any, frames: int, fps: float) -> Any:
     return fit_audio(audio, frames / fps)
 
 
+def _starts(counts: list[int]) -> tuple[int, ...]:
+    out, at = [], 0
+    for n in counts[:-1]:
+        at += n
+        out.append(at)
+    return tuple(out)
+
+
 @node("avatar.Presenter", category="video/avatar", outputs={"video": VIDEO})
 def presenter(
-    audio: Audio,
-    timings: socket(TIMINGS) = None,
+    audio: list_of(Audio),
+    timings: list_of(socket(TIMINGS)) = None,
     character: Annotated[str, Combo(STYLE_NAMES)] = "ava",
     width: Annotated[int, Int(64, 3840, 2)] = 1280,
     height: Annotated[int, Int(64, 2160, 2)] = 720,
@@ -170,13 +238,19 @@ def presenter(
     phonemes (visemes blended with co-articulation; M/B/P always close the lips);
     without them, or in `loudness` mode, it follows the audio's loudness. `seed` picks
     the blinks and the head motion; `lead` moves the mouth earlier than the timings
-    (Piper's alignments run ~40 ms late). `background` replaces the studio backdrop."""
+    (Piper's alignments run ~40 ms late). `background` replaces the studio backdrop.
+
+    Over an edit, link one audio per scene (avatar.TimelineSpeech's `scene_audio`) and
+    one timings per scene (tts.Speak's): each scene moves on its own, from its own
+    speech, and the presenter rests for a moment at every cut, so a variant that
+    changes one scene's narration re-uses the others' frames and encoded segments."""
     from .avatar_draw import STYLES, Presenter
     from .video import array_key
 
-    track, frames = make_track(
+    track, counts, fitted = make_track(
         audio, timings, fps, mode, seed, blink_rate, head_motion, expressiveness, lead
     )
+    frames = sum(counts)
     bg = None
     if background is not None:
         import cv2
@@ -200,7 +274,7 @@ def presenter(
         width=width,
         height=height,
         frame_count=frames,
-        audio=fitted_audio(audio, frames, fps),
+        audio=fitted,
         key=digest(
             class_code_key(Presenter),
             repr(STYLES[character]),
@@ -209,15 +283,15 @@ def presenter(
             zoom,
         ),
     )
-    video.track = track
+    video.track, video.scene_starts = track, _starts(counts)
     return video
 
 
 @node("avatar.PhotoPresenter", category="video/avatar", outputs={"video": VIDEO})
 def photo_presenter(
     image: Image,
-    audio: Audio,
-    timings: socket(TIMINGS) = None,
+    audio: list_of(Audio),
+    timings: list_of(socket(TIMINGS)) = None,
     mouth_x: Annotated[float, Float(0.0, 1.0, 0.005)] = 0.0,
     mouth_y: Annotated[float, Float(0.0, 1.0, 0.005)] = 0.0,
     mouth_width: Annotated[float, Float(0.0, 1.0, 0.005)] = 0.0,
@@ -237,7 +311,8 @@ def photo_presenter(
     chin and lower lip are warped down and apart to open the mouth (with the inside
     of the mouth and teeth showing), the lips narrowed or widened per viseme, the
     eyelids lowered for blinks, and the whole picture moved gently. `width`/`height`
-    0 keep the image size (rounded to even)."""
+    0 keep the image size (rounded to even). As with avatar.Presenter, `audio` and
+    `timings` may be one per scene."""
     from .avatar_photo import PhotoRig, find_mouth
     from .video import array_key
 
@@ -269,9 +344,10 @@ def photo_presenter(
                 "the image",
             )
         face, mouth = found
-    track, frames = make_track(
+    track, counts, fitted = make_track(
         audio, timings, fps, mode, seed, blink_rate, head_motion, expressiveness, lead
     )
+    frames = sum(counts)
     rig = PhotoRig(src, mouth, face, track)
     video = PresenterVideo(
         rig.render,
@@ -279,16 +355,18 @@ def photo_presenter(
         width=w,
         height=h,
         frame_count=frames,
-        audio=fitted_audio(audio, frames, fps),
+        audio=fitted,
         key=digest(class_code_key(PhotoRig), array_key(src), repr(mouth), repr(face)),
     )
-    video.track = track
+    video.track, video.scene_starts = track, _starts(counts)
     video.mouth = mouth  # type: ignore[attr-defined]
     return video
 
 
 @node(
-    "avatar.TimelineSpeech", category="video/avatar", outputs={"audio": AUDIO, "timings": TIMINGS}
+    "avatar.TimelineSpeech",
+    category="video/avatar",
+    outputs={"audio": AUDIO, "timings": TIMINGS, "scene_audio": list_of(Audio)},
 )
 def timeline_speech(
     clips: list_of(Video),
@@ -298,8 +376,14 @@ def timeline_speech(
     """The speech of an edit as one track: each clip's audio (or `audio[k]`) padded to
     the clip's length and laid end to end, with each clip's timings moved to where the
     clip starts. Matches video.Concat's timeline exactly (its transitions keep the sum
-    of the clip lengths), so one presenter can speak over a whole explainer."""
-    from reelgraph.media import SpeechTimings, concat_audio
+    of the clip lengths), so one presenter can speak over a whole explainer.
+
+    `scene_audio` is each clip's audio on its own, padded to the clip's length (silence
+    for a clip without): link it, with the clips' timings, to a presenter's `audio` to
+    have it move scene by scene."""
+    import numpy as np
+
+    from reelgraph.media import AudioClip, SpeechTimings, concat_audio
 
     if len(clips) != len(timings):
         raise NodeInputError("timings", f"{len(timings)} timings for {len(clips)} clips")
@@ -320,8 +404,19 @@ def timeline_speech(
         phonemes += s.phonemes
         texts.append(t.text)
         off += d
-    return joined, SpeechTimings(
-        " ".join(texts), joined.duration, tuple(words), tuple(sentences), tuple(phonemes)
+    rate, channels = joined.sample_rate, joined.channels
+    scenes = [
+        concat_audio([a], [d])
+        if a is not None
+        else AudioClip(np.zeros((channels, round(d * rate)), np.float32), rate)
+        for a, d in zip(tracks, durations, strict=True)
+    ]
+    return (
+        joined,
+        SpeechTimings(
+            " ".join(texts), joined.duration, tuple(words), tuple(sentences), tuple(phonemes)
+        ),
+        scenes,
     )
 
 

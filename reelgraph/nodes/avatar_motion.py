@@ -12,6 +12,13 @@ Pure numpy, no drawing. Two ways to drive the mouth:
   how far the jaw opens (emphasis).
 - **loudness** (any audio, e.g. an uploaded voice): the jaw follows the audio's loudness
   envelope with a noise gate, and the spectral balance picks between wide and round lips.
+
+A track is built per scene (`scene_tracks`): each scene's rows are a function of that
+scene's speech, the seed and the time within the scene only, so a scene that did not
+change gets the same rows (and the encoder its cached segments) wherever it now sits.
+Nothing carries over a scene boundary: the head eases back to its resting pose, the
+eyes look at the camera and no blink is under way at both ends of every scene, so
+the joined track has no jump at a cut.
 """
 
 from __future__ import annotations
@@ -256,9 +263,28 @@ def coarticulate(segs: list[Segment], times: Any) -> Any:
     return out
 
 
+# A scene's edges: the head eases to rest over EDGE_RAMP seconds, the gaze is on the
+# camera for EDGE_GAZE seconds and no blink reaches into BLINK_CLEAR seconds.
+EDGE_RAMP = 0.8
+EDGE_GAZE = 0.3
+BLINK_CLEAR = (0.15, 0.3)  # a blink shuts 70 ms before its time, opens 120 ms after shut
+
+
+def edge_envelope(n: int, fps: float, ramp: float = EDGE_RAMP) -> Any:
+    """1 inside a scene, easing (smoothstep: no kink) to 0 at its first and last frames."""
+    import numpy as np
+
+    t = (np.arange(n) + 0.5) / fps
+    r = max(1e-6, min(ramp, n / fps / 4))
+    x = np.clip(np.minimum(t, n / fps - t) / r, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
 def _blinks(n: int, fps: float, rng: Any, rate: float, sentence_starts: list[float]) -> Any:
     """Eyelid closure per frame: blinks every 2-6 s (gamma-distributed gaps, some double
-    blinks, more likely at sentence starts); each shuts in ~70 ms and opens in ~120 ms."""
+    blinks, more likely at sentence starts); each shuts in ~70 ms, stays shut for a frame
+    (50 ms or more) and opens in ~120 ms.
+    None is under way at the first or last frame (a cut never shows half a blink)."""
     import numpy as np
 
     out = np.zeros(n)
@@ -275,12 +301,16 @@ def _blinks(n: int, fps: float, rng: Any, rate: float, sentence_starts: list[flo
     for s in sentence_starts:
         if rng.random() < 0.5 and all(abs(s - b) > 1.0 for b in times):
             times.append(s + 0.05)
+    times = [b for b in times if BLINK_CLEAR[0] <= b <= end - BLINK_CLEAR[1]]
     tt = (np.arange(n) + 0.5) / fps
+    # Shut for at least one frame: a blink sampled only on its slopes would never close.
+    hold = max(0.05, 1.0 / fps)
     for b in times:
         d = tt - b
         close = np.clip((d + 0.07) / 0.07, 0, 1) * (d < 0)
-        open_ = np.clip(1 - d / 0.12, 0, 1) * (d >= 0)
-        out = np.maximum(out, np.maximum(close, open_))
+        shut = (d >= 0) & (d < hold)
+        open_ = np.clip(1 - (d - hold) / 0.12, 0, 1) * (d >= hold)
+        out = np.maximum(out, np.maximum(np.maximum(close, open_), shut.astype(float)))
     return out
 
 
@@ -310,22 +340,34 @@ def build_track(
     head_motion: float = 1.0,
     expressiveness: float = 1.0,
     lead: float = PIPER_LEAD,
+    silence_ok: bool = False,
 ) -> MotionTrack:
-    """Everything the renderers need, for `frames` frames at `fps`. `mode`: auto
-    (phonemes when there are any, else loudness), phonemes, loudness."""
+    """Everything the renderers need, for `frames` frames at `fps`, from this speech
+    alone. `mode`: auto (phonemes when there are any, else loudness), phonemes,
+    loudness. Silent audio raises NoSpeech, unless `silence_ok` (a scene of an edit
+    with nothing said): then the mouth rests while the eyes and head still move."""
     import numpy as np
 
     rng = np.random.default_rng(int(seed) & 0xFFFFFFFF)
     db, hf = loudness_envelope(samples, rate, fps, frames)
-    ref, gate = speech_level(db)
-    loud = loud_norm(db, ref, gate)
+    try:
+        ref, gate = speech_level(db)
+    except NoSpeech:
+        if not silence_ok:
+            raise
+        ref, gate = 0.0, float("inf")  # every frame is below the gate: all quiet
+    loud = loud_norm(db, ref, gate) if math.isfinite(gate) else np.zeros(frames)
     times = (np.arange(frames) + 0.5) / fps
     use_phonemes = mode == "phonemes" or (mode == "auto" and len(phonemes) > 0)
-    if mode == "phonemes" and not phonemes:
+    if mode == "phonemes" and not phonemes and math.isfinite(gate):
         raise NoSpeech(
             "mode 'phonemes' needs timings with phonemes (from tts.Speak with a Piper voice)"
         )
-    if use_phonemes:
+    if not math.isfinite(gate):
+        mouth = np.tile(np.array(VISEMES["rest"]), (frames, 1))
+        visemes = np.full(frames, -1)
+        driver = "silence"
+    elif use_phonemes:
         segs = segments_from_phonemes(phonemes, frames / fps)
         for s in segs:
             s.start, s.end = s.start - lead, s.end - lead
@@ -395,7 +437,10 @@ def build_track(
         ],
         axis=1,
     )
-    # Gaze: small saccades held for 0.5-2.5 s, mostly towards the camera.
+    # At the scene's edges the head is at rest, so consecutive scenes meet without a jump.
+    head *= edge_envelope(frames, fps)[:, None]
+    # Gaze: small saccades held for 0.5-2.5 s, mostly towards the camera; on the camera
+    # at the scene's edges.
     gaze = np.zeros((frames, 2))
     i = 0
     while i < frames:
@@ -403,6 +448,9 @@ def build_track(
         g = rng.normal(0, 0.25, 2) if rng.random() < 0.5 else np.zeros(2)
         gaze[i : i + hold] = np.clip(g, -0.6, 0.6)
         i += max(1, hold)
+    edge = min(frames // 2, round(EDGE_GAZE * fps))
+    gaze[:edge] = 0.0
+    gaze[frames - edge :] = 0.0
     return MotionTrack(
         fps,
         mouth.astype(np.float32),
@@ -412,4 +460,21 @@ def build_track(
         gaze.astype(np.float32),
         loud.astype(np.float32),
         driver,
+    )
+
+
+def concat_tracks(tracks: list[MotionTrack]) -> MotionTrack:
+    """Scene tracks one after another (each row stays what its scene made)."""
+    import numpy as np
+
+    if len(tracks) == 1:
+        return tracks[0]
+    drivers = sorted({t.driver for t in tracks} - {"silence"}) or ["silence"]
+    return MotionTrack(
+        tracks[0].fps,
+        *(
+            np.concatenate([getattr(t, f) for t in tracks])
+            for f in ("mouth", "visemes", "blink", "head", "gaze", "loudness")
+        ),
+        "+".join(drivers),
     )

@@ -245,13 +245,14 @@ def render_brand_card(
     unit = min(width, height)
     custom = brand.get("font_file") or ""
 
-    def font(style_key: str, px: float) -> Any:
-        return load_font_any(custom or brand.get(style_key, "bold"), max(8, round(px)), "brand")
+    def font(style_key: str, px: float, text: str = "") -> Any:
+        face = custom or brand.get(style_key, "bold")
+        return load_font_any(face, max(8, round(px)), "brand", text)
 
     def fitted(text: str, style_key: str, px: float, lines: int) -> tuple[Any, list[str]]:
         size = px
         while True:
-            f = font(style_key, size)
+            f = font(style_key, size, text)
             wrapped = wrap_text(text, f, inner_w)
             if len(wrapped) <= lines or size <= 10:
                 return f, wrap_text(text, f, inner_w, lines)
@@ -268,14 +269,14 @@ def render_brand_card(
         f, ls = fitted(body.strip(), "body_font", unit * 0.045, 4)
         blocks.append(("body", ls, f))
     if cta.strip():
-        f = font("title_font", unit * 0.05)
+        f = font("title_font", unit * 0.05, cta)
         while text_width(f, cta) + unit * 0.12 > inner_w and f.size > 10:
-            f = font("title_font", f.size * 0.9)
+            f = font("title_font", f.size * 0.9, cta)
         blocks.append(("cta", cta.strip(), f))
     if url.strip():
-        f = font("body_font", unit * 0.038)
+        f = font("body_font", unit * 0.038, url)
         while text_width(f, url) > inner_w and f.size > 10:
-            f = font("body_font", f.size * 0.9)
+            f = font("body_font", f.size * 0.9, url)
         blocks.append(("url", url.strip(), f))
     if not blocks:
         raise NodeInputError(

@@ -192,8 +192,10 @@ def from_speech(
     return pages, pages_to_cues(pages)
 
 
-def caption_font(font: str, px: int, where: str = "font") -> Any:
-    """A font by Roboto style name (`bold`, `black`...) or by the path of a .ttf/.otf file."""
+def caption_font(font: str, px: int, where: str = "font", text: str = "") -> Any:
+    """A font by Roboto style name (`bold`, `black`...) or by the path of a .ttf/.otf file.
+    A style name gives the face for the script of `text` (typography.load_font), so a
+    caption or card with a CJK name in it shows the name; a file is the user's choice."""
     from pathlib import Path
 
     from PIL import ImageFont
@@ -201,7 +203,7 @@ def caption_font(font: str, px: int, where: str = "font") -> Any:
     from .typography import FONT_STYLES, load_font
 
     if font in FONT_STYLES:
-        return load_font(font, px)
+        return load_font(font, px, text)
     p = Path(font)
     if not p.is_file():
         raise NodeInputError(
@@ -237,9 +239,10 @@ class CaptionStyle:
         shadow: bool,
         box_opacity: float,
         uppercase: bool,
+        text: str = "",
     ):
         self.font_name, self.px = font, px
-        self.font = caption_font(font, px)
+        self.font = caption_font(font, px, text=text)
         self.color, self.highlight_color, self.highlight = color, highlight_color, highlight
         self.stroke = round(px * outline)
         self.shadow = max(1, round(px * 0.07)) if shadow else 0
@@ -272,8 +275,9 @@ def fit_size(
     an error naming the caption when even 55% of `px` does not fit."""
     floor = max(8, round(px * 0.55))
     size = px
+    words = " ".join(" ".join(ln) for p in pages for ln in page_lines(p))
     while True:
-        style = CaptionStyle(px=size, **style_args)
+        style = CaptionStyle(px=size, text=words, **style_args)
         widest = max(pages, key=lambda p: style.block_size(p)[0])
         w = style.block_size(widest)[0]
         if w <= max_width:

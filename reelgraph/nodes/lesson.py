@@ -214,8 +214,10 @@ def render_states(
         raise NodeInputError("reserve_right", "no room left for the bullets: lower reserve_right")
     scale = 1.0
     while True:
-        tf = caption_font(title_font, max(10, round(unit * 0.09 * scale)), "title_font")
-        bf = caption_font(body_font, max(8, round(unit * 0.062 * scale)), "body_font")
+        tf = caption_font(title_font, max(10, round(unit * 0.09 * scale)), "title_font", title)
+        bf = caption_font(
+            body_font, max(8, round(unit * 0.062 * scale)), "body_font", " ".join(bullets)
+        )
         tlines = wrap_text(title, tf, inner_w, 2) if title else []
         dot = round(bf.size * 0.5)
         indent = round(bf.size * 1.1)

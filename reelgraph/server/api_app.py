@@ -22,13 +22,23 @@ from aiohttp import web
 
 from .api_runs import _run_files
 from .api_workflows import parse_workflow_or_400, workflow_file
-from .common import bad
+from .common import bad, bounded, read_json
 from .runner import new_run_id
 from .state import server_of
 from .store import FINAL
-
-THUMB_SIZE = (480, 270)
-THUMB_RUN_PREFIX = "thumbnail: "
+from .thumbnails import (
+    FRAME_AT_SECONDS,
+    THUMB_RUN_PREFIX,
+    ThumbPlan,
+    draw_card,
+    flat_card,
+    flat_colour,
+    gpu_nodes,
+    made_picture,
+    model_card,
+    shrink,
+    thumbnail_workflow,
+)
 
 
 def _find(s: Any, name: str) -> tuple[Path, str]:
@@ -183,120 +193,8 @@ async def get_app_runs(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------- gallery thumbnails
-def _first_picture(doc: dict[str, Any], reg: Any) -> str | None:
-    """The node whose picture stands for the workflow: a title card, else the cheapest image
-    that a param changes, else the cheapest image (no GPU model anywhere upstream)."""
-    nodes = {k: v for k, v in (doc.get("nodes") or {}).items() if isinstance(v, dict)}
-
-    def ancestors(nid: str) -> set[str]:
-        seen: set[str] = set()
-        stack = [nid]
-        while stack:
-            for v in (nodes.get(stack.pop(), {}).get("inputs") or {}).values():
-                if isinstance(v, dict) and isinstance(v.get("from"), str) and v["from"] not in seen:
-                    seen.add(v["from"])
-                    stack.append(v["from"])
-        return seen
-
-    params = doc.get("params") if isinstance(doc.get("params"), dict) else {}
-    targets = {p.get("node") for p in params.values() if isinstance(p, dict)}
-    found = []
-    for nid, n in nodes.items():
-        nt = reg.get(n.get("type")) if n.get("type") else None
-        if nt is None or n.get("bypass") or nt.resource == "gpu":
-            continue
-        if any(o.type in ("IMAGE", "list[IMAGE]") for o in nt.outputs):
-            heavy = any(
-                (reg.get(nodes.get(a, {}).get("type") or "") or nt).resource == "gpu"
-                for a in ancestors(nid)
-            )
-            if not heavy:
-                # a picture the params change comes first: a row's still then shows that row
-                moved = bool(({nid} | ancestors(nid)) & targets)
-                found.append(("TitleCard" not in nt.id, not moved, len(ancestors(nid)), nid))
-    return min(found)[-1] if found else None
-
-
-def _thumbnail_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
-    """The workflow plus a tiny video of its first picture (one frame per scene), drawn small.
-
-    A clip, a join and an encoder rather than one PNG writer: the picture node often runs once
-    per scene, and the join takes the list of them however many there are.
-    """
-    nid = _first_picture(doc, reg)
-    if nid is None:
-        return _cover_workflow(doc, reg)
-    chain = ("video.ImageToClip", "video.Concat", "video.Encode")
-    if any(reg.get(t) is None for t in chain):
-        return None
-    out = json.loads(json.dumps(doc))
-    node = out["nodes"][nid]
-    nt = reg.get(node["type"])
-    names = {i.name for i in nt.inputs}
-    inputs = node.setdefault("inputs", {})
-    size: dict[str, Any] = dict(zip(("width", "height"), THUMB_SIZE, strict=True))
-    if {"width", "height"} <= names:
-        given = {i.name: inputs.get(i.name, i.default) for i in nt.inputs if i.name in size}
-        if any(isinstance(v, dict) for v in given.values()):
-            # the size comes from elsewhere (a format preset): the clip takes the same, so a
-            # vertical card stays whole instead of being cropped to 16:9
-            size = json.loads(json.dumps(given))
-        elif all(isinstance(v, int | float) and v > 0 for v in given.values()):
-            k = min(THUMB_SIZE[0] / given["width"], THUMB_SIZE[1] / given["height"])
-            size = {n: max(2, int(v * k) // 2 * 2) for n, v in given.items()}  # its shape, small
-            inputs.update(size)
-        else:
-            inputs.update(size)
-    picture = next(o for o in nt.outputs if o.type in ("IMAGE", "list[IMAGE]")).name
-    clip_in = {"image": {"from": nid, "output": picture}, "duration": 0.2, "tail": 0.0}
-    clip_in.update(fps=5.0, zoom_start=1.0, zoom_end=1.0, **size)
-    nodes = {
-        "__thumb_clip__": ("video.ImageToClip", clip_in),
-        "__thumb_join__": (
-            "video.Concat",
-            {"clips": {"from": "__thumb_clip__", "output": "video"}, "transition": "cut"},
-        ),
-        "__thumbnail__": (
-            "video.Encode",
-            {"video": {"from": "__thumb_join__", "output": "video"}, "filename": "thumbnail"},
-        ),
-    }
-    for key, (type_id, ins) in nodes.items():
-        out["nodes"][key] = {
-            "type": type_id,
-            "type_version": reg.get(type_id).version,
-            "inputs": ins,
-        }
-    out["targets"] = ["__thumbnail__"]
-    return out
-
-
-COVER_TYPE = "video.Cover"
-
-
-def _cover_workflow(doc: dict[str, Any], reg: Any) -> dict[str, Any] | None:
-    """For a workflow that draws no picture of its own (slides and presenters are video):
-    the workflow run to its cover image (video.Cover: a chosen frame with the title), when
-    it has one and no GPU model is upstream. The run makes the whole video's recipe but
-    encodes nothing."""
-    nodes = {k: v for k, v in (doc.get("nodes") or {}).items() if isinstance(v, dict)}
-    covers = [k for k, v in nodes.items() if v.get("type") == COVER_TYPE and not v.get("bypass")]
-    if not covers or reg.get(COVER_TYPE) is None:
-        return None
-    if any(
-        (nt := reg.get(v.get("type") or "")) is not None and nt.resource == "gpu"
-        for v in nodes.values()
-    ):
-        return None
-    out = json.loads(json.dumps(doc))
-    out["targets"] = [covers[0]]
-    return out
-
-
-def _made_picture(folder: Path) -> Path | None:
-    """What a thumbnail run wrote: its tiny video, or a cover PNG."""
-    made = sorted(folder.rglob("*.mp4")) or sorted(folder.rglob("*.png"))
-    return made[0] if made else None
+# One lock per thumbnail, so that a gallery opened in two tabs queues one run, not two.
+_THUMB_LOCKS: dict[str, asyncio.Lock] = {}
 
 
 def _thumb_paths(s: Any, name: str, doc: dict[str, Any]) -> tuple[Path, Path]:
@@ -307,75 +205,163 @@ def _thumb_paths(s: Any, name: str, doc: dict[str, Any]) -> tuple[Path, Path]:
     return folder / f"{stem}.png", folder / f"{stem}.json"
 
 
-def _shrink(src: Path, dst: Path) -> None:
-    """The first frame of the thumbnail video (or the cover PNG), as a small PNG."""
-    import io
-
+def _write_json(path: Path, value: Any) -> None:
     from reelgraph.engine.workflow import atomic_write
 
-    if src.suffix.lower() == ".png":
-        from PIL import Image
+    atomic_write(path, json.dumps(value).encode())
 
-        with Image.open(src) as picture:
-            im = picture.convert("RGB")
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _plan_thumbnail(doc: dict[str, Any], reg: Any, template: Path | None) -> ThumbPlan:
+    """What the thumbnail is made from (see thumbnails.py); checked as a run would be, so a
+    workflow that cannot run as shipped gets a card that says why, not a failed run."""
+    from reelgraph.engine import WorkflowError
+    from reelgraph.engine.graph import plan_run
+    from reelgraph.engine.workflow import Workflow, parse_workflow
+
+    from .template_paths import with_template_paths
+
+    try:
+        wf = with_template_paths(parse_workflow(doc), template)
+    except WorkflowError as exc:
+        return ThumbPlan(card="No preview", lines=[f"The workflow cannot be read: {exc}"])
+    if gpu_nodes(wf.doc, reg):
+        try:
+            plan_run(wf, reg)
+            missing: dict[str, str] = {}
+        except WorkflowError as exc:
+            missing = {i.node: i.message for i in exc.issues if i.node and i.severity == "error"}
+        return model_card(wf.doc, reg, missing)
+    thumb = thumbnail_workflow(wf.doc, reg)
+    if thumb is None:
+        return ThumbPlan(card="No preview", lines=["The workflow draws no picture and no video"])
+    targets = thumb.pop("targets")
+    try:
+        plan_run(Workflow(thumb), reg, targets=targets)
+    except WorkflowError as exc:
+        first = next((i for i in exc.issues if i.severity == "error"), exc.issues[0])
+        where = f"node {first.node!r}: " if first.node else ""
+        return ThumbPlan(card="Cannot run as it is", lines=[f"{where}{first.message}"])
+    return ThumbPlan(workflow={**thumb, "targets": targets})
+
+
+def _earlier_frame(s: Any, name: str) -> Path | None:
+    """The video (or picture) of the newest finished run of this workflow, if any."""
+    for r in _results(s, name, 12):
+        if r["status"] != "finished":
+            continue
+        for f in sorted(r["files"], key=lambda f: not f["file"].lower().endswith(".mp4")):
+            path = s.outputs_dir.parent / f["file"]
+            if path.suffix.lower() in (".mp4", ".png", ".jpg", ".jpeg") and path.is_file():
+                return path
+    return None
+
+
+def _frame_thumbnail(made: Path, png: Path, doc: dict[str, Any], name: str, reg: Any) -> None:
+    """The frame, small; a workflow whose output is one flat colour gets that colour as a
+    card with what it does (a flat frame reads as a missing picture)."""
+    from reelgraph.engine.workflow import atomic_write
+
+    staged = png.with_suffix(".frame.png")
+    shrink(made, staged)
+    colour = flat_colour(staged)
+    if colour is None:
+        staged.replace(png)
     else:
-        import av
+        staged.unlink()
+        atomic_write(png, flat_card(doc, name, reg, colour))
 
-        with av.open(str(src)) as container:
-            im = next(container.decode(video=0)).to_image().convert("RGB")
-    im.thumbnail(THUMB_SIZE)
-    buf = io.BytesIO()
-    im.save(buf, "PNG", optimize=True)
-    atomic_write(dst, buf.getvalue())
+
+def _png(path: Path, how: str) -> web.FileResponse:
+    return web.FileResponse(
+        path,
+        headers={"Cache-Control": "no-cache", "Content-Type": "image/png", "X-Thumbnail": how},
+    )
 
 
 async def get_thumbnail(request: web.Request) -> web.StreamResponse:
-    """200 with the PNG once made; 202 while its run is queued or running; 204 if none can be made
-    (the workflow draws no picture without a model, or its thumbnail run failed)."""
+    """200 with a PNG: a frame of the workflow's output once its thumbnail run has made it
+    (`X-Thumbnail: frame`), or a designed card saying why there is no frame (`card`: a model
+    is needed, or the run could not be made). 202 while the run is queued or running. The
+    run is made once and the PNG cached under the data folder's thumbnails/."""
     s = server_of(request)
     name = request.match_info["name"]
+    path, kind = _find(s, name)
     doc, _ = await _load(s, name)
     png, marker = _thumb_paths(s, name, doc)
-    headers = {"Cache-Control": "no-cache"}
     if png.is_file():
-        return web.FileResponse(png, headers={**headers, "Content-Type": "image/png"})
-    state = json.loads(marker.read_text()) if marker.is_file() else None
-    if state and state.get("run_id"):
-        status = s.store.status_of(state["run_id"])
-        if status in ("queued", "running"):
-            return web.json_response({"status": "making", "run_id": state["run_id"]}, status=202)
-        if status == "finished":
-            made = _made_picture(s.outputs_dir / state["run_id"])
+        return _png(png, "frame")
+    lock = _THUMB_LOCKS.setdefault(png.stem, asyncio.Lock())
+    async with lock:
+        if png.is_file():
+            return _png(png, "frame")
+        state = await asyncio.to_thread(_read_marker, marker)
+        if state is None:
+            reg = await s.registry()
+            template = path if kind == "template" else None
+            plan = await bounded(s, _plan_thumbnail, doc, reg, template)
+            if plan.workflow is not None:
+                state = {"run_id": _queue_thumbnail(s, name, plan.workflow)}
+            else:
+                state = plan.to_marker()
+            await asyncio.to_thread(_write_json, marker, state)
+        if state.get("run_id"):
+            run_id = state["run_id"]
+            row = s.store.get(run_id)
+            status = row["status"] if row else None
+            if status in ("queued", "running"):
+                return web.json_response({"status": "making", "run_id": run_id}, status=202)
+            made = made_picture(s.outputs_dir / run_id) if status == "finished" else None
             if made is not None:
-                await asyncio.to_thread(_shrink, made, png)
-                return web.FileResponse(png, headers={**headers, "Content-Type": "image/png"})
-        if status is not None or state.get("failed"):
-            return web.json_response(
-                {"status": "none", "reason": f"thumbnail run {status}"}, status=404
-            )
-    if state and state.get("failed"):
-        return web.Response(status=204, headers={"X-Reason": state["failed"]})
-    reg = await s.registry()
-    thumb = await asyncio.to_thread(_thumbnail_workflow, doc, reg)
-    if thumb is None:
-        marker.write_text(json.dumps({"failed": "the workflow draws no picture without a model"}))
-        return web.Response(status=204, headers={"X-Reason": "no picture to show"})
-    targets = thumb.pop("targets")
-    wf = parse_workflow_or_400(thumb)
+                await asyncio.to_thread(_frame_thumbnail, made, png, doc, name, await s.registry())
+                return _png(png, "frame")
+            err = (row or {}).get("error")
+            why = err.get("message") if isinstance(err, dict) else None
+            state = {
+                "card": "No preview",
+                "lines": [f"The preview run {status or 'is gone'}" + (f": {why}" if why else "")],
+            }
+            await asyncio.to_thread(_write_json, marker, state)
+        # a card, until this workflow has a finished run of its own to take a frame from
+        earlier = await asyncio.to_thread(_earlier_frame, s, name)
+        if earlier is not None:
+            with contextlib.suppress(Exception):  # an unreadable video keeps the card
+                await asyncio.to_thread(shrink, earlier, png, FRAME_AT_SECONDS)
+                return _png(png, "frame")
+        card = png.with_suffix(".card.png")
+        if not card.is_file():
+            plan = ThumbPlan(card=state.get("card"), lines=list(state.get("lines") or []))
+            data = await asyncio.to_thread(draw_card, doc, name, plan)
+            from reelgraph.engine.workflow import atomic_write
+
+            await asyncio.to_thread(atomic_write, card, data)
+        return _png(card, "card")
+
+
+def _queue_thumbnail(s: Any, name: str, workflow: dict[str, Any]) -> str:
+    """Queue the thumbnail run (runs a person queued go first: store.claim_next)."""
+    targets = workflow.pop("targets")
     run_id = new_run_id()
-    s.store.add(run_id, wf.doc, {}, targets, f"{THUMB_RUN_PREFIX}{name}"[:200])
+    label = f"{THUMB_RUN_PREFIX}{name}"[:200]
+    s.store.add(run_id, workflow, {}, targets, label)
     s.hub.publish(
         {
             "type": "run.queued",
             "run_id": run_id,
-            "name": f"{THUMB_RUN_PREFIX}{name}",
+            "name": label,
             "position": s.store.queue_position(run_id),
             "time": time.time(),
         }
     )
     s.runner.wake()
-    marker.write_text(json.dumps({"run_id": run_id}))
-    return web.json_response({"status": "making", "run_id": run_id}, status=202)
+    return run_id
 
 
 def add_routes(app: web.Application) -> None:
@@ -423,20 +409,26 @@ async def post_still(request: web.Request) -> web.Response:
     """Queue a still frame of one row (its params) before a batch runs: the thumbnail run."""
     s = server_of(request)
     name = request.match_info["name"]
+    path, kind = _find(s, name)
     doc, _ = await _load(s, name)
-    body = await request.json()
+    body = await read_json(request)
     params = body.get("params") if isinstance(body, dict) else None
     if not isinstance(params, dict):
         raise bad("body must be {'params': {name: value}}")
     reg = await s.registry()
-    thumb = await asyncio.to_thread(_thumbnail_workflow, doc, reg)
-    if thumb is None:
-        raise bad("this workflow draws no picture that can be previewed without a model", 422)
-    targets = thumb.pop("targets")
-    wf = parse_workflow_or_400(thumb)
     from reelgraph.engine import WorkflowError
     from reelgraph.engine.workflow import apply_params
 
+    from .template_paths import own_params_resolved, with_template_paths
+
+    template = path if kind == "template" else None
+    params = own_params_resolved(doc, params, template)
+    shipped = with_template_paths(parse_workflow_or_400(doc), template)
+    thumb = await asyncio.to_thread(thumbnail_workflow, shipped.doc, reg)
+    if thumb is None or gpu_nodes(doc, reg):
+        raise bad("this workflow draws no picture that can be previewed without a model", 422)
+    targets = thumb.pop("targets")
+    wf = parse_workflow_or_400(thumb)
     try:
         apply_params(wf, params)  # a row that cannot run is said now, not after a queue wait
     except WorkflowError as exc:
@@ -463,37 +455,68 @@ async def get_still(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(png, headers={"Content-Type": "image/png"})
     if row["status"] in ("queued", "running"):
         return web.json_response({"status": row["status"]}, status=202)
-    made = _made_picture(s.outputs_dir / run_id) if row["status"] == "finished" else None
+    made = made_picture(s.outputs_dir / run_id) if row["status"] == "finished" else None
     if made is None:
         err = row.get("error")
         message = err.get("message") if isinstance(err, dict) else f"the preview {row['status']}"
         return web.json_response({"status": row["status"], "error": message}, status=422)
     png.parent.mkdir(exist_ok=True)
-    await asyncio.to_thread(_shrink, made, png)
+    await asyncio.to_thread(shrink, made, png)
     return web.FileResponse(png, headers={"Content-Type": "image/png"})
 
 
 class _Pipe:
-    """A write-only, unseekable file whose bytes go to an asyncio queue (with back-pressure)."""
+    """A write-only, unseekable file whose bytes go to an asyncio queue in chunks of about
+    CHUNK bytes, with back-pressure (the queue is small). Once the reader is gone (`close`),
+    writes fail, so the writer stops instead of reading every file into the void."""
+
+    CHUNK = 256 << 10
 
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]):
         self.loop, self.queue = loop, queue
+        self.buf = bytearray()
+        self.gone = False
 
     def write(self, data: bytes) -> int:
-        if data:
-            asyncio.run_coroutine_threadsafe(self.queue.put(bytes(data)), self.loop).result()
+        if self.gone:
+            raise BrokenPipeError("the download was closed")
+        self.buf += data
+        if len(self.buf) >= self.CHUNK:
+            self.flush()
         return len(data)
 
     def flush(self) -> None:
-        pass
+        if self.buf and not self.gone:
+            chunk, self.buf = bytes(self.buf), bytearray()
+            asyncio.run_coroutine_threadsafe(self.queue.put(chunk), self.loop).result()
+
+    def close(self) -> None:
+        self.gone = True
+
+
+def _manifest_csv(rows: list[dict[str, Any]], entries: dict[int, list[str]]) -> bytes:
+    """batch.csv in the ZIP: one line per row with its status, files and error."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["row", "stem", "status", "files", "error"])
+    for r in rows:
+        err = r.get("error")
+        message = err.get("message") if isinstance(err, dict) else (err or "")
+        w.writerow([r["row"], r["stem"], r["status"], " ".join(entries.get(r["row"], [])), message])
+    return ("\ufeff" + out.getvalue()).encode()  # a BOM: spreadsheet programs read it as UTF-8
 
 
 async def get_batch_zip(request: web.Request) -> web.StreamResponse:
-    """Every file of every row of a batch as one ZIP, streamed while it is written (not built in memory)."""
+    """Every file of every row of a batch as one ZIP, plus batch.csv (each row's status,
+    files and error), streamed while it is written: nothing is built in memory or on disk,
+    and memory stays at a few chunks whatever the batch's size."""
     import re
     import zipfile
 
-    from .api_batches import _store
+    from .api_batches import _row_view, _store
 
     s = server_of(request)
     batch_id = request.match_info["batch_id"]
@@ -502,31 +525,38 @@ async def get_batch_zip(request: web.Request) -> web.StreamResponse:
     if b is None:
         raise bad("no such batch", 404)
     files: list[tuple[Path, str]] = []
-    for r in store.rows(batch_id):
+    views = [_row_view(s, r) for r in store.rows(batch_id)]
+    entries: dict[int, list[str]] = {}
+    for r in views:
         run_id = r.get("run_id")
         if not run_id or not re.fullmatch(r"[0-9a-f]{16}", run_id):
             continue
         folder = s.outputs_dir / run_id
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(r["stem"]))[:80] or f"row{r['row']}"
+        stem = re.sub(r"[^\w.-]+", "_", str(r["stem"]))[:80].strip("._") or f"row{r['row']}"
         for f in _run_files(s.outputs_dir, run_id):
             path = s.outputs_dir.parent / f["file"]
             if path.is_file() and folder in path.parents:
-                files.append(
-                    (path, f"{int(r['row']):04d}-{stem}/{path.relative_to(folder).as_posix()}")
-                )
+                arc = f"{int(r['row']):04d}-{stem}/{path.relative_to(folder).as_posix()}"
+                files.append((path, arc))
+                entries.setdefault(r["row"], []).append(arc)
     if not files:
         raise bad("no row of this batch has made a file yet", 404)
+    manifest = _manifest_csv(views, entries)
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=16)
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+    pipe = _Pipe(loop, queue)
 
     def produce() -> None:
         try:
             # stored, not deflated: videos are compressed already; unseekable: data descriptors
-            with zipfile.ZipFile(_Pipe(loop, queue), "w", zipfile.ZIP_STORED) as z:  # type: ignore[arg-type]
+            with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED) as z:  # type: ignore[arg-type]
+                z.writestr("batch.csv", manifest)
                 for path, arc in files:
                     z.write(path, arc)
+            pipe.flush()
         finally:
-            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+            if not pipe.gone:
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
 
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", b.get("name") or batch_id)[:60] or batch_id
     resp = web.StreamResponse(
@@ -541,10 +571,15 @@ async def get_batch_zip(request: web.Request) -> web.StreamResponse:
         while (chunk := await queue.get()) is not None:
             await resp.write(chunk)
     finally:
-        while not task.done():  # a client that went away: let the writer finish into the void
+        # a client that went away: the writer's next write fails, so it stops; a put it
+        # is blocked in is let through
+        pipe.close()
+        while not task.done():
             with contextlib.suppress(asyncio.QueueEmpty):
                 queue.get_nowait()
             await asyncio.sleep(0.01)
+        with contextlib.suppress(BaseException):
+            task.exception()  # retrieved here, so a closed download logs no stray error
     await task
     await resp.write_eof()
     return resp

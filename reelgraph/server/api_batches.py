@@ -12,6 +12,7 @@ watcher follows the rows' runs and publishes `batch.row` events on the WebSocket
     GET    /api/batches            list, newest first
     GET    /api/batches/{id}       one batch, per-row status and outputs
     DELETE /api/batches/{id}       cancel what has not finished
+    POST   /api/batches/{id}/retry run the failed and cancelled rows again (202)
 """
 
 from __future__ import annotations
@@ -159,6 +160,24 @@ class BatchStore:
                 (status, batch_id, row),
             )
 
+    def requeue_row(self, batch_id: str, row: int, run_id: str) -> None:
+        """Give a row a new run (a retry) and open its batch again."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "UPDATE batch_rows SET run_id = ?, status = 'queued', error = NULL"
+                    " WHERE batch_id = ? AND row = ?",
+                    (run_id, batch_id, row),
+                )
+                self.db.execute(
+                    "UPDATE batches SET status = 'running', ended = NULL WHERE id = ?", (batch_id,)
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
     def set_status(self, batch_id: str, status: str) -> None:
         with self.lock:
             self.db.execute(
@@ -232,15 +251,19 @@ async def _read_request(request: web.Request) -> dict[str, Any]:
     return body
 
 
-async def _workflow_of(request: web.Request, doc: Any) -> Any:
+async def _workflow_of(request: web.Request, doc: Any) -> tuple[Any, Path | None]:
+    """The workflow, and the template file it came from (None: a body or a saved one), so
+    that a template's relative asset paths resolve beside it as they do for one run."""
     from .api_workflows import parse_workflow_or_400, workflow_file
 
     s = server_of(request)
+    template = None
     if isinstance(doc, str):
         path = None
         for folder in (s.workflows_dir, s.config.templates_dir):
             with contextlib.suppress(web.HTTPNotFound):
                 path = workflow_file(folder, doc)
+                template = path if folder == s.config.templates_dir else None
                 break
         if path is None:
             raise bad(f"no saved workflow or template named {doc!r}", 404)
@@ -251,7 +274,7 @@ async def _workflow_of(request: web.Request, doc: Any) -> Any:
         doc = parse_capped(raw, json_caps(s.config))  # a file gets the caps of a body
     if not isinstance(doc, dict):
         raise bad("'workflow' must be a workflow object or the name of a saved workflow")
-    return parse_workflow_or_400(doc, caps=json_caps(s.config))
+    return parse_workflow_or_400(doc, caps=json_caps(s.config)), template
 
 
 def _rows_of(body: dict[str, Any]) -> Any:
@@ -281,8 +304,14 @@ async def post_batch(request: web.Request) -> web.Response:
     body = await _read_request(request)
     if "workflow" not in body:
         raise bad("'workflow' is required (a workflow object or a saved workflow's name)")
-    wf = await _workflow_of(request, body["workflow"])
+    wf, template_path = await _workflow_of(request, body["workflow"])
     rows = _rows_of(body)
+    if template_path is not None:
+        from .template_paths import own_params_resolved, with_template_paths
+
+        for row in rows.rows:
+            row.values = own_params_resolved(wf.doc, row.values, template_path)
+        wf = with_template_paths(wf, template_path)
     template = body.get("name_template") or None
     if template is not None and not isinstance(template, str):
         raise bad("'name_template' must be a string such as '{name}-{city}'")
@@ -465,6 +494,49 @@ async def cancel_batch(request: web.Request) -> web.Response:
     return web.json_response({"batch_id": b["id"], "status": "cancelled", "stopped": stopped})
 
 
+RETRYABLE = ("failed", "cancelled")
+
+
+async def retry_batch(request: web.Request) -> web.Response:
+    """Run the failed and cancelled rows of a batch again, each as a new run of the same
+    workflow and params, in the same batch (so its grid and ZIP stay one). Rows that were
+    not valid are not retried: their cells need fixing first."""
+    store = _store(request)
+    s = server_of(request)
+    b = store.get(request.match_info["batch_id"])
+    if b is None:
+        return error(404, "no such batch")
+    again = []
+    for r in store.rows(b["id"]):
+        run = s.store.get(r["run_id"]) if r["run_id"] else None
+        if r["status"] == "invalid" or (run is not None and run["status"] not in RETRYABLE):
+            continue
+        if run is None and r["status"] not in RETRYABLE:
+            continue
+        again.append((r, run))
+    if not again:
+        return error(409, "no failed or cancelled row to retry")
+    retried = []
+    for r, run in again:
+        doc = run["workflow"] if run is not None else None
+        if not isinstance(doc, dict):
+            continue  # its run is gone with its workflow: nothing to run it from
+        run_id = new_run_id()
+        params = json.loads(r["params"] or "{}")
+        s.store.add(run_id, doc, params, None, f"{b['name']} · {r['stem']}"[:200])
+        store.requeue_row(b["id"], r["row"], run_id)
+        retried.append({"row": r["row"], "run_id": run_id})
+    if not retried:
+        return error(409, "the failed rows' runs are gone: start a new batch")
+    s.hub.publish(
+        {"type": "batch.retried", "batch_id": b["id"], "rows": retried, "time": time.time()}
+    )
+    s.runner.wake()
+    return web.json_response(
+        {"batch_id": b["id"], "status": "running", "retried": retried}, status=202
+    )
+
+
 # -- following the rows' runs ---------------------------------------------------------
 
 
@@ -527,6 +599,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/batches", list_batches)
     r.add_get("/api/batches/{batch_id}", get_batch)
     r.add_delete("/api/batches/{batch_id}", cancel_batch)
+    r.add_post("/api/batches/{batch_id}/retry", retry_batch)
 
     async def start(app: web.Application) -> Any:
         task = asyncio.get_running_loop().create_task(_watch(app))

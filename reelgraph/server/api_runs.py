@@ -97,10 +97,10 @@ async def post_run(request: web.Request) -> web.Response:
         raise bad(str(exc)) from None
     wf = await bounded(s, lambda: parse_workflow_or_400(doc, caps=json_caps(s.config)))
     if template_path is not None:
-        from reelgraph.engine.docpaths import resolve_document_paths
-        from reelgraph.engine.workflow import Workflow
+        from .template_paths import own_params_resolved, with_template_paths
 
-        wf = resolve_document_paths(Workflow(wf.doc, str(template_path)))
+        params = own_params_resolved(wf.doc, params, template_path)
+        wf = with_template_paths(wf, template_path)
     reg = await s.registry()
     from reelgraph.engine import WorkflowError
 

@@ -702,6 +702,39 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/batches/{batch_id}/retry": {
+                "parameters": [_BATCH_ID],
+                "post": {
+                    "summary": "Run a batch's failed and cancelled rows again, in the same batch",
+                    "operationId": "retryBatch",
+                    "responses": {
+                        "202": _json(
+                            {
+                                "type": "object",
+                                "required": ["batch_id", "status", "retried"],
+                                "properties": {
+                                    "batch_id": {"type": "string"},
+                                    "status": {"type": "string", "enum": ["running"]},
+                                    "retried": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["row", "run_id"],
+                                            "properties": {
+                                                "row": {"type": "integer"},
+                                                "run_id": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                            "the rows queued again, each with its new run",
+                        ),
+                        "404": _err("no such batch"),
+                        "409": _err("no failed or cancelled row to retry"),
+                    },
+                },
+            },
             "/api/files/{kind}/{path}": {
                 "parameters": [
                     {

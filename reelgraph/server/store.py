@@ -185,12 +185,14 @@ class RunStore:
         )
 
     def claim_next(self) -> dict[str, Any] | None:
-        """Mark the oldest queued run running and return it (None: queue empty)."""
+        """Mark the oldest queued run running and return it (None: queue empty). Gallery
+        thumbnail runs wait behind every other run: opening the gallery never delays a
+        video someone asked for."""
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")  # the select and the update as one step
         try:
             row = db.execute(
-                "SELECT * FROM runs WHERE status = 'queued' ORDER BY seq LIMIT 1"
+                f"SELECT * FROM runs WHERE status = 'queued' ORDER BY {_BACKGROUND}, seq LIMIT 1"
             ).fetchone()
             if row is not None:
                 db.execute(
@@ -285,13 +287,20 @@ class RunStore:
         return out
 
     def queue_position(self, run_id: str) -> int | None:
+        """1 for the run claimed next, in the order claim_next takes them."""
         rows = self._all(
-            "SELECT COUNT(*) AS n FROM runs WHERE status = 'queued' AND seq <= "
-            "(SELECT seq FROM runs WHERE id = ? AND status = 'queued')",
+            f"SELECT COUNT(*) AS n FROM runs AS r, (SELECT seq, {_BACKGROUND} AS bg FROM runs"
+            " WHERE id = ? AND status = 'queued') AS me WHERE r.status = 'queued' AND"
+            f" ({_BACKGROUND.replace('name', 'r.name')} < me.bg OR"
+            f" ({_BACKGROUND.replace('name', 'r.name')} = me.bg AND r.seq <= me.seq))",
             (run_id,),
         )
         n = int(rows[0]["n"]) if rows else 0
         return n or None
+
+
+# 1 for a run made in the background (a gallery thumbnail), 0 for one a person queued
+_BACKGROUND = "(name LIKE 'thumbnail: %')"
 
 
 def quarantine_error(crashes: int, why: str) -> dict[str, Any]:

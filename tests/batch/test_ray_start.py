@@ -46,3 +46,37 @@ def test_the_driver_runs_rows_while_its_local_ray_starts(
         name = f"{r['stem']}.mp4"
         assert frame_hashes(tmp_path / "ray" / name) == frame_hashes(tmp_path / "local" / name)
     assert not ray.is_initialized()  # the Ray the batch started is stopped
+
+
+def test_a_batch_joins_the_ray_already_running_on_this_machine(
+    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ray start --head` once, then batches without --ray-address join that Ray (it
+    refuses num_cpus, which --workers would pass) and leave it running."""
+    import subprocess
+    import sys
+
+    assert not ray.is_initialized(), "another test left Ray running"
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [*ray_cli, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
+         "--disable-usage-stats"],
+        check=True, capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    try:
+        rows = write_csv(tmp_path / "rows.csv", [{"name": "Ada", "city": "Oslo"}])
+        rc = main(
+            ["batch", str(greetings), str(rows), "--json", "-q", "--out", str(tmp_path / "out"),
+             "--cache-dir", str(tmp_path / "cache"), "--executor", "ray", "--workers", "2"]
+        )  # fmt: skip
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert rc == 0, summary
+        assert (tmp_path / "out" / f"{summary['rows'][0]['stem']}.mp4").is_file()
+        assert not ray.is_initialized()  # the driver disconnected...
+        status = subprocess.run(
+            [*ray_cli, "status"], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert status.returncode == 0, status.stderr  # ...and the Ray it joined still runs
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)

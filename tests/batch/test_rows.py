@@ -39,9 +39,9 @@ def test_csv_quotes_commas_unicode_bom_crlf_and_empty_lines() -> None:
     assert got == [
         (1, 2, {"name": 'Grace "Amazing" Hopper', "city": "New York, NY"}),
         (2, 4, {"name": "José", "city": "São Paulo"}),
-        (3, 6, {"name": "Line\r\nbreak", "city": "東京"}),
+        (3, 6, {"name": "Line\nbreak", "city": "東京"}),  # a line break in a cell is "\n"
     ]
-    assert not any("\r" in v for r in rows.rows[:2] for v in r.values.values())
+    assert not any("\r" in v for r in rows.rows for v in r.values.values())
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])

@@ -265,7 +265,9 @@ def test_a_moved_reroute_point_redraws_its_wire(editor: Editor, server: Server) 
         """([x, y]) => { const c = document.querySelector('canvas.scene'), r = c.getBoundingClientRect();
         const k = c.width / r.width, d = c.getContext('2d').getImageData((x - r.left) * k - 3, (y - r.top) * k - 3, 7, 7).data;
         let n = 0; for (let i = 0; i < d.length; i += 4) {
-          if (d[i + 3] > 200 && Math.abs(d[i] - 0x2c) + Math.abs(d[i + 1] - 0x31) + Math.abs(d[i + 2] - 0x3b) > 60) n++; }
+          // neither a grid dot nor the (opaque) background
+          const off = (r, g, b) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) > 60;
+          if (d[i + 3] > 200 && off(0x2c, 0x31, 0x3b) && off(0x1b, 0x1e, 0x24)) n++; }
         return n; }""",
         list(end),
     )

@@ -204,3 +204,15 @@ def make_server(tmp_path: Path) -> Any:
     yield make
     for s in made:
         s.stop()
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server whose templates are the shipped workflows (one per test module)."""
+    root = tmp_path_factory.mktemp("shipped")
+    prepare_folder(root)
+    srv = ServerProcess(
+        root / "data", extra=["--templates", str(REPO / "reelgraph" / "workflows")]
+    ).start()
+    yield srv
+    srv.stop()

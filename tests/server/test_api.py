@@ -7,7 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from .conftest import IMAGE_WF, link, slow_wf, wf
@@ -336,20 +335,6 @@ def test_api_stays_responsive_during_cpu_heavy_run(server):
     assert seen_running
     server.post(f"/api/runs/{run_id}/cancel")
     server.wait_run(run_id)
-
-
-@pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory):
-    """A server whose templates are the shipped workflows (for the two tests that run them)."""
-    from .conftest import REPO, ServerProcess, prepare_folder
-
-    root = tmp_path_factory.mktemp("shipped")
-    prepare_folder(root)
-    srv = ServerProcess(
-        root / "data", extra=["--templates", str(REPO / "reelgraph" / "workflows")]
-    ).start()
-    yield srv
-    srv.stop()
 
 
 def test_shipped_template_runs_by_name(shipped):

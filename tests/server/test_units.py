@@ -233,18 +233,56 @@ def test_a_workflow_that_draws_only_video_gets_its_cover_as_thumbnail(tmp_path):
     import json
 
     from reelgraph.engine import Registry
-    from reelgraph.server.api_app import THUMB_SIZE, _shrink, _thumbnail_workflow
+    from reelgraph.server.thumbnails import THUMB_SIZE, shrink, thumbnail_workflow
 
     root = Path(__file__).resolve().parents[2] / "reelgraph" / "workflows"
     reg = Registry.discover()
     lesson = json.loads((root / "lesson.json").read_text())
-    thumb = _thumbnail_workflow(lesson, reg)
+    thumb = thumbnail_workflow(lesson, reg)
     assert thumb is not None and thumb["targets"] == ["cover"]
     assert thumb["nodes"] == lesson["nodes"]  # run as it is, to the cover
     explainer = json.loads((root / "explainer.json").read_text())
-    assert _thumbnail_workflow(explainer, reg)["targets"] == ["__thumbnail__"]  # its title card
+    assert thumbnail_workflow(explainer, reg)["targets"] == ["__thumbnail__"]  # its title card
     cover = tmp_path / "cover.png"
     Image.new("RGB", (1280, 720), (200, 30, 30)).save(cover)
-    _shrink(cover, tmp_path / "thumb.png")
+    shrink(cover, tmp_path / "thumb.png")
     with Image.open(tmp_path / "thumb.png") as im:
         assert im.size == THUMB_SIZE and im.getpixel((10, 10)) == (200, 30, 30)
+
+
+def test_what_each_kind_of_workflow_gets_as_its_gallery_picture(tmp_path, monkeypatch):
+    """A video-only workflow with no cover (the presenter) gets a cover of what it encodes;
+    an image workflow its saved picture; a diffusion workflow without weights a card naming
+    the models; the card is a real picture, not a flat box."""
+    import io
+    import json
+
+    from PIL import ImageStat
+
+    from reelgraph.engine import Registry
+    from reelgraph.server.api_app import _plan_thumbnail
+    from reelgraph.server.thumbnails import draw_card, first_picture, thumbnail_workflow
+
+    monkeypatch.setenv("REELGRAPH_MODELS", str(tmp_path))  # no weights here
+    root = Path(__file__).resolve().parents[2] / "reelgraph" / "workflows"
+    reg = Registry.discover()
+    presenter = json.loads((root / "presenter.json").read_text())
+    thumb = thumbnail_workflow(presenter, reg)
+    assert thumb["targets"] == ["__thumb_cover__"]
+    cover = thumb["nodes"]["__thumb_cover__"]["inputs"]
+    assert cover["video"] == presenter["nodes"]["encode"]["inputs"]["video"]
+    assert cover["at_seconds"] < 0  # the best frame, not frame 0 of a fade
+    demo = json.loads((root / "demo_image.json").read_text())
+    assert first_picture(demo, reg) == "thumb"  # what it saves, not the solid it starts from
+    story = json.loads((root / "story.json").read_text())
+    plan = _plan_thumbnail(story, reg, root / "story.json")
+    assert plan.workflow is None and plan.card == "Needs a model"
+    assert plan.lines == [
+        "stabilityai/stable-diffusion-xl-base-1.0",
+        "stabilityai/stable-video-diffusion-img2vid-xt",
+    ]
+    with Image.open(io.BytesIO(draw_card(story, "story", plan))) as im:
+        assert im.size == (960, 540) and max(ImageStat.Stat(im.convert("RGB")).stddev) > 12
+    # a shipped workflow whose assets lie beside it plans a run (they were not found)
+    ad = _plan_thumbnail(json.loads((root / "ad.json").read_text()), reg, root / "ad.json")
+    assert ad.workflow is not None and ad.workflow["targets"] == ["__thumbnail__"]

@@ -139,6 +139,53 @@ def test_a_lesson_variant_with_one_slide_edited_re_uses_the_other_slides(
     assert res.outputs["encode"]["path"] != enc["path"]
 
 
+FOUR_SLIDES = (
+    "# Light\n- Light is energy\nPlants use light as their energy.\n\n"
+    "# Water\n- Water from the roots\nWater comes up from the roots.\n\n"
+    "# Air\n- Air in the leaves\nCarbon dioxide enters the leaves.\n\n"
+    "# Sugar\n- Sugar feeds the plant\nThe plant makes sugar.\n"
+)
+
+
+def test_a_lesson_variant_with_one_slide_re_narrated_re_uses_the_other_slides(engine, tmp_path):
+    """The presenter's motion is built per slide: when what the second of four slides
+    says changes (and so its length), only the frames that slide's content reaches are
+    encoded again, its own and the crossfade windows at its two cuts; slides 1, 3 and 4,
+    presenter included, and the crossfade between 3 and 4 (a segment spanning two
+    slides) are muxed from the first render's packets, and the file decodes to the
+    frames of a full encode of the variant."""
+    from reelgraph.media import encode_video, plan_segments
+
+    from .conftest import small_workflow
+
+    wf = small_workflow("lesson", 640, 360, presenter={"width": 160, "height": 160})
+    targets = ["encode", "loudness", "slide"]
+    first = engine.run(wf, params={"script": FOUR_SLIDES}, targets=targets, out_dir=tmp_path / "a")
+    assert first.status == "finished", first.failed
+    said = "Water travels all the way up from the roots, through the stem."
+    edited = FOUR_SLIDES.replace("Water comes up from the roots.", said)
+    out = engine.run(wf, params={"script": edited}, targets=targets, out_dir=tmp_path / "b")
+    assert out.status == "finished", out.failed
+    before = [c.frame_count for c in first.outputs["slide"]["video"]]
+    lengths = [c.frame_count for c in out.outputs["slide"]["video"]]
+    assert lengths[1] > before[1] and [lengths[k] for k in (0, 2, 3)] == [
+        before[k] for k in (0, 2, 3)
+    ]
+    video = out.outputs["loudness"]["video"]
+    half = round(0.5 * 24) // 2  # the crossfade's half window at each cut
+    s1, s2, s3 = (sum(lengths[:k]) for k in (1, 2, 3))
+    touched = (s1 - half, s2 + half)  # slide 2 and the two windows that blend into it
+    segments = plan_segments(video)
+    assert (s3 - half, s3 + half) in segments  # the crossfade from slide 3 into 4
+    inside = sum(b - a for a, b in segments if a < touched[1] and b > touched[0])
+    enc = out.outputs["encode"]
+    assert enc["encoded_frames"] == inside, (segments, touched)
+    others = lengths[0] + lengths[2] + lengths[3]
+    assert enc["reused_frames"] == video.frame_count - inside > 0.7 * others
+    full = encode_video(video, tmp_path / "full.mp4")  # no segment store: every frame
+    assert _frame_hashes(Path(enc["path"])) == _frame_hashes(full.path)
+
+
 def _frame_hashes(path):
     import hashlib
 

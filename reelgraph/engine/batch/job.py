@@ -124,7 +124,16 @@ def worker_state(cache_dir: str | None) -> tuple[Registry, Cache]:
 # Not torch: the video packs no longer need it, and importing it costs each worker
 # seconds of CPU while the pilot row runs; a workflow with tensor nodes imports it
 # in its first row.
-WARM_MODULES = ("numpy", "av", "cv2", "PIL.Image", "onnxruntime", "piper")
+WARM_MODULES = (
+    "numpy",
+    "av",
+    "cv2",
+    "PIL.Image",
+    "PIL.ImageDraw",
+    "PIL.ImageFont",
+    "onnxruntime",
+    "piper",
+)
 
 
 def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -> str:
@@ -132,12 +141,21 @@ def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -
     the `warm` hook of each node in `workflow` (a voice loaded). Returns host:pid."""
     import importlib
 
-    registry, _ = worker_state(cache_dir)
+    registry, cache = worker_state(cache_dir)
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
         except ImportError:
             pass  # an optional extra that is not installed: rows that need it will say so
+    if workflow:
+        # Planning hashes the code of the workflow's node types (a node's key covers
+        # its code): ~0.3 s of parsing per process, done here instead of in the
+        # worker's first row.
+        try:
+            with Engine(registry, cache) as engine:
+                engine.plan(Workflow(workflow, None))
+        except Exception:
+            pass  # a workflow that does not plan fails in its rows, with the reason
     nodes = (workflow or {}).get("nodes")
     for spec in nodes.values() if isinstance(nodes, dict) else ():
         nt = registry.get(spec.get("type")) if isinstance(spec, dict) else None

@@ -85,8 +85,9 @@ def read_delimited(data: bytes, file: str, delimiter: str | None = None) -> Rows
     text = _decode(data, file)
     if delimiter is None:
         delimiter = _guess_delimiter(text)
-    # newline="" semantics: the csv module itself handles \n, \r\n and \r, including
-    # newlines inside quoted cells, so no "\r" leaks into a value.
+    # newline="" semantics: the csv module itself handles \n, \r\n and \r between
+    # records; a line break inside a quoted cell it keeps as written, so cells are
+    # normalised to "\n" (as XLSX cells are) and no "\r" leaks into a title.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[Row] = []
@@ -110,11 +111,15 @@ def read_delimited(data: bytes, file: str, delimiter: str | None = None) -> Rows
                     )
                 continue
             if cell != "":
-                values[name] = cell
+                values[name] = _one_newline(cell)
         rows.append(Row(len(rows) + 1, start, values))
     if header is None:
         raise RowsError(f"{file}: no header line (the first line names the columns)")
     return Rows([h for h in header if h], rows, file, header_line)
+
+
+def _one_newline(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def read_jsonl(data: bytes, file: str) -> Rows:
@@ -150,7 +155,7 @@ def _xlsx_cell(value: Any) -> Any:
     if isinstance(value, (_dt.date, _dt.time)):
         return value.isoformat()
     if isinstance(value, str):
-        return value.replace("\r\n", "\n").replace("\r", "\n")
+        return _one_newline(value)
     return value
 
 

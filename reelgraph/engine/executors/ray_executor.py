@@ -56,7 +56,7 @@ class RayStart:
     def __init__(self, ray: Any, *, address: str | None = None, num_cpus: int | None = None):
         self.ray = ray
         self.address = address
-        self.started_here = False
+        self.connected_here = False
         self.error: str | None = None
         self._up = threading.Event()
         self._stopping = threading.Event()
@@ -80,8 +80,18 @@ class RayStart:
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
-            self.ray.init(**kwargs)
-            self.started_here = True
+            try:
+                self.ray.init(**kwargs)
+            except ValueError as exc:
+                # A Ray already runs on this machine (`ray start --head`): ray.init()
+                # joins it, and a cluster's size is its own, so it refuses num_cpus.
+                if self.address or "existing cluster" not in str(exc):
+                    raise
+                kwargs.pop("num_cpus", None)
+                self.ray.init(**kwargs)
+            # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
+            # this driver from one it joined.
+            self.connected_here = True
         except Exception as exc:
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
             self.error = f"cannot start {where}: {exc}"
@@ -107,10 +117,10 @@ class RayStart:
     def stop(self) -> None:
         self._up.wait()
         try:
-            if self.started_here and self.ray.is_initialized():
+            if self.connected_here and self.ray.is_initialized():
                 self.ray.shutdown()
         finally:
-            self.started_here = False
+            self.connected_here = False
             self._stopping.set()
             if self._thread is not None:
                 self._thread.join()
@@ -190,9 +200,19 @@ class RaySegmentRunner:
         self._ray.stop()
 
 
+def _threads_as_assigned() -> None:
+    """A Ray worker shares the machine with the other workers: its voice model gets
+    the CPUs Ray assigned to the task, not every core (tts.voice_threads)."""
+    import ray
+
+    cpus = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1) or 1)
+    os.environ.setdefault("REELGRAPH_VOICE_THREADS", str(max(1, cpus)))
+
+
 def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
     from ..batch.job import warm_worker
 
+    _threads_as_assigned()
     return warm_worker(cache_dir, workflow)
 
 
@@ -212,6 +232,7 @@ def _chain(inner: Future[Any], outer: Future[Any]) -> None:
 def _run_row(job: dict[str, Any]) -> Any:
     from ..batch.job import execute_row_elsewhere
 
+    _threads_as_assigned()
     return execute_row_elsewhere(job)
 
 

@@ -33,7 +33,11 @@ from .heap import keep_big_buffers_off_the_heap
 from .video import VideoStream, digest
 
 AUDIO_RATE = 48000
-SEGMENT_FORMAT = 1
+# Part of every segment's key: raised when the bytes a segment holds for the same
+# frames change. 2: frames with an odd chroma height (H = 270, 1350) are laid out
+# right (they had a band of wrong colour at the top), so their cached segments are
+# not re-used.
+SEGMENT_FORMAT = 2
 MAX_SEGMENT_FRAMES = 240
 
 _ASS_HEADER = b"""[Script Info]
@@ -260,11 +264,18 @@ def encode_segment(
 
 def _yuv_frame(av: Any, plane: Any) -> Any:
     """An I420 frame [H*3/2, W] as an AVFrame over the array itself (no copy: x264
-    copies the picture in when it is sent); a copy where PyAV cannot wrap it."""
-    try:
-        return av.VideoFrame.from_numpy_buffer(plane, format="yuv420p")
-    except (AttributeError, ValueError, TypeError):
-        return av.VideoFrame.from_ndarray(plane, format="yuv420p")
+    copies the picture in when it is sent); a copy where PyAV cannot wrap it.
+
+    Only for H a multiple of 4: with an odd chroma height (H = 270, 1350: the feed
+    preset) PyAV's wrapper takes the frame as 2 rows shorter and its chroma planes
+    start in the wrong place, which painted an 8-row band of wrong colour at the top.
+    from_ndarray lays the planes out right for every even H."""
+    if plane.shape[0] % 6 == 0:  # H*3/2 rows with H % 4 == 0
+        try:
+            return av.VideoFrame.from_numpy_buffer(plane, format="yuv420p")
+        except (AttributeError, ValueError, TypeError):
+            pass
+    return av.VideoFrame.from_ndarray(plane, format="yuv420p")
 
 
 class SegmentStore:
@@ -436,12 +447,16 @@ def _mux(
                 # and transparent at these bit rates.
                 astream.codec_context.options = {"aac_coder": "fast"}
             sstream = None
+            feeder = None
             if cues:
                 sstream = c.add_stream("mov_text")
                 sstream.codec_context.subtitle_header = _ASS_HEADER
                 sstream.codec_context.time_base = Fraction(1, 1000)
                 sstream.time_base = Fraction(1, 1000)
-            feeder = _AudioFeeder(audio, duration, c, astream) if astream is not None else None
+            # Codecs open and the header is written here, before the audio thread
+            # starts using its codec (the first mux would otherwise open it).
+            c.start_encoding()
+            feeder = _AudioEncoder(audio, duration, astream) if astream is not None else None
             del audio
             last_dts: int | None = None
             for seg, (a, _b) in zip(segments, ranges, strict=True):
@@ -464,12 +479,16 @@ def _mux(
                     pk.stream = vs
                     c.mux(pk)
                 if feeder is not None:
-                    feeder.feed((a + seg.frames) / video.fps)
+                    for pk in feeder.take((a + seg.frames) / video.fps):
+                        c.mux(pk)
             if feeder is not None:
-                feeder.finish()
+                for pk in feeder.take(float("inf")):
+                    c.mux(pk)
             if sstream is not None:
                 _mux_cues(c, sstream, cues or [], duration)
         finally:
+            if feeder is not None:
+                feeder.close()
             c.close()
         os.replace(tmp, path)
     except BaseException:
@@ -499,25 +518,37 @@ def audio_rate(audio: Any) -> int:
     return audio.sample_rate if audio.sample_rate in AAC_RATES else AUDIO_RATE
 
 
-class _AudioFeeder:
-    """Encodes the audio track block by block as the video packets are muxed, so the
-    file interleaves them; the source is read block by block (no full-length copy)."""
+class _AudioEncoder:
+    """Encodes the audio track in a thread of its own while the video segments are
+    encoded and muxed: the two overlap on two cores, and the audio (a whole track,
+    re-encoded for every render) no longer adds to the wall time of a render whose
+    video segments came from the cache. The source is read block by block (a lazy
+    track, joined or faded, is never made whole; no full-length stereo copy).
+    `take(t)` hands over the packets up to t seconds, so the muxer still interleaves
+    audio with the video it has written."""
 
     STEP = 1 << 14
 
-    def __init__(self, audio: Any, duration: float, container: Any, stream: Any):
+    def __init__(self, audio: Any, duration: float, stream: Any):
         import av
 
-        self.audio, self.c, self.stream = audio, container, stream
+        self.audio, self.frames = audio, audio.frames
         self.rate = audio.sample_rate
         self.want = round(duration * self.rate)
-        self.done = 0
         self.layout = audio_layout(audio)
         self.width = 1 if self.layout == "mono" else 2
         self.resampler = av.AudioResampler(
             format="fltp", layout=self.layout, rate=audio_rate(audio)
         )
-        self.frames = audio.frames
+        self.stream = stream
+        self._ready: list[Any] = []  # encoded packets not yet taken, in pts order
+        self._until = 0.0  # seconds of input encoded so far
+        self._done = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="reelgraph-aac", daemon=True)
+        self._thread.start()
 
     def _block(self, a: int, b: int) -> Any:
         import numpy as np
@@ -532,27 +563,62 @@ class _AudioFeeder:
                 out[:, : have.shape[1]] = have.mean(axis=0)
         return out
 
-    def feed(self, until_s: float) -> None:
+    def _run(self) -> None:
         import av
 
-        end = min(self.want, round(until_s * self.rate))
-        while self.done < end:
-            b = min(end, self.done + self.STEP)
-            fr = av.AudioFrame.from_ndarray(
-                self._block(self.done, b), format="fltp", layout=self.layout
-            )
-            fr.sample_rate = self.rate
-            fr.pts = self.done
-            fr.time_base = Fraction(1, self.rate)
-            for rf in self.resampler.resample(fr):
-                self.c.mux(self.stream.encode(rf))
-            self.done = b
+        try:
+            done = 0
+            while done < self.want and not self._stop:
+                b = min(self.want, done + self.STEP)
+                fr = av.AudioFrame.from_ndarray(
+                    self._block(done, b), format="fltp", layout=self.layout
+                )
+                fr.sample_rate = self.rate
+                fr.pts = done
+                fr.time_base = Fraction(1, self.rate)
+                packets = [p for rf in self.resampler.resample(fr) for p in self.stream.encode(rf)]
+                done = b
+                self._publish(packets, done / self.rate)
+            packets = [p for rf in self.resampler.resample(None) for p in self.stream.encode(rf)]
+            packets += self.stream.encode(None)
+            self._publish(packets, float("inf"), done=True)
+        except BaseException as e:  # handed to the muxing thread by take()
+            with self._cond:
+                self._error, self._done = e, True
+                self._cond.notify_all()
 
-    def finish(self) -> None:
-        self.feed(self.want / self.rate)
-        for rf in self.resampler.resample(None):
-            self.c.mux(self.stream.encode(rf))
-        self.c.mux(self.stream.encode(None))
+    def _publish(self, packets: list[Any], until: float, done: bool = False) -> None:
+        with self._cond:
+            self._ready.extend(packets)
+            self._until, self._done = until, done
+            self._cond.notify_all()
+
+    def take(self, until_s: float) -> list[Any]:
+        """The encoded packets that start before `until_s` (all of them once the
+        track is done), waiting for the encoder thread to get that far."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._done or self._until >= until_s)
+            if self._error is not None:
+                raise self._error
+            if self._done and until_s == float("inf"):
+                out, self._ready = self._ready, []
+                return out
+            n = 0
+            while n < len(self._ready) and _packet_seconds(self._ready[n]) < until_s:
+                n += 1
+            out, self._ready = self._ready[:n], self._ready[n:]
+            return out
+
+    def close(self) -> None:
+        """Stops the thread (early, when the mux failed) and waits for it."""
+        with self._cond:
+            self._stop = True
+        self._thread.join()
+
+
+def _packet_seconds(packet: Any) -> float:
+    pts = packet.pts if packet.pts is not None else 0
+    return float(pts * packet.time_base) if packet.time_base is not None else 0.0
 
 
 def _mux_cues(c: Any, sstream: Any, cues: list[Any], duration: float) -> None:

@@ -50,7 +50,7 @@ async function loadThumb(el, name, tries = 0) {
     const url = URL.createObjectURL(await res.blob());
     el.innerHTML = `<img src="${url}" alt="a frame from ${esc(name)}">`;
     el.classList.add("has");
-  } else if (res.status === 202 && tries < 100) {
+  } else if (res.status === 202 && tries < 400) { // thumbnail runs wait behind people's runs: up to 10 min
     // being made: say so, so a letter on a gradient does not read as the picture itself
     if (!el.querySelector(".making")) el.insertAdjacentHTML("beforeend", `<span class="making">Making a preview…</span>`);
     setTimeout(() => loadThumb(el, name, tries + 1), 1500);
@@ -464,7 +464,8 @@ class BatchView {
     const cancel = $(".cancelall");
     if (cancel) cancel.onclick = () => fetch(`/api/batches/${enc(b.id)}`, { method: "DELETE" }).then(() => this.follow());
     const retry = $(".retry");
-    if (retry) retry.onclick = () => this.runAll(failed.map((r) => r.params));
+    // failed and cancelled rows run again in this batch (one grid, one ZIP); rows that were not valid go through the sheet again
+    if (retry) retry.onclick = async () => { const res = await fetch(`/api/batches/${enc(b.id)}/retry`, { method: "POST" }).catch(() => null); if (res && res.ok) this.follow(); else this.runAll(failed.map((r) => r.params)); };
   }
 }
 

@@ -28,6 +28,10 @@ const bandOf = (pos) => (((Math.floor((Number(pos && pos[0]) || 0) / STRIPE)) % 
 // the same world distance when zoomed out (else at 45 % nearly every node would stay in).
 const CULL_MARGIN = 480;
 const cullMargin = (zoom) => CULL_MARGIN * Math.min(1, zoom);
+// The zooms a workflow may open at, best first (see openView): READABLE_ZOOM, then a step closer
+// or further in turn, from 60 % (the least that still reads) to 100 %.
+const OPEN_ZOOMS = [0.75, 0.8, 0.7, 0.85, 0.65, 0.9, 0.6, 0.95, 1];
+const OPEN_SHIFT = 160; // px
 const SESSION = Math.random().toString(36).slice(2, 10);
 const clone = (o) => JSON.parse(JSON.stringify(o));
 const linkAttr = (l) => `${l.from}.${l.output}->${l.to}.${l.input}`;
@@ -59,8 +63,8 @@ export class Editor {
   // ---------------------------------------------------------------- structure
   buildDOM() {
     this.root.innerHTML = `
-      <div class="world back"><div class="layerbox"></div><div class="groups"></div></div>
       <canvas class="scene"></canvas>
+      <div class="world back"><div class="layerbox"></div><div class="groups"></div></div>
       <div class="world front">
         <div class="layerbox"></div>
         <svg class="wires" width="1" height="1"><g class="links"></g><g class="reroutes"></g><path class="wire temp" d=""></path></svg>
@@ -69,7 +73,7 @@ export class Editor {
       </div>
       <div class="boxsel" hidden></div>
       <canvas class="minimap" style="width:220px;height:150px" title="minimap: click or drag to move the view"></canvas>
-      <div class="zoomctl"><button data-act="zoom-out" title="zoom out">−</button><span class="zoomval">100%</span><button data-act="zoom-in" title="zoom in">+</button><button data-act="fit" title="fit to view (.)">⤢</button><button data-act="snap" class="snapbtn" title="snap to grid">#</button></div>
+      <div class="zoomctl"><button data-act="zoom-out" title="zoom out">−</button><span class="zoomval">100%</span><button data-act="zoom-in" title="zoom in">+</button><button data-act="fit" title="fit to view (.)">⤢</button><button data-act="snap" class="snapbtn" title="snap to grid">#</button><button data-act="minimap" class="mmbtn on" title="show or hide the minimap">▣</button></div>
       <div class="hint" hidden></div>
       <div class="emptystate"><b>An empty canvas</b><span>Double-click (or press Tab) to add a node, open a template from the Workflows panel, or drop a workflow JSON, PNG or MP4 here.</span></div>`;
     const q = (s) => this.root.querySelector(s);
@@ -91,6 +95,20 @@ export class Editor {
     this.hintEl = q(".hint");
     this.snap = localStorage.getItem("reelgraph.snap") !== "0";
     q(".snapbtn").classList.toggle("on", this.snap);
+    this.minimapWanted = localStorage.getItem("reelgraph.minimap") !== "0";
+    this.showMinimap(this.minimapWanted);
+  }
+
+  /** Show or hide (fold away) the minimap; `remember`: the user's own choice, kept for next time. */
+  showMinimap(shown, remember = false) {
+    if (remember) {
+      this.minimapWanted = shown;
+      if (this.tab) this.tab.minimapFolded = false;
+      localStorage.setItem("reelgraph.minimap", shown ? "1" : "0");
+    }
+    this.root.classList.toggle("nominimap", !shown);
+    this.root.querySelector(".mmbtn").classList.toggle("on", shown);
+    if (shown) this.painter.drawMinimap();
   }
 
   setSchemas(list) {
@@ -109,6 +127,8 @@ export class Editor {
     // 500-node graph then never lays its node elements out at all.
     this.rect = this.root.getBoundingClientRect();
     tab.doc.nodes = tab.doc.nodes && typeof tab.doc.nodes === "object" ? tab.doc.nodes : {};
+    this.markEmpty(); // before the view is chosen: it keeps clear of the minimap, if shown
+    this.showMinimap(this.minimapWanted && !tab.minimapFolded); // (folded for this tab by openView)
     const vp = tab.doc.ui && tab.doc.ui.viewport;
     if (tab.view) this.setView(tab.view, true);
     else if (vp && typeof vp.zoom === "number" && !(vp.x === 0 && vp.y === 0 && vp.zoom === 1)) this.setView(vp, true);
@@ -144,6 +164,12 @@ export class Editor {
     if (this.tab.run) this.applyRunStates(); // fresh elements show no state until a run has one
     this.drawMinimapBase();
     this.scheduleDraw();
+    this.markEmpty();
+  }
+
+  /** An empty document hides the minimap (and shows how to start). */
+  markEmpty() {
+    const doc = this.doc;
     this.root.classList.toggle("empty", !Object.keys(doc.nodes).length && !(doc.notes || []).length && !(doc.groups || []).length);
   }
 
@@ -604,6 +630,7 @@ export class Editor {
   // ---------------------------------------------------------------- view
   setView(v, now = false) {
     this.view = { x: Number(v.x) || 0, y: Number(v.y) || 0, zoom: Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, Number(v.zoom) || 1)) };
+    if (now) this.snapView();
     if (now) { this.setLod(this.view.zoom < LOD_ZOOM); if (this.tab) this.tab.view = this.view; } else this.scheduleView();
   }
 
@@ -626,7 +653,20 @@ export class Editor {
     this.root.classList.toggle("lod", lod);
   }
 
+  /**
+   * Put the view's offset on whole device pixels. A mouse drag moves by fractions of a pixel
+   * (and a zoom step leaves them): a layer translated by a fraction is resampled (filtered) by
+   * the compositor every frame, which in software costs 8 ms for the wire canvas alone; on
+   * whole pixels it is a plain copy.
+   */
+  snapView() {
+    const dpr = window.devicePixelRatio || 1, v = this.view;
+    const x = Math.round(v.x * dpr) / dpr, y = Math.round(v.y * dpr) / dpr;
+    if (x !== v.x || y !== v.y) this.view = { x, y, zoom: v.zoom };
+  }
+
   scheduleView() {
+    this.snapView();
     if (this.tab) this.tab.view = this.view;
     if (this.viewFrame) return;
     this.viewFrame = requestAnimationFrame(() => {
@@ -663,7 +703,7 @@ export class Editor {
   }
 
   zoomAt(factor, sx, sy) {
-    const r = this.root.getBoundingClientRect();
+    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
     const px = sx - r.left, py = sy - r.top;
     const z = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.view.zoom * factor));
     const k = z / this.view.zoom;
@@ -703,18 +743,15 @@ export class Editor {
 
   /**
    * The canvas area nothing covers, in canvas pixels [x0, y0, x1, y1], for bounds `b`: the
-   * minimap sits in the bottom-right corner and the zoom buttons bottom-left, so a graph goes
-   * either left of the minimap or above it, whichever shows it larger.
+   * minimap and the zoom buttons sit in the bottom-right corner, so a graph goes either left
+   * of them or above them, whichever shows it larger.
    */
   freeArea(b) {
     const r = this.rect || (this.rect = this.root.getBoundingClientRect());
     const W = r.width, H = r.height;
-    const gap = 10;
-    const mm = this.minimap.getBoundingClientRect();
-    const zc = this.root.querySelector(".zoomctl").getBoundingClientRect();
-    const mmLeft = mm.width ? mm.left - r.left - gap : W, mmTop = mm.height ? mm.top - r.top - gap : H;
-    const zcTop = zc.height ? zc.top - r.top - gap : H;
-    const areas = [[0, 0, mmLeft, Math.min(H, zcTop)], [0, 0, W, Math.min(mmTop, zcTop)]];
+    const covered = this.overlayRects(10);
+    const left = Math.min(W, ...covered.map((q) => q[0])), top = Math.min(H, ...covered.map((q) => q[1]));
+    const areas = [[0, 0, left, H], [0, 0, W, top]];
     if (!b) return areas[1];
     const scale = (a) => Math.min((a[2] - a[0]) / Math.max(1, b[2] - b[0]), (a[3] - a[1]) / Math.max(1, b[3] - b[1]));
     return scale(areas[0]) >= scale(areas[1]) ? areas[0] : areas[1];
@@ -739,21 +776,68 @@ export class Editor {
   }
 
   /**
-   * The view a workflow opens at when it has none saved: fitted when that is readable, else
-   * READABLE_ZOOM with the graph's first nodes (its top-left corner) in view.
+   * The view a workflow opens at when it has none saved: fitted when that is readable, else a
+   * readable zoom with the graph's first nodes (its top-left corner) in view. Of the readable
+   * zooms, the one nearest READABLE_ZOOM at which no node lies under the minimap or the zoom
+   * buttons: a graph larger than the view runs past its bottom edge, where both sit.
    */
   openView(now = false) {
     const b = this.bounds();
     if (!b) return this.fit(null, now);
     const a = this.freeArea(b);
     if (this.fitZoom(b, a) >= READABLE_ZOOM) return this.fit(null, now);
-    const zoom = READABLE_ZOOM, pad = 30;
-    const tall = (b[3] - b[1]) * zoom > a[3] - a[1] - 2 * pad;
-    this.setView({
-      x: a[0] + pad - b[0] * zoom,
-      y: tall ? a[1] + pad - b[1] * zoom : a[1] + (a[3] - a[1] - (b[3] - b[1]) * zoom) / 2 - b[1] * zoom,
-      zoom,
-    }, now);
+    const pad = 30;
+    const viewAt = (zoom) => {
+      const tall = (b[3] - b[1]) * zoom > a[3] - a[1] - 2 * pad;
+      return {
+        x: a[0] + pad - b[0] * zoom,
+        y: tall ? a[1] + pad - b[1] * zoom : a[1] + (a[3] - a[1] - (b[3] - b[1]) * zoom) / 2 - b[1] * zoom,
+        zoom,
+      };
+    };
+    const clear = (v) => Object.keys(this.doc.nodes).every((id) => {
+      const p = (this.doc.nodes[id].ui && this.doc.nodes[id].ui.pos) || [0, 0], lay = this.layout(id);
+      const x0 = v.x + p[0] * v.zoom, y0 = v.y + p[1] * v.zoom, x1 = x0 + lay.w * v.zoom, y1 = y0 + lay.h * v.zoom;
+      return covered.every(([u0, w0, u1, w1]) => x1 <= u0 || x0 >= u1 || y1 <= w0 || y0 >= w1);
+    });
+    // the graph may also start a little further in from the top-left corner (its first nodes
+    // still in view): a node that would sit under the minimap or the buttons then moves off screen
+    // the clear view that changes least: a 5 % zoom step weighs as much as a 20 px shift
+    const search = () => {
+      let best = null, bestCost = Infinity;
+      for (const zoom of OPEN_ZOOMS) {
+        const v = viewAt(zoom);
+        for (let dy = 0; dy <= OPEN_SHIFT; dy += 10) {
+          for (let dx = 0; dx <= OPEN_SHIFT; dx += 20) {
+            const cost = Math.abs(zoom - READABLE_ZOOM) * 400 + dx + dy;
+            if (cost >= bestCost) continue;
+            const s = { x: v.x + dx, y: v.y + dy, zoom };
+            if (clear(s)) { best = s; bestCost = cost; }
+          }
+        }
+      }
+      return best;
+    };
+    let covered = this.overlayRects();
+    let view = search();
+    if (!view && this.minimapWanted) {
+      // a graph too dense for any of those: the minimap folds away for it (its button in the
+      // zoom bar brings it back), and the view keeps clear of the zoom buttons alone
+      this.showMinimap(false);
+      this.tab.minimapFolded = true;
+      covered = this.overlayRects();
+      view = search();
+    }
+    this.setView(view || viewAt(READABLE_ZOOM), now);
+  }
+
+  /** The canvas areas the minimap and the zoom buttons cover (canvas px, with a gap around). */
+  overlayRects(gap = 8) {
+    const r = this.rect || (this.rect = this.root.getBoundingClientRect());
+    return [this.minimap, this.root.querySelector(".zoomctl")]
+      .map((el) => el.getBoundingClientRect())
+      .filter((q) => q.width && q.height)
+      .map((q) => [q.left - r.left - gap, q.top - r.top - gap, q.right - r.left + gap, q.bottom - r.top + gap]);
   }
 
   // ---------------------------------------------------------------- selection

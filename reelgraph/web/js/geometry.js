@@ -8,7 +8,7 @@ export const NODE_W = 220;
 export const GRID = 20;
 export const MIN_ZOOM = 0.04;
 export const MAX_ZOOM = 4;
-export const READABLE_ZOOM = 0.75; // a workflow opens at least this close, so its text reads
+export const READABLE_ZOOM = 0.75; // a workflow opens about this close (60-100 %, see Editor.openView), so its text reads
 export const OVERSCAN = 240; // px the wire canvas reaches past the view on each side (scene.js)
 export const LOD_ZOOM = 0.4; // below this, nodes are drawn on the canvas (their DOM is hidden)
 // Below this, DOM nodes are shells (header, sockets' rows as bars, no widgets): widget text

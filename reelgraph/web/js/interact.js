@@ -55,7 +55,13 @@ export class Interaction {
     root.addEventListener("change", (e) => this.onFieldChange(e));
     root.addEventListener("keydown", (e) => this.onFieldKey(e));
     root.addEventListener("click", (e) => this.onClick(e));
-    window.addEventListener("resize", () => { this.ed.rect = null; this.ed.painter.invalidate(); this.ed.scheduleView(); });
+    const resized = () => { this.ed.rect = null; this.ed.painter.invalidate(); this.ed.scheduleView(); };
+    window.addEventListener("resize", resized);
+    // the canvas also changes size without the window (the side panel): the cached rect goes
+    new ResizeObserver(([entry]) => {
+      const r = this.ed.rect, box = entry.contentRect;
+      if (r && (Math.abs(r.width - box.width) > 0.5 || Math.abs(r.height - box.height) > 0.5)) resized();
+    }).observe(root);
     this.ed.minimap.addEventListener("pointerdown", (e) => this.onMinimap(e));
   }
 
@@ -65,7 +71,8 @@ export class Interaction {
       if (t && t.scrollHeight > t.clientHeight) return;
     }
     e.preventDefault();
-    this.ed.rect = this.ed.root.getBoundingClientRect();
+    // (no getBoundingClientRect here: the rect is cached, and measuring it on every wheel event
+    // forced a layout of whatever the last frame changed, twice per event)
     const mouseWheel = e.deltaX === 0 && Number.isInteger(e.deltaY) && Math.abs(e.deltaY) >= 50;
     if (e.ctrlKey || (mouseWheel && !e.shiftKey)) {
       const d = e.deltaMode === 1 ? e.deltaY * 33 : e.deltaY;
@@ -144,7 +151,14 @@ export class Interaction {
     const sx = e.clientX, sy = e.clientY;
     const v0 = { ...this.ed.view };
     this.ed.root.classList.add("panning");
+    let captured = false;
     this.drag(e, (ev) => {
+      // once it is a pan, the canvas takes the pointer: the browser then stops hit testing
+      // every move against the nodes under it (a click that never moved is not retargeted)
+      if (!captured) {
+        captured = true;
+        try { this.ed.root.setPointerCapture(ev.pointerId); } catch { /* the pointer is gone already */ }
+      }
       this.ed.view = { ...this.ed.view, x: v0.x + ev.clientX - sx, y: v0.y + ev.clientY - sy };
       this.ed.scheduleView();
     }, (ev, moved) => {
@@ -478,6 +492,7 @@ export class Interaction {
       if (act.dataset.act === "zoom-in") this.ed.zoomAt(1.2, r.left + r.width / 2, r.top + r.height / 2);
       if (act.dataset.act === "zoom-out") this.ed.zoomAt(1 / 1.2, r.left + r.width / 2, r.top + r.height / 2);
       if (act.dataset.act === "fit") this.ed.fit(this.ed.selected);
+      if (act.dataset.act === "minimap") this.ed.showMinimap(this.ed.root.classList.contains("nominimap"), true);
       if (act.dataset.act === "snap") {
         this.ed.snap = !this.ed.snap;
         localStorage.setItem("reelgraph.snap", this.ed.snap ? "1" : "0");

@@ -11,7 +11,10 @@ export class ScenePainter {
   constructor(editor, canvas, minimap) {
     this.ed = editor;
     this.scene = canvas;
-    this.ctx = canvas.getContext("2d");
+    // Opaque: it paints the canvas background too, so the compositor copies it instead of
+    // blending it over the page (and skips what lies under it); groups are a layer above it.
+    canvas.width = canvas.height = 0; // (an opaque canvas is black until its first drawing)
+    this.ctx = canvas.getContext("2d", { alpha: false, desynchronized: true });
     this.minimap = minimap;
     this.mm = { w: 220, h: 150, dpr: window.devicePixelRatio || 1 };
     minimap.width = this.mm.w * this.mm.dpr;
@@ -48,31 +51,37 @@ export class ScenePainter {
     this.drawn = { x: this.ed.view.x, y: this.ed.view.y, zoom };
     this.sceneDirty = false;
     c.style.transform = `translate(${-M}px,${-M}px)`;
+    this.setScaled(false);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, W, H);
-    // grid: one pattern fill, from a tile exactly one cell (device px) in size, so the fill only
-    // translates the pattern (a scaled pattern is filtered pixel by pixel: 10 ms a frame)
+    // background and grid: one opaque pattern fill (the tile holds the background too, its dots
+    // already faded), from a tile exactly one cell (device px) in size, so the fill only
+    // translates the pattern (a scaled pattern is filtered pixel by pixel: 10 ms a frame); an
+    // opaque pattern is copied, not blended over a background filled first (a second full pass).
+    // (Not by globalCompositeOperation "copy": that composites through a whole-canvas layer.)
     let cell = GRID * zoom;
     while (cell < 10) cell *= 5;
     const tile = Math.max(4, Math.round(cell * dpr));
-    if (!this.gridPattern || this.gridTile !== tile) {
+    const fade = Math.min(1, Math.max(0.35, cell / 20));
+    const key = `${tile}|${fade.toFixed(2)}`;
+    if (!this.gridPattern || this.gridKey !== key) {
       const g = document.createElement("canvas");
       g.width = g.height = tile;
-      const gc = g.getContext("2d");
+      const gc = g.getContext("2d", { alpha: false });
+      gc.fillStyle = this.background || (this.background = getComputedStyle(this.ed.root).getPropertyValue("--canvas").trim() || "#1b1e24");
+      gc.fillRect(0, 0, tile, tile);
+      gc.globalAlpha = fade;
       gc.fillStyle = "#2c313b";
       const r = Math.max(0.8, (3.4 * tile) / 64);
       for (const [cx, cy] of [[0, 0], [tile, 0], [0, tile], [tile, tile]]) {
         gc.beginPath(); gc.arc(cx, cy, r, 0, Math.PI * 2); gc.fill();
       }
       this.gridPattern = ctx.createPattern(g, "repeat");
-      this.gridTile = tile;
+      this.gridKey = key;
     }
     const step = tile; // device px per cell, as drawn
     this.gridPattern.setTransform(new DOMMatrix([1, 0, 0, 1, Math.round(((x * dpr) % step + step) % step), Math.round(((y * dpr) % step + step) % step)]));
     ctx.fillStyle = this.gridPattern;
-    ctx.globalAlpha = Math.min(1, Math.max(0.35, cell / 20));
     ctx.fillRect(0, 0, W, H);
-    ctx.globalAlpha = 1;
     ctx.setTransform(dpr * zoom, 0, 0, dpr * zoom, dpr * x, dpr * y);
     const vx0 = -x / zoom, vy0 = -y / zoom, vx1 = vx0 + (r.width + 2 * M) / zoom, vy1 = vy0 + (r.height + 2 * M) / zoom;
     // wires, one path per colour
@@ -128,6 +137,9 @@ export class ScenePainter {
       const covers = tx <= 0 && ty <= 0 && tx + (r.width + 2 * M) * k >= r.width && ty + (r.height + 2 * M) * k >= r.height;
       if (covers && k > 0.6 && k < 1.6) {
         this.scene.style.transform = `translate(${tx}px,${ty}px) scale(${k})`;
+        // scaled, the bitmap is sampled nearest-neighbour until the redraw a moment later: a
+        // filtered scale of the whole view cost the (software) compositor 7 ms a frame
+        this.setScaled(k !== 1);
         if (k !== 1 || Math.abs(x - d.x) > M / 2 || Math.abs(y - d.y) > M / 2) {
           // (while node bands are still being shown, the redraw when the last one is does it)
           this.sceneTimer = setTimeout(() => { if (!this.ed.waiting.size) this.drawScene(); }, k !== 1 ? 90 : 160);
@@ -136,6 +148,12 @@ export class ScenePainter {
       }
     }
     this.drawScene();
+  }
+
+  setScaled(scaled) {
+    if (scaled === Boolean(this.scaled)) return;
+    this.scaled = scaled;
+    this.scene.style.imageRendering = scaled ? "pixelated" : "";
   }
 
   /** Zoomed far out: each node as a box with its title, state and selection; no DOM to paint. */
