@@ -125,15 +125,17 @@ def process_cores() -> int:
 
 
 def voice_threads() -> int:
-    """Threads of the voice model's session: every core of the process, or
-    REELGRAPH_VOICE_THREADS. onnxruntime's intra-op pool belongs to the session and is
-    shared by the calls running at once, so a sentence spoken alone (the one changed
-    scene of a batch variant) gets both cores, and sentences side by side split them
-    rather than oversubscribe. Measured on 2 cores against one thread a call: 1.5x
-    faster alone, 1.15x two at once, the same samples."""
-    asked = os.environ.get("REELGRAPH_VOICE_THREADS", "").strip()
-    if asked.isdigit() and int(asked) > 0:
-        return int(asked)
+    """Threads of one voice-model call: REELGRAPH_VOICE_THREADS, else OMP_NUM_THREADS
+    (the machine's budget for numeric libraries, as torch reads it), else every core
+    of the process. One thread a call is what a cold render wants: its sentences run
+    side by side, one per core, and two threads a call there cost ~6% more CPU and
+    wall time on 2 cores (the pools' threads outnumber the cores). A lone sentence (the
+    changed scene of a batch variant) is ~1.5x faster with two; onnxruntime fixes the
+    count when the session is made, so it is one setting for both."""
+    for name in ("REELGRAPH_VOICE_THREADS", "OMP_NUM_THREADS"):
+        asked = os.environ.get(name, "").strip()
+        if asked.isdigit() and int(asked) > 0:
+            return int(asked)
     return process_cores()
 
 
@@ -215,9 +217,9 @@ def load_piper(voice: str) -> Any:
 
 
 def sentence_workers() -> int:
-    """Piper model calls that run at once in this process: one per core. Calls side
-    by side share the session's threads (see `voice_threads`)."""
-    return process_cores()
+    """Piper model calls that run at once in this process: the cores over the threads
+    a call uses, at least one (calls side by side never oversubscribe the cores)."""
+    return max(1, process_cores() // voice_threads())
 
 
 _MODEL_SLOTS: threading.BoundedSemaphore | None = None
