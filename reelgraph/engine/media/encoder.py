@@ -600,9 +600,6 @@ class _AudioEncoder:
             self._cond.wait_for(lambda: self._done or self._until >= until_s)
             if self._error is not None:
                 raise self._error
-            if self._done and until_s == float("inf"):
-                out, self._ready = self._ready, []
-                return out
             n = 0
             while n < len(self._ready) and _packet_seconds(self._ready[n]) < until_s:
                 n += 1
