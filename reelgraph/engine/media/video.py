@@ -401,6 +401,11 @@ class IndexedVideo(VideoStream):
         if not wanted:
             return
         n = max(1, int(n))
+        if wanted[-1] - wanted[0] + 1 == len(wanted):
+            # a run of frames (a trim, a preview's range): the source's own chunks are
+            # already fresh buffers; stacking each frame again cost 5 ms a 1080p frame
+            yield from self.source.arrays(n, wanted[0], wanted[-1] + 1)
+            return
         out: list[Any] = []
         pos = 0
         src_index = wanted[0]
