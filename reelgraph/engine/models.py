@@ -64,6 +64,21 @@ def models_dir() -> Path:
     return Path(os.environ.get(MODELS_ENV) or "models")
 
 
+COMPILED_ENV = "REELGRAPH_COMPILED_DIR"
+
+
+def compiled_dir() -> Path:
+    """Where forms of models made on this machine are kept (a voice with its graph
+    already optimised): $REELGRAPH_COMPILED_DIR, else ~/.cache/reelgraph-compiled. Not
+    the value cache: what is here depends on a model file and library versions only,
+    so a run with a fresh value cache still finds it, as pip finds its built wheels."""
+    env = os.environ.get(COMPILED_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reelgraph-compiled"
+
+
 def model_folder(kind: str) -> Path:
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; one of {', '.join(KINDS)}")
@@ -521,6 +536,7 @@ def model_cache() -> ModelCache:
 __all__ = [
     "ALLOW_DOWNLOADS_ENV",
     "CHECKPOINT_SUFFIXES",
+    "COMPILED_ENV",
     "DEVICES",
     "DTYPES",
     "KINDS",
@@ -529,6 +545,7 @@ __all__ = [
     "ModelEntry",
     "ModelNotFound",
     "checkpoint_files",
+    "compiled_dir",
     "device_class",
     "diffusers_models",
     "downloads_allowed",
