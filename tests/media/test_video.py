@@ -59,6 +59,17 @@ def test_mapped_and_indexed():
         IndexedVideo(v, [3, 1])
 
 
+def test_an_indexed_run_of_frames_reads_its_source_range_in_owned_chunks():
+    v = TensorVideo(torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 2, 2, 3), 12)
+    run = IndexedVideo(v, range(3, 10))
+    assert collect(run, 3)[:, 0, 0, 0].tolist() == list(range(3, 10))
+    parts = list(run.arrays(4, 1, 6))  # frames 1..5 of the run: source frames 4..8
+    assert [len(p) for p in parts] == [4, 1]
+    assert [int(f[0, 0, 0]) for p in parts for f in p] == [4, 5, 6, 7, 8]
+    parts[0][:] = 0  # a caller may draw on its chunk without touching the source
+    assert collect(run, 3)[:, 0, 0, 0].tolist() == list(range(3, 10))
+
+
 def test_concat_keeps_timeline_and_centres_crossfade():
     a, b = solid_video(20, (0, 0, 0)), solid_video(20, (200, 200, 200))
     cut = ConcatVideo([a, b], "crossfade", 8)
