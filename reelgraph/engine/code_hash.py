@@ -16,13 +16,18 @@ with the same files costs nothing.
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
 import importlib.util
 import inspect
+import json
+import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -195,11 +200,14 @@ def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 def _parse(name: str) -> _Module | None:
     data = _source(name)
     if data is None:
+        _note("src", name, None)
         return None
     digest = hashlib.blake2b(data, digest_size=16).digest()
     key = (name, digest)
     if key in _PARSED:
-        return _PARSED[key]
+        hit = _PARSED[key]
+        _note("src", name, digest.hex() + ("/p" if hit is not None and hit.is_package else ""))
+        return hit
     module = sys.modules.get(name)
     is_package = hasattr(module, "__path__") if module is not None else False
     if module is None:
@@ -209,6 +217,7 @@ def _parse(name: str) -> _Module | None:
         tree = ast.parse(data)
     except (SyntaxError, ValueError):
         _PARSED[key] = None
+        _note("src", name, digest.hex())
         return None
     info = _Module(name, is_package, digest)
     for stmt in _top_level(tree.body):
@@ -221,6 +230,7 @@ def _parse(name: str) -> _Module | None:
             info.defs.setdefault(bound, []).append(stmt)
     info.tree = tree
     _PARSED[key] = info
+    _note("src", name, digest.hex() + ("/p" if is_package else ""))
     return info
 
 
@@ -311,12 +321,24 @@ class _Symbol:
     own: bytes  # digest of the normalised code
     deps: list[tuple[str, str]]  # (module, name) within the pack
     external: list[str]  # names imported from outside the pack
+    # the "is this a module?" answers its resolution depended on (noted again for the
+    # key store each time the cached symbol is used)
+    checks: dict[str, bool] = field(default_factory=dict)
 
 
 _SYMBOLS: dict[tuple[str, bytes, str, bool], _Symbol] = {}
 
 
 def _module_exists(name: str) -> bool:
+    found = _exists(name)
+    _note("mod", name, found)
+    checks = getattr(_RECORD, "checks", None)
+    if checks is not None:
+        checks[name] = found
+    return found
+
+
+def _exists(name: str) -> bool:
     if name in sys.modules:
         return True
     try:
@@ -364,7 +386,25 @@ def _symbol(info: _Module, name: str, stmts: list[ast.stmt], root: str, root_def
     key = (info.name, info.digest, name, root_def)
     hit = _SYMBOLS.get(key)
     if hit is not None:
+        for mod, found in hit.checks.items():
+            _note("mod", mod, found)
         return hit
+    outer = getattr(_RECORD, "checks", None)
+    _RECORD.checks = checks = {}
+    try:
+        sym = _new_symbol(info, name, stmts, root, root_def)
+    finally:
+        _RECORD.checks = outer
+        if outer is not None:
+            outer.update(checks)
+    sym.checks = checks
+    _SYMBOLS[key] = sym
+    return sym
+
+
+def _new_symbol(
+    info: _Module, name: str, stmts: list[ast.stmt], root: str, root_def: bool
+) -> _Symbol:
     own, refs, nested = _scan(stmts, drop_decorators=root_def)
     local_imports: dict[str, tuple[str, str | None]] = {}
     for stmt in nested:
@@ -377,9 +417,7 @@ def _symbol(info: _Module, name: str, stmts: list[ast.stmt], root: str, root_def
             deps.append(target)
         elif isinstance(target, str):
             external.append(target)
-    sym = _Symbol(own, list(dict.fromkeys(deps)), sorted(set(external)))
-    _SYMBOLS[key] = sym
-    return sym
+    return _Symbol(own, list(dict.fromkeys(deps)), sorted(set(external)))
 
 
 def _lookup(module: str, name: str) -> tuple[_Module, list[ast.stmt]] | None:
@@ -407,12 +445,13 @@ _KEYS: dict[Callable[..., Any], str] = {}
 
 
 def code_hash(fn: Callable[..., Any]) -> str:
-    """Hex digest of `fn`'s code and the same-pack code it reaches (cached per function)."""
+    """Hex digest of `fn`'s code and the same-pack code it reaches (cached per function,
+    and across processes in the store of `code_keys`)."""
     hit = _KEYS.get(fn)
     if hit is not None:
         return hit
     try:
-        key = _compute(inspect.unwrap(fn))
+        key = _stored_or_computed(inspect.unwrap(fn))
     except Exception:  # code we cannot analyse: key on its whole module, as before
         key = _module_fallback(fn)
     try:
@@ -483,11 +522,143 @@ def _compute(fn: Callable[..., Any]) -> str:
     return h.hexdigest()
 
 
+# --- keys kept across processes ------------------------------------------------------
+#
+# Parsing and scanning a pack's modules costs every process ~0.3 s of CPU (1.2 s on a
+# busy machine) before its first run: each `reelgraph run`, batch and Ray worker. A key
+# is a function of the sources it read, so the store keeps, per function, the key and
+# what it was computed from: the digest of every module source parsed on the way and
+# the answer of every "is this a module?" check. A stored key is used only when all of
+# them are the same in this process; anything else computes it afresh.
+
+_RECORD = threading.local()
+_STORE: dict[str, Any] | None = None
+_STORE_NEW: dict[str, Any] = {}
+_STORE_LOCK = threading.Lock()
+STORE_ENV = "REELGRAPH_CODE_KEYS"  # "0": no store (always compute)
+
+
+def _note(kind: str, name: str, value: Any) -> None:
+    seen = getattr(_RECORD, "seen", None)
+    if seen is not None:
+        seen.setdefault(f"{kind}:{name}", value)
+
+
+def _store_path() -> Path:
+    from .models import compiled_dir
+
+    # this file's own source too: a change to how keys are made never meets old ones
+    own = _source(__name__) or b""
+    tag = hashlib.blake2b(SCHEME + sys.version.encode() + own, digest_size=6).hexdigest()
+    return compiled_dir() / "code-keys" / f"{tag}.json"
+
+
+def _store() -> dict[str, Any]:
+    global _STORE
+    with _STORE_LOCK:
+        if _STORE is None:
+            try:
+                loaded = json.loads(_store_path().read_text(encoding="utf-8"))
+                _STORE = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                _STORE = {}
+            atexit.register(save_code_keys)
+        return _STORE
+
+
+def _still_valid(inputs: dict[str, Any]) -> bool:
+    for item, want in inputs.items():
+        kind, _, name = item.partition(":")
+        if kind == "mod":
+            if _exists(name) != want:
+                return False
+            continue
+        data = _source(name)
+        if data is None:
+            if want is not None:
+                return False
+            continue
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        if want is None or want.split("/")[0] != digest:
+            return False
+        if want.endswith("/p") != _is_package(name):
+            return False
+    return True
+
+
+def _is_package(name: str) -> bool:
+    module = sys.modules.get(name)
+    if module is not None:
+        return hasattr(module, "__path__")
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return bool(spec and spec.submodule_search_locations is not None)
+
+
+def _stored_or_computed(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    module = getattr(fn, "__module__", None)
+    if os.environ.get(STORE_ENV) == "0" or code is None or not module:
+        return _compute(fn)
+    ident = f"{module}:{getattr(fn, '__qualname__', '')}:{code.co_firstlineno}"
+    entry = _store().get(ident)
+    inputs = entry.get("inputs") if isinstance(entry, dict) else None
+    if isinstance(inputs, dict) and _still_valid(inputs):
+        return str(entry["key"])
+    _RECORD.seen = {}
+    try:
+        key = _compute(fn)
+        inputs = _RECORD.seen
+    finally:
+        _RECORD.seen = None
+    if f"src:{module}" in inputs:  # keyed on sources it read (not a run-time fallback)
+        with _STORE_LOCK:
+            _STORE_NEW[ident] = {"key": key, "inputs": inputs}
+    return key
+
+
+def save_code_keys() -> None:
+    """Write the keys computed in this process to the store (merged with what other
+    processes wrote meanwhile; staged, then renamed). Also run at exit."""
+    with _STORE_LOCK:
+        if not _STORE_NEW:
+            return
+        new = dict(_STORE_NEW)
+        _STORE_NEW.clear()
+    path = _store_path()
+    try:
+        merged = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(merged, dict):
+            merged = {}
+    except (OSError, ValueError):
+        merged = {}
+    merged.update(new)
+    part = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps(merged, separators=(",", ":")), encoding="utf-8")
+        os.replace(part, path)
+    except OSError:
+        try:
+            part.unlink(missing_ok=True)
+        except OSError:
+            pass
+    with _STORE_LOCK:
+        if _STORE is not None:
+            _STORE.update(new)
+
+
 def clear_caches() -> None:
     """Forget every parse and key (tests; a long-lived process that reloads packs)."""
+    global _STORE
     _KEYS.clear()
     _PARSED.clear()
     _SYMBOLS.clear()
+    with _STORE_LOCK:
+        _STORE = None
+        _STORE_NEW.clear()
 
 
-__all__ = ["code_hash", "pack_root", "snapshot_pack"]
+__all__ = ["code_hash", "pack_root", "save_code_keys", "snapshot_pack"]

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .code_hash import save_code_keys
 from .docpaths import resolve_document_paths
 from .errors import Issue, WorkflowError
 from .node import MISSING as MISSING_DEFAULT
@@ -320,6 +321,8 @@ def _compile(
         pn.key = _node_key(
             pn, planned, workflow.param_values, salt, side_effect_salt, checks, checked[nid]
         )
+    # keys of node code made here go to the store now: a worker may be killed, not exit
+    save_code_keys()
     return Plan(workflow, planned, wanted, _raise(checks.issues, blocking, nodes))
 
 
