@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from ..context import CancelToken
 from . import Executor, ExecutorError
 
 MAX_RETRIES = 3
+LOCAL = "local"  # --ray-address local: start a private local Ray even if one runs here
 
 
 def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
@@ -43,6 +45,35 @@ class _NotMainThreadWarning(logging.Filter):
         return "SIGTERM handler is not set" not in record.getMessage()
 
 
+def _answers(address: str, timeout: float = 2.0) -> bool:
+    """Something listens at host:port."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _join_or_start() -> dict[str, Any]:
+    """ray.init() options with no --ray-address: join the Ray that `ray start --head`
+    runs on this machine (RAY_ADDRESS, else the address file it writes), else start a
+    local one. A file left by a Ray that was killed (not stopped with `ray stop`)
+    names a cluster that is gone: ray.init() would wait on it for minutes, so a
+    local Ray starts instead."""
+    if os.environ.get("RAY_ADDRESS"):
+        return {"address": None}  # Ray reads it itself (ray://, auto, host:port)
+    try:
+        from ray._private.utils import read_ray_address
+
+        running = read_ray_address()
+    except Exception:  # a Ray without that helper: let ray.init() look for itself
+        return {}
+    if running and _answers(running):
+        return {"address": running}
+    return {"address": LOCAL}
+
+
 class RayStart:
     """Ray, started in the background: a local Ray takes seconds (its control
     processes and worker processes each import Ray), which a batch or a render spends
@@ -56,6 +87,9 @@ class RayStart:
     def __init__(self, ray: Any, *, address: str | None = None, num_cpus: int | None = None):
         self.ray = ray
         self.address = address
+        # "local" (Ray's own word): a new Ray of this process's, never one already
+        # running on the machine, which may be someone else's, with their code.
+        self.starts_local = not address or address == LOCAL
         self.connected_here = False
         self.error: str | None = None
         self._up = threading.Event()
@@ -67,7 +101,7 @@ class RayStart:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
             kwargs["address"] = address
-        elif num_cpus:
+        if self.starts_local and num_cpus:
             kwargs["num_cpus"] = num_cpus
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
         self._thread = threading.Thread(
@@ -80,20 +114,16 @@ class RayStart:
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
-            try:
-                self.ray.init(**kwargs)
-            except ValueError as exc:
-                # A Ray already runs on this machine (`ray start --head`): ray.init()
-                # joins it, and a cluster's size is its own, so it refuses num_cpus.
-                if self.address or "existing cluster" not in str(exc):
-                    raise
-                kwargs.pop("num_cpus", None)
-                self.ray.init(**kwargs)
+            if self.address is None:
+                kwargs.update(_join_or_start())
+                if "address" in kwargs and kwargs["address"] != LOCAL:
+                    kwargs.pop("num_cpus", None)  # a cluster's size is its own
+            self.ray.init(**kwargs)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
             self.connected_here = True
         except Exception as exc:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            where = "a local Ray" if self.starts_local else f"the Ray cluster at {self.address}"
             self.error = f"cannot start {where}: {exc}"
         finally:
             log.removeFilter(quiet)
@@ -265,7 +295,7 @@ class RayExecutor(Executor):
         self._remote = ray.remote(_run_row)
         self._here_busy = False  # the driver is running a row while Ray starts
         self._ready = False  # set once Ray is up (or failed to start)
-        local = not address and not ray.is_initialized()
+        local = (not address or address == LOCAL) and not ray.is_initialized()
         self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
         self._ray = RayStart(ray, address=address, num_cpus=workers or None)
         if not local:
