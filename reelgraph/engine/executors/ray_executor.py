@@ -290,6 +290,8 @@ class RayExecutor(Executor):
         self._refs: list[Any] = []
         self._warming: list[Any] = []
         self._warm_doc: dict[str, Any] | None = None
+        self._warm_rows: int | None = None  # rows of the batch (None: unknown)
+        self._rows_here = 0  # rows the driver took while Ray started
         self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
         self._token = CancelToken()
         self._remote = ray.remote(_run_row)
@@ -314,30 +316,33 @@ class RayExecutor(Executor):
             pending, self._pending = self._pending, []
             doc, self._warm_doc = self._warm_doc, None
         if doc is not None:
-            self.warm(doc)
+            self.warm(doc, self._warm_rows)
         for job, outer in pending:
             _chain(self._dispatch(job), outer)
 
-    def warm(self, workflow: dict[str, Any]) -> None:
-        # One warm-up task per CPU, started before the pilot row: while it runs on one
-        # worker, the others import their libraries and load the workflow's voices
-        # instead of doing so in their first row. Before Ray is up, this waits for it.
+    def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
+        # One warm-up task per worker that will get a row, started before the rows:
+        # while the first rows run, the other workers import their libraries and load
+        # the workflow's voices instead of doing so in their first row. Not more: a
+        # worker warmed for no row costs the others seconds of CPU (a batch of two
+        # rows sends one to Ray). Before Ray is up, this waits for it.
         with self._lock:
             if not self._ready:
-                self._warm_doc = workflow
+                self._warm_doc, self._warm_rows = workflow, rows
                 return
+            rows_for_ray = None if rows is None else rows - self._rows_here
         if self._ray.error is not None:
             return
+        n = self.workers if rows_for_ray is None else min(self.workers, rows_for_ray)
         remote = self.ray.remote(_warm).options(num_cpus=1, max_retries=0)
-        self._warming = [
-            remote.remote(self.cache_dir, workflow) for _ in range(max(1, self.workers))
-        ]
+        self._warming = [remote.remote(self.cache_dir, workflow) for _ in range(max(0, n))]
 
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
         with self._lock:
             if not self._ready:
                 if self._here is not None and not self._here_busy:
                     self._here_busy = True
+                    self._rows_here += 1
                     return self._run_here(job, listener)
                 outer: Future[Any] = Future()
                 self._pending.append((job, outer))
