@@ -91,14 +91,20 @@ def test_a_batch_joins_the_ray_already_running_on_this_machine(
             if "Ray runtime started" in line:
                 break
         assert head.poll() is None, "".join(log)
-        rows = write_csv(tmp_path / "rows.csv", [{"name": "Ada", "city": "Oslo"}])
+        rows = write_csv(
+            tmp_path / "rows.csv",
+            [{"name": "Ada", "city": "Oslo"}, {"name": "Alan", "city": "Leeds"}],
+        )
         rc = main(
             ["batch", str(greetings), str(rows), "--json", "-q", "--out", str(tmp_path / "out"),
              "--cache-dir", str(tmp_path / "cache"), "--executor", "ray", "--workers", "2"]
         )  # fmt: skip
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert rc == 0, summary
-        assert (tmp_path / "out" / f"{summary['rows'][0]['stem']}.mp4").is_file()
+        for r in summary["rows"]:
+            assert (tmp_path / "out" / f"{r['stem']}.mp4").is_file()
+        # the row after the first ran on that Ray (found by itself, with its auth token)
+        assert summary["rows"][1]["worker"] != f"{os.uname().nodename}:{os.getpid()}"
         assert not ray.is_initialized()  # the driver disconnected...
         status = subprocess.run(
             [*ray_cli, "status"], capture_output=True, text=True, env=env, timeout=120

@@ -55,23 +55,23 @@ def _answers(address: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _join_or_start() -> dict[str, Any]:
-    """ray.init() options with no --ray-address: join the Ray that `ray start --head`
-    runs on this machine (RAY_ADDRESS, else the address file it writes), else start a
-    local one. A file left by a Ray that was killed (not stopped with `ray stop`)
-    names a cluster that is gone: ray.init() would wait on it for minutes, so a
-    local Ray starts instead."""
+def _machine_ray() -> str:
+    """With no --ray-address, ray.init() joins the Ray that `ray start --head` runs on
+    this machine (RAY_ADDRESS, else the address file it writes; found that way, it
+    also reads that Ray's auth token), else starts a local one. "running": there is
+    one to join; "none": there is none; "gone": the file names a Ray that was killed
+    (not stopped with `ray stop`), on which ray.init() would wait for minutes."""
     if os.environ.get("RAY_ADDRESS"):
-        return {"address": None}  # Ray reads it itself (ray://, auto, host:port)
+        return "running"  # the user's own choice: Ray reads it (ray://, auto, host:port)
     try:
         from ray._private.utils import read_ray_address
 
-        running = read_ray_address()
+        address = read_ray_address()
     except Exception:  # a Ray without that helper: let ray.init() look for itself
-        return {}
-    if running and _answers(running):
-        return {"address": running}
-    return {"address": LOCAL}
+        return "none"
+    if not address:
+        return "none"
+    return "running" if _answers(address) else "gone"
 
 
 class RayStart:
@@ -115,9 +115,11 @@ class RayStart:
         log.addFilter(quiet)
         try:
             if self.address is None:
-                kwargs.update(_join_or_start())
-                if "address" in kwargs and kwargs["address"] != LOCAL:
-                    kwargs.pop("num_cpus", None)  # a cluster's size is its own
+                found = _machine_ray()
+                if found == "running":
+                    kwargs.pop("num_cpus", None)  # joined: a cluster's size is its own
+                elif found == "gone":
+                    kwargs["address"] = LOCAL  # start one of our own
             self.ray.init(**kwargs)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
