@@ -12,15 +12,20 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     rendered after other rows (only scene 1 differs) over a cold render of it
     (medians of 3 each).
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
-(e) ray_wall_s: the same batch with `--executor ray` on a local Ray of 2 CPUs, that
-    the batch starts (and stops); ray_vs_local = ray_wall_s / batch_wall_s. Full run
-    only: ray_joined_wall_s, the batch joining a Ray started beforehand with
-    `ray start --head` (not timed), and ray_joined_vs_local.
+(e) ray_wall_s: the same batch with `--executor ray`: a local Ray of 2 CPUs that the
+    batch starts (in the background, while its driver renders the first row) and stops;
+    ray_vs_local = ray_wall_s / batch_wall_s. Full run only: ray_joined_wall_s, the
+    batch joining a Ray started beforehand with `ray start --head` (not timed), and
+    ray_joined_vs_local. Both Rays keep to a RAY_TMPDIR of the bench's own.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
-`--quick`: 2 variants at 160x90, 2 fps (under a minute on 2 cores: most of it is the
-fixed cost of starting processes and Ray); the full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are noisy. The last line
-is one JSON object.
+Each line says when it was printed (seconds since the bench started); bench_wall_s is
+the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
+kind: under a minute on 2 cores. Most of it is fixed cost: starting processes, and in
+(e) a cold local Ray (10-16 s on 2 busy cores: its control processes and two workers
+each import Ray, and the workers then load the voice) for the one row that goes to
+Ray. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
+noisy. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import csv
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,13 +80,24 @@ def _folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 
-def _batch(tmp: Path, rows_csv: Path, tag: str, *extra: str) -> tuple[float, dict, Path]:
+T0 = time.perf_counter()
+
+
+def _say(text: str) -> None:
+    """A line now (not when the bench ends: stdout is often a pipe), with the time since
+    the bench started."""
+    print(f"[{time.perf_counter() - T0:6.1f} s] {text}", flush=True)
+
+
+def _batch(
+    tmp: Path, rows_csv: Path, tag: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[float, dict, Path]:
     out, cache = tmp / f"out-{tag}", tmp / f"cache-{tag}"
     t = time.perf_counter()
     proc = subprocess.run(
         _cli("batch", str(WORKFLOW), str(rows_csv), "--out", str(out), "--cache-dir", str(cache),
              "--json", "-q", *extra),
-        capture_output=True, text=True,
+        capture_output=True, text=True, env=env,
     )  # fmt: skip
     wall = time.perf_counter() - t
     if proc.returncode != 0:
@@ -109,7 +126,7 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
     """(variant wall, cold wall, ratio) in this process, models already loaded: the
     median of 3 one-scene variants (each after the rows before it, sharing a cache)
     over the median of 3 cold renders of those rows (each with an empty cache). One
-    sample of each swings by 2x on a shared 2-core machine."""
+    sample of each swings by 2x on a shared 2-core machine. --quick: one of each."""
     import statistics
 
     from reelgraph.engine import Cache, Engine, MemoryCache
@@ -128,28 +145,48 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
 
     shared = Cache(MemoryCache())
     render(shared, *PEOPLE[0])  # unmeasured: also loads the voice model and imports
-    rows = PEOPLE[1:4]
+    rows = PEOPLE[1 : 2 if quick else 4]
     # scene 1 differs from the rows before; scenes 2-3 are cached
     variant = statistics.median(render(shared, *row) for row in rows)
     cold = statistics.median(render(Cache(MemoryCache()), *row) for row in rows)
     return variant, cold, variant / cold
 
 
-def _joined_ray_batch(tmp: Path, rows_csv: Path) -> float:
+def _ray_env(ray_tmp: Path) -> dict[str, str]:
+    """The bench's Rays keep to a temp folder of their own (RAY_TMPDIR): the address
+    file `ray start` writes there is not seen by other Rays on the machine (another
+    engineer's batch would join this one), nor theirs by the bench."""
+    return {**os.environ, "RAY_TMPDIR": str(ray_tmp), "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> float:
     """The Ray batch again, on a Ray started beforehand with `ray start --head` (what
-    docs/batch.md suggests for several batches on one machine): its start is not in
-    the wall time, its workers' warm-up and the driver's connection are."""
-    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run(
-        [*ray_cli, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
-         "--disable-usage-stats"],
-        check=True, capture_output=True, env=env,
+    docs/batch.md suggests for several batches on one machine; the batch finds it by
+    itself, no --ray-address): its start is not in the wall time, its workers'
+    warm-up and the driver's connection are. `--block`: that Ray's processes end with
+    the `ray start` process, so the bench stops its own Ray only (`ray stop` stops
+    every Ray on the machine)."""
+    env = _ray_env(ray_tmp)
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port=0",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     try:
-        wall, _, _ = _batch(tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2")
+        assert head.stdout is not None
+        log = []
+        for line in head.stdout:
+            log.append(line)
+            if "Ray runtime started" in line:
+                break
+        if head.poll() is not None:
+            raise SystemExit("ray start failed:\n" + "".join(log)[-3000:])
+        wall, _, _ = _batch(
+            tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2", env=env
+        )
     finally:
-        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env)
+        head.terminate()
+        head.wait(60)
     return wall
 
 
@@ -162,7 +199,7 @@ def main() -> None:
     n = args.variants or (2 if args.quick else 20)
     rows = _rows(n, args.quick)
     size = _size_params(args.quick)
-    print(
+    _say(
         f"{n} variants of {WORKFLOW.name} at {size['width']}x{size['height']}, {size['fps']:g} fps"
     )
     with tempfile.TemporaryDirectory(prefix="rg-bench-batch-") as d:
@@ -177,31 +214,39 @@ def main() -> None:
         peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         totals = summary["totals"]
         disk_mb = _folder_mb(cache)
-        print(f"(a) batch: {batch_wall:.1f} s; {totals['node_executions']} node executions "
-              f"(independent runs: {totals['node_executions_naive']}); "
-              f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
+        _say(f"(a) batch: {batch_wall:.1f} s; {totals['node_executions']} node executions "
+             f"(independent runs: {totals['node_executions_naive']}); "
+             f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
         naive_wall, naive_executed = _naive(tmp, rows)
-        print(f"(b) {n} separate runs sharing a disk cache: {naive_wall:.1f} s "
-              f"({naive_executed} plan nodes executed); speedup {naive_wall / batch_wall:.2f}x")  # fmt: skip
+        _say(f"(b) {n} separate runs sharing a disk cache: {naive_wall:.1f} s "
+             f"({naive_executed} plan nodes executed); speedup {naive_wall / batch_wall:.2f}x")  # fmt: skip
         variant, cold, ratio = _variant_cost(tmp, args.quick)
-        print(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
-        print(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
+        _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
+        _say(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
         ray_wall = joined_wall = None
         if not args.no_ray:
             try:
                 import ray  # noqa: F401
             except ImportError:
-                print('(e) skipped: pip install "reelgraph[ray]"')
+                _say('(e) skipped: pip install "reelgraph[ray]"')
             else:
-                ray_wall, _, _ = _batch(tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2")
-                print(f"(e) Ray batch (2 CPUs, incl. Ray start): {ray_wall:.1f} s, "
-                      f"{ray_wall / batch_wall:.2f}x the local batch")  # fmt: skip
-                if not args.quick:
-                    joined_wall = _joined_ray_batch(tmp, rows_csv)
-                    print(f"(e') Ray batch joining a Ray already running (ray start --head, "
-                          f"not timed): {joined_wall:.1f} s, "
-                          f"{joined_wall / batch_wall:.2f}x the local batch")  # fmt: skip
-        print(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
+                # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
+                ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
+                try:
+                    ray_wall, _, _ = _batch(
+                        tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2",
+                        env=_ray_env(ray_tmp),
+                    )  # fmt: skip
+                    _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops): "
+                         f"{ray_wall:.1f} s, {ray_wall / batch_wall:.2f}x the local batch")  # fmt: skip
+                    if not args.quick:
+                        joined_wall = _joined_ray_batch(tmp, rows_csv, ray_tmp)
+                        _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
+                             f"not timed): {joined_wall:.1f} s, "
+                             f"{joined_wall / batch_wall:.2f}x the local batch")  # fmt: skip
+                finally:
+                    shutil.rmtree(ray_tmp, ignore_errors=True)
+        _say(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
     print(
         json.dumps(
             {
@@ -223,6 +268,7 @@ def main() -> None:
                 "ray_joined_vs_local": (
                     round(joined_wall / batch_wall, 2) if joined_wall is not None else None
                 ),
+                "bench_wall_s": round(time.perf_counter() - T0, 1),
             }
         )
     )

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +24,25 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture
+def ray_tmpdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A Ray temp folder of the test's own (RAY_TMPDIR): the address file `ray start`
+    writes there is seen by this test only, not by other Rays on the machine. Short:
+    Ray's sockets live under it (a Unix socket path has at most 107 bytes)."""
+    folder = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
+    monkeypatch.setenv("RAY_TMPDIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_driver_runs_rows_while_its_local_ray_starts(
-    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str], ray_tmpdir: Path
 ) -> None:
     assert not ray.is_initialized(), "another test left Ray running"
+    # The address file of a Ray that was killed, not stopped: nothing answers there,
+    # so the batch starts a Ray of its own instead of waiting to join it.
+    (ray_tmpdir / "ray").mkdir()
+    (ray_tmpdir / "ray" / "ray_current_cluster").write_text("127.0.0.1:9\n")
     people = [
         {"name": n, "city": c} for n, c in [("Ada", "Oslo"), ("Alan", "Leeds"), ("Grace", "Paris")]
     ]
@@ -49,34 +69,47 @@ def test_the_driver_runs_rows_while_its_local_ray_starts(
 
 
 def test_a_batch_joins_the_ray_already_running_on_this_machine(
-    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str], ray_tmpdir: Path
 ) -> None:
     """`ray start --head` once, then batches without --ray-address join that Ray (it
     refuses num_cpus, which --workers would pass) and leave it running."""
-    import subprocess
-    import sys
-
     assert not ray.is_initialized(), "another test left Ray running"
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run(
-        [*ray_cli, "start", "--head", "--num-cpus", "2", "--include-dashboard=false",
-         "--disable-usage-stats"],
-        check=True, capture_output=True, env=env, timeout=120,
+    # --block: the head's processes end with this one, so the test stops its own Ray
+    # (`ray stop` would stop every Ray on the machine).
+    head = subprocess.Popen(
+        [*ray_cli, "start", "--head", "--block", "--port=0", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     try:
-        rows = write_csv(tmp_path / "rows.csv", [{"name": "Ada", "city": "Oslo"}])
+        assert head.stdout is not None
+        log = []
+        for line in head.stdout:
+            log.append(line)
+            if "Ray runtime started" in line:
+                break
+        assert head.poll() is None, "".join(log)
+        rows = write_csv(
+            tmp_path / "rows.csv",
+            [{"name": "Ada", "city": "Oslo"}, {"name": "Alan", "city": "Leeds"}],
+        )
         rc = main(
             ["batch", str(greetings), str(rows), "--json", "-q", "--out", str(tmp_path / "out"),
              "--cache-dir", str(tmp_path / "cache"), "--executor", "ray", "--workers", "2"]
         )  # fmt: skip
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert rc == 0, summary
-        assert (tmp_path / "out" / f"{summary['rows'][0]['stem']}.mp4").is_file()
+        for r in summary["rows"]:
+            assert (tmp_path / "out" / f"{r['stem']}.mp4").is_file()
+        # the row after the first ran on that Ray (found by itself, with its auth token)
+        assert summary["rows"][1]["worker"] != f"{os.uname().nodename}:{os.getpid()}"
         assert not ray.is_initialized()  # the driver disconnected...
         status = subprocess.run(
             [*ray_cli, "status"], capture_output=True, text=True, env=env, timeout=120
         )
         assert status.returncode == 0, status.stderr  # ...and the Ray it joined still runs
     finally:
-        subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        head.terminate()
+        head.wait(60)

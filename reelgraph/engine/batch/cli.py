@@ -60,7 +60,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
         "--ray-address",
         default=None,
         metavar="ADDR",
-        help="join this Ray cluster (default: start a local Ray)",
+        help="join this Ray cluster (default: join the Ray `ray start` runs on this "
+        "machine, else start a local Ray; 'local': always start a local Ray of its own)",
     )
     p.add_argument("--dry-run", action="store_true", help="validate every row and stop")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -94,8 +95,6 @@ def _print_problems(problems: list[Any]) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from ..registry import Registry
-
     out_dir = Path(args.out)
     try:
         workflow = resolve_workflow(args.workflow)
@@ -107,6 +106,43 @@ def cmd_batch(args: argparse.Namespace) -> int:
     except RowsError as exc:
         _say(f"error: {exc}")
         return EXIT_NONE_VALID
+    cache_dir = (
+        None
+        if args.no_disk_cache
+        else str(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    )
+    from ..executors import ExecutorError, make_executor
+
+    # Made before the rows are checked and planned: a local Ray starts in the
+    # background meanwhile (seconds), and a cluster that cannot be reached is said
+    # before any work. A dry run starts nothing.
+    executor = None
+    if not args.dry_run:
+        workers = args.workers or (0 if args.executor == "ray" else 1)
+        try:
+            executor = make_executor(
+                args.executor, workers=workers, cache_dir=cache_dir, ray_address=args.ray_address
+            )
+        except ExecutorError as exc:
+            _say(f"error: {exc}")
+            return EXIT_NONE_VALID
+    try:
+        return _plan_and_run(args, workflow, rows, out_dir, cache_dir, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _plan_and_run(
+    args: argparse.Namespace,
+    workflow: Any,
+    rows: Any,
+    out_dir: Path,
+    cache_dir: str | None,
+    executor: Any,
+) -> int:
+    from ..registry import Registry
+
     registry = Registry.discover()
     try:
         plan = prepare(
@@ -153,21 +189,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 )
             )
         return EXIT_NONE_VALID
-    cache_dir = (
-        None
-        if args.no_disk_cache
-        else str(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
-    )
-    from ..executors import ExecutorError, make_executor
-
-    workers = args.workers or (0 if args.executor == "ray" else 1)
-    try:
-        executor = make_executor(
-            args.executor, workers=workers, cache_dir=cache_dir, ray_address=args.ray_address
-        )
-    except ExecutorError as exc:
-        _say(f"error: {exc}")
-        return EXIT_NONE_VALID
     cpus = os.cpu_count() or 1
     cpu_workers = max(1, cpus // max(1, executor.workers)) if args.executor == "local" else 1
     todo = len(valid) - len(plan.resumed)
@@ -175,15 +196,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # SIGTERM stops the batch the way Ctrl+C does: running rows end, the manifest is kept.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with executor:
-            summary = run_batch(
-                plan,
-                executor,
-                cache_dir=cache_dir,
-                cpu_workers=cpu_workers,
-                pilot_cpu_workers=cpus if args.executor == "local" else None,
-                progress=progress,
-            )
+        summary = run_batch(
+            plan,
+            executor,
+            cache_dir=cache_dir,
+            cpu_workers=cpu_workers,
+            pilot_cpu_workers=cpus if args.executor == "local" else None,
+            progress=progress,
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     t = summary.totals

@@ -377,7 +377,7 @@ def run_batch(
 
         try:
             if todo:
-                executor.warm(plan.workflow.doc)
+                executor.warm(plan.workflow.doc, rows=len(todo))
             submit_ready()
             while running:
                 if should_stop is not None and should_stop() and not cancelled:

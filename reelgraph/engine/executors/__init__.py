@@ -36,9 +36,10 @@ class Executor(ABC):
     @abstractmethod
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]: ...
 
-    def warm(self, workflow: dict[str, Any]) -> None:  # noqa: B027 (optional: a no-op)
-        """Before the first row: get workers ready for this workflow (imports, voices).
-        Executors whose workers share the driver's process need nothing."""
+    def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:  # noqa: B027
+        """Before the first row: get workers ready for this workflow (imports, voices),
+        as many as `rows` rows can keep busy. Executors whose workers share the
+        driver's process need nothing (the default is a no-op)."""
 
     @abstractmethod
     def cancel(self) -> None: ...

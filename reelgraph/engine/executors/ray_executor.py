@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from ..context import CancelToken
 from . import Executor, ExecutorError
 
 MAX_RETRIES = 3
+LOCAL = "local"  # --ray-address local: start a private local Ray even if one runs here
 
 
 def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
@@ -43,6 +45,35 @@ class _NotMainThreadWarning(logging.Filter):
         return "SIGTERM handler is not set" not in record.getMessage()
 
 
+def _answers(address: str, timeout: float = 2.0) -> bool:
+    """Something listens at host:port."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _machine_ray() -> str:
+    """With no --ray-address, ray.init() joins the Ray that `ray start --head` runs on
+    this machine (RAY_ADDRESS, else the address file it writes; found that way, it
+    also reads that Ray's auth token), else starts a local one. "running": there is
+    one to join; "none": there is none; "gone": the file names a Ray that was killed
+    (not stopped with `ray stop`), on which ray.init() would wait for minutes."""
+    if os.environ.get("RAY_ADDRESS"):
+        return "running"  # the user's own choice: Ray reads it (ray://, auto, host:port)
+    try:
+        from ray._private.utils import read_ray_address
+
+        address = read_ray_address()
+    except Exception:  # a Ray without that helper: let ray.init() look for itself
+        return "none"
+    if not address:
+        return "none"
+    return "running" if _answers(address) else "gone"
+
+
 class RayStart:
     """Ray, started in the background: a local Ray takes seconds (its control
     processes and worker processes each import Ray), which a batch or a render spends
@@ -56,6 +87,9 @@ class RayStart:
     def __init__(self, ray: Any, *, address: str | None = None, num_cpus: int | None = None):
         self.ray = ray
         self.address = address
+        # "local" (Ray's own word): a new Ray of this process's, never one already
+        # running on the machine, which may be someone else's, with their code.
+        self.starts_local = not address or address == LOCAL
         self.connected_here = False
         self.error: str | None = None
         self._up = threading.Event()
@@ -67,7 +101,7 @@ class RayStart:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address:
             kwargs["address"] = address
-        elif num_cpus:
+        if self.starts_local and num_cpus:
             kwargs["num_cpus"] = num_cpus
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
         self._thread = threading.Thread(
@@ -80,20 +114,18 @@ class RayStart:
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
-            try:
-                self.ray.init(**kwargs)
-            except ValueError as exc:
-                # A Ray already runs on this machine (`ray start --head`): ray.init()
-                # joins it, and a cluster's size is its own, so it refuses num_cpus.
-                if self.address or "existing cluster" not in str(exc):
-                    raise
-                kwargs.pop("num_cpus", None)
-                self.ray.init(**kwargs)
+            if self.address is None:
+                found = _machine_ray()
+                if found == "running":
+                    kwargs.pop("num_cpus", None)  # joined: a cluster's size is its own
+                elif found == "gone":
+                    kwargs["address"] = LOCAL  # start one of our own
+            self.ray.init(**kwargs)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
             self.connected_here = True
         except Exception as exc:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            where = "a local Ray" if self.starts_local else f"the Ray cluster at {self.address}"
             self.error = f"cannot start {where}: {exc}"
         finally:
             log.removeFilter(quiet)
@@ -260,12 +292,14 @@ class RayExecutor(Executor):
         self._refs: list[Any] = []
         self._warming: list[Any] = []
         self._warm_doc: dict[str, Any] | None = None
+        self._warm_rows: int | None = None  # rows of the batch (None: unknown)
+        self._rows_here = 0  # rows the driver took while Ray started
         self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
         self._token = CancelToken()
         self._remote = ray.remote(_run_row)
         self._here_busy = False  # the driver is running a row while Ray starts
         self._ready = False  # set once Ray is up (or failed to start)
-        local = not address and not ray.is_initialized()
+        local = (not address or address == LOCAL) and not ray.is_initialized()
         self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
         self._ray = RayStart(ray, address=address, num_cpus=workers or None)
         if not local:
@@ -284,30 +318,33 @@ class RayExecutor(Executor):
             pending, self._pending = self._pending, []
             doc, self._warm_doc = self._warm_doc, None
         if doc is not None:
-            self.warm(doc)
+            self.warm(doc, self._warm_rows)
         for job, outer in pending:
             _chain(self._dispatch(job), outer)
 
-    def warm(self, workflow: dict[str, Any]) -> None:
-        # One warm-up task per CPU, started before the pilot row: while it runs on one
-        # worker, the others import their libraries and load the workflow's voices
-        # instead of doing so in their first row. Before Ray is up, this waits for it.
+    def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
+        # One warm-up task per worker that will get a row, started before the rows:
+        # while the first rows run, the other workers import their libraries and load
+        # the workflow's voices instead of doing so in their first row. Not more: a
+        # worker warmed for no row costs the others seconds of CPU (a batch of two
+        # rows sends one to Ray). Before Ray is up, this waits for it.
         with self._lock:
             if not self._ready:
-                self._warm_doc = workflow
+                self._warm_doc, self._warm_rows = workflow, rows
                 return
+            rows_for_ray = None if rows is None else rows - self._rows_here
         if self._ray.error is not None:
             return
+        n = self.workers if rows_for_ray is None else min(self.workers, rows_for_ray)
         remote = self.ray.remote(_warm).options(num_cpus=1, max_retries=0)
-        self._warming = [
-            remote.remote(self.cache_dir, workflow) for _ in range(max(1, self.workers))
-        ]
+        self._warming = [remote.remote(self.cache_dir, workflow) for _ in range(max(0, n))]
 
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
         with self._lock:
             if not self._ready:
                 if self._here is not None and not self._here_busy:
                     self._here_busy = True
+                    self._rows_here += 1
                     return self._run_here(job, listener)
                 outer: Future[Any] = Future()
                 self._pending.append((job, outer))
