@@ -18,6 +18,9 @@ from reelgraph import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, 
 from reelgraph.media import TIMINGS, AudioClip, PhonemeTiming, SpeechTimings, WordTiming
 from reelgraph.models import compiled_dir
 
+from .speech_pieces import PIECE_CHARS, synthesis_pieces
+from .voice_admission import VoiceAdmission
+
 DEFAULT_VOICE = "en_US-joe-medium"
 AUTO_VOICE = "auto"  # a voice for the text's language (see script/voices.py)
 COQUI_PREFIX = "coqui:"
@@ -216,7 +219,16 @@ def _open_piper(model: Path, config: Path) -> Any:
             add_alignment_output(proto)
         except ValueError:
             pass  # the file already has the alignment output
-        session = _optimise_and_save(proto.SerializeToString(), compiled)
+        model_bytes = proto.SerializeToString()
+        del proto
+        session = _optimise_and_save(model_bytes, compiled)
+        # onnxruntime's Python session keeps the bytes it was made from for the life
+        # of the process (60 MB for this voice; only a change of providers would read
+        # them again, and this session stays on the CPU); it holds its own weights.
+        # (A session opened from the compiled file keeps only its path.)
+        if getattr(session, "_model_bytes", None) is model_bytes:
+            session._model_bytes = None
+        del model_bytes
     return PiperVoice(
         config=PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8"))),
         session=ReleasingSession(session),
@@ -298,49 +310,89 @@ def sentence_workers() -> int:
     return max(1, process_cores() // voice_threads())
 
 
-_MODEL_SLOTS: threading.BoundedSemaphore | None = None
+_MODEL_SLOTS: VoiceAdmission | None = None
 _MODEL_SLOTS_LOCK = threading.Lock()
 
 
-def model_slots() -> threading.BoundedSemaphore:
-    """One slot per Piper call that may run at once, shared by every caller: the scenes
-    the scheduler speaks side by side and the sentences of each scene together never
-    run more model calls than `sentence_workers()`."""
+def model_slots() -> VoiceAdmission:
+    """The process's admission of Piper calls, shared by every caller: the scenes the
+    scheduler speaks side by side and the pieces of each scene together never run
+    more model calls than `sentence_workers()`, nor more text at once than its budget
+    (voice_admission.py: a call's memory grows with its text)."""
     global _MODEL_SLOTS
     with _MODEL_SLOTS_LOCK:
         if _MODEL_SLOTS is None:
-            _MODEL_SLOTS = threading.BoundedSemaphore(sentence_workers())
+            _MODEL_SLOTS = VoiceAdmission(sentence_workers())
         return _MODEL_SLOTS
 
 
-def _synthesize_sentences(pv: Any, sentences: list[str], cfg: Any, progress: Any) -> list[Any]:
-    """Each sentence's Piper chunks, in order. Sentences are independent, so they run on
-    up to `sentence_workers()` threads (the model runs outside the GIL; Piper locks its
-    phonemizer), each call holding one of the process's model slots."""
+def _synthesize_sentences(
+    pv: Any, sentences: list[str], cfg: Any, progress: Any, piece_chars: int = PIECE_CHARS
+) -> list[list[Any]]:
+    """Each sentence's Piper chunks, in order. A sentence longer than `piece_chars` is
+    spoken clause by clause (speech_pieces.py: a call's memory grows with its audio),
+    its pieces' chunks in order. Pieces are independent, so they run on up to
+    `sentence_workers()` threads (the model runs outside the GIL; Piper locks its
+    phonemizer), each call admitted by the process's model slots."""
     from concurrent.futures import ThreadPoolExecutor
 
     slots = model_slots()
+    pieces = [(k, p) for k, s in enumerate(sentences) for p in synthesis_pieces(s, piece_chars)]
 
-    def one(sent: str) -> list[Any]:
-        with slots:
-            return list(pv.synthesize(sent, cfg, include_alignments=True))
+    def one(text: str) -> list[Any]:
+        with slots.admit(len(text)):
+            return list(pv.synthesize(text, cfg, include_alignments=True))
 
-    workers = min(sentence_workers(), len(sentences))
+    out: list[list[Any]] = [[] for _ in sentences]
+    workers = min(sentence_workers(), len(pieces))
     if workers <= 1:
-        out = []
-        for k, sent in enumerate(sentences):
+        for n, (k, text) in enumerate(pieces):
             if progress is not None:
-                progress(k, len(sentences))
-            out.append(one(sent))
+                progress(n, len(pieces))
+            out[k] += one(text)
         return out
     with ThreadPoolExecutor(workers, thread_name_prefix="reelgraph-piper") as pool:
-        futures = [pool.submit(one, sent) for sent in sentences]
-        out = []
-        for k, f in enumerate(futures):
+        futures = [(k, pool.submit(one, text)) for k, text in pieces]
+        for n, (k, f) in enumerate(futures):
             if progress is not None:
-                progress(k, len(sentences))
-            out.append(f.result())
+                progress(n, len(pieces))
+            out[k] += f.result()
         return out
+
+
+def _normalized(parts: list[Any]) -> list[Any]:
+    """One sentence's audio scaled to full range as Piper scales a sentence (by its
+    peak), over all of its chunks together, so the pieces of a long sentence keep
+    one level."""
+    import numpy as np
+
+    peak = max((float(np.max(np.abs(a))) for a in parts if a.size), default=0.0)
+    if peak < 1e-8:
+        return [np.zeros_like(a) for a in parts]
+    top = np.float32(peak)
+    return [np.clip(a / top, -1.0, 1.0).astype(np.float32) for a in parts]
+
+
+JOIN_FADE_S = 0.005
+
+
+def _joined_smoothly(parts: list[Any], rate: int) -> list[Any]:
+    """Where one chunk of a sentence meets the next (the pieces of a long sentence,
+    Piper's own splits) both are in the pause between words, but not always at zero:
+    a 5 ms fade out and in there, so the join makes no click. In place (the arrays are
+    the sentence's own copies); a sentence of one chunk is left as it is."""
+    import itertools
+
+    import numpy as np
+
+    n = round(JOIN_FADE_S * rate)
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float32))).astype(np.float32)
+    for a, b in itertools.pairwise(parts):
+        k = min(n, a.size, b.size)
+        if k:
+            a[a.size - k :] *= ramp[:k][::-1]
+            b[:k] *= ramp[:k]
+    return parts
 
 
 # A sentence ends at . ! ? … followed by a capital, digit or quote ("e.g. nothing" does not).
@@ -441,13 +493,23 @@ def _assign_words(
 
 
 def speak_piper(
-    text: str, voice: str, speed: float, deterministic: bool, pause: float, progress: Any = None
+    text: str,
+    voice: str,
+    speed: float,
+    deterministic: bool,
+    pause: float,
+    progress: Any = None,
+    piece_chars: int = PIECE_CHARS,
 ) -> tuple[AudioClip, SpeechTimings]:
+    """Piper, sentence by sentence, `pause` seconds of silence between sentences; a
+    sentence over `piece_chars` characters is spoken in clause-sized pieces."""
     import numpy as np
     from piper import SynthesisConfig
 
     pv = load_piper(voice)
-    cfg = SynthesisConfig(length_scale=1.0 / speed)
+    # raw model audio (tanh, within -1..1): each sentence is brought to full range
+    # here, over all of its pieces at once (Piper would scale every piece on its own)
+    cfg = SynthesisConfig(length_scale=1.0 / speed, normalize_audio=False)
     if deterministic:
         cfg.noise_scale = 0.0
         cfg.noise_w_scale = 0.0
@@ -459,17 +521,21 @@ def speak_piper(
     sentences: list[tuple[float, float]] = []
     offset = 0
     sentences_in = _sentences(text)
-    spoken = _synthesize_sentences(pv, sentences_in, cfg, progress)
+    spoken = _synthesize_sentences(pv, sentences_in, cfg, progress, piece_chars)
     for k, (sent, chunks) in enumerate(zip(sentences_in, spoken, strict=True)):
         if k and gap.size:
             parts.append(gap)
             offset += gap.size
         s_start = offset
         spans: list[tuple[int, int]] = []
-        # Piper may split our sentence further (abbreviations, colons): gather every
-        # chunk's word spans on the sentence's own clock, then pair them with its words.
-        for chunk in chunks:
-            audio = chunk.audio_float_array.astype(np.float32)
+        # Piper may split a piece further (abbreviations, colons), and a long sentence
+        # is several pieces: gather every chunk's word spans on the sentence's own
+        # clock, then pair them with its words.
+        for chunk, audio in zip(
+            chunks,
+            _joined_smoothly(_normalized([c.audio_float_array for c in chunks]), rate),
+            strict=True,
+        ):
             base = offset - s_start
             if chunk.phoneme_alignments:
                 spans += [(base + a, base + b) for a, b in _word_spans(chunk.phoneme_alignments)]
