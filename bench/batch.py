@@ -166,27 +166,16 @@ def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> float:
     warm-up and the driver's connection are. `--block`: that Ray's processes end with
     the `ray start` process, so the bench stops its own Ray only (`ray stop` stops
     every Ray on the machine)."""
+    from reelgraph.engine.executors.ray_head import own_ray_head
+
     env = _ray_env(ray_tmp)
-    head = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--port=0",
-         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
     try:
-        assert head.stdout is not None
-        log = []
-        for line in head.stdout:
-            log.append(line)
-            if "Ray runtime started" in line:
-                break
-        if head.poll() is not None:
-            raise SystemExit("ray start failed:\n" + "".join(log)[-3000:])
-        wall, _, _ = _batch(
-            tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2", env=env
-        )
-    finally:
-        head.terminate()
-        head.wait(60)
+        with own_ray_head(env):
+            wall, _, _ = _batch(
+                tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2", env=env
+            )
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     return wall
 
 

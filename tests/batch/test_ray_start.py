@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reelgraph.engine.cli import main
+from reelgraph.engine.executors.ray_head import own_ray_head
 
 from .conftest import frame_hashes, write_csv
 
@@ -74,23 +73,8 @@ def test_a_batch_joins_the_ray_already_running_on_this_machine(
     """`ray start --head` once, then batches without --ray-address join that Ray (it
     refuses num_cpus, which --workers would pass) and leave it running."""
     assert not ray.is_initialized(), "another test left Ray running"
-    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    # --block: the head's processes end with this one, so the test stops its own Ray
-    # (`ray stop` would stop every Ray on the machine).
-    head = subprocess.Popen(
-        [*ray_cli, "start", "--head", "--block", "--port=0", "--num-cpus=2",
-         "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    try:
-        assert head.stdout is not None
-        log = []
-        for line in head.stdout:
-            log.append(line)
-            if "Ray runtime started" in line:
-                break
-        assert head.poll() is None, "".join(log)
+    with own_ray_head(env) as head:  # a Ray of this test's own, stopped at the end
         rows = write_csv(
             tmp_path / "rows.csv",
             [{"name": "Ada", "city": "Oslo"}, {"name": "Alan", "city": "Leeds"}],
@@ -106,10 +90,4 @@ def test_a_batch_joins_the_ray_already_running_on_this_machine(
         # the row after the first ran on that Ray (found by itself, with its auth token)
         assert summary["rows"][1]["worker"] != f"{os.uname().nodename}:{os.getpid()}"
         assert not ray.is_initialized()  # the driver disconnected...
-        status = subprocess.run(
-            [*ray_cli, "status"], capture_output=True, text=True, env=env, timeout=120
-        )
-        assert status.returncode == 0, status.stderr  # ...and the Ray it joined still runs
-    finally:
-        head.terminate()
-        head.wait(60)
+        assert head.poll() is None  # ...and the Ray it joined still runs
