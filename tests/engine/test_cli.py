@@ -184,6 +184,10 @@ def test_ctrl_c_cancels_the_run_cleanly(tmp_path, cache_env):
         text=True,
         cwd=ROOT,
         env=env,
+        # A suite started in the background (`cmd &` in a script) passes SIGINT on as
+        # ignored, and Python then installs no Ctrl+C handler: give the CLI the
+        # default, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Press Ctrl+C once the node is really running.
     deadline = time.monotonic() + 120
