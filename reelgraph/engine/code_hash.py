@@ -206,18 +206,15 @@ def _parse(name: str) -> _Module | None:
     key = (name, digest)
     if key in _PARSED:
         hit = _PARSED[key]
-        _note("src", name, digest.hex() + ("/p" if hit is not None and hit.is_package else ""))
+        is_package = hit.is_package if hit is not None else _is_package(name)
+        _note("src", name, _source_tag(digest, is_package))
         return hit
-    module = sys.modules.get(name)
-    is_package = hasattr(module, "__path__") if module is not None else False
-    if module is None:
-        spec = importlib.util.find_spec(name)
-        is_package = bool(spec and spec.submodule_search_locations is not None)
+    is_package = _is_package(name)
+    _note("src", name, _source_tag(digest, is_package))
     try:
         tree = ast.parse(data)
     except (SyntaxError, ValueError):
         _PARSED[key] = None
-        _note("src", name, digest.hex())
         return None
     info = _Module(name, is_package, digest)
     for stmt in _top_level(tree.body):
@@ -230,8 +227,24 @@ def _parse(name: str) -> _Module | None:
             info.defs.setdefault(bound, []).append(stmt)
     info.tree = tree
     _PARSED[key] = info
-    _note("src", name, digest.hex() + ("/p" if is_package else ""))
     return info
+
+
+def _is_package(name: str) -> bool:
+    module = sys.modules.get(name)
+    if module is not None:
+        return hasattr(module, "__path__")
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return bool(spec and spec.submodule_search_locations is not None)
+
+
+def _source_tag(digest: bytes, is_package: bool) -> str:
+    """What a key read of a module, for the key store: its source, and whether it is a
+    package (relative imports resolve from it)."""
+    return digest.hex() + ("/p" if is_package else "")
 
 
 # --- per-definition material -------------------------------------------------------
@@ -331,9 +344,8 @@ _SYMBOLS: dict[tuple[str, bytes, str, bool], _Symbol] = {}
 
 def _module_exists(name: str) -> bool:
     found = _exists(name)
-    _note("mod", name, found)
     checks = getattr(_RECORD, "checks", None)
-    if checks is not None:
+    if checks is not None:  # resolving a symbol (see `_symbol`)
         checks[name] = found
     return found
 
@@ -384,21 +396,17 @@ def _resolve(
 
 def _symbol(info: _Module, name: str, stmts: list[ast.stmt], root: str, root_def: bool) -> _Symbol:
     key = (info.name, info.digest, name, root_def)
-    hit = _SYMBOLS.get(key)
-    if hit is not None:
-        for mod, found in hit.checks.items():
-            _note("mod", mod, found)
-        return hit
-    outer = getattr(_RECORD, "checks", None)
-    _RECORD.checks = checks = {}
-    try:
-        sym = _new_symbol(info, name, stmts, root, root_def)
-    finally:
-        _RECORD.checks = outer
-        if outer is not None:
-            outer.update(checks)
-    sym.checks = checks
-    _SYMBOLS[key] = sym
+    sym = _SYMBOLS.get(key)
+    if sym is None:
+        _RECORD.checks = checks = {}
+        try:
+            sym = _new_symbol(info, name, stmts, root, root_def)
+        finally:
+            _RECORD.checks = None
+        sym.checks = checks
+        _SYMBOLS[key] = sym
+    for mod, found in sym.checks.items():
+        _note("mod", mod, found)
     return sym
 
 
@@ -578,23 +586,10 @@ def _still_valid(inputs: dict[str, Any]) -> bool:
             if want is not None:
                 return False
             continue
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if want is None or want.split("/")[0] != digest:
-            return False
-        if want.endswith("/p") != _is_package(name):
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if want != _source_tag(digest, _is_package(name)):
             return False
     return True
-
-
-def _is_package(name: str) -> bool:
-    module = sys.modules.get(name)
-    if module is not None:
-        return hasattr(module, "__path__")
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return False
-    return bool(spec and spec.submodule_search_locations is not None)
 
 
 def _stored_or_computed(fn: Callable[..., Any]) -> str:

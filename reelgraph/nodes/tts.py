@@ -205,12 +205,8 @@ def _open_piper(model: Path, config: Path) -> Any:
     compiled = compiled_voice_path(model)
     session = None
     if compiled.is_file():
-        opts = piper_session_options()
-        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
-            session = onnxruntime.InferenceSession(
-                str(compiled), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            session = _session(str(compiled), onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL)
         except Exception:  # a damaged file: made again below
             session = None
     if session is None:
@@ -236,28 +232,34 @@ def _open_piper(model: Path, config: Path) -> Any:
     )
 
 
+def _session(source: str | bytes, level: Any, save_to: Path | None = None) -> Any:
+    """A CPU session of a graph (a file or its bytes) with our options at an
+    optimisation level; `save_to`: where onnxruntime writes the optimised graph."""
+    import onnxruntime
+
+    opts = piper_session_options()
+    opts.graph_optimization_level = level
+    if save_to is not None:
+        opts.optimized_model_filepath = str(save_to)
+    return onnxruntime.InferenceSession(
+        source, sess_options=opts, providers=["CPUExecutionProvider"]
+    )
+
+
 def _optimise_and_save(graph: bytes, compiled: Path) -> Any:
     """A session of `graph` with onnxruntime's portable (extended: not layout or
     instruction-set specific) optimisations, saved to `compiled` on the way when its
     folder is writable. A failure to save leaves no file and still gives a session."""
     import onnxruntime
 
-    def session(save_to: Path | None) -> Any:
-        opts = piper_session_options()
-        opts.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        if save_to is not None:
-            opts.optimized_model_filepath = str(save_to)
-        return onnxruntime.InferenceSession(
-            graph, sess_options=opts, providers=["CPUExecutionProvider"]
-        )
-
+    extended = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     part = compiled.with_name(f".{compiled.stem}.{os.getpid()}.{threading.get_ident()}.part.onnx")
     try:
         compiled.parent.mkdir(parents=True, exist_ok=True)
-        made = session(part)
+        made = _session(graph, extended, save_to=part)
     except Exception:  # an unwritable folder, a full disk: this run goes on without
         _remove(part)
-        return session(None)
+        return _session(graph, extended)
     try:
         os.replace(part, compiled)
     except OSError:
