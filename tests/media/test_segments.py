@@ -205,6 +205,61 @@ def test_segmented_file_decodes_like_its_segments_and_close_to_the_source(tmp_pa
     assert packets  # muxed into one stream
 
 
+def demuxed_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]
+
+
+def test_segments_encoded_side_by_side_give_the_same_file_as_one_at_a_time(tmp_path):
+    v = explainer_like([1.0, 0.6, 1.3, 0.8, 1.0], [1, 2, 3, 4, 5])
+    seen: dict[int, list[int]] = {1: [], 2: []}
+    one = encode_video(
+        v,
+        tmp_path / "one.mp4",
+        preset="ultrafast",
+        lanes=1,
+        progress=lambda k, n: seen[1].append(k),
+    )
+    two = encode_video(
+        v,
+        tmp_path / "two.mp4",
+        preset="ultrafast",
+        lanes=2,
+        progress=lambda k, n: seen[2].append(k),
+    )
+    assert one.segments == two.segments >= 9 and two.encoded_frames == v.frame_count
+    assert demuxed_packets(one.path) == demuxed_packets(two.path)
+    for reports in seen.values():  # never backwards, ending at every frame
+        assert reports == sorted(reports) and reports[-1] == v.frame_count
+    # Re-used segments between fresh ones come back in their place with two lanes too.
+    store = disk_store(tmp_path / "cache")
+    encode_video(v, tmp_path / "warm.mp4", preset="ultrafast", store=store, lanes=2)
+    w = explainer_like([1.0, 0.6, 1.3, 0.8, 1.0], [1, 9, 3, 8, 5])
+    mixed = encode_video(w, tmp_path / "mixed.mp4", preset="ultrafast", store=store, lanes=2)
+    alone = encode_video(w, tmp_path / "alone.mp4", preset="ultrafast", lanes=1)
+    assert 0 < mixed.reused_segments < mixed.segments
+    assert demuxed_packets(mixed.path) == demuxed_packets(alone.path)
+
+
+def test_a_lane_that_fails_fails_the_encode_and_writes_nothing(tmp_path):
+    v = explainer_like([1.0, 0.6, 1.3, 0.8, 1.0], [1, 2, 3, 4, 5])
+    bad_from = v.frame_count // 2
+
+    def render(a: int, b: int) -> torch.Tensor:
+        if b > bad_from:
+            raise RuntimeError(f"frame {bad_from} cannot be drawn")
+        return torch.cat(list(v.chunks(b - a, a, b)))
+
+    class Broken(ProceduralVideo):
+        def cut_points(self) -> list[int]:
+            return v.cut_points()  # the same segments, so several lanes run
+
+    broken = Broken(render, fps=v.fps, width=v.width, height=v.height, frame_count=v.frame_count)
+    with pytest.raises(RuntimeError, match="cannot be drawn"):
+        encode_video(broken, tmp_path / "out.mp4", preset="ultrafast", lanes=2)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _workflow(titles: list[str]) -> dict:
     text = "\n\n".join(f"# {t}\nSome words about {t}." for t in titles)
     return {

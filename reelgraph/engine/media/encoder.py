@@ -61,14 +61,15 @@ def fps_fraction(fps: float) -> Fraction:
 @dataclass(frozen=True)
 class EncodeSettings:
     """What the bitstream of a segment depends on besides its frames. `threads` is
-    fixed (not "auto") so the same frames give the same packets on any machine."""
+    fixed (not "auto") so the same frames give the same packets on any machine; one
+    thread, because segments are encoded side by side instead (`encode_lanes`)."""
 
     width: int
     height: int
     fps: float
     crf: int = 20
     preset: str = "veryfast"
-    threads: int = 2
+    threads: int = 1
 
     def options(self) -> dict[str, str]:
         # Each segment is its own session, so it is closed by construction; scenecut is
@@ -334,12 +335,15 @@ def encode_video(
     store: SegmentStore | None = None,
     max_segment_frames: int = MAX_SEGMENT_FRAMES,
     run_segments: SegmentRunner | None = None,
-    threads: int = 2,
+    threads: int = 1,
+    lanes: int | None = None,
 ) -> EncodeStats:
     """Stream `video` (and its audio) into an MP4 at `path`, atomically, re-using the
     segments `store` holds. Segments are muxed as they are ready and then dropped, so
     memory does not grow with the length. `run_segments(video, ranges, settings)` may
-    encode the missing ranges elsewhere (in parallel); by default they are encoded here."""
+    encode the missing ranges elsewhere (in parallel); by default they are encoded here,
+    `lanes` at a time (`encode_lanes()`: one per core, at most two), each segment by
+    an x264 session of `threads` threads."""
     keep_big_buffers_off_the_heap()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -376,34 +380,121 @@ def encode_video(
             remote = dict(zip(missing, made, strict=True))
             stats.remote_segments = len(made)
 
-    def segments() -> Iterator[EncodedSegment]:
-        done = 0
-        for i, (a, b) in enumerate(ranges):
-            seg = remote.pop(i, None)
-            fresh = seg is not None
-            if seg is None:
-                seg = cached(i)
-            if seg is None:
-                base = done
+    reused: set[int] = set()
 
-                def report(k: int, base: int = base) -> None:
-                    report_done(base + k)
+    def source(i: int) -> EncodedSegment | None:
+        """Segment i from elsewhere (a runner, the store), or None: encode it here."""
+        seg = remote.pop(i, None)
+        if seg is not None:
+            return seg
+        seg = cached(i)
+        if seg is not None:
+            stats.reused_frames += seg.frames
+            stats.reused_segments += 1
+            reused.add(i)
+        return seg
 
-                seg = encode_segment(video, a, b, settings, chunk=chunk, progress=report)
-                fresh = True
-            if fresh:
-                stats.encoded_frames += seg.frames
-                if store is not None and keys[i] is not None:
-                    store.put(keys[i], seg)  # type: ignore[arg-type]
-            else:
-                stats.reused_frames += seg.frames
-                stats.reused_segments += 1
-            done += b - a
-            report_done(done)
-            yield seg
+    def kept(i: int, seg: EncodedSegment) -> EncodedSegment:
+        if i not in reused:
+            stats.encoded_frames += seg.frames
+            if store is not None and keys[i] is not None:
+                store.put(keys[i], seg)  # type: ignore[arg-type]
+        return seg
 
-    _mux(path, video, segments(), ranges, settings, metadata, cues, audio_bitrate)
+    lanes = encode_lanes() if lanes is None else max(1, lanes)
+    segs = _in_lanes(video, ranges, settings, source, kept, report_done, lanes, chunk)
+    _mux(path, video, segs, ranges, settings, metadata, cues, audio_bitrate)
     return stats
+
+
+def encode_lanes() -> int:
+    """Segments encoded at once here: one per core, at most two. Each is a one-thread
+    x264 session with its own render thread; two of them keep 2 cores busier than one
+    session on two x264 threads (frame threads wait on each other and on the render)."""
+    env = os.environ.get(LANES_ENV, "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+LANES_ENV = "REELGRAPH_ENCODE_LANES"
+
+
+class _Halted(Exception):
+    """A lane stopped because the encode it belongs to ended early."""
+
+
+def _in_lanes(
+    video: VideoStream,
+    ranges: list[tuple[int, int]],
+    settings: EncodeSettings,
+    source: Callable[[int], EncodedSegment | None],
+    kept: Callable[[int, EncodedSegment], EncodedSegment],
+    report_done: Callable[[int], None],
+    lanes: int,
+    chunk: int,
+) -> Iterator[EncodedSegment]:
+    """The segments in order, those not given by `source` encoded `lanes` at a time on
+    worker threads while earlier ones are muxed. `kept(i, seg)` and progress run on
+    the consumer's thread; the window ahead is bounded, so memory does not grow with
+    the number of segments."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    halt = threading.Event()
+    lane_frames: dict[int, int] = {}  # frames each running lane has done so far
+    lock = threading.Lock()
+
+    def lanes_done() -> int:
+        with lock:
+            return sum(lane_frames.values())
+
+    def encode(i: int) -> EncodedSegment:
+        a, b = ranges[i]
+
+        def report(k: int) -> None:
+            if halt.is_set():
+                raise _Halted
+            with lock:
+                lane_frames[i] = k
+
+        return encode_segment(video, a, b, settings, chunk=chunk, progress=report)
+
+    ahead: dict[int, EncodedSegment | Future[EncodedSegment]] = {}
+    pool = ThreadPoolExecutor(lanes, thread_name_prefix="reelgraph-encode")
+    nxt, done = 0, 0
+
+    def running() -> list[Future[EncodedSegment]]:
+        return [f for f in ahead.values() if isinstance(f, Future) and not f.done()]
+
+    def fill(i: int) -> None:
+        nonlocal nxt
+        # sources are looked up in order, at most 2 x lanes ahead of the mux
+        while nxt < len(ranges) and nxt < i + 2 * lanes and len(running()) < lanes:
+            seg = source(nxt)
+            ahead[nxt] = seg if seg is not None else pool.submit(encode, nxt)
+            nxt += 1
+
+    try:
+        for i in range(len(ranges)):
+            fill(i)
+            item = ahead.pop(i)
+            while isinstance(item, Future) and not item.done():
+                wait([item, *running()], timeout=0.25, return_when=FIRST_COMPLETED)
+                fill(i + 1)
+                report_done(done + lanes_done())
+            seg = item.result() if isinstance(item, Future) else item
+            with lock:
+                lane_frames.pop(i, None)
+            done += ranges[i][1] - ranges[i][0]
+            report_done(done + lanes_done())
+            yield kept(i, seg)
+    finally:
+        halt.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # The dts shift every segment is brought to: x264's B-frame delay is at most 2 frames
