@@ -330,7 +330,7 @@ def encode_video(
     audio_bitrate: int = 160,
     metadata: dict[str, str] | None = None,
     cues: list[Any] | None = None,
-    chunk: int = 8,
+    chunk: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     store: SegmentStore | None = None,
     max_segment_frames: int = MAX_SEGMENT_FRAMES,
@@ -402,6 +402,9 @@ def encode_video(
         return seg
 
     lanes = encode_lanes() if lanes is None else max(1, lanes)
+    # frames a lane renders at a time: 8 for one lane, fewer for more, so the frames in
+    # flight (at 720p, ~60 MB a lane with 8) stay the same whatever the lanes
+    chunk = chunk or max(2, 8 // lanes)
     segs = _in_lanes(video, ranges, settings, source, kept, report_done, lanes, chunk)
     _mux(path, video, segs, ranges, settings, metadata, cues, audio_bitrate)
     return stats
