@@ -264,6 +264,37 @@ class Engine:
         return _Run(self, plan, run_id, out, listener, cancel or CancelToken()).execute()
 
 
+def _warm_ahead(to_run: Iterable[PlannedNode]) -> None:
+    """Start the `warm` hooks of the nodes that will run (a voice's libraries and
+    model), from their literal inputs, on a thread of their own: a cold run's first
+    nodes (splitting the script) run meanwhile, and the node that needs the voice
+    waits only for what is left of its loading. A head start only: a hook that
+    fails is ignored, and the node reports real problems when it runs."""
+    hooks: list[tuple[Callable[..., None], dict[str, Any]]] = []
+    seen: set[tuple[str, str]] = set()
+    for pn in to_run:
+        if pn.type.warm is None:
+            continue
+        once = (pn.type.id, repr(sorted(pn.literals.items(), key=lambda kv: kv[0])))
+        if once not in seen:
+            seen.add(once)
+            hooks.append((pn.type.warm, dict(pn.literals)))
+    if not hooks or os.environ.get(WARM_ENV, "1") == "0":
+        return
+
+    def warm() -> None:
+        for hook, literals in hooks:
+            try:
+                hook(literals)
+            except Exception:
+                pass
+
+    threading.Thread(target=warm, name="reelgraph-warm", daemon=True).start()
+
+
+WARM_ENV = "REELGRAPH_WARM"  # "0": no warm-up threads (nodes load what they need)
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -338,6 +369,7 @@ class _Run:
         )
         nodes = self.plan.nodes
         to_run = self._demand()
+        _warm_ahead(nodes[nid] for nid in nodes if nid in to_run)
         if self.listener is not None:
             queued = [nid for nid in nodes if nid in to_run]  # in the order they may run
             self.emit(
