@@ -294,3 +294,33 @@ def test_files_written_by_nodes_are_reported(engine, tmp_path):
     finished = next(e for e in events if e.type == "node.finished" and e.node_id == "save")
     assert finished.data["files"] == expected
     assert oct((tmp_path / "pic_00000.png").stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_warm_hooks_of_nodes_that_will_run_start_with_the_run(engine):
+    testnodes.WARMED.clear()
+    testnodes.WARMED_DONE.clear()
+    wf = workflow(
+        {
+            "slow": n("test.Slow", steps=100),
+            "w": n("test.Warmed", value=link("slow", "value"), model="small"),
+            "out": n("test.Sink", value=link("w", "value")),
+        }
+    )
+    finished: dict[str, float] = {}
+
+    def listener(ev) -> None:
+        if ev.type == "node.finished":
+            finished[ev.node_id] = time.perf_counter()
+
+    first = engine.run(wf, listener=listener)
+    assert first.status == "finished"
+    # once, with the literal inputs, while the node before it still ran (not after)
+    (values, at), *more = testnodes.WARMED
+    assert values == {"model": "small"} and not more
+    assert at < finished["slow"]
+    # a run that executes nothing warms nothing
+    testnodes.WARMED.clear()
+    again = engine.run(wf)
+    assert again.status == "finished" and "w" not in again.executed, again.executed
+    time.sleep(0.3)
+    assert testnodes.WARMED == []

@@ -123,3 +123,22 @@ def exit_node(value: Annotated[int, Int()] = 0) -> int:
     import sys
 
     sys.exit(3)
+
+
+# What the warm hook of test.Warmed was called with, and when it finished.
+WARMED: list[tuple[dict, float]] = []
+WARMED_DONE = threading.Event()
+
+
+def _warm_model(values: dict) -> None:
+    time.sleep(0.2)  # a model load the run's first nodes overlap with
+    WARMED.append((dict(values), time.perf_counter()))
+    WARMED_DONE.set()
+
+
+@node("test.Warmed", category="test", outputs={"value": INT}, warm=_warm_model)
+def warmed(value: Annotated[int, Int()] = 0, model: str = "tiny") -> int:
+    """Waits for its warm hook (as a voice load waits for a loading voice) and returns value."""
+    if not WARMED_DONE.wait(5):
+        raise RuntimeError("the warm hook never ran")
+    return value
