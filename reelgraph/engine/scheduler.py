@@ -281,6 +281,10 @@ def _warm_ahead(to_run: Iterable[PlannedNode]) -> None:
             hooks.append((pn.type.warm, dict(pn.literals)))
     if not hooks or os.environ.get(WARM_ENV, "1") == "0":
         return
+    # numpy's first import, in two threads at once, can fail in one of them ("partially
+    # initialized module"): the hooks' libraries import it, and so do the run's nodes
+    with contextlib.suppress(ImportError):
+        import numpy  # noqa: F401
 
     def warm() -> None:
         for hook, literals in hooks:
