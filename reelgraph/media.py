@@ -36,7 +36,7 @@ from .engine.media.metadata import (
     read_png_text,
     read_wav_comment,
 )
-from .engine.media.pixels import PixelImage, as_tensor_image, image_pixels
+from .engine.media.pixels import PixelImage, as_tensor_image, content_digest, image_pixels
 from .engine.media.records import SCENE, TIMINGS, PhonemeTiming
 from .engine.media.video import (
     IDENTITY,
@@ -82,6 +82,7 @@ __all__ = [
     "WordTiming",
     "as_tensor_image",
     "concat_audio",
+    "content_digest",
     "decode_audio",
     "digest",
     "embedded_workflow_text",

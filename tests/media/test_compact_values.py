@@ -11,7 +11,7 @@ import pytest
 
 from reelgraph.engine import Cache, DiskCache, Engine, MemoryCache
 from reelgraph.engine.cache import Result
-from reelgraph.engine.media.pixels import PACK_MIN_BYTES, pack_frame, unpack_frame
+from reelgraph.engine.media.pixels import PACK_MIN_BYTES, content_digest, pack_frame, unpack_frame
 from reelgraph.media import (
     AudioClip,
     ConcatVideo,
@@ -63,6 +63,12 @@ def test_packed_images_go_to_disk_packed_and_come_back_unchanged(tmp_path):
     assert stored < px.nbytes / 2  # the packed frames, not the pixels
     back = DiskCache(tmp_path).get("p" * 32).values[0]
     assert isinstance(back, PixelImage) and back.packed and np.array_equal(back.pixels, px)
+    # the digests packing kept come back too, and key the frames as their pixels do
+    assert [back.frame_digest(i) for i in range(2)] == [content_digest(f) for f in px]
+    # an entry written before digests were kept reads back and is keyed the same
+    shape, frames, _digests = PixelImage(px).to_value()
+    old = PixelImage.from_value([shape, frames])
+    assert [old.frame_digest(i) for i in range(2)] == [content_digest(f) for f in px]
 
 
 def test_motion_from_a_packed_card_equals_motion_from_its_pixels(monkeypatch):

@@ -37,6 +37,18 @@ def pack_frame(frame: Any) -> bytes:
     return z.compress(d.data) + z.flush()
 
 
+def content_digest(a: Any) -> bytes:
+    """A content hash of an array's shape, dtype and bytes (16 bytes)."""
+    import hashlib
+
+    import numpy as np
+
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(repr((a.shape, a.dtype.str)).encode(), digest_size=16)
+    h.update(a.data)
+    return h.digest()
+
+
 def unpack_frame(data: bytes, shape: tuple[int, ...]) -> Any:
     """`pack_frame` undone: the same uint8 [H, W, C] array."""
     import numpy as np
@@ -50,7 +62,7 @@ class PixelImage:
     are read-only; a frame held packed is unpacked on every read, so a node that reads
     one more than once keeps the array it got."""
 
-    __slots__ = ("_packed", "_pixels", "_shape")
+    __slots__ = ("_digests", "_packed", "_pixels", "_shape")
 
     def __init__(self, pixels: Any):
         import numpy as np
@@ -63,9 +75,12 @@ class PixelImage:
                 f"PixelImage needs uint8 [B,H,W,3] pixels, got {a.dtype} {tuple(a.shape)}"
             )
         self._shape = tuple(int(x) for x in a.shape)
+        self._digests: tuple[bytes, ...] = ()
         if a[0].nbytes >= PACK_MIN_BYTES:
             self._pixels = None
             self._packed = tuple(pack_frame(f) for f in a)
+            # hashed while the pixels are at hand: keying a frame later needs no unpacking
+            self._digests = tuple(content_digest(f) for f in a)
         else:
             a = np.ascontiguousarray(a).view()  # a view: the caller's array stays writable
             a.flags.writeable = False  # inputs are immutable: nodes copy before drawing
@@ -94,6 +109,13 @@ class PixelImage:
     def packed(self) -> bool:
         return self._pixels is None
 
+    def frame_digest(self, index: int = 0) -> bytes:
+        """`content_digest` of frame `index`, the same packed or not; a packed frame's
+        is kept from when it was packed (unpacking a 1080p card to hash it cost 80 ms)."""
+        if index < len(self._digests):
+            return self._digests[index]
+        return content_digest(self.frame(index))
+
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return self._shape  # type: ignore[return-value]
@@ -110,18 +132,22 @@ class PixelImage:
         else the pixels."""
         if self._pixels is not None:
             return self._pixels
-        return [list(self._shape), list(self._packed)]
+        return [list(self._shape), list(self._packed), list(self._digests)]
 
     @classmethod
     def from_value(cls, value: Any) -> PixelImage:
         if not isinstance(value, list):  # pixels (and entries written before packing)
             return cls(value)
-        shape, frames = value
+        shape, frames, *rest = value  # entries written before digests have none
+        digests = rest[0] if rest else []
         if len(shape) != 4 or shape[-1] != 3 or len(frames) != shape[0]:
             raise ValueError(f"inconsistent packed image: shape {shape}, {len(frames)} frames")
+        if len(digests) not in (0, len(frames)):
+            raise ValueError(f"inconsistent packed image: {len(digests)} digests")
         out = cls.__new__(cls)
         out._shape = tuple(int(x) for x in shape)
         out._pixels, out._packed = None, tuple(bytes(f) for f in frames)
+        out._digests = tuple(bytes(d) for d in digests)
         return out
 
     def tensor(self) -> Any:
