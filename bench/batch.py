@@ -17,6 +17,11 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     ray_vs_local = ray_wall_s / batch_wall_s. Full run only: ray_joined_wall_s, the
     batch joining a Ray started beforehand with `ray start --head` (not timed), and
     ray_joined_vs_local. Both Rays keep to a RAY_TMPDIR of the bench's own.
+    batch_cpu_s and ray_cpu_s: CPU seconds (user + system) of each batch's whole
+    process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
+    the driver, Ray's workers (rows, warm-ups) and Ray's own processes (GCS, raylet,
+    dashboard API server and agents, monitors). On a shared machine the wall times
+    swing with what else runs; the CPU seconds much less.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
@@ -132,7 +137,13 @@ class TreeCpu:
             for p in procs:
                 try:
                     t = p.cpu_times()
-                    kind = _process_kind(p.cmdline())
+                    cmdline = p.cmdline()
+                    if cmdline:
+                        kind = _process_kind(cmdline)
+                    elif p.pid in self.seen:  # one that is ending shows no command line
+                        kind = self.seen[p.pid][0]
+                    else:
+                        continue
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
                 self.seen[p.pid] = (kind, t.user + t.system)
