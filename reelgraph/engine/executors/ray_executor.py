@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..batch.job import execute_row
+from ..batch.job import execute_row, worker_state
 from ..context import CancelToken
 from . import Executor, ExecutorError
 
@@ -293,10 +293,13 @@ class RowWorker:
     starts it again and runs its rows again (max_restarts, max_task_retries)."""
 
     def __init__(self, cache_dir: str | None, workflow: dict[str, Any], slots: int):
-        from ..batch.job import warm_worker
+        from ..batch.job import warm_worker, worker_state
 
         # The voice model of each row gets its share of the actor's CPUs.
         os.environ.setdefault("REELGRAPH_VOICE_THREADS", "1")
+        # Its rows share its memory cache: only slow results need the disk (the
+        # local executor's rule), which saves serialising every small one.
+        worker_state(cache_dir, everything_to_disk=False)
         self.where = warm_worker(cache_dir, workflow)
         self.slots = slots
 
@@ -455,7 +458,12 @@ class RayExecutor(Executor):
 
         def run() -> Any:
             try:
-                return execute_row(job, cancel=self._token, listener=listener)
+                # The rows it renders share this process's memory cache; what Ray's
+                # workers need from them is what took time (cheap results they redo).
+                registry, cache = worker_state(job.cache_dir, everything_to_disk=False)
+                return execute_row(
+                    job, registry=registry, cache=cache, cancel=self._token, listener=listener
+                )
             finally:
                 with self._lock:
                     self._here_busy = False
