@@ -27,9 +27,9 @@ first scene's title and narration, through {name} and {city}). Measured in one r
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
 the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
 kind: under a minute on 2 cores. Most of it is fixed cost: starting processes, and in
-(e) a cold local Ray (10-16 s on 2 busy cores: its control processes and two workers
-each import Ray, and the workers then load the voice) for the one row that goes to
-Ray. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
+(e) a cold local Ray (10-20 s on 2 busy cores: its control processes each import
+Ray): the driver often renders both rows before that Ray is up, and the batch still
+waits for it to start before it stops it. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
 noisy. The last line is one JSON object.
 """
 
