@@ -17,14 +17,19 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     ray_vs_local = ray_wall_s / batch_wall_s. Full run only: ray_joined_wall_s, the
     batch joining a Ray started beforehand with `ray start --head` (not timed), and
     ray_joined_vs_local. Both Rays keep to a RAY_TMPDIR of the bench's own.
+    batch_cpu_s and ray_cpu_s: CPU seconds (user + system) of each batch's whole
+    process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
+    the driver, Ray's workers (rows, warm-ups) and Ray's own processes (GCS, raylet,
+    dashboard API server and agents, monitors). On a shared machine the wall times
+    swing with what else runs; the CPU seconds much less.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
 the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
 kind: under a minute on 2 cores. Most of it is fixed cost: starting processes, and in
-(e) a cold local Ray (10-16 s on 2 busy cores: its control processes and two workers
-each import Ray, and the workers then load the voice) for the one row that goes to
-Ray. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
+(e) a cold local Ray (10-20 s on 2 busy cores: its control processes each import
+Ray): the driver often renders both rows before that Ray is up, and the batch still
+waits for it to start before it stops it. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
 noisy. The last line is one JSON object.
 """
 
@@ -89,20 +94,88 @@ def _say(text: str) -> None:
     print(f"[{time.perf_counter() - T0:6.1f} s] {text}", flush=True)
 
 
+def _process_kind(cmdline: list[str]) -> str:
+    """driver (the batch process), worker (a Ray worker: rows, warm-ups), or ray (Ray's
+    own control processes: GCS, raylet, dashboard, agents, monitors)."""
+    text = " ".join(cmdline)
+    if "reelgraph.engine.cli" in text:
+        return "driver"
+    if "DashboardAgent" in text or "RuntimeEnvAgent" in text:
+        return "ray"
+    if text.startswith("ray::") or "default_worker.py" in text:
+        return "worker"
+    return "ray"
+
+
+class TreeCpu:
+    """CPU seconds (user + system) of a process and all its descendants, by kind,
+    sampled every 0.1 s with psutil while it runs (wall times on a shared machine
+    are noisy; CPU seconds much less). A process that ends between two samples
+    loses at most its last 0.1 s."""
+
+    def __init__(self, pid: int):
+        import threading
+
+        self.pid = pid
+        self.seen: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    cmdline = p.cmdline()
+                    if cmdline:
+                        kind = _process_kind(cmdline)
+                    elif p.pid in self.seen:  # one that is ending shows no command line
+                        kind = self.seen[p.pid][0]
+                    else:
+                        continue
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+                self.seen[p.pid] = (kind, t.user + t.system)
+            self._stop.wait(0.1)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        kinds = {"driver": 0.0, "worker": 0.0, "ray": 0.0}
+        for kind, cpu in self.seen.values():
+            kinds[kind] += cpu
+        return {k: round(v, 2) for k, v in kinds.items()}
+
+
 def _batch(
     tmp: Path, rows_csv: Path, tag: str, *extra: str, env: dict[str, str] | None = None
-) -> tuple[float, dict, Path]:
+) -> tuple[float, dict, Path, dict[str, float]]:
+    """Wall seconds, the JSON summary, the cache folder, and CPU seconds by kind."""
     out, cache = tmp / f"out-{tag}", tmp / f"cache-{tag}"
     t = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         _cli("batch", str(WORKFLOW), str(rows_csv), "--out", str(out), "--cache-dir", str(cache),
              "--json", "-q", *extra),
-        capture_output=True, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
+    cpu = TreeCpu(proc.pid)
+    stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t
+    cpu_s = cpu.stop()
     if proc.returncode != 0:
-        raise SystemExit(f"batch {tag} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return wall, json.loads(proc.stdout.strip().splitlines()[-1]), cache
+        raise SystemExit(f"batch {tag} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return wall, json.loads(stdout.strip().splitlines()[-1]), cache, cpu_s
 
 
 def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int]:
@@ -171,7 +244,7 @@ def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> float:
     env = _ray_env(ray_tmp)
     try:
         with own_ray_head(env):
-            wall, _, _ = _batch(
+            wall, _, _, _ = _batch(
                 tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2", env=env
             )
     except RuntimeError as exc:
@@ -199,7 +272,7 @@ def main() -> None:
             w.writeheader()
             w.writerows(rows)
 
-        batch_wall, summary, cache = _batch(tmp, rows_csv, "local", "--workers", "2")
+        batch_wall, summary, cache, local_cpu = _batch(tmp, rows_csv, "local", "--workers", "2")
         peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         totals = summary["totals"]
         disk_mb = _folder_mb(cache)
@@ -213,6 +286,7 @@ def main() -> None:
         _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
         _say(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
         ray_wall = joined_wall = None
+        ray_cpu: dict[str, float] = {}
         if not args.no_ray:
             try:
                 import ray  # noqa: F401
@@ -222,12 +296,16 @@ def main() -> None:
                 # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
                 ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
                 try:
-                    ray_wall, _, _ = _batch(
+                    ray_wall, _, _, ray_cpu = _batch(
                         tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2",
                         env=_ray_env(ray_tmp),
                     )  # fmt: skip
                     _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops): "
-                         f"{ray_wall:.1f} s, {ray_wall / batch_wall:.2f}x the local batch")  # fmt: skip
+                         f"{ray_wall:.1f} s, {ray_wall / batch_wall:.2f}x the local batch; "
+                         f"CPU {sum(ray_cpu.values()):.1f} s (driver {ray_cpu['driver']:.1f}, "
+                         f"Ray workers {ray_cpu['worker']:.1f}, Ray's own processes "
+                         f"{ray_cpu['ray']:.1f}) against the local batch's "
+                         f"{sum(local_cpu.values()):.1f} s")  # fmt: skip
                     if not args.quick:
                         joined_wall = _joined_ray_batch(tmp, rows_csv, ray_tmp)
                         _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
@@ -257,6 +335,12 @@ def main() -> None:
                 "ray_joined_vs_local": (
                     round(joined_wall / batch_wall, 2) if joined_wall is not None else None
                 ),
+                "batch_cpu_s": round(sum(local_cpu.values()), 2),
+                "ray_cpu_s": round(sum(ray_cpu.values()), 2) if ray_cpu else None,
+                "ray_cpu_vs_local": (
+                    round(sum(ray_cpu.values()) / sum(local_cpu.values()), 2) if ray_cpu else None
+                ),
+                "ray_cpu_by_kind": ray_cpu or None,
                 "bench_wall_s": round(time.perf_counter() - T0, 1),
             }
         )

@@ -4,10 +4,14 @@ Ray tasks, and the Ray it started is stopped at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,16 +38,34 @@ def ray_tmpdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _kill_row_worker_once(killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the RowWorker actor's process once, while it runs a row."""
+    import psutil
+
+    while not stop.is_set() and not killed:
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if "ray::RowWorker.run" in " ".join(p.info.get("cmdline") or []):
+                time.sleep(0.5)  # let it get into the row
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.info["pid"], signal.SIGKILL)
+                    killed.append(p.info["pid"])
+                break
+        time.sleep(0.05)
+
+
 def test_the_driver_runs_rows_while_its_local_ray_starts(
     tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str], ray_tmpdir: Path
 ) -> None:
+    """...and the rows it sends to its Ray go to one RowWorker actor: killed in the
+    middle of a row, Ray starts it again and the row runs again; nothing is lost."""
     assert not ray.is_initialized(), "another test left Ray running"
     # The address file of a Ray that was killed, not stopped: nothing answers there,
     # so the batch starts a Ray of its own instead of waiting to join it.
     (ray_tmpdir / "ray").mkdir()
     (ray_tmpdir / "ray" / "ray_current_cluster").write_text("127.0.0.1:9\n")
     people = [
-        {"name": n, "city": c} for n, c in [("Ada", "Oslo"), ("Alan", "Leeds"), ("Grace", "Paris")]
+        {"name": n, "city": c}
+        for n, c in [("Ada", "Oslo"), ("Alan", "Leeds"), ("Grace", "Paris"), ("Ken", "Rome")]
     ]
     rows = write_csv(tmp_path / "rows.csv", people)
     common = ["batch", str(greetings), str(rows), "--json", "-q"]
@@ -51,16 +73,28 @@ def test_the_driver_runs_rows_while_its_local_ray_starts(
         main([*common, "--out", str(tmp_path / "local"), "--cache-dir", str(tmp_path / "c1")]) == 0
     )
     capsys.readouterr()
-    rc = main(
-        [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
-         "--executor", "ray", "--workers", "2"]
-    )  # fmt: skip
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_row_worker_once, args=(killed, stop), daemon=True)
+    killer.start()
+    try:
+        rc = main(
+            [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
+             "--executor", "ray", "--workers", "2"]
+        )  # fmt: skip
+    finally:
+        stop.set()
+        killer.join(5)
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0, summary
+    assert killed, "the RowWorker was not seen running a row"
     records = {r["row"]: r for r in summary["rows"]}
+    assert [r["status"] for r in records.values()] == ["ok"] * 4
     here = f"{os.uname().nodename}:{os.getpid()}"
     assert records[1]["worker"] == here  # the pilot row ran while Ray started
-    assert any(r["worker"] != here for r in records.values())  # the rest on Ray workers
+    on_ray = {r["worker"] for r in records.values() if r["worker"] != here}
+    assert on_ray  # the rest on Ray: the RowWorker, and the one Ray started again
+    assert killed[0] not in {int(w.split(":")[1]) for w in on_ray}
     for r in records.values():
         name = f"{r['stem']}.mp4"
         assert frame_hashes(tmp_path / "ray" / name) == frame_hashes(tmp_path / "local" / name)

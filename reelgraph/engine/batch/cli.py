@@ -89,12 +89,34 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+# Where --json writes. While a batch runs, sys.stdout is stderr: a library's own
+# messages (Ray prints one to stdout for every row it retries) must not land in the
+# JSON a program reads.
+_JSON_OUT = sys.stdout
+
+
+def _emit(text: str) -> None:
+    print(text, file=_JSON_OUT, flush=True)
+
+
 def _print_problems(problems: list[Any]) -> None:
     for prob in problems:
         _say(f"error: {prob}")
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    global _JSON_OUT
+    _JSON_OUT = sys.stdout
+    if not args.json:
+        return _cmd_batch(args)
+    sys.stdout = sys.stderr
+    try:
+        return _cmd_batch(args)
+    finally:
+        sys.stdout = _JSON_OUT
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     try:
         workflow = resolve_workflow(args.workflow)
@@ -156,7 +178,7 @@ def _plan_and_run(
     except BatchError as exc:
         _print_problems(exc.problems)
         if args.json:
-            print(
+            _emit(
                 json.dumps(
                     {
                         "status": "none_valid",
@@ -176,14 +198,14 @@ def _plan_and_run(
     if args.dry_run:
         report = {"status": "dry_run", **plan.to_report()}
         if args.json:
-            print(json.dumps(report, ensure_ascii=False))
+            _emit(json.dumps(report, ensure_ascii=False))
         elif not args.quiet:
             for e in plan.entries.values():
                 _say(f"  row {e.number}: {e.stem} ({e.status})")
         return 0 if len(valid) == len(plan.entries) else (1 if valid else EXIT_NONE_VALID)
     if not valid:
         if args.json:
-            print(
+            _emit(
                 json.dumps(
                     {"status": "none_valid", "exit_code": EXIT_NONE_VALID, **plan.to_report()}
                 )
@@ -231,5 +253,5 @@ def _plan_and_run(
                 )
         _say(f"manifest: {out_dir / 'batch.csv'}")
     if args.json:
-        print(json.dumps(summary.to_dict(), ensure_ascii=False, default=str))
+        _emit(json.dumps(summary.to_dict(), ensure_ascii=False, default=str))
     return EXIT_CANCELLED if summary.status == "cancelled" else summary.exit_code

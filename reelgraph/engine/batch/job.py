@@ -106,15 +106,23 @@ _WORKER: dict[str, Any] = {}
 _WORKER_LOCK = threading.Lock()
 
 
-def worker_state(cache_dir: str | None) -> tuple[Registry, Cache]:
+def worker_state(
+    cache_dir: str | None, *, everything_to_disk: bool = True
+) -> tuple[Registry, Cache]:
+    """The process's registry and cache (the first call for a cache folder makes them).
+    `everything_to_disk`: every result goes to the disk tier, for workers elsewhere
+    that read what this one computed (Ray tasks, worker processes); without it only
+    results that took 50 ms or more do, as in the local executor (a process whose
+    rows share its memory cache: a Ray RowWorker, the driver)."""
     with _WORKER_LOCK:
         if _WORKER.get("cache_dir") != cache_dir or "registry" not in _WORKER:
             disk = DiskCache(Path(cache_dir)) if cache_dir else None
-            # Everything goes to disk: other workers read what this one computed.
             _WORKER.update(
                 cache_dir=cache_dir,
                 registry=_WORKER.get("registry") or Registry.discover(),
-                cache=Cache(MemoryCache(), disk, disk_min_seconds=0.0),
+                cache=Cache(
+                    MemoryCache(), disk, **({"disk_min_seconds": 0.0} if everything_to_disk else {})
+                ),
             )
         return _WORKER["registry"], _WORKER["cache"]
 

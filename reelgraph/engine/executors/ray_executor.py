@@ -15,6 +15,7 @@ by the encoder (`encode_video(..., run_segments=RaySegmentRunner())`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..batch.job import execute_row
+from ..batch.job import execute_row, worker_state
 from ..context import CancelToken
 from . import Executor, ExecutorError
 
@@ -84,13 +85,22 @@ class RayStart:
     lives until `stop()`: Ray's processes are killed when the thread that spawned
     them exits (PR_SET_PDEATHSIG is per thread on Linux)."""
 
-    def __init__(self, ray: Any, *, address: str | None = None, num_cpus: int | None = None):
+    def __init__(
+        self,
+        ray: Any,
+        *,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        system_config: dict[str, Any] | None = None,
+    ):
         self.ray = ray
         self.address = address
         # "local" (Ray's own word): a new Ray of this process's, never one already
         # running on the machine, which may be someone else's, with their code.
         self.starts_local = not address or address == LOCAL
         self.connected_here = False
+        self.started_here = False  # this process started that Ray (not joined one)
+        self._system_config = system_config
         self.error: str | None = None
         self._up = threading.Event()
         self._stopping = threading.Event()
@@ -114,12 +124,18 @@ class RayStart:
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
+            joins = not self.starts_local
             if self.address is None:
                 found = _machine_ray()
                 if found == "running":
+                    joins = True
                     kwargs.pop("num_cpus", None)  # joined: a cluster's size is its own
                 elif found == "gone":
                     kwargs["address"] = LOCAL  # start one of our own
+            self.started_here = not joins
+            if self.started_here and self._system_config:
+                # Only for a Ray of our own: a cluster someone else runs keeps its settings.
+                kwargs["_system_config"] = dict(self._system_config)
             self.ray.init(**kwargs)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
@@ -268,13 +284,52 @@ def _run_row(job: dict[str, Any]) -> Any:
     return execute_row_elsewhere(job)
 
 
+class RowWorker:
+    """A Ray actor that runs rows side by side in threads of one process, the way the
+    local executor does: one warm-up (Ray, libraries, the workflow's voices) and one
+    memory cache for all of a machine's rows, where a task per row needs a warmed
+    process per CPU, each reading the shared scenes from the disk cache again. Used
+    on a Ray this process started itself (one machine); if its process dies, Ray
+    starts it again and runs its rows again (max_restarts, max_task_retries)."""
+
+    def __init__(self, cache_dir: str | None, workflow: dict[str, Any], slots: int):
+        from ..batch.job import warm_worker, worker_state
+
+        # The voice model of each row gets its share of the actor's CPUs.
+        os.environ.setdefault("REELGRAPH_VOICE_THREADS", "1")
+        # Its rows share its memory cache: only slow results need the disk (the
+        # local executor's rule), which saves serialising every small one.
+        worker_state(cache_dir, everything_to_disk=False)
+        self.where = warm_worker(cache_dir, workflow)
+        self.slots = slots
+
+    def ready(self) -> str:
+        return self.where
+
+    def run(self, job: dict[str, Any]) -> Any:
+        from ..batch.job import execute_row_elsewhere
+
+        return execute_row_elsewhere(job)
+
+
+# For a Ray this process starts itself: the raylet would start one worker process per
+# CPU as soon as the driver connects (each importing Ray, ~1.2 s of CPU), where the
+# rows use one RowWorker process. Ray's `_system_config`; a Ray that runs already,
+# a cluster above all, is joined with its own settings.
+OWN_RAY_CONFIG = {"enable_worker_prestart": False, "prestart_worker_first_driver": False}
+
+
 class RayExecutor(Executor):
-    """Rows as Ray tasks. A local Ray (no `address`) takes seconds to start: its
-    control processes and worker processes each import Ray. The driver does not sit
-    idle meanwhile: it starts Ray in the background and runs rows itself, one at a
-    time, until Ray is up (the pilot row, usually). Those rows write to the same disk
-    cache the Ray workers read. Joining a cluster (`address`) is done at once, and
-    every row goes to the cluster."""
+    """Rows on Ray. A local Ray (no `address`) takes seconds to start: its control
+    processes and worker processes each import Ray. The driver does not sit idle
+    meanwhile: it starts Ray in the background and runs rows itself, one at a time,
+    until Ray's workers are warm (the pilot row, usually). Those rows write to the
+    same disk cache the Ray workers read.
+
+    On a Ray it started (this machine), rows go to one RowWorker actor with a slot
+    per CPU. Joining a running Ray or a cluster (`address`) is done at once, and
+    every row is a Ray task of its own (`num_cpus`, `num_gpus=1` for a gpu row),
+    placed by Ray on any machine; nothing runs on the driver."""
 
     name = "ray"
     shares_staging = False
@@ -293,47 +348,87 @@ class RayExecutor(Executor):
         self._warming: list[Any] = []
         self._warm_doc: dict[str, Any] | None = None
         self._warm_rows: int | None = None  # rows of the batch (None: unknown)
+        self._doc_known = threading.Event()
         self._rows_here = 0  # rows the driver took while Ray started
         self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
         self._token = CancelToken()
         self._remote = ray.remote(_run_row)
+        self._actor: Any = None  # the RowWorker, on a Ray of our own
         self._here_busy = False  # the driver is running a row while Ray starts
-        self._ready = False  # set once Ray is up (or failed to start)
+        self._ready = False  # set once Ray's workers can take rows (or Ray failed)
+        self._closing = False
         local = (not address or address == LOCAL) and not ray.is_initialized()
         self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
-        self._ray = RayStart(ray, address=address, num_cpus=workers or None)
+        self._ray = RayStart(
+            ray, address=address, num_cpus=workers or None, system_config=OWN_RAY_CONFIG
+        )
         if not local:
             self._ray.wait()  # a cluster that cannot be reached is said at once
         self.workers = self._ray.cpus() if self._ray.up else workers or os.cpu_count() or 1
         threading.Thread(target=self._when_up, name="reelgraph-ray-queue", daemon=True).start()
 
     def _when_up(self) -> None:
-        """Once Ray is up: the warm-up tasks, and the rows that waited for it."""
+        """Once Ray is up: the warm-up (a RowWorker on a Ray of our own, else warm-up
+        tasks), then the rows that waited for it."""
         try:
             self.workers = self._ray.cpus()
         except ExecutorError:
             pass  # every row waiting for Ray fails with the reason
+        if self._ray.error is None and self._ray.started_here:
+            self._start_row_worker()
         with self._lock:
             self._ready = True
             pending, self._pending = self._pending, []
-            doc, self._warm_doc = self._warm_doc, None
+            doc = self._warm_doc if self._actor is None else None
         if doc is not None:
             self.warm(doc, self._warm_rows)
         for job, outer in pending:
             _chain(self._dispatch(job), outer)
 
+    def _start_row_worker(self) -> None:
+        """Make the RowWorker and wait until it is warm; the driver keeps taking rows
+        meanwhile. If it cannot start, rows go as tasks."""
+        self._doc_known.wait()
+        with self._lock:
+            doc, rows = self._warm_doc, self._warm_rows
+            if self._closing or doc is None:
+                return
+            rows_for_ray = None if rows is None else rows - self._rows_here
+        if rows_for_ray is not None and rows_for_ray <= 0:
+            return  # the driver did every row: warming a worker would cost seconds for none
+        slots = max(1, self.workers)
+        actor = (
+            self.ray.remote(RowWorker)
+            .options(
+                num_cpus=slots,
+                max_concurrency=slots,
+                max_restarts=MAX_RETRIES,
+                max_task_retries=MAX_RETRIES,
+            )
+            .remote(self.cache_dir, doc, slots)
+        )
+        try:
+            self.ray.get(actor.ready.remote())
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.ray.kill(actor)
+            return
+        self._actor = actor
+
     def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
-        # One warm-up task per worker that will get a row, started before the rows:
-        # while the first rows run, the other workers import their libraries and load
-        # the workflow's voices instead of doing so in their first row. Not more: a
-        # worker warmed for no row costs the others seconds of CPU (a batch of two
-        # rows sends one to Ray). Before Ray is up, this waits for it.
+        # On a Ray of our own this names the workflow the RowWorker warms up for.
+        # Elsewhere: one warm-up task per worker that will get a row, started before
+        # the rows: while the first rows run, the other workers import their libraries
+        # and load the workflow's voices instead of doing so in their first row. Not
+        # more: a worker warmed for no row costs the others seconds of CPU (a batch of
+        # two rows sends one to Ray). Before Ray is up, this waits for it.
         with self._lock:
             if not self._ready:
                 self._warm_doc, self._warm_rows = workflow, rows
+                self._doc_known.set()
                 return
             rows_for_ray = None if rows is None else rows - self._rows_here
-        if self._ray.error is not None:
+        if self._ray.error is not None or self._actor is not None:
             return
         n = self.workers if rows_for_ray is None else min(self.workers, rows_for_ray)
         remote = self.ray.remote(_warm).options(num_cpus=1, max_retries=0)
@@ -341,6 +436,9 @@ class RayExecutor(Executor):
 
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]:
         with self._lock:
+            if self._warm_doc is None:
+                self._warm_doc = job.workflow  # no warm() call: the first row's workflow
+                self._doc_known.set()
             if not self._ready:
                 if self._here is not None and not self._here_busy:
                     self._here_busy = True
@@ -354,9 +452,18 @@ class RayExecutor(Executor):
     def _run_here(self, job: Any, listener: Callable[[Any], None] | None) -> Future[Any]:
         assert self._here is not None
 
+        # The driver's rows get this machine's CPUs, as the local executor's pilot row
+        # does: what Ray's start-up leaves of them.
+        job.cpu_workers = max(job.cpu_workers, os.cpu_count() or 1)
+
         def run() -> Any:
             try:
-                return execute_row(job, cancel=self._token, listener=listener)
+                # The rows it renders share this process's memory cache; what Ray's
+                # workers need from them is what took time (cheap results they redo).
+                registry, cache = worker_state(job.cache_dir, everything_to_disk=False)
+                return execute_row(
+                    job, registry=registry, cache=cache, cancel=self._token, listener=listener
+                )
             finally:
                 with self._lock:
                     self._here_busy = False
@@ -369,14 +476,19 @@ class RayExecutor(Executor):
             failed.set_exception(ExecutorError(self._ray.error or "cancelled before Ray started"))
             return failed
         job.ship_files = True
-        opts: dict[str, Any] = {
-            "max_retries": MAX_RETRIES,
-            "retry_exceptions": True,
-            "num_cpus": max(1, job.cpu_workers),
-        }
-        if job.gpu:
-            opts["num_gpus"] = 1
-        ref = self._remote.options(**opts).remote(job.to_dict())
+        if self._actor is not None and not job.gpu:
+            ref = self._actor.run.remote(job.to_dict())
+        else:
+            opts: dict[str, Any] = {
+                "max_retries": MAX_RETRIES,
+                "retry_exceptions": True,
+                "num_cpus": max(1, job.cpu_workers),
+            }
+            if job.gpu:
+                opts["num_gpus"] = 1
+                if self._actor is not None:
+                    opts["num_cpus"] = 0  # the RowWorker holds the CPUs of this Ray
+            ref = self._remote.options(**opts).remote(job.to_dict())
         self._refs.append(ref)
         return ref.future()
 
@@ -386,6 +498,10 @@ class RayExecutor(Executor):
             pending, self._pending = self._pending, []
         for _job, outer in pending:
             outer.set_exception(ExecutorError("cancelled"))
+        if self._actor is not None:
+            # Its rows end with it (an actor's calls cannot be force-cancelled one by one).
+            with contextlib.suppress(Exception):
+                self.ray.kill(self._actor, no_restart=True)
         for ref in self._refs:
             try:
                 self.ray.cancel(ref, force=True)
@@ -393,6 +509,9 @@ class RayExecutor(Executor):
                 pass
 
     def close(self) -> None:
+        with self._lock:
+            self._closing = True
+            self._doc_known.set()
         if self._here is not None:
             self._here.shutdown(wait=True, cancel_futures=True)
         self._ray.stop()
