@@ -249,12 +249,14 @@ class RaySegmentRunner:
 
 
 def _threads_as_assigned() -> None:
-    """A Ray worker shares the machine with the other workers: its voice model gets
-    the CPUs Ray assigned to the task, not every core (tts.voice_threads)."""
+    """A Ray worker shares the machine with the other workers: its voice model and its
+    encoder get the CPUs Ray assigned to the task, not every core (tts.voice_threads,
+    encoder.encode_lanes)."""
     import ray
 
     cpus = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1) or 1)
     os.environ.setdefault("REELGRAPH_VOICE_THREADS", str(max(1, cpus)))
+    os.environ.setdefault("REELGRAPH_ENCODE_LANES", str(max(1, min(2, cpus))))
 
 
 def _warm(cache_dir: str | None, workflow: dict[str, Any]) -> str:
