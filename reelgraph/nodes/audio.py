@@ -309,7 +309,8 @@ def normalize(
             "audio", "the audio is silent or shorter than 0.4 s: nothing to normalise"
         )
     gain = db(target_lufs - measured)
-    peak = float(abs(audio.array).max())
+    samples = audio.array  # once: a 16-bit clip (speech) makes its floats on each read
+    peak = float(abs(samples).max())
     if peak * gain > db(peak_db):
         gain = db(peak_db) / peak
-    return AudioClip(audio.array * np.float32(gain), audio.sample_rate), measured
+    return AudioClip(samples * np.float32(gain), audio.sample_rate), measured
