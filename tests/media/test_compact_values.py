@@ -259,3 +259,27 @@ def test_a_joined_track_reads_16_bit_scenes_as_their_floats():
     want = np.concatenate([a.array, np.zeros((1, 500), np.float32), b.array], axis=1)
     assert np.array_equal(joined.array, want)
     assert np.array_equal(joined.read(2900, 3600), want[:, 2900:3600])
+
+
+def test_normalised_speech_keeps_only_its_codes_and_equals_scaling_a_copy(tmp_path):
+    from reelgraph.media import Pcm16Audio, ScaledAudio
+    from reelgraph.nodes.audio import normalize
+
+    t = np.arange(30000, dtype=np.float32) / np.float32(22050)
+    voice = np.sin(2 * np.pi * 220 * t) * (0.2 + 0.1 * np.sin(2 * np.pi * 2 * t))
+    speech = Pcm16Audio.quantized(voice[None, :].astype(np.float32), 22050)
+    out, measured = normalize(speech, -16.0, -1.5)
+    assert isinstance(out, ScaledAudio) and out.source is speech
+    gain = np.float32(out.gain)
+    assert np.array_equal(out.array, speech.array * gain)  # what a copy held before
+    blocks = [out.read(a, a + 4096) for a in range(0, out.frames, 4096)]
+    assert np.array_equal(np.concatenate(blocks, axis=1), out.array)
+    assert out.nbytes >= speech.nbytes  # the memory tier counts what it keeps alive
+    disk = DiskCache(tmp_path)
+    assert disk.write_now("n" * 32, Result((out, measured)))
+    assert disk.path("n" * 32).stat().st_size < speech.frames * 3  # codes + gain
+    back = DiskCache(tmp_path).get("n" * 32).values[0]
+    assert isinstance(back, ScaledAudio) and isinstance(back.source, Pcm16Audio)
+    assert np.array_equal(back.array, out.array)
+    again = pickle.loads(pickle.dumps(out))
+    assert np.array_equal(again.array, out.array)

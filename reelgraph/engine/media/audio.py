@@ -335,3 +335,36 @@ class FadedAudio(LazyAudio):
             lo = max(start, m - b)
             out[:, lo - start :] *= ramp[lo - (m - b) : stop - (m - b)]
         return out
+
+
+class ScaledAudio(LazyAudio):
+    """`source` times a gain, block by block: the same float32 samples as
+    `source.array * np.float32(gain)`, without a second full-length copy (loudness
+    normalisation of a scene's 16-bit speech keeps only the codes)."""
+
+    __slots__ = ("_gain", "_source")
+
+    def __init__(self, source: AudioClip, gain: float):
+        import numpy as np
+
+        self._source = source
+        self._gain = np.float32(gain)
+        self._setup(source.sample_rate, source.channels, source.frames)
+
+    @property
+    def source(self) -> AudioClip:
+        return self._source
+
+    @property
+    def gain(self) -> float:
+        return float(self._gain)
+
+    @property
+    def nbytes(self) -> int:
+        # Usually the only holder of its source (a scene's speech once the speech
+        # node's list is released): the memory tier counts what it keeps alive.
+        return self._source.nbytes + 256
+
+    def read(self, start: int, stop: int) -> Any:
+        start, stop = max(0, start), min(stop, self._frames)
+        return self._source.read(start, max(start, stop)) * self._gain

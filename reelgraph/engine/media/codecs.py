@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..serialize import register_codec
-from .audio import PCM16_SCALE, AudioClip, Pcm16Audio
+from .audio import PCM16_SCALE, AudioClip, Pcm16Audio, ScaledAudio
 from .pixels import PixelImage
 from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
@@ -63,6 +63,13 @@ def _dec_timings(p: Any) -> SpeechTimings:
 register_codec(AudioClip, "media.audio", _enc_audio, _dec_audio)
 # the same entry format: a 16-bit clip is stored as its codes, read back as one
 register_codec(Pcm16Audio, "media.audio", _enc_pcm16, _dec_audio)
+# a normalised scene: its source (16-bit codes for speech) and the gain, not the product
+register_codec(
+    ScaledAudio,
+    "media.scaled_audio",
+    lambda a: [a.gain, a.source],
+    lambda p: ScaledAudio(p[1], p[0]),
+)
 register_codec(
     Scene,
     "media.scene",
