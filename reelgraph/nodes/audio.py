@@ -26,7 +26,7 @@ from reelgraph import (
     list_of,
     node,
 )
-from reelgraph.media import AudioClip, decode_audio
+from reelgraph.media import AudioClip, ScaledAudio, decode_audio
 from reelgraph.media import read_wav_comment as read_wav_comment  # re-exported: see png.py
 
 from .video import _check_file, _file_fingerprint, fit_audio
@@ -301,7 +301,6 @@ def normalize(
 ) -> Any:
     """Bring the integrated loudness to `target_lufs` (-16 suits web video, -23 broadcast),
     without letting peaks exceed `peak_db`. Also outputs the measured loudness before."""
-    import numpy as np
 
     measured = integrated_loudness(audio)
     if not math.isfinite(measured):
@@ -312,4 +311,6 @@ def normalize(
     peak = float(abs(audio.array).max())
     if peak * gain > db(peak_db):
         gain = db(peak_db) / peak
-    return AudioClip(audio.array * np.float32(gain), audio.sample_rate), measured
+    # the gain applied as the samples are read: a scene's 16-bit speech stays its codes
+    # (the same float32 samples as multiplying a copy)
+    return ScaledAudio(audio, gain), measured

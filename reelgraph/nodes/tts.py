@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from reelgraph import AUDIO, Bool, Combo, Context, Float, NodeInputError, Text, node
-from reelgraph.media import TIMINGS, AudioClip, PhonemeTiming, SpeechTimings, WordTiming
+from reelgraph.media import (
+    TIMINGS,
+    AudioClip,
+    Pcm16Audio,
+    PhonemeTiming,
+    SpeechTimings,
+    WordTiming,
+)
 from reelgraph.models import compiled_dir
 
 from .speech_pieces import PIECE_CHARS, synthesis_pieces
@@ -551,7 +558,11 @@ def speak_piper(
             words.append(WordTiming(w, (s_start + a) / rate, (s_start + b) / rate))
         sentences.append((s_start / rate, offset / rate))
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    clip = AudioClip(samples[None, :], rate)
+    del parts
+    # Held as 16-bit codes, the voice's own resolution (its model was trained on 16-bit
+    # audio; every output file is 16-bit PCM or AAC): half the memory of float32 while
+    # a long script's scenes wait for the encode, and stored on disk as they are.
+    clip = Pcm16Audio.quantized(samples[None, :], rate)
     return clip, SpeechTimings(text, clip.duration, tuple(words), tuple(sentences), tuple(phonemes))
 
 

@@ -1,9 +1,9 @@
 """Which voice-model calls may run at once: a count (one per core) and a text budget.
 
-A call's memory grows with its text (~15 MB + ~0.75 MB a character for the default
-voice, one thread), so two long pieces side by side cost twice one: measured on the
-long article's pieces, one call at a time peaked ~95 MB over the floor and two at
-once ~190 MB. Calls run side by side while their texts together fit in the budget;
+A call's memory grows with its text (~0.9 MB a character for the default voice, one
+thread: the decoder's activations over the whole piece), so two long pieces side by
+side cost twice one: measured on the long article's pieces, one call at a time peaked
+~95 MB over the floor and two at once ~200 MB. Calls run side by side while their texts together fit in the budget;
 a call that does not fit waits for the others, and one larger than the whole budget
 runs alone. Calls are admitted in the order they ask (a long piece is not passed
 over forever by short ones).
@@ -18,9 +18,13 @@ from contextlib import contextmanager
 
 from .speech_pieces import PIECE_CHARS
 
-# Two full pieces (any two of the shipped explainer's sentences fit side by side);
-# two of the long article's longest clause-less pieces do not.
-CHARS_AT_ONCE = 2 * PIECE_CHARS + 10
+# A full piece and a short one side by side, not two full ones: two 110-character
+# pieces at once peaked ~200 MB over the floor (one alone ~96 MB), and on the long
+# article, whose sentences mostly run 60-110 characters, pairs of them set the whole
+# render's peak at the end of its speech phase, when every spoken scene is held. With
+# 160 two long pieces take turns (~25% more speech time on the long article, by
+# simulation of its pieces); the shipped explainer's sentences all fit in pairs but one.
+CHARS_AT_ONCE = PIECE_CHARS + 60
 
 
 class VoiceAdmission:

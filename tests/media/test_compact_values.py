@@ -218,3 +218,74 @@ def test_the_explainer_renders_the_same_frames_and_audio_with_compact_values(reg
 
     monkeypatch.setattr(media_video, "joined_audio", whole_track)
     assert render() == compact
+
+
+def test_16_bit_audio_is_held_as_codes_and_reads_as_exact_floats():
+    from reelgraph.media import Pcm16Audio
+
+    rng = np.random.default_rng(7)
+    x = np.clip(rng.normal(0, 0.3, (1, 5000)), -1.2, 1.2).astype(np.float32)
+    clip = Pcm16Audio.quantized(x, 22050)
+    assert clip.codes.dtype == np.int16 and clip.nbytes == 2 * 5000
+    codes = np.clip(np.rint(x * 32768), -32768, 32767)
+    assert np.array_equal(clip.array, codes.astype(np.float32) / np.float32(32768))
+    assert np.abs(clip.array - np.clip(x, -1, 1)).max() <= 1 / 32768
+    assert np.array_equal(clip.read(100, 2100), clip.array[:, 100:2100])
+    assert (clip.channels, clip.frames, clip.sample_rate) == (1, 5000, 22050)
+    assert not clip.codes.flags.writeable  # inputs are immutable
+    back = pickle.loads(pickle.dumps(clip))
+    assert isinstance(back, Pcm16Audio) and np.array_equal(back.array, clip.array)
+    with pytest.raises(ValueError, match="int16"):
+        Pcm16Audio(x, 22050)
+
+
+def test_16_bit_audio_goes_to_disk_as_codes_and_comes_back_unchanged(tmp_path):
+    from reelgraph.media import Pcm16Audio
+
+    x = np.sin(np.linspace(0, 300, 40000, dtype=np.float32))[None, :] * np.float32(0.5)
+    clip = Pcm16Audio.quantized(x, 22050)
+    disk = DiskCache(tmp_path)
+    assert disk.write_now("a" * 32, Result((clip,)))
+    assert disk.path("a" * 32).stat().st_size < x.nbytes * 0.6  # the codes, not floats
+    back = DiskCache(tmp_path).get("a" * 32).values[0]
+    assert isinstance(back, Pcm16Audio) and np.array_equal(back.array, clip.array)
+    # a float clip whose samples are 16-bit codes reads back as the same samples
+    plain = AudioClip(clip.array, 22050)
+    assert disk.write_now("b" * 32, Result((plain,)))
+    assert np.array_equal(DiskCache(tmp_path).get("b" * 32).values[0].array, plain.array)
+
+
+def test_a_joined_track_reads_16_bit_scenes_as_their_floats():
+    from reelgraph.media import Pcm16Audio
+
+    rng = np.random.default_rng(3)
+    a = Pcm16Audio.quantized(rng.uniform(-1, 1, (1, 3000)).astype(np.float32), 22050)
+    b = Pcm16Audio.quantized(rng.uniform(-1, 1, (1, 2000)).astype(np.float32), 22050)
+    joined = JoinedAudio([a, b], [3500, 2000])
+    want = np.concatenate([a.array, np.zeros((1, 500), np.float32), b.array], axis=1)
+    assert np.array_equal(joined.array, want)
+    assert np.array_equal(joined.read(2900, 3600), want[:, 2900:3600])
+
+
+def test_normalised_speech_keeps_only_its_codes_and_equals_scaling_a_copy(tmp_path):
+    from reelgraph.media import Pcm16Audio, ScaledAudio
+    from reelgraph.nodes.audio import normalize
+
+    t = np.arange(30000, dtype=np.float32) / np.float32(22050)
+    voice = np.sin(2 * np.pi * 220 * t) * (0.2 + 0.1 * np.sin(2 * np.pi * 2 * t))
+    speech = Pcm16Audio.quantized(voice[None, :].astype(np.float32), 22050)
+    out, measured = normalize(speech, -16.0, -1.5)
+    assert isinstance(out, ScaledAudio) and out.source is speech
+    gain = np.float32(out.gain)
+    assert np.array_equal(out.array, speech.array * gain)  # what a copy held before
+    blocks = [out.read(a, a + 4096) for a in range(0, out.frames, 4096)]
+    assert np.array_equal(np.concatenate(blocks, axis=1), out.array)
+    assert out.nbytes >= speech.nbytes  # the memory tier counts what it keeps alive
+    disk = DiskCache(tmp_path)
+    assert disk.write_now("n" * 32, Result((out, measured)))
+    assert disk.path("n" * 32).stat().st_size < speech.frames * 3  # codes + gain
+    back = DiskCache(tmp_path).get("n" * 32).values[0]
+    assert isinstance(back, ScaledAudio) and isinstance(back.source, Pcm16Audio)
+    assert np.array_equal(back.array, out.array)
+    again = pickle.loads(pickle.dumps(out))
+    assert np.array_equal(again.array, out.array)

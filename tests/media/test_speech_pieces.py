@@ -175,7 +175,11 @@ def test_sentences_that_fit_sound_as_piper_makes_them():
     clip, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
     cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # normalize_audio: Piper's default
     (chunk,) = tts.load_piper(tts.DEFAULT_VOICE).synthesize(text, cfg)
-    assert np.array_equal(np.asarray(clip.samples[0]), chunk.audio_float_array)
+    # held at 16 bits: Piper's samples rounded to the nearest 16-bit code
+    model = np.asarray(chunk.audio_float_array, np.float32)
+    codes = np.clip(np.rint(model * np.float32(32768)), -32768, 32767)
+    assert np.array_equal(clip.array[0], codes.astype(np.float32) / np.float32(32768))
+    assert np.abs(clip.array[0] - model).max() <= 0.5 / 32768 + 1e-9
 
 
 def test_a_loaded_voice_keeps_no_copy_of_its_model_file():
@@ -235,3 +239,13 @@ def test_model_calls_share_a_text_budget_in_the_order_they_ask():
     order = [name for name, _ in seen]
     assert order.index("long") < order.index("c") < order.index("d")
     assert set(started["d"]) == {"c", "d"}
+
+
+def test_speech_is_held_at_16_bits_and_the_same_text_gives_the_same_codes():
+    from reelgraph.media import Pcm16Audio
+
+    text = "Streamed, not stored. The same words, the same samples."
+    one, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
+    two, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
+    assert isinstance(one, Pcm16Audio) and one.nbytes == 2 * one.frames
+    assert np.array_equal(one.codes, two.codes)

@@ -6,7 +6,7 @@ the disk cache can store audio, scenes, cues and speech timings.
 """
 
 from . import codecs as _codecs  # noqa: F401  (registers the disk-cache codecs)
-from .audio import AudioClip, FadedAudio, JoinedAudio, LazyAudio
+from .audio import AudioClip, FadedAudio, JoinedAudio, LazyAudio, Pcm16Audio, ScaledAudio
 from .records import Cue, Scene, SpeechTimings, WordTiming
 from .video import FileVideo, MappedVideo, TensorVideo, VideoStream
 
@@ -18,6 +18,8 @@ __all__ = [
     "JoinedAudio",
     "LazyAudio",
     "MappedVideo",
+    "Pcm16Audio",
+    "ScaledAudio",
     "Scene",
     "SpeechTimings",
     "TensorVideo",

@@ -139,6 +139,81 @@ class AudioClip:
         return f"AudioClip({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"
 
 
+PCM16_SCALE = 32768.0
+
+
+class Pcm16Audio(AudioClip):
+    """Audio whose samples are 16-bit codes (`codes / 32768`), held as the int16 codes:
+    half the bytes of float32, and exact. A voice model's speech is 16-bit at its source,
+    and a long script's scenes are held until the encode reads them (10 minutes at
+    22,050 Hz: 26 MB, not 53). `array` and `read` give the float32 samples; code that
+    reads the whole track gets a fresh copy each time (keep it, as with `LazyAudio`)."""
+
+    __slots__ = ("_codes",)
+
+    def __init__(self, codes: Any, sample_rate: int):
+        import numpy as np
+
+        c = np.asarray(codes)
+        if c.dtype != np.int16:
+            raise ValueError(f"16-bit audio takes int16 codes, got {c.dtype}")
+        if c.ndim == 1:
+            c = c[None, :]
+        if c.ndim != 2:
+            raise ValueError(f"audio codes must be [channels, frames], got shape {tuple(c.shape)}")
+        if int(sample_rate) <= 0:
+            raise ValueError(f"sample rate must be positive, got {sample_rate}")
+        self._codes = np.ascontiguousarray(c)
+        self._codes.flags.writeable = False  # inputs are immutable
+        self.sample_rate = int(sample_rate)
+
+    @classmethod
+    def quantized(cls, samples: Any, sample_rate: int) -> Pcm16Audio:
+        """float samples in -1..1 rounded to the nearest 16-bit code (clipped)."""
+        import numpy as np
+
+        x = np.asarray(samples, dtype=np.float32)
+        codes = np.rint(x * np.float32(PCM16_SCALE))
+        np.clip(codes, -PCM16_SCALE, PCM16_SCALE - 1, out=codes)
+        return cls(codes.astype(np.int16), sample_rate)
+
+    @property
+    def codes(self) -> Any:
+        """The int16 codes [C, N] (read only)."""
+        return self._codes
+
+    @property  # type: ignore[override]
+    def array(self) -> Any:
+        return self.read(0, self._codes.shape[1])
+
+    @property
+    def channels(self) -> int:
+        return int(self._codes.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self._codes.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._codes.nbytes)
+
+    def read(self, start: int, stop: int) -> Any:
+        import numpy as np
+
+        # the same float32 samples the disk tier's int16 entries decode to
+        return self._codes[:, start:stop].astype(np.float32) / np.float32(PCM16_SCALE)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"codes": self._codes, "sample_rate": self.sample_rate}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._codes, self.sample_rate = state["codes"], state["sample_rate"]
+
+    def __repr__(self) -> str:
+        return f"Pcm16Audio({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"
+
+
 class LazyAudio(AudioClip):
     """An AUDIO value computed block by block from other tracks (`read`); `array` makes
     the whole track each time it is asked for (a node that wants it all keeps it)."""
@@ -260,3 +335,36 @@ class FadedAudio(LazyAudio):
             lo = max(start, m - b)
             out[:, lo - start :] *= ramp[lo - (m - b) : stop - (m - b)]
         return out
+
+
+class ScaledAudio(LazyAudio):
+    """`source` times a gain, block by block: the same float32 samples as
+    `source.array * np.float32(gain)`, without a second full-length copy (loudness
+    normalisation of a scene's 16-bit speech keeps only the codes)."""
+
+    __slots__ = ("_gain", "_source")
+
+    def __init__(self, source: AudioClip, gain: float):
+        import numpy as np
+
+        self._source = source
+        self._gain = np.float32(gain)
+        self._setup(source.sample_rate, source.channels, source.frames)
+
+    @property
+    def source(self) -> AudioClip:
+        return self._source
+
+    @property
+    def gain(self) -> float:
+        return float(self._gain)
+
+    @property
+    def nbytes(self) -> int:
+        # Usually the only holder of its source (a scene's speech once the speech
+        # node's list is released): the memory tier counts what it keeps alive.
+        return self._source.nbytes + 256
+
+    def read(self, start: int, stop: int) -> Any:
+        start, stop = max(0, start), min(stop, self._frames)
+        return self._source.read(start, max(start, stop)) * self._gain

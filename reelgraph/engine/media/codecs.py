@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..serialize import register_codec
-from .audio import AudioClip
+from .audio import PCM16_SCALE, AudioClip, Pcm16Audio, ScaledAudio
 from .pixels import PixelImage
 from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
-PCM16 = 32768.0
+PCM16 = PCM16_SCALE
 
 
 def _enc_audio(a: AudioClip) -> Any:
@@ -25,10 +25,16 @@ def _enc_audio(a: AudioClip) -> Any:
     return [a.sample_rate, x]
 
 
+def _enc_pcm16(a: Pcm16Audio) -> Any:
+    return [a.sample_rate, a.codes, PCM16]
+
+
 def _dec_audio(p: Any) -> AudioClip:
     import numpy as np
 
-    if len(p) > 2:  # int16 codes and their scale
+    if len(p) > 2:  # int16 codes and their scale: held as they are (half the bytes)
+        if float(p[2]) == PCM16 and getattr(p[1], "dtype", None) == np.int16:
+            return Pcm16Audio(p[1], p[0])
         return AudioClip(p[1].astype(np.float32) / np.float32(p[2]), p[0])
     return AudioClip(p[1], p[0])  # float32 (an array, or a tensor in older entries)
 
@@ -55,6 +61,15 @@ def _dec_timings(p: Any) -> SpeechTimings:
 
 
 register_codec(AudioClip, "media.audio", _enc_audio, _dec_audio)
+# the same entry format: a 16-bit clip is stored as its codes, read back as one
+register_codec(Pcm16Audio, "media.audio", _enc_pcm16, _dec_audio)
+# a normalised scene: its source (16-bit codes for speech) and the gain, not the product
+register_codec(
+    ScaledAudio,
+    "media.scaled_audio",
+    lambda a: [a.gain, a.source],
+    lambda p: ScaledAudio(p[1], p[0]),
+)
 register_codec(
     Scene,
     "media.scene",
