@@ -38,6 +38,7 @@ from reelgraph.media import (
     FadedAudio,
     FileVideo,
     IndexedVideo,
+    JoinedAudio,
     MappedVideo,
     PixelImage,
     ProceduralVideo,
@@ -63,10 +64,15 @@ def ease(p: float, kind: str) -> float:
 def fit_audio(
     audio: AudioClip, seconds: float, mode: str = "pad", fade_out: float = 0.0
 ) -> AudioClip:
-    """Pad with silence (or loop) and cut `audio` to exactly `seconds`, with an optional fade-out."""
+    """Pad with silence (or loop) and cut `audio` to exactly `seconds`, with an optional
+    fade-out. Padded or cut only, it stays lazy (read through, not copied): a clip of a
+    scene keeps its speech as spoken (16-bit), not a float32 copy, until the encode."""
     import numpy as np
 
     want = max(0, round(seconds * audio.sample_rate))
+    n = min(want, round(fade_out * audio.sample_rate))
+    if n <= 0 and not (mode == "loop" and 0 < audio.frames < want):
+        return JoinedAudio([audio], [want])
     src = audio.array
     have = src.shape[1]
     s = np.zeros((src.shape[0], want), np.float32)  # one new buffer: padded in place
@@ -75,7 +81,6 @@ def fit_audio(
             s[:, a : a + have] = src[:, : want - a]
     else:
         s[:, : min(have, want)] = src[:, :want]
-    n = min(want, round(fade_out * audio.sample_rate))
     if n > 0:
         s[:, want - n :] *= np.linspace(1, 0, n, dtype=np.float32)
     return AudioClip(s, audio.sample_rate)
