@@ -136,18 +136,19 @@ def process_cores() -> int:
 
 
 def voice_threads() -> int:
-    """Threads of one voice-model call: REELGRAPH_VOICE_THREADS, else OMP_NUM_THREADS
-    (the machine's budget for numeric libraries, as torch reads it), else every core
-    of the process. One thread a call is what a cold render wants: its sentences run
-    side by side, one per core, and two threads a call there cost ~6% more CPU and
-    wall time on 2 cores (the pools' threads outnumber the cores). A lone sentence (the
-    changed scene of a batch variant) is ~1.5x faster with two; onnxruntime fixes the
-    count when the session is made, so it is one setting for both."""
-    for name in ("REELGRAPH_VOICE_THREADS", "OMP_NUM_THREADS"):
-        asked = os.environ.get(name, "").strip()
-        if asked.isdigit() and int(asked) > 0:
-            return int(asked)
-    return process_cores()
+    """Threads of one voice-model call: REELGRAPH_VOICE_THREADS, else two (one on a
+    one-core process). Two threads make a lone sentence ~1.5x faster (0.22 s, not
+    0.33: the changed scene of a batch variant, an edit in the editor), and calls side
+    by side (`sentence_workers`, one per core) share the cores at about the speed of
+    one-thread calls: the explainer's narration took the same time either way. The
+    samples do not depend on how many calls overlap, only on this count (onnxruntime
+    splits a call's work by its pool's size), which the session fixes when it is
+    made. Not OMP_NUM_THREADS: onnxruntime does not use OpenMP, and one thread a call
+    (what that setting gave the benches and tests) left a lone sentence on one core."""
+    asked = os.environ.get("REELGRAPH_VOICE_THREADS", "").strip()
+    if asked.isdigit() and int(asked) > 0:
+        return int(asked)
+    return min(2, process_cores())
 
 
 def piper_session_options() -> Any:
@@ -314,9 +315,11 @@ def load_piper(voice: str) -> Any:
 
 
 def sentence_workers() -> int:
-    """Piper model calls that run at once in this process: the cores over the threads
-    a call uses, at least one (calls side by side never oversubscribe the cores)."""
-    return max(1, process_cores() // voice_threads())
+    """Piper model calls that run at once in this process: one per core for calls of
+    up to two threads (a lone call has every core, side-by-side calls share them),
+    else the cores over the threads a call uses, at least one."""
+    threads = voice_threads()
+    return max(1, process_cores() if threads <= 2 else process_cores() // threads)
 
 
 _MODEL_SLOTS: VoiceAdmission | None = None

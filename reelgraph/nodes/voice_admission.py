@@ -18,13 +18,14 @@ from contextlib import contextmanager
 
 from .speech_pieces import PIECE_CHARS
 
-# A full piece and a short one side by side, not two full ones: two 110-character
-# pieces at once peaked ~200 MB over the floor (one alone ~96 MB), and on the long
-# article, whose sentences mostly run 60-110 characters, pairs of them set the whole
-# render's peak at the end of its speech phase, when every spoken scene is held. With
-# 160 two long pieces take turns (~25% more speech time on the long article, by
-# simulation of its pieces); the shipped explainer's sentences all fit in pairs but one.
-CHARS_AT_ONCE = PIECE_CHARS + 60
+# A full piece alone, or two shorter ones side by side (a call runs on two threads, so
+# a lone one still has both cores): two 110-character pieces at once peaked ~200 MB
+# over the floor (one alone ~96 MB), and on the long article, whose pieces mostly run
+# 40-100 characters, pairs of them set the whole render's peak in its speech phase,
+# when every spoken scene and card is held. Measured on the long article (two-thread
+# calls): 160 characters at once peaked at 578 MB with 49 s of speech, 120 at 489 MB
+# with 55 s; the explainer's narration took the same 3.9 s with either.
+CHARS_AT_ONCE = PIECE_CHARS + 20
 
 
 class VoiceAdmission:

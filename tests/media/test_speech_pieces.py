@@ -249,3 +249,27 @@ def test_speech_is_held_at_16_bits_and_the_same_text_gives_the_same_codes():
     two, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
     assert isinstance(one, Pcm16Audio) and one.nbytes == 2 * one.frames
     assert np.array_equal(one.codes, two.codes)
+
+
+def test_a_sentence_sounds_the_same_alone_and_beside_other_calls():
+    """Calls of the same voice overlap (scenes and pieces side by side, two threads
+    each on 2 cores): a sentence's samples must not depend on what else runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sentence = "This short video was made just for you, in Leeds."
+    others = [
+        "A script is split into scenes at each heading, and every scene gets a card.",
+        "The result is a video file that plays anywhere.",
+    ]
+    alone, _ = tts.speak_piper(sentence, tts.DEFAULT_VOICE, 1.0, True, 0.0)
+    with ThreadPoolExecutor(3) as pool:
+        beside = [
+            pool.submit(tts.speak_piper, t, tts.DEFAULT_VOICE, 1.0, True, 0.0) for t in others
+        ]
+        crowded, _ = pool.submit(
+            tts.speak_piper, sentence, tts.DEFAULT_VOICE, 1.0, True, 0.0
+        ).result()
+        for f in beside:
+            f.result()
+    assert tts.sentence_workers() >= 2 or tts.process_cores() < 2  # calls did overlap
+    assert np.array_equal(alone.codes, crowded.codes)
