@@ -28,6 +28,7 @@ from .engine.media.encoder import (
     encode_segment,
     encode_video,
     plan_segments,
+    process_cores,
     segment_cache_key,
 )
 from .engine.media.metadata import (
@@ -98,6 +99,7 @@ __all__ = [
     "joined_audio",
     "mix_key",
     "plan_segments",
+    "process_cores",
     "read_media_metadata",
     "read_png_text",
     "read_wav_comment",

@@ -81,6 +81,8 @@ def default_memory_budget() -> int:
 
 
 LARGE_ENTRY = 1 << 20
+# results of nodes that took less than this stay in memory only (cheap to redo)
+DISK_MIN_SECONDS = 0.05
 
 
 class MemoryCache:
@@ -464,7 +466,7 @@ class Cache:
         self,
         memory: MemoryCache | None = None,
         disk: DiskCache | None = None,
-        disk_min_seconds: float = 0.05,
+        disk_min_seconds: float = DISK_MIN_SECONDS,
         memory_max_entry: int = 1 << 18,
     ):
         self.memory = memory if memory is not None else MemoryCache()

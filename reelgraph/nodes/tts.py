@@ -22,6 +22,7 @@ from reelgraph.media import (
     PhonemeTiming,
     SpeechTimings,
     WordTiming,
+    process_cores,
 )
 from reelgraph.models import compiled_dir
 
@@ -125,14 +126,6 @@ def _check_voice(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 _VOICES: dict[str, Any] = {}
 _VOICES_LOCK = threading.Lock()
-
-
-def process_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def voice_threads() -> int:

@@ -229,9 +229,7 @@ def ken_burns_renderer(
     return render
 
 
-def array_key(a: Any) -> bytes:
-    """A content hash of an array's shape, dtype and bytes."""
-    return content_digest(a)
+array_key = content_digest  # a content hash of an array's shape, dtype and bytes
 
 
 def span_key(a: int, b: int, ramp: int, own: bytes) -> Any:

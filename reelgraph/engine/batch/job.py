@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cache import Cache, DiskCache, MemoryCache, Result
+from ..cache import DISK_MIN_SECONDS, Cache, DiskCache, MemoryCache, Result
 from ..context import CancelToken
 from ..errors import WorkflowError
 from ..registry import Registry
@@ -121,7 +121,9 @@ def worker_state(
                 cache_dir=cache_dir,
                 registry=_WORKER.get("registry") or Registry.discover(),
                 cache=Cache(
-                    MemoryCache(), disk, **({"disk_min_seconds": 0.0} if everything_to_disk else {})
+                    MemoryCache(),
+                    disk,
+                    disk_min_seconds=0.0 if everything_to_disk else DISK_MIN_SECONDS,
                 ),
             )
         return _WORKER["registry"], _WORKER["cache"]

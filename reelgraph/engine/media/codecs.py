@@ -9,8 +9,6 @@ from .audio import PCM16_SCALE, AudioClip, Pcm16Audio, ScaledAudio
 from .pixels import PixelImage
 from .records import Cue, PhonemeTiming, Scene, SpeechTimings, WordTiming
 
-PCM16 = PCM16_SCALE
-
 
 def _enc_audio(a: AudioClip) -> Any:
     """Numpy samples (no torch): as int16 codes when every sample is k/32768 (speech
@@ -19,21 +17,21 @@ def _enc_audio(a: AudioClip) -> Any:
 
     x = a.array
     if x.size and float(np.abs(x).max()) <= 1.0:
-        codes = np.rint(x * np.float32(PCM16))
-        if codes.max() < PCM16 and np.array_equal(codes / np.float32(PCM16), x):
-            return [a.sample_rate, codes.astype(np.int16), PCM16]
+        codes = np.rint(x * np.float32(PCM16_SCALE))
+        if codes.max() < PCM16_SCALE and np.array_equal(codes / np.float32(PCM16_SCALE), x):
+            return [a.sample_rate, codes.astype(np.int16), PCM16_SCALE]
     return [a.sample_rate, x]
 
 
 def _enc_pcm16(a: Pcm16Audio) -> Any:
-    return [a.sample_rate, a.codes, PCM16]
+    return [a.sample_rate, a.codes, PCM16_SCALE]
 
 
 def _dec_audio(p: Any) -> AudioClip:
     import numpy as np
 
     if len(p) > 2:  # int16 codes and their scale: held as they are (half the bytes)
-        if float(p[2]) == PCM16 and getattr(p[1], "dtype", None) == np.int16:
+        if float(p[2]) == PCM16_SCALE and getattr(p[1], "dtype", None) == np.int16:
             return Pcm16Audio(p[1], p[0])
         return AudioClip(p[1].astype(np.float32) / np.float32(p[2]), p[0])
     return AudioClip(p[1], p[0])  # float32 (an array, or a tensor in older entries)

@@ -417,11 +417,15 @@ def encode_lanes() -> int:
     env = os.environ.get(LANES_ENV, "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
+    return max(1, min(2, process_cores()))
+
+
+def process_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(2, cpus))
+        return os.cpu_count() or 1
 
 
 LANES_ENV = "REELGRAPH_ENCODE_LANES"
