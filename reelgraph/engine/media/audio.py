@@ -142,6 +142,10 @@ class AudioClip:
 PCM16_SCALE = 32768.0
 
 
+# 16-bit clips from this size up (6 s of mono speech at 22,050 Hz) wait in a spill file.
+SPILL_MIN_BYTES = 256 << 10
+
+
 class Pcm16Audio(AudioClip):
     """Audio whose samples are 16-bit codes (`codes / 32768`), held as the int16 codes:
     half the bytes of float32, and exact. A voice model's speech is 16-bit at its source,
@@ -149,7 +153,7 @@ class Pcm16Audio(AudioClip):
     22,050 Hz: 26 MB, not 53). `array` and `read` give the float32 samples; code that
     reads the whole track gets a fresh copy each time (keep it, as with `LazyAudio`)."""
 
-    __slots__ = ("_codes",)
+    __slots__ = ("_codes", "_shape", "_spilled")
 
     def __init__(self, codes: Any, sample_rate: int):
         import numpy as np
@@ -163,9 +167,25 @@ class Pcm16Audio(AudioClip):
             raise ValueError(f"audio codes must be [channels, frames], got shape {tuple(c.shape)}")
         if int(sample_rate) <= 0:
             raise ValueError(f"sample rate must be positive, got {sample_rate}")
-        self._codes = np.ascontiguousarray(c)
-        self._codes.flags.writeable = False  # inputs are immutable
         self.sample_rate = int(sample_rate)
+        self._hold(c)
+
+    def _hold(self, codes: Any) -> None:
+        """Keep the codes: a clip of SPILL_MIN_BYTES and more in a spill file (read back
+        block by block: the encode reads it once, minutes after it was spoken), a
+        shorter one in memory."""
+        import numpy as np
+
+        c = np.ascontiguousarray(codes, dtype=np.int16)
+        self._shape = (int(c.shape[0]), int(c.shape[1]))
+        self._codes, self._spilled = None, None
+        if c.nbytes >= SPILL_MIN_BYTES:
+            from .spill import SpilledBytes
+
+            self._spilled = SpilledBytes(c.tobytes())
+        else:
+            self._codes = c
+            self._codes.flags.writeable = False  # inputs are immutable
 
     @classmethod
     def quantized(cls, samples: Any, sample_rate: int) -> Pcm16Audio:
@@ -180,35 +200,55 @@ class Pcm16Audio(AudioClip):
     @property
     def codes(self) -> Any:
         """The int16 codes [C, N] (read only)."""
-        return self._codes
+        if self._codes is not None:
+            return self._codes
+        c = self._read_codes(0, self._shape[1])
+        c.flags.writeable = False
+        return c
+
+    def _read_codes(self, start: int, stop: int) -> Any:
+        import numpy as np
+
+        channels, n = self._shape
+        start, stop = max(0, min(start, n)), max(0, min(stop, n))
+        if self._codes is not None:
+            return self._codes[:, start:stop]
+        out = np.empty((channels, max(0, stop - start)), np.int16)
+        if out.size:
+            for ch in range(channels):  # each channel's codes are one run of the file
+                raw = self._spilled.read_range((ch * n + start) * 2, out.shape[1] * 2)  # type: ignore[union-attr]
+                out[ch] = np.frombuffer(raw, np.int16)
+        return out
 
     @property  # type: ignore[override]
     def array(self) -> Any:
-        return self.read(0, self._codes.shape[1])
+        return self.read(0, self._shape[1])
 
     @property
     def channels(self) -> int:
-        return int(self._codes.shape[0])
+        return self._shape[0]
 
     @property
     def frames(self) -> int:
-        return int(self._codes.shape[1])
+        return self._shape[1]
 
     @property
     def nbytes(self) -> int:
-        return int(self._codes.nbytes)
+        return 2 * self._shape[0] * self._shape[1]
 
     def read(self, start: int, stop: int) -> Any:
         import numpy as np
 
         # the same float32 samples the disk tier's int16 entries decode to
-        return self._codes[:, start:stop].astype(np.float32) / np.float32(PCM16_SCALE)
+        return self._read_codes(start, stop).astype(np.float32) / np.float32(PCM16_SCALE)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"codes": self._codes, "sample_rate": self.sample_rate}
+        # to another process: the codes themselves, not a path of this one's spill folder
+        return {"codes": self.codes, "sample_rate": self.sample_rate}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._codes, self.sample_rate = state["codes"], state["sample_rate"]
+        self.sample_rate = state["sample_rate"]
+        self._hold(state["codes"])
 
     def __repr__(self) -> str:
         return f"Pcm16Audio({self.channels}ch, {self.sample_rate} Hz, {self.duration:.3f}s)"

@@ -12,14 +12,18 @@ exact: k/255 as float32 and back gives k.
 Even in 8 bits the cards are what a long render holds most of while its narration
 is spoken (the motion node takes the list once every scene has its voice), so a
 PixelImage keeps each frame of 1 MiB and more packed, losslessly (`pack_frame`:
-a quarter of the pixels for a card), and unpacks it when it is read. The value is
-the same either way: same pixels, same keys.
+a quarter of the pixels for a card), and unpacks it when it is read. The packed
+bytes themselves wait on disk (`spill.SpilledBytes`), not in memory: the 40 cards of
+bench/data/long_article.md were 44 MB held through the narration and the encode.
+The value is the same either way: same pixels, same keys.
 """
 
 from __future__ import annotations
 
 import zlib
 from typing import Any
+
+from .spill import SpilledBytes
 
 PACK_MIN_BYTES = 1 << 20  # frames from this size up are held packed
 
@@ -78,7 +82,7 @@ class PixelImage:
         self._digests: tuple[bytes, ...] = ()
         if a[0].nbytes >= PACK_MIN_BYTES:
             self._pixels = None
-            self._packed = tuple(pack_frame(f) for f in a)
+            self._packed = tuple(SpilledBytes(pack_frame(f)) for f in a)
             # hashed while the pixels are at hand: keying a frame later needs no unpacking
             self._digests = tuple(content_digest(f) for f in a)
         else:
@@ -101,7 +105,7 @@ class PixelImage:
         """Frame `index` as uint8 [H, W, 3], read-only."""
         if self._pixels is not None:
             return self._pixels[index]
-        f = unpack_frame(self._packed[index], self._shape[1:])
+        f = unpack_frame(self._packed[index].read(), self._shape[1:])
         f.flags.writeable = False
         return f
 
@@ -122,17 +126,19 @@ class PixelImage:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held (the memory cache budgets by this)."""
+        """Bytes the value stands for (the memory cache budgets by this): its pixels, or
+        its packed frames, in memory or spilled (a memory tier that kept spilled images
+        for free would keep their files without bound)."""
         if self._pixels is not None:
             return int(self._pixels.nbytes)
-        return sum(len(p) for p in self._packed)
+        return sum(p.size for p in self._packed)
 
     def to_value(self) -> Any:
         """For the disk cache: the packed frames as they are (nothing packed again),
         else the pixels."""
         if self._pixels is not None:
             return self._pixels
-        return [list(self._shape), list(self._packed), list(self._digests)]
+        return [list(self._shape), [p.read() for p in self._packed], list(self._digests)]
 
     @classmethod
     def from_value(cls, value: Any) -> PixelImage:
@@ -146,9 +152,13 @@ class PixelImage:
             raise ValueError(f"inconsistent packed image: {len(digests)} digests")
         out = cls.__new__(cls)
         out._shape = tuple(int(x) for x in shape)
-        out._pixels, out._packed = None, tuple(bytes(f) for f in frames)
+        out._pixels, out._packed = None, tuple(SpilledBytes(bytes(f)) for f in frames)
         out._digests = tuple(bytes(d) for d in digests)
         return out
+
+    def __reduce__(self) -> tuple:
+        # another process gets the packed bytes, not paths of this one's spill folder
+        return (PixelImage.from_value, (self.to_value(),))
 
     def tensor(self) -> Any:
         """The IMAGE as the public type: torch.float32 [B,H,W,3] in 0..1."""
