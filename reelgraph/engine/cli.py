@@ -198,14 +198,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    json_out = sys.stdout
+    if runner is not None and args.json:
+        # Ray prints a line to stdout for every task it retries (a killed worker):
+        # with --json, stdout holds only the result.
+        sys.stdout = sys.stderr
     try:
-        return _run(args, console, runner)
+        return _run(args, console, runner, json_out)
     finally:
-        if runner is not None:
-            runner.close()
+        try:
+            if runner is not None:
+                runner.close()
+        finally:
+            sys.stdout = json_out
 
 
-def _run(args: argparse.Namespace, console: Any, runner: Any) -> int:
+def _run(args: argparse.Namespace, console: Any, runner: Any, json_out: Any = None) -> int:
     engine = None
     try:
         wf = open_workflow(args.workflow)
@@ -309,7 +317,8 @@ def _run(args: argparse.Namespace, console: Any, runner: Any) -> int:
                         else {}
                     ),
                 }
-            )
+            ),
+            file=json_out or sys.stdout,
         )
     else:
         for p in outputs:

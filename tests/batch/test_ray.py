@@ -126,11 +126,29 @@ def test_one_video_encoded_in_segments_across_ray_workers(
     assert frame_hashes(tmp_path / "ray.mp4") == frame_hashes(tmp_path / "here.mp4")
 
 
+def _kill_first(title: str, killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first Ray worker seen running `title` (its process title)."""
+    import psutil
+
+    while not stop.is_set() and not killed:
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if title in " ".join(p.info.get("cmdline") or []):
+                try:
+                    os.kill(p.info["pid"], signal.SIGKILL)
+                    killed.append(p.info["pid"])
+                except ProcessLookupError:
+                    continue
+                break
+        time.sleep(0.02)
+
+
 def test_run_with_the_ray_executor_spreads_one_video_over_workers(
     local_ray: None, tmp_path: Path, greetings: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`reelgraph run WORKFLOW --executor ray`: every segment of the encode is rendered by
-    a Ray task, the driver joins them into --out, and the frames equal a local run's."""
+    a Ray task, the driver joins them into --out, and the frames equal a local run's.
+    A segment whose worker is killed runs again, and Ray's line about the retry does
+    not land in the --json output."""
     import json
 
     from reelgraph.engine.cli import main
@@ -140,11 +158,24 @@ def test_run_with_the_ray_executor_spreads_one_video_over_workers(
         main([*common, "--out", str(tmp_path / "here"), "--cache-dir", str(tmp_path / "c1")]) == 0
     )
     capsys.readouterr()
-    rc = main(
-        [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
-         "--executor", "ray"]
-    )  # fmt: skip
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(
+        target=_kill_first, args=("ray::_encode_segment", killed, stop), daemon=True
+    )
+    killer.start()
+    try:
+        rc = main(
+            [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
+             "--executor", "ray"]
+        )  # fmt: skip
+    finally:
+        stop.set()
+        killer.join(5)
+    time.sleep(1.0)  # Ray reports a retried task to the driver a moment later
+    captured = capsys.readouterr()
+    assert killed, "no Ray worker was seen encoding a segment"
+    report = json.loads(captured.out)  # stdout is the JSON result and nothing else
     assert rc == 0, report
     assert report["ray"]["workers"] == 2
     assert report["ray"]["segments"] >= 3  # one per scene at least, all on Ray
