@@ -171,9 +171,13 @@ def test_resume_after_kill_9_skips_finished_rows(tmp_path: Path, greetings: Path
         "batch.csv",
         "batch.json",
     }
-    assert visible == recorded  # every file in DIR is a finished row's, whole
+    # every file in DIR is a row's the manifest names (a row killed while its files
+    # were being renamed into DIR is "publishing": the next run redoes it), whole
+    assert visible <= recorded
+    assert {f["name"] for r in doc["rows"] if r["row"] in done for f in r["files"]} <= visible
     assert all(intact(out, r) for r in doc["rows"] if r["row"] in done)
-    before = {name: (out / name).stat().st_mtime_ns for name in recorded}
+    finished = {f["name"] for r in doc["rows"] if r["row"] in done for f in r["files"]}
+    before = {name: (out / name).stat().st_mtime_ns for name in finished}
 
     second = subprocess.run(
         _batch_command(greetings, rows, out, cache), capture_output=True, env=env, timeout=300
@@ -196,3 +200,41 @@ def test_resume_after_kill_9_skips_finished_rows(tmp_path: Path, greetings: Path
     doc = manifest(out)
     assert not doc["rows"][0].get("resumed") and all(r.get("resumed") for r in doc["rows"][1:])
     assert intact(out, doc["rows"][0])
+
+
+def test_a_row_killed_while_publishing_is_redone_under_its_own_name(
+    tmp_path: Path, greetings: Path
+) -> None:
+    """Killed between the renames into DIR and the manifest's next save, a row is
+    "publishing" with its names recorded: the next run redoes it and replaces its
+    files, instead of taking them for someone else's and choosing a new name."""
+    rows = write_csv(
+        tmp_path / "rows.csv",
+        [{"name": "Ada", "city": "London"}, {"name": "Alan", "city": "Leeds"}],
+    )
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    first = subprocess.run(
+        _batch_command(greetings, rows, out, cache), capture_output=True, env=env, timeout=300
+    )
+    assert first.returncode == 0, first.stderr.decode()
+    doc = manifest(out)
+    row = doc["rows"][1]
+    names = sorted(f["name"] for f in row["files"])
+    row["status"], row["files"] = "publishing", [{"name": n} for n in names]
+    (out / "batch.json").write_text(json.dumps(doc))
+    second = subprocess.run(
+        _batch_command(greetings, rows, out, cache), capture_output=True, env=env, timeout=300
+    )
+    assert second.returncode == 0, second.stderr.decode()
+    doc = manifest(out)
+    assert [r["status"] for r in doc["rows"]] == ["ok", "ok"]
+    assert doc["rows"][0].get("resumed") and not doc["rows"][1].get("resumed")
+    assert sorted(f["name"] for f in doc["rows"][1]["files"]) == names
+    assert all(intact(out, r) for r in doc["rows"])
+    visible = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert visible == {
+        "batch.csv",
+        "batch.json",
+        *(f["name"] for r in doc["rows"] for f in r["files"]),
+    }

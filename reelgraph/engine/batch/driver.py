@@ -32,7 +32,7 @@ from ..workflow import Workflow
 from .job import RowJob, RowOutcome
 from .manifest import intact, load_manifest, row_fingerprint, write_manifest
 from .naming import assign_stems, check_template, default_template, template_fields
-from .outputs import STAGING, existing_stems, publish
+from .outputs import STAGING, existing_stems, final_names, publish
 from .progress import BatchProgress
 from .rows import Rows
 from .validate import RowProblem, check_cells, column_of
@@ -355,6 +355,16 @@ def run_batch(
             e.status = outcome.status if not cancelled else "cancelled"
             e.error = outcome.error
             if outcome.status == "ok" and not cancelled:
+                # The names are in the manifest before the files are in DIR: a batch
+                # killed between the renames and the next save leaves files the next
+                # run knows are this row's (it redoes the row and replaces them), not
+                # someone else's that it must step around with a new name.
+                e.status = "publishing"
+                e.record = _record(
+                    e, outcome, [{"name": n} for n in final_names(e.stem, outcome.files)]
+                )
+                save()
+                e.status = "ok"
                 try:
                     files = publish(
                         stage_root / e.stem, out_dir, e.stem, outcome.files, outcome.payload
