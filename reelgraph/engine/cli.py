@@ -213,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             sys.stdout = json_out
 
 
-def _run(args: argparse.Namespace, console: Any, runner: Any, json_out: Any = None) -> int:
+def _run(args: argparse.Namespace, console: Any, runner: Any, json_out: Any) -> int:
     engine = None
     try:
         wf = open_workflow(args.workflow)
@@ -318,7 +318,7 @@ def _run(args: argparse.Namespace, console: Any, runner: Any, json_out: Any = No
                     ),
                 }
             ),
-            file=json_out or sys.stdout,
+            file=json_out,
         )
     else:
         for p in outputs:

@@ -359,12 +359,9 @@ def run_batch(
                 # killed between the renames and the next save leaves files the next
                 # run knows are this row's (it redoes the row and replaces them), not
                 # someone else's that it must step around with a new name.
-                e.status = "publishing"
-                e.record = _record(
-                    e, outcome, [{"name": n} for n in final_names(e.stem, outcome.files)]
-                )
+                names = [{"name": n} for n in final_names(e.stem, outcome.files)]
+                e.record = {**_record(e, outcome, names), "status": "publishing"}
                 save()
-                e.status = "ok"
                 try:
                     files = publish(
                         stage_root / e.stem, out_dir, e.stem, outcome.files, outcome.payload

@@ -6,6 +6,8 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
+from .spill import SpilledBytes
+
 
 class AudioClip:
     """Audio held in memory: `array` is a float32 numpy array [channels, frames] in -1..1.
@@ -180,8 +182,6 @@ class Pcm16Audio(AudioClip):
         self._shape = (int(c.shape[0]), int(c.shape[1]))
         self._codes, self._spilled = None, None
         if c.nbytes >= SPILL_MIN_BYTES:
-            from .spill import SpilledBytes
-
             self._spilled = SpilledBytes(c.tobytes())
         else:
             self._codes = c

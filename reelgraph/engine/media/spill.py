@@ -76,10 +76,15 @@ def _process_folder() -> Path | None:
         except OSError:
             _broken = True
             return None
-        if _folder is None:
-            atexit.register(shutil.rmtree, folder, True)
+        atexit.register(_remove_own, folder, os.getpid())
         _folder = folder
         return folder
+
+
+def _remove_own(folder: Path, pid: int) -> None:
+    # a forked child inherits its parent's exit hooks: only the maker removes a folder
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _forget_folder_after_fork() -> None:
