@@ -196,10 +196,8 @@ def _open_piper(model: Path, config: Path) -> Any:
     from piper import PiperVoice
 
     try:
-        import onnx
         import onnxruntime
         from piper.config import PiperConfig
-        from piper.patch_voice_with_alignment import add_alignment_output
         from piper.voice import ESPEAK_DATA_DIR
     except ImportError:
         return PiperVoice.load(model, config, include_alignments=True)
@@ -211,6 +209,13 @@ def _open_piper(model: Path, config: Path) -> Any:
         except Exception:  # a damaged file: made again below
             session = None
     if session is None:
+        # onnx only to make the compiled file: importing it costs ~0.5 s of CPU (its
+        # ml_dtypes), in every process that speaks.
+        try:
+            import onnx
+            from piper.patch_voice_with_alignment import add_alignment_output
+        except ImportError:
+            return PiperVoice.load(model, config, include_alignments=True)
         proto = onnx.load(str(model))
         try:
             add_alignment_output(proto)
