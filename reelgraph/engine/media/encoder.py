@@ -542,8 +542,10 @@ def _mux(
                 astream.bit_rate = audio_bit_rate(audio, audio_bitrate)
                 # FFmpeg's default AAC coder (twoloop) searches quantisers in a loop and
                 # cost more than the video of a re-used render; "fast" is ~2.5x quicker
-                # and transparent at these bit rates.
-                astream.codec_context.options = {"aac_coder": "fast"}
+                # and transparent at these bit rates. Perceptual noise substitution
+                # (noise-like bands sent as a level, not coded) took 30% of the rest
+                # for speech and lowered its SNR (41.8 dB against 43.0 without).
+                astream.codec_context.options = {"aac_coder": "fast", "aac_pns": "0"}
             sstream = None
             feeder = None
             if cues:
