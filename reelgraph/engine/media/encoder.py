@@ -19,6 +19,7 @@ and the settings, so another process (a Ray worker) can run it and hand back the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import queue
@@ -37,7 +38,8 @@ AUDIO_RATE = 48000
 # frames change. 2: frames with an odd chroma height (H = 270, 1350) are laid out
 # right (they had a band of wrong colour at the top), so their cached segments are
 # not re-used.
-SEGMENT_FORMAT = 2
+SEGMENT_FORMAT = 3  # 3: x264 kept off AVX-512 (`x264_cpu_limit`): segments cached
+# on such a machine before may hold packets of a run that went wrong there.
 MAX_SEGMENT_FRAMES = 240
 
 _ASS_HEADER = b"""[Script Info]
@@ -81,6 +83,16 @@ class EncodeSettings:
             "x264-params": "scenecut=0:open-gop=0",
         }
 
+    def codec_options(self) -> dict[str, str]:
+        """`options` as x264 gets them: with the CPU limit of this machine, which is
+        not in the key (x264 gives the same packets whatever instructions it uses)."""
+        limit = x264_cpu_limit()
+        if not limit:
+            return self.options()
+        opts = self.options()
+        opts["x264-params"] += f":asm={limit}"
+        return opts
+
     def key(self) -> bytes:
         import av
 
@@ -94,6 +106,28 @@ class EncodeSettings:
             av.__version__,
             av.library_versions.get("libavcodec"),
         )
+
+
+@functools.cache
+def x264_cpu_limit() -> str:
+    """The x264 `asm` setting for this machine: "AVX2" where the CPU has AVX-512,
+    else "" (x264 picks its instructions itself).
+
+    On an AMD EPYC with AVX-512 (the machine this was built on), x264's AVX-512 code
+    gave different packets for the same frames from one encode to the next, more
+    often with other threads busy: two local batches of the same 4 rows at 160x90
+    differed in 8-19 of each video's 29 frames in every try. Kept to AVX2 (which
+    every AVX-512 CPU has) the packets were the same in every run, which the segment
+    cache and the same-frames promise (a re-run, Ray against local) rest on. Linux
+    only: elsewhere x264 is left as it is."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "AVX2" if "avx512f" in line.split() else ""
+    except OSError:
+        pass
+    return ""
 
 
 @dataclass
@@ -237,7 +271,7 @@ def encode_segment(
     cc.framerate = rate
     cc.time_base = 1 / rate
     cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 6, 6, 6, 1  # smpte170m, tv
-    cc.options = settings.options()
+    cc.options = settings.codec_options()
     seg = EncodedSegment(stop - start)
 
     def take(packets: Any) -> None:
