@@ -320,6 +320,7 @@ def run_batch(
         waiting = {e.number: e for e in todo}
         running: dict[Future[Any], RowEntry] = {}
         cancelled = False
+        handed_over = False  # every row is with the executor
 
         def submit_ready() -> None:
             for n in [n for n, e in waiting.items() if not deps[n]]:
@@ -345,6 +346,10 @@ def run_batch(
                     progress.row_submitted(e.number, e.stem, not executor.reports_events)
                     listener = lambda ev, n=e.number: progress.event(n, ev)  # noqa: E731
                 running[executor.submit(job, listener)] = e
+            nonlocal handed_over
+            if not waiting and not handed_over:
+                handed_over = True
+                executor.all_submitted()
 
         def finished(fut: Future[Any], e: RowEntry) -> None:
             try:

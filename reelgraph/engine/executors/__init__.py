@@ -41,6 +41,10 @@ class Executor(ABC):
         as many as `rows` rows can keep busy. Executors whose workers share the
         driver's process need nothing (the default is a no-op)."""
 
+    def all_submitted(self) -> None:  # noqa: B027
+        """The batch has handed over its last row: an executor may free what the rows
+        already running do not need (the default keeps everything until close())."""
+
     @abstractmethod
     def cancel(self) -> None: ...
 

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,9 @@ from typing import Any
 
 from ..batch.job import execute_row, worker_state
 from ..context import CancelToken
+from ..media.encoder import process_cores
 from . import Executor, ExecutorError
+from .ray_lean import lean_local_ray
 
 MAX_RETRIES = 3
 LOCAL = "local"  # --ray-address local: start a private local Ray even if one runs here
@@ -44,6 +47,20 @@ class _NotMainThreadWarning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "SIGTERM handler is not set" not in record.getMessage()
+
+
+def require_ray(what: str) -> None:
+    """ExecutorError when Ray is not installed (found without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise ExecutorError(f'{what} needs Ray: pip install "reelgraph[ray]"')
+
+
+def ray_running_here() -> bool:
+    """This process is connected to a Ray already (without importing Ray)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
 
 
 def _answers(address: str, timeout: float = 2.0) -> bool:
@@ -87,13 +104,14 @@ class RayStart:
 
     def __init__(
         self,
-        ray: Any,
         *,
         address: str | None = None,
         num_cpus: int | None = None,
         system_config: dict[str, Any] | None = None,
     ):
-        self.ray = ray
+        # Ray is imported in the starting thread too (~0.4 s of CPU the batch's first
+        # row need not wait for); `ray` is set once it is, at the latest when up.
+        self.ray: Any = sys.modules.get("ray")
         self.address = address
         # "local" (Ray's own word): a new Ray of this process's, never one already
         # running on the machine, which may be someone else's, with their code.
@@ -105,7 +123,7 @@ class RayStart:
         self._up = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        if ray.is_initialized():
+        if ray_running_here():
             self._up.set()
             return
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -124,6 +142,9 @@ class RayStart:
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
+            import ray
+
+            self.ray = ray
             joins = not self.starts_local
             if self.address is None:
                 found = _machine_ray()
@@ -136,7 +157,8 @@ class RayStart:
             if self.started_here and self._system_config:
                 # Only for a Ray of our own: a cluster someone else runs keeps its settings.
                 kwargs["_system_config"] = dict(self._system_config)
-            self.ray.init(**kwargs)
+            with lean_local_ray() if self.started_here else contextlib.nullcontext():
+                self.ray.init(**kwargs)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
             self.connected_here = True
@@ -191,15 +213,16 @@ class RaySegmentRunner:
         num_cpus: int | None = None,
         cpus_per_segment: int = 1,
     ):
-        try:
-            import ray
-        except ImportError:
-            raise ExecutorError('segments on Ray need Ray: pip install "reelgraph[ray]"') from None
-        self.ray = ray
+        require_ray("segments on Ray")
         self.cpus_per_segment = cpus_per_segment
         self.segments_run = 0
-        self._ray = RayStart(ray, address=address, num_cpus=num_cpus)
-        self._remote = ray.remote(_encode_segment)
+        self._ray = RayStart(address=address, num_cpus=num_cpus)
+        self._remote: Any = None
+
+    @property
+    def ray(self) -> Any:
+        self._ray.wait()
+        return self._ray.ray
 
     def start(self) -> None:
         """Wait for Ray (ExecutorError when it cannot start)."""
@@ -227,6 +250,8 @@ class RaySegmentRunner:
             "max_retries": MAX_RETRIES,
             "retry_exceptions": True,
         }
+        if self._remote is None:
+            self._remote = self.ray.remote(_encode_segment)
         tasks = [self._remote.options(**opts).remote(ref, a, b, settings) for a, b in ranges]
         frames = {t: b - a for t, (a, b) in zip(tasks, ranges, strict=True)}
         pending, done = list(tasks), 0
@@ -279,6 +304,16 @@ def _chain(inner: Future[Any], outer: Future[Any]) -> None:
     inner.add_done_callback(copy)
 
 
+DRIVER_ROWS_ENV = "REELGRAPH_RAY_DRIVER_ROWS"
+
+
+def _driver_rows_limit() -> int | None:
+    """REELGRAPH_RAY_DRIVER_ROWS: the most rows a batch's driver renders itself while
+    its local Ray starts (1: the pilot only); unset, no limit."""
+    asked = os.environ.get(DRIVER_ROWS_ENV, "").strip()
+    return max(1, int(asked)) if asked.isdigit() else None
+
+
 def _run_row(job: dict[str, Any]) -> Any:
     from ..batch.job import execute_row_elsewhere
 
@@ -324,14 +359,19 @@ OWN_RAY_CONFIG = {"enable_worker_prestart": False, "prestart_worker_first_driver
 class RayExecutor(Executor):
     """Rows on Ray. A local Ray (no `address`) takes seconds to start: its control
     processes and worker processes each import Ray. The driver does not sit idle
-    meanwhile: it starts Ray in the background and runs rows itself, one at a time,
-    until Ray's workers are warm (the pilot row, usually). Those rows write to the
-    same disk cache the Ray workers read.
+    meanwhile: it starts Ray in the background and runs rows itself, one per core at
+    a time (the pilot row first, with every core), taking the next waiting row as
+    each one ends. Those rows write to the same disk cache the Ray workers read.
 
-    On a Ray it started (this machine), rows go to one RowWorker actor with a slot
-    per CPU. Joining a running Ray or a cluster (`address`) is done at once, and
-    every row is a Ray task of its own (`num_cpus`, `num_gpus=1` for a gpu row),
-    placed by Ray on any machine; nothing runs on the driver."""
+    On a Ray it started (this machine), Ray's rows go to one RowWorker actor with a
+    slot per CPU, fed one row per free slot, and the driver goes on taking rows
+    beside it: a row goes to whichever is free first, so neither waits while the
+    other has rows queued. Once every row is handed over and none waits or runs on
+    Ray, that Ray is stopped while the driver finishes its last rows.
+
+    Joining a running Ray or a cluster (`address`) is done at once, and every row is
+    a Ray task of its own (`num_cpus`, `num_gpus=1` for a gpu row), placed by Ray on
+    any machine; nothing runs on the driver but what it took while joining."""
 
     name = "ray"
     shares_staging = False
@@ -339,11 +379,7 @@ class RayExecutor(Executor):
     def __init__(
         self, *, address: str | None = None, workers: int = 0, cache_dir: str | None = None
     ):
-        try:
-            import ray
-        except ImportError:
-            raise ExecutorError('--executor ray needs Ray: pip install "reelgraph[ray]"') from None
-        self.ray = ray
+        require_ray("--executor ray")
         self.cache_dir = cache_dir
         self._lock = threading.Lock()
         self._refs: list[Any] = []
@@ -351,23 +387,47 @@ class RayExecutor(Executor):
         self._warm_doc: dict[str, Any] | None = None
         self._warm_rows: int | None = None  # rows of the batch (None: unknown)
         self._doc_known = threading.Event()
-        self._rows_here = 0  # rows the driver took while Ray started
-        self._pending: list[tuple[Any, Future[Any]]] = []  # jobs waiting for Ray to start
+        self._rows_here = 0  # rows the driver took
+        # rows waiting for the driver or Ray, with their listeners (for the driver's)
+        self._pending: list[tuple[Any, Future[Any], Callable[[Any], None] | None]] = []
         self._token = CancelToken()
-        self._remote = ray.remote(_run_row)
+        self._remote: Any = None  # _run_row as a Ray function, made when first used
         self._actor: Any = None  # the RowWorker, on a Ray of our own
-        self._here_busy = False  # the driver is running a row while Ray starts
+        self._actor_slots = 1  # rows it runs at once (its CPUs)
+        self._actor_rows = 0  # rows it has now
+        # Rows the driver runs at once: one per core, as the local executor would
+        # (Ray's start-up and RowWorker take their share of them), and how many it
+        # may take in all (REELGRAPH_RAY_DRIVER_ROWS; default: as many as come).
+        self._here_lanes = max(1, process_cores())
+        self._here_limit = _driver_rows_limit()
+        self._here_busy = 0
         self._ready = False  # set once Ray's workers can take rows (or Ray failed)
-        self._closing = False
-        local = (not address or address == LOCAL) and not ray.is_initialized()
-        self._here = ThreadPoolExecutor(1, thread_name_prefix="reelgraph-row") if local else None
+        self._closing = False  # no more rows for Ray: the batch ends, or Ray is let go
+        self._all_in = False  # the batch has handed over every row
+        self._on_ray = 0  # rows on Ray now (the RowWorker's and tasks)
+        self._release: threading.Thread | None = None
+        local = (not address or address == LOCAL) and not ray_running_here()
+        self._here = (
+            ThreadPoolExecutor(self._here_lanes, thread_name_prefix="reelgraph-row")
+            if local
+            else None
+        )
         self._ray = RayStart(
-            ray, address=address, num_cpus=workers or None, system_config=OWN_RAY_CONFIG
+            address=address, num_cpus=workers or None, system_config=OWN_RAY_CONFIG
         )
         if not local:
             self._ray.wait()  # a cluster that cannot be reached is said at once
         self.workers = self._ray.cpus() if self._ray.up else workers or os.cpu_count() or 1
-        threading.Thread(target=self._when_up, name="reelgraph-ray-queue", daemon=True).start()
+        self._queue = threading.Thread(
+            target=self._when_up, name="reelgraph-ray-queue", daemon=True
+        )
+        self._queue.start()
+
+    @property
+    def ray(self) -> Any:
+        """The Ray module, once Ray is up (it is imported while Ray starts)."""
+        self._ray.wait()
+        return self._ray.ray
 
     def _when_up(self) -> None:
         """Once Ray is up: the warm-up (a RowWorker on a Ray of our own, else warm-up
@@ -380,12 +440,10 @@ class RayExecutor(Executor):
             self._start_row_worker()
         with self._lock:
             self._ready = True
-            pending, self._pending = self._pending, []
-            doc = self._warm_doc if self._actor is None else None
+            doc = self._warm_doc if self._actor is None and not self._closing else None
         if doc is not None:
             self.warm(doc, self._warm_rows)
-        for job, outer in pending:
-            _chain(self._dispatch(job), outer)
+        self._feed_ray()
 
     def _start_row_worker(self) -> None:
         """Make the RowWorker and wait until it is warm; the driver keeps taking rows
@@ -409,13 +467,20 @@ class RayExecutor(Executor):
             )
             .remote(self.cache_dir, doc, slots)
         )
+        ready = actor.ready.remote()
         try:
-            self.ray.get(actor.ready.remote())
+            # A batch the driver finished meanwhile ends now, not when the worker is
+            # warm (and Ray is not stopped under a thread still waiting on it).
+            while not self.ray.wait([ready], timeout=0.25)[0]:
+                if self._closing:
+                    raise ExecutorError("the batch ended before its Ray worker was warm")
+            self.ray.get(ready)
         except Exception:
             with contextlib.suppress(Exception):
-                self.ray.kill(actor)
+                self.ray.kill(actor, no_restart=True)
             return
-        self._actor = actor
+        with self._lock:
+            self._actor, self._actor_slots = actor, slots
 
     def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
         # On a Ray of our own this names the workflow the RowWorker warms up for.
@@ -441,22 +506,24 @@ class RayExecutor(Executor):
             if self._warm_doc is None:
                 self._warm_doc = job.workflow  # no warm() call: the first row's workflow
                 self._doc_known.set()
-            if not self._ready:
-                if self._here is not None and not self._here_busy:
-                    self._here_busy = True
-                    self._rows_here += 1
-                    return self._run_here(job, listener)
-                outer: Future[Any] = Future()
-                self._pending.append((job, outer))
-                return outer
-        return self._dispatch(job)
+            if self._driver_free():
+                self._here_busy += 1
+                self._rows_here += 1
+                return self._run_here(job, listener)
+            outer: Future[Any] = Future()
+            self._pending.append((job, outer, listener))
+            ready = self._ready
+        if ready:
+            self._feed_ray()
+        return outer
 
     def _run_here(self, job: Any, listener: Callable[[Any], None] | None) -> Future[Any]:
         assert self._here is not None
 
-        # The driver's rows get this machine's CPUs, as the local executor's pilot row
-        # does: what Ray's start-up leaves of them.
-        job.cpu_workers = max(job.cpu_workers, os.cpu_count() or 1)
+        if self._rows_here == 1:
+            # The pilot gets this machine's CPUs, as the local executor's does: what
+            # Ray's start-up leaves of them. Later rows share them, one lane each.
+            job.cpu_workers = max(job.cpu_workers, os.cpu_count() or 1)
 
         def run() -> Any:
             try:
@@ -467,10 +534,96 @@ class RayExecutor(Executor):
                     job, registry=registry, cache=cache, cancel=self._token, listener=listener
                 )
             finally:
-                with self._lock:
-                    self._here_busy = False
+                self._take_next_here()
 
         return self._here.submit(run)
+
+    def _take_next_here(self) -> None:
+        """A lane of the driver is free: it takes the next waiting row (the batch hands
+        every row over at once after the pilot; without this the driver sat idle for
+        seconds while Ray's worker warmed up)."""
+        with self._lock:
+            self._here_busy -= 1
+            if self._closing or self._token.cancelled or not self._pending:
+                return
+            if not self._driver_free():
+                return
+            job, outer, listener = self._pending.pop(0)
+            self._here_busy += 1
+            self._rows_here += 1
+        _chain(self._run_here(job, listener), outer)
+        self._release_ray_if_done()
+
+    def _driver_free(self) -> bool:
+        """The driver can take one more row now (under the lock): it has a free lane,
+        and Ray is starting or is a Ray of its own on this machine, whose RowWorker
+        shares the rows with it (a joined Ray, a cluster above all, gets them all)."""
+        return (
+            self._here is not None
+            and self._here_busy < self._here_lanes
+            and (self._here_limit is None or self._rows_here < self._here_limit)
+            and (not self._ready or self._ray.started_here)
+        )
+
+    def _actor_full(self, job: Any) -> bool:
+        """The row would go to the RowWorker, and its slots are all taken (under the
+        lock): it waits here, where a free lane of the driver may take it instead."""
+        return self._actor is not None and not job.gpu and self._actor_rows >= self._actor_slots
+
+    def _feed_ray(self) -> None:
+        """Hands waiting rows to Ray: as many as the RowWorker has free slots, and any
+        that go as tasks of their own (Ray queues those)."""
+        while True:
+            with self._lock:
+                if self._closing or self._token.cancelled:
+                    return
+                k = next(
+                    (i for i, (job, _, _) in enumerate(self._pending) if not self._actor_full(job)),
+                    None,
+                )
+                if k is None:
+                    return
+                job, outer, _listener = self._pending.pop(k)
+                to_actor = self._actor is not None and not job.gpu
+                self._actor_rows += to_actor
+                self._on_ray += 1
+            inner = self._dispatch(job)
+            inner.add_done_callback(lambda _f, a=to_actor: self._ray_row_done(a))
+            _chain(inner, outer)
+
+    def _ray_row_done(self, to_actor: bool) -> None:
+        with self._lock:
+            self._actor_rows -= to_actor
+            self._on_ray -= 1
+        self._feed_ray()
+        self._release_ray_if_done()
+
+    def all_submitted(self) -> None:
+        with self._lock:
+            self._all_in = True
+        self._release_ray_if_done()
+
+    def _release_ray_if_done(self) -> None:
+        """Every row is handed over, none waits and none is on Ray: Ray is stopped now,
+        in the background, while the driver finishes its last rows (stopping it took
+        0.5-1 s at the end of every batch), and a RowWorker still warming up is let go."""
+        with self._lock:
+            if not self._all_in or self._pending or self._on_ray or self._closing:
+                return
+            self._closing = True
+            self._doc_known.set()
+            # made and started under the lock: close() either sees it or does the stop
+            self._release = threading.Thread(
+                target=self._stop_ray, name="reelgraph-ray-stop", daemon=True
+            )
+            self._release.start()
+
+    def _stop_ray(self) -> None:
+        self._queue.join()  # it ends at once when closing (a RowWorker warming is killed)
+        if self._actor is not None:
+            with contextlib.suppress(Exception):
+                self.ray.kill(self._actor, no_restart=True)
+        self._ray.stop()
 
     def _dispatch(self, job: Any) -> Future[Any]:
         if self._ray.error is not None or self._token.cancelled:
@@ -490,6 +643,8 @@ class RayExecutor(Executor):
                 opts["num_gpus"] = 1
                 if self._actor is not None:
                     opts["num_cpus"] = 0  # the RowWorker holds the CPUs of this Ray
+            if self._remote is None:
+                self._remote = self.ray.remote(_run_row)
             ref = self._remote.options(**opts).remote(job.to_dict())
         self._refs.append(ref)
         return ref.future()
@@ -498,7 +653,7 @@ class RayExecutor(Executor):
         self._token.cancel()
         with self._lock:
             pending, self._pending = self._pending, []
-        for _job, outer in pending:
+        for _job, outer, _listener in pending:
             outer.set_exception(ExecutorError("cancelled"))
         if self._actor is not None:
             # Its rows end with it (an actor's calls cannot be force-cancelled one by one).
@@ -512,11 +667,14 @@ class RayExecutor(Executor):
 
     def close(self) -> None:
         with self._lock:
-            self._closing = True
+            release, self._closing = self._release, True
             self._doc_known.set()
         if self._here is not None:
             self._here.shutdown(wait=True, cancel_futures=True)
-        self._ray.stop()
+        if release is not None:
+            release.join()
+            return
+        self._stop_ray()
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name, "workers": self.workers}
