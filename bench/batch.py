@@ -13,24 +13,28 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     (medians of 3 each).
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
 (e) ray_wall_s: the same batch with `--executor ray`: a local Ray of 2 CPUs that the
-    batch starts (in the background, while its driver renders the first row) and stops;
-    ray_vs_local = ray_wall_s / batch_wall_s. Full run only: ray_joined_wall_s, the
-    batch joining a Ray started beforehand with `ray start --head` (not timed), and
-    ray_joined_vs_local. Both Rays keep to a RAY_TMPDIR of the bench's own.
+    batch starts (in the background, while its driver renders rows) and stops;
+    ray_vs_local = ray_wall_s / batch_wall_s; ray_rows: how many rows ran on Ray's
+    worker (the RowWorker), the others on the driver, which takes rows while Ray
+    starts and, on a Ray of its own, beside its worker. Full run only:
+    ray_joined_wall_s, the batch joining a Ray started beforehand with `ray start
+    --head` (not timed), ray_joined_vs_local and ray_joined_rows (rows as Ray
+    tasks). Both Rays keep to a RAY_TMPDIR of the bench's own.
     batch_cpu_s and ray_cpu_s: CPU seconds (user + system) of each batch's whole
     process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
     the driver, Ray's workers (rows, warm-ups) and Ray's own processes (GCS, raylet,
-    dashboard API server and agents, monitors). On a shared machine the wall times
+    its agents; a Ray the batch starts has no monitors or API server, see
+    executors/ray_lean.py). On a shared machine the wall times
     swing with what else runs; the CPU seconds much less.
 (f) peak_rss_mb: peak resident memory of the batch process.
 
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
 the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
 kind: under a minute on 2 cores. Most of it is fixed cost: starting processes, and in
-(e) a cold local Ray (10-20 s on 2 busy cores: its control processes each import
-Ray): the driver often renders both rows before that Ray is up, and the batch still
-waits for it to start before it stops it. The full run: 20 variants at 320x180, 12 fps. Wall times on a shared machine are
-noisy. The last line is one JSON object.
+(e) a cold local Ray (3-5 s on 2 busy cores: its control processes each import
+Ray): the driver renders both rows before that Ray is up, and the batch still waits
+for it to start before it stops it. The full run: 20 variants at 320x180, 12 fps.
+Wall times on a shared machine are noisy. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -161,7 +165,9 @@ class TreeCpu:
 def _batch(
     tmp: Path, rows_csv: Path, tag: str, *extra: str, env: dict[str, str] | None = None
 ) -> tuple[float, dict, Path, dict[str, float]]:
-    """Wall seconds, the JSON summary, the cache folder, and CPU seconds by kind."""
+    """Wall seconds, the JSON summary (with "rows_elsewhere": rows that ran in another
+    process than the batch's, on Ray's workers), the cache folder, and CPU seconds
+    by kind."""
     out, cache = tmp / f"out-{tag}", tmp / f"cache-{tag}"
     t = time.perf_counter()
     proc = subprocess.Popen(
@@ -175,7 +181,11 @@ def _batch(
     cpu_s = cpu.stop()
     if proc.returncode != 0:
         raise SystemExit(f"batch {tag} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return wall, json.loads(stdout.strip().splitlines()[-1]), cache, cpu_s
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    summary["rows_elsewhere"] = sum(
+        1 for r in summary["rows"] if str(r.get("worker", "")).rpartition(":")[2] != str(proc.pid)
+    )
+    return wall, summary, cache, cpu_s
 
 
 def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int]:
@@ -232,7 +242,7 @@ def _ray_env(ray_tmp: Path) -> dict[str, str]:
     return {**os.environ, "RAY_TMPDIR": str(ray_tmp), "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> float:
+def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> tuple[float, int]:
     """The Ray batch again, on a Ray started beforehand with `ray start --head` (what
     docs/batch.md suggests for several batches on one machine; the batch finds it by
     itself, no --ray-address): its start is not in the wall time, its workers'
@@ -244,12 +254,12 @@ def _joined_ray_batch(tmp: Path, rows_csv: Path, ray_tmp: Path) -> float:
     env = _ray_env(ray_tmp)
     try:
         with own_ray_head(env):
-            wall, _, _, _ = _batch(
+            wall, summary, _, _ = _batch(
                 tmp, rows_csv, "ray-joined", "--executor", "ray", "--workers", "2", env=env
             )
     except RuntimeError as exc:
         raise SystemExit(str(exc)) from None
-    return wall
+    return wall, summary["rows_elsewhere"]
 
 
 def main() -> None:
@@ -286,6 +296,7 @@ def main() -> None:
         _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
         _say(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
         ray_wall = joined_wall = None
+        ray_rows = joined_rows = None
         ray_cpu: dict[str, float] = {}
         if not args.no_ray:
             try:
@@ -296,21 +307,24 @@ def main() -> None:
                 # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
                 ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
                 try:
-                    ray_wall, _, _, ray_cpu = _batch(
+                    ray_wall, ray_summary, _, ray_cpu = _batch(
                         tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2",
                         env=_ray_env(ray_tmp),
                     )  # fmt: skip
+                    ray_rows = ray_summary["rows_elsewhere"]
                     _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops): "
                          f"{ray_wall:.1f} s, {ray_wall / batch_wall:.2f}x the local batch; "
+                         f"{ray_rows} of {n} rows on Ray's worker, the rest on the driver; "
                          f"CPU {sum(ray_cpu.values()):.1f} s (driver {ray_cpu['driver']:.1f}, "
                          f"Ray workers {ray_cpu['worker']:.1f}, Ray's own processes "
                          f"{ray_cpu['ray']:.1f}) against the local batch's "
                          f"{sum(local_cpu.values()):.1f} s")  # fmt: skip
                     if not args.quick:
-                        joined_wall = _joined_ray_batch(tmp, rows_csv, ray_tmp)
+                        joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
                         _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
                              f"not timed): {joined_wall:.1f} s, "
-                             f"{joined_wall / batch_wall:.2f}x the local batch")  # fmt: skip
+                             f"{joined_wall / batch_wall:.2f}x the local batch; "
+                             f"{joined_rows} of {n} rows on Ray's workers")  # fmt: skip
                 finally:
                     shutil.rmtree(ray_tmp, ignore_errors=True)
         _say(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
@@ -329,12 +343,14 @@ def main() -> None:
                 "disk_mb_per_variant": round(disk_mb / n, 2),
                 "ray_wall_s": round(ray_wall, 2) if ray_wall is not None else None,
                 "ray_workers": 2 if ray_wall is not None else 0,
+                "ray_rows": ray_rows,
                 "ray_vs_local": round(ray_wall / batch_wall, 2) if ray_wall is not None else None,
                 "peak_rss_mb": round(peak_rss, 1),
                 "ray_joined_wall_s": round(joined_wall, 2) if joined_wall is not None else None,
                 "ray_joined_vs_local": (
                     round(joined_wall / batch_wall, 2) if joined_wall is not None else None
                 ),
+                "ray_joined_rows": joined_rows,
                 "batch_cpu_s": round(sum(local_cpu.values()), 2),
                 "ray_cpu_s": round(sum(ray_cpu.values()), 2) if ray_cpu else None,
                 "ray_cpu_vs_local": (
