@@ -8,10 +8,12 @@ batch cannot start), 130 cancelled.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ from .driver import EXIT_CANCELLED, EXIT_NONE_VALID, BatchError, prepare, run_ba
 from .progress import BatchProgress
 from .resolve import resolve_workflow
 from .rows import RowsError, read_rows
+
+VOICE_THREADS_ENV = "REELGRAPH_VOICE_THREADS"  # read by nodes/tts.py voice_threads()
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -79,6 +83,27 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(handler=cmd_batch)
+
+
+@contextlib.contextmanager
+def one_voice_thread_a_call(side_by_side: bool) -> Iterator[None]:
+    """Rows side by side on this machine (the local executor's, the Ray driver's) fill
+    the cores already: each voice-model call gets one thread (REELGRAPH_VOICE_THREADS,
+    unless set), not two, which cost 9% more CPU for 20 rows on 2 cores (a call's
+    second thread mostly waits) and 4-6% of the wall time. The pilot's sentences
+    still run side by side. Before the batch's first voice loads (the thread count is
+    fixed when a voice is loaded, for the process's life); Ray's workers do the same
+    (`RowWorker`). One thread's samples can differ from two threads' in the last bits
+    (onnxruntime sums in another order; durations and timings, and so the frames, were
+    the same in every sentence tried)."""
+    if not side_by_side or VOICE_THREADS_ENV in os.environ:
+        yield
+        return
+    os.environ[VOICE_THREADS_ENV] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop(VOICE_THREADS_ENV, None)
 
 
 def _interrupt(*_: Any) -> None:
@@ -217,15 +242,17 @@ def _plan_and_run(
     progress = BatchProgress(todo, quiet=args.quiet)
     # SIGTERM stops the batch the way Ctrl+C does: running rows end, the manifest is kept.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    side_by_side = executor.workers > 1 if args.executor == "local" else args.executor == "ray"
     try:
-        summary = run_batch(
-            plan,
-            executor,
-            cache_dir=cache_dir,
-            cpu_workers=cpu_workers,
-            pilot_cpu_workers=cpus if args.executor == "local" else None,
-            progress=progress,
-        )
+        with one_voice_thread_a_call(side_by_side):
+            summary = run_batch(
+                plan,
+                executor,
+                cache_dir=cache_dir,
+                cpu_workers=cpu_workers,
+                pilot_cpu_workers=cpus if args.executor == "local" else None,
+                progress=progress,
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
     t = summary.totals
