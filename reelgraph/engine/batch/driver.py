@@ -323,6 +323,7 @@ def run_batch(
         handed_over = False  # every row is with the executor
 
         def submit_ready() -> None:
+            nonlocal handed_over
             for n in [n for n, e in waiting.items() if not deps[n]]:
                 is_pilot = bool(todo) and n == todo[0].number
                 e = waiting.pop(n)
@@ -346,7 +347,6 @@ def run_batch(
                     progress.row_submitted(e.number, e.stem, not executor.reports_events)
                     listener = lambda ev, n=e.number: progress.event(n, ev)  # noqa: E731
                 running[executor.submit(job, listener)] = e
-            nonlocal handed_over
             if not waiting and not handed_over:
                 handed_over = True
                 executor.all_submitted()
