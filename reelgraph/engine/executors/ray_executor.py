@@ -546,7 +546,7 @@ class RayExecutor(Executor):
             self._here_busy -= 1
             if self._closing or self._token.cancelled or not self._pending:
                 return
-            if not self._driver_free():
+            if not self._driver_free():  # its limit of rows, or Ray is joined
                 return
             job, outer, listener = self._pending.pop(0)
             self._here_busy += 1

@@ -86,11 +86,9 @@ class EncodeSettings:
     def codec_options(self) -> dict[str, str]:
         """`options` as x264 gets them: with the CPU limit of this machine, which is
         not in the key (x264 gives the same packets whatever instructions it uses)."""
-        limit = x264_cpu_limit()
-        if not limit:
-            return self.options()
         opts = self.options()
-        opts["x264-params"] += f":asm={limit}"
+        if limit := x264_cpu_limit():
+            opts["x264-params"] += f":asm={limit}"
         return opts
 
     def key(self) -> bytes:
