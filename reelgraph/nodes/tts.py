@@ -27,7 +27,7 @@ from reelgraph.media import (
 from reelgraph.models import compiled_dir
 
 from .speech_pieces import PIECE_CHARS, synthesis_pieces
-from .voice_admission import VoiceAdmission
+from .voice_admission import CHARS_AT_ONCE, VoiceAdmission
 
 DEFAULT_VOICE = "en_US-joe-medium"
 AUTO_VOICE = "auto"  # a voice for the text's language (see script/voices.py)
@@ -328,11 +328,16 @@ def model_slots() -> VoiceAdmission:
     """The process's admission of Piper calls, shared by every caller: the scenes the
     scheduler speaks side by side and the pieces of each scene together never run
     more model calls than `sentence_workers()`, nor more text at once than its budget
-    (voice_admission.py: a call's memory grows with its text)."""
+    (voice_admission.py: a call's memory grows with its text). One-thread calls (a
+    batch's rows side by side) get a full piece's budget each: the one text budget
+    assumes a lone call has both cores, and with one thread a call it left a batch's
+    first row speaking its long sentences one at a time on one core."""
     global _MODEL_SLOTS
     with _MODEL_SLOTS_LOCK:
         if _MODEL_SLOTS is None:
-            _MODEL_SLOTS = VoiceAdmission(sentence_workers())
+            calls = sentence_workers()
+            chars = CHARS_AT_ONCE * (calls if voice_threads() == 1 else 1)
+            _MODEL_SLOTS = VoiceAdmission(calls, chars)
         return _MODEL_SLOTS
 
 
