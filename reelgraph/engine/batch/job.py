@@ -265,13 +265,9 @@ def execute_row(
         view = CountingCache(cache, {pn.key for pn in plan.nodes.values()})
         engine = Engine(registry, view, cpu_workers=job.cpu_workers, out_dir=stage)  # type: ignore[arg-type]
         try:
-            result = engine.run(
-                wf,
-                params=job.params,
-                out_dir=stage,
-                listener=counter,
-                cancel=cancel,
-                run_id=run_id,
+            # The plan made above, run as it is: planning again costs ~20 ms a row.
+            result = engine.run_plan(
+                plan, run_id=run_id, out_dir=stage, listener=counter, cancel=cancel
             )
         finally:
             engine.close()  # also flushes the disk cache, so the next row finds it
