@@ -64,6 +64,12 @@ class AudioClip:
         reads block by block (the encoder) never holds a full-length copy."""
         return self.array[:, start:stop]
 
+    def cut_points(self) -> list[int]:
+        """Frame indices in (0, frames) where one joined track ends and the next begins
+        (a scene's narration and the next one's), ascending: where the encoder may
+        split the AAC track (a part after a cut can be re-used on its own)."""
+        return []
+
     @classmethod
     def silence(cls, seconds: float, sample_rate: int = 48000, channels: int = 1) -> AudioClip:
         import numpy as np
@@ -330,6 +336,16 @@ class JoinedAudio(LazyAudio):
             )
         return held[1]
 
+    def cut_points(self) -> list[int]:
+        out = set(self._starts[1:-1])
+        for k, a in enumerate(self._tracks):
+            if a is not None and a.sample_rate == self.sample_rate:
+                inner = a.cut_points()
+                out.update(
+                    self._starts[k] + c for c in inner if c < self._starts[k + 1] - self._starts[k]
+                )
+        return sorted(c for c in out if 0 < c < self._frames)
+
     def read(self, start: int, stop: int) -> Any:
         import numpy as np
 
@@ -360,6 +376,9 @@ class FadedAudio(LazyAudio):
         n = source.frames
         self._fade_in, self._fade_out = min(n, max(0, fade_in)), min(n, max(0, fade_out))
         self._setup(source.sample_rate, source.channels, n)
+
+    def cut_points(self) -> list[int]:
+        return self._source.cut_points()
 
     def read(self, start: int, stop: int) -> Any:
         import numpy as np
@@ -404,6 +423,9 @@ class ScaledAudio(LazyAudio):
         # Usually the only holder of its source (a scene's speech once the speech
         # node's list is released): the memory tier counts what it keeps alive.
         return self._source.nbytes + 256
+
+    def cut_points(self) -> list[int]:
+        return self._source.cut_points()
 
     def read(self, start: int, stop: int) -> Any:
         start, stop = max(0, start), min(stop, self._frames)

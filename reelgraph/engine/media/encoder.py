@@ -9,8 +9,10 @@ settings, so a variant that changes one scene renders and encodes only the
 segments that scene's frames reach; the others are copied as packets. The packets
 of all segments are then muxed into one MP4 with their timestamps rebased.
 
-Audio is not segmented: the whole track is re-encoded every time (AAC of a
-ten-minute track takes a few seconds), streamed from the source clip in blocks.
+Audio is encoded in a head and a tail (see `audio_split`): the tail after the first
+scene join that follows silence is cached by its samples, so a variant whose first
+scene changed re-encodes only that scene's audio; the rest of the track is streamed
+from the source clip in blocks.
 
 `encode_segment` renders and encodes one range and needs nothing but the stream
 and the settings, so another process (a Ray worker) can run it and hand back the
@@ -163,6 +165,7 @@ class EncodeStats:
     segments: int = 0
     remote_segments: int = 0  # encoded by a segment runner (other workers)
     reused_segments: int = 0
+    reused_audio_seconds: float = 0.0  # the AAC tail came from the cache
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,6 +175,7 @@ class EncodeStats:
             "reused_frames": self.reused_frames,
             "segments": self.segments,
             "reused_segments": self.reused_segments,
+            "reused_audio_seconds": round(self.reused_audio_seconds, 3),
         }
 
 
@@ -319,24 +323,32 @@ class SegmentStore:
         self.cache = cache
 
     def get(self, key: str) -> EncodedSegment | None:
-        disk = getattr(self.cache, "disk", None)
-        hit = disk.get(key) if disk is not None else self.cache.get(key)
-        if hit is None:
+        value = self.get_value(key)
+        if value is None:
             return None
         try:
-            return EncodedSegment.from_value(hit.values[0])
+            return EncodedSegment.from_value(value)
         except (ValueError, TypeError, IndexError):
             return None
 
     def put(self, key: str, seg: EncodedSegment) -> None:
+        self.put_value(key, seg.to_value(), seg.nbytes)
+
+    def get_value(self, key: str) -> Any:
+        """A plain value stored with `put_value` (an encoded audio tail), or None."""
+        disk = getattr(self.cache, "disk", None)
+        hit = disk.get(key) if disk is not None else self.cache.get(key)
+        return hit.values[0] if hit is not None and hit.values else None
+
+    def put_value(self, key: str, value: Any, nbytes: int) -> None:
         from ..cache import Result
 
-        result = Result((seg.to_value(),))
+        result = Result((value,))
         disk = getattr(self.cache, "disk", None)
         if disk is not None:
             disk.put(key, result)  # not the memory tier: packets are cheap to read back
         else:
-            self.cache.put(key, result, nbytes=seg.nbytes)
+            self.cache.put(key, result, nbytes=nbytes)
 
 
 class SegmentRunner(Protocol):
@@ -438,7 +450,9 @@ def encode_video(
     # flight (at 720p, ~60 MB a lane with 8) stay the same whatever the lanes
     chunk = chunk or max(2, 8 // lanes)
     segs = _in_lanes(video, ranges, settings, source, kept, report_done, lanes, chunk)
-    _mux(path, video, segs, ranges, settings, metadata, cues, audio_bitrate)
+    stats.reused_audio_seconds = _mux(
+        path, video, segs, ranges, settings, metadata, cues, audio_bitrate, store
+    )
     return stats
 
 
@@ -550,9 +564,13 @@ def _mux(
     metadata: dict[str, str] | None,
     cues: list[Any] | None,
     audio_bitrate: int,
-) -> None:
+    store: SegmentStore | None = None,
+) -> float:
+    """Writes the MP4 (staged, then renamed); returns the seconds of audio whose packets
+    came from `store`."""
     import av
 
+    reused_audio = 0.0
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part.mp4")
     rate = fps_fraction(video.fps)
     tb = 1 / rate
@@ -577,7 +595,7 @@ def _mux(
                 # and transparent at these bit rates. Perceptual noise substitution
                 # (noise-like bands sent as a level, not coded) took 30% of the rest
                 # for speech and lowered its SNR (41.8 dB against 43.0 without).
-                astream.codec_context.options = {"aac_coder": "fast", "aac_pns": "0"}
+                astream.codec_context.options = dict(AAC_OPTIONS)
             sstream = None
             feeder = None
             if cues:
@@ -588,7 +606,7 @@ def _mux(
             # Codecs open and the header is written here, before the audio thread
             # starts using its codec (the first mux would otherwise open it).
             c.start_encoding()
-            feeder = _AudioEncoder(audio, duration, astream) if astream is not None else None
+            feeder = _AudioEncoder(audio, duration, astream, store) if astream is not None else None
             del audio
             last_dts: int | None = None
             for seg, (a, _b) in zip(segments, ranges, strict=True):
@@ -621,11 +639,16 @@ def _mux(
         finally:
             if feeder is not None:
                 feeder.close()
+                reused_audio = feeder.reused_seconds
             c.close()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return reused_audio
+
+
+AAC_OPTIONS = {"aac_coder": "fast", "aac_pns": "0"}
 
 
 def audio_bit_rate(audio: Any, kbps: int) -> int:
@@ -650,104 +673,258 @@ def audio_rate(audio: Any) -> int:
     return audio.sample_rate if audio.sample_rate in AAC_RATES else AUDIO_RATE
 
 
+# Audio in two parts. AAC codes AAC_FRAME samples a packet, each over a window that
+# overlaps the next, on one grid from the track's start; a track whose first scene
+# changed puts every later packet off that grid, so a whole-track encode could
+# re-use nothing. Where a scene's audio starts after AUDIO_PREROLL samples of
+# digital silence (a narration's padding) the track is cut in two there (the first
+# such join, `audio_split`): the tail is encoded on its own, from AUDIO_PREROLL
+# samples before the join (all zeros, so its packets depend on the tail alone) and
+# cached by its samples; the head is encoded with as many zeros before the track
+# as put the join on the head's grid, and the MP4's edit list skips them with the
+# encoder's priming (1024 + up to 1023 samples, where players honour it as they do
+# the priming). The two parts also encode side by side. A head is fed AUDIO_TAIL
+# samples past the join, so its last packets are final, not flushed to silence.
+AAC_FRAME = 1024
+AUDIO_PREROLL = 2 * AAC_FRAME
+AUDIO_TAIL = 4 * AAC_FRAME
+# A join closer than this to either end is not worth a part of its own.
+AUDIO_MIN_PART_S = 1.0
+AUDIO_TAIL_FORMAT = 1  # raised when what a cached tail holds changes
+
+
+def audio_split(audio: Any, want: int) -> int | None:
+    """The sample where the AAC track is cut in two: the first join of `audio`'s
+    tracks (`cut_points`) with AUDIO_PREROLL samples of exact silence before it and
+    AUDIO_MIN_PART_S seconds or more on each side; None where there is none (one
+    part, on the grid from the start)."""
+    import numpy as np
+
+    least = max(AUDIO_PREROLL, round(AUDIO_MIN_PART_S * audio.sample_rate))
+    for c in audio.cut_points():
+        if c < least or c > min(want, audio.frames) - least:
+            continue
+        if not np.any(audio.read(c - AUDIO_PREROLL, c)):
+            return c
+    return None
+
+
 class _AudioEncoder:
-    """Encodes the audio track in a thread of its own while the video segments are
-    encoded and muxed: the two overlap on two cores, and the audio (a whole track,
-    re-encoded for every render) no longer adds to the wall time of a render whose
-    video segments came from the cache. The source is read block by block (a lazy
-    track, joined or faded, is never made whole; no full-length stereo copy).
-    `take(t)` hands over the packets up to t seconds, so the muxer still interleaves
-    audio with the video it has written."""
+    """Encodes the audio track on threads of its own while the video segments are
+    encoded and muxed: the two overlap on two cores, and the audio no longer adds to
+    the wall time of a render whose video segments came from the cache. The track is
+    one part, or a head and a tail (`audio_split`) encoded side by side, the tail
+    taken from `store` when a render before made the same one. The source is read
+    block by block (a lazy track, joined or faded, is never made whole; no
+    full-length stereo copy). `take(t)` hands over the packets up to t seconds, so
+    the muxer still interleaves audio with the video it has written."""
 
     STEP = 1 << 14
 
-    def __init__(self, audio: Any, duration: float, stream: Any):
-        import av
-
+    def __init__(self, audio: Any, duration: float, stream: Any, store: Any = None):
         self.audio, self.frames = audio, audio.frames
         self.rate = audio.sample_rate
         self.want = round(duration * self.rate)
         self.layout = audio_layout(audio)
         self.width = 1 if self.layout == "mono" else 2
-        self.resampler = av.AudioResampler(
-            format="fltp", layout=self.layout, rate=audio_rate(audio)
-        )
         self.stream = stream
-        self._ready: list[Any] = []  # encoded packets not yet taken, in pts order
-        self._until = 0.0  # seconds of input encoded so far
-        self._done = False
+        self.store = store
+        self.time_base = Fraction(1, audio_rate(audio))
+        self.reused_seconds = 0.0
+        # A resampled track has another clock than its samples: one part.
+        cut = audio_split(audio, self.want) if self.rate == audio_rate(audio) else None
+        # Parts: (first input sample, zeros fed before it, first kept pts, kept pts end)
+        # on the track's clock. The head's priming packet is kept (pts < 0).
+        if cut is None:
+            self._parts = [(0, 0, -AAC_FRAME, 1 << 62)]
+        else:
+            shift = -cut % AAC_FRAME
+            self._parts = [
+                (0, shift, -AAC_FRAME - shift, cut),
+                (cut - AUDIO_PREROLL, 0, cut, 1 << 62),
+            ]
+        self._ready: list[list[tuple[int, int, bytes]]] = [[] for _ in self._parts]
+        self._until = [0.0 for _ in self._parts]  # seconds of each part encoded
+        self._done = [False for _ in self._parts]
+        self._first = 0  # the part take() is in
         self._stop = False
         self._error: BaseException | None = None
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="reelgraph-aac", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(k,), name=f"reelgraph-aac-{k}", daemon=True)
+            for k in range(len(self._parts))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _codec(self) -> Any:
+        """An encoder set up as the stream's (the same bitstream settings)."""
+        import av
+
+        src = self.stream.codec_context
+        cc = av.CodecContext.create("aac", "w")
+        cc.sample_rate, cc.layout, cc.format = src.sample_rate, self.layout, "fltp"
+        cc.bit_rate, cc.time_base = src.bit_rate, self.time_base
+        cc.options = dict(AAC_OPTIONS)
+        cc.open()
+        return cc
 
     def _block(self, a: int, b: int) -> Any:
         import numpy as np
 
         out = np.zeros((self.width, b - a), np.float32)
         # read block by block: a lazy track (joined, faded) is never made whole
-        have = self.audio.read(a, min(b, self.frames))
-        if have.shape[1]:
+        have = self.audio.read(a, min(b, self.frames)) if a < self.frames else None
+        if have is not None and have.shape[1]:
             if have.shape[0] in (1, 2):
                 out[:, : have.shape[1]] = have
             else:
                 out[:, : have.shape[1]] = have.mean(axis=0)
         return out
 
-    def _run(self) -> None:
+    def _padded_block(self, a: int, b: int) -> Any:
+        """Samples [a, b) with a < 0: zeros before the track, then its first samples."""
+        import numpy as np
+
+        zeros = np.zeros((self.width, -a), np.float32)
+        return np.concatenate([zeros, self._block(0, b)], axis=1) if b > 0 else zeros[:, : b - a]
+
+    def _tail_key(self, first: int) -> str:
+        """The cached tail's key: what it was encoded from (every sample fed, the
+        zeros before the join included) and how."""
+        import hashlib
+
         import av
 
+        h = hashlib.blake2b(digest_size=16)
+        for a in range(first, self.want, self.STEP):
+            h.update(self._block(a, min(self.want, a + self.STEP)).tobytes())
+        cc = self.stream.codec_context
+        return digest(
+            b"aac-tail",
+            AUDIO_TAIL_FORMAT,
+            self.want - first,
+            AUDIO_PREROLL,
+            cc.sample_rate,
+            self.layout,
+            cc.bit_rate,
+            sorted(AAC_OPTIONS.items()),
+            av.__version__,
+            av.library_versions.get("libavcodec"),
+            h.digest(),
+        ).hex()
+
+    def _run(self, k: int) -> None:
+        import av
+
+        first, zeros, keep_from, keep_to = self._parts[k]
+        tail = k > 0
+        stop = self.want if keep_to > self.want else min(self.want, keep_to + AUDIO_TAIL)
         try:
-            done = 0
-            while done < self.want and not self._stop:
-                b = min(self.want, done + self.STEP)
-                fr = av.AudioFrame.from_ndarray(
-                    self._block(done, b), format="fltp", layout=self.layout
-                )
+            key = self._tail_key(first) if tail and self.store is not None else None
+            if key is not None:
+                hit = self.store.get_value(key)
+                if isinstance(hit, list) and len(hit) == 2 and hit[0] == AUDIO_TAIL_FORMAT:
+                    packets = [(int(p) + keep_from, int(n), bytes(d)) for p, n, d in hit[1]]
+                    self.reused_seconds = (self.want - keep_from) / self.rate
+                    self._publish(k, packets, float("inf"), done=True)
+                    return
+            cc = self._codec()
+            rate = self.time_base.denominator
+            resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+            made: list[tuple[int, int, bytes]] = []  # a tail's packets, to store
+
+            def kept(packets: Any) -> list[tuple[int, int, bytes]]:
+                # (pts on the track's clock, duration, data) of this part's packets
+                out = []
+                for p in packets:
+                    pts = int(p.pts) + first - zeros
+                    if keep_from <= pts < keep_to:
+                        out.append((pts, int(p.duration or AAC_FRAME), bytes(p)))
+                return out
+
+            pos = first - zeros  # the next sample fed (below 0: a zero before the track)
+            while pos < stop and not self._stop:
+                b = min(stop, pos + self.STEP)
+                block = self._block(pos, b) if pos >= 0 else self._padded_block(pos, b)
+                fr = av.AudioFrame.from_ndarray(block, format="fltp", layout=self.layout)
                 fr.sample_rate = self.rate
-                fr.pts = done
+                fr.pts = pos - first + zeros
                 fr.time_base = Fraction(1, self.rate)
-                packets = [p for rf in self.resampler.resample(fr) for p in self.stream.encode(rf)]
-                done = b
-                self._publish(packets, done / self.rate)
-            packets = [p for rf in self.resampler.resample(None) for p in self.stream.encode(rf)]
-            packets += self.stream.encode(None)
-            self._publish(packets, float("inf"), done=True)
+                packets = kept(p for rf in resampler.resample(fr) for p in cc.encode(rf))
+                pos = b
+                if tail:
+                    made += packets
+                self._publish(k, packets, pos / self.rate)
+            if self._stop:
+                return
+            packets = kept(p for rf in resampler.resample(None) for p in cc.encode(rf))
+            packets += kept(cc.encode(None))
+            if key is not None:
+                made += packets
+                value = [AUDIO_TAIL_FORMAT, [[p - keep_from, n, d] for p, n, d in made]]
+                self.store.put_value(key, value, sum(len(d) + 32 for _, _, d in made))
+            self._publish(k, packets, float("inf"), done=True)
         except BaseException as e:  # handed to the muxing thread by take()
             with self._cond:
-                self._error, self._done = e, True
+                self._error = e
+                self._done[k] = True
                 self._cond.notify_all()
 
-    def _publish(self, packets: list[Any], until: float, done: bool = False) -> None:
+    def _publish(self, k: int, packets: list[Any], until: float, done: bool = False) -> None:
         with self._cond:
-            self._ready.extend(packets)
-            self._until, self._done = until, done
+            self._ready[k].extend(packets)
+            self._until[k], self._done[k] = until, done
             self._cond.notify_all()
+
+    def _reached(self, until_s: float) -> bool:
+        """Every packet before `until_s` is encoded (or something failed)."""
+        if self._error is not None:
+            return True
+        for k in range(self._first, len(self._parts)):
+            if not self._done[k]:
+                return self._until[k] >= until_s
+            if self._parts[k][3] >= until_s * self.rate:  # what follows is later
+                return True
+        return True
 
     def take(self, until_s: float) -> list[Any]:
         """The encoded packets that start before `until_s` (all of them once the
-        track is done), waiting for the encoder thread to get that far."""
+        track is done), waiting for the encoder threads to get that far."""
+        import av
+
+        limit = until_s * self.rate
+        out: list[tuple[int, int, bytes]] = []
         with self._cond:
-            self._cond.wait_for(lambda: self._done or self._until >= until_s)
+            self._cond.wait_for(lambda: self._reached(until_s))
             if self._error is not None:
                 raise self._error
-            n = 0
-            while n < len(self._ready) and _packet_seconds(self._ready[n]) < until_s:
-                n += 1
-            out, self._ready = self._ready[:n], self._ready[n:]
-            return out
+            while self._first < len(self._parts):
+                ready = self._ready[self._first]
+                n = 0
+                while n < len(ready) and ready[n][0] < limit:
+                    n += 1
+                out += ready[:n]
+                del ready[:n]
+                if ready or not self._done[self._first]:
+                    break
+                self._first += 1
+        packets = []
+        for pts, duration, data in out:
+            pk = av.Packet(data)
+            pk.pts = pk.dts = pts
+            pk.duration = duration
+            pk.time_base = self.time_base
+            pk.stream = self.stream
+            packets.append(pk)
+        return packets
 
     def close(self) -> None:
-        """Stops the thread (early, when the mux failed) and waits for it."""
+        """Stops the threads (early, when the mux failed) and waits for them."""
         with self._cond:
             self._stop = True
-        self._thread.join()
-
-
-def _packet_seconds(packet: Any) -> float:
-    pts = packet.pts if packet.pts is not None else 0
-    return float(pts * packet.time_base) if packet.time_base is not None else 0.0
+        for t in self._threads:
+            t.join()
 
 
 def _mux_cues(c: Any, sstream: Any, cues: list[Any], duration: float) -> None:
