@@ -10,7 +10,7 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     the other, sharing a fresh disk cache (what a shell loop does today).
 (c) variant_cost_ratio: in one process with its models loaded, the wall of a variant
     rendered after other rows (only scene 1 differs) over a cold render of it
-    (medians of 3 each).
+    (medians of 5 each, measured in pairs: a variant, then the same row cold).
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
 (e) ray_wall_s: the same batch with `--executor ray`: a local Ray of 2 CPUs that the
     batch starts (in the background, while its driver renders rows) and stops;
@@ -207,19 +207,22 @@ def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int]:
 
 def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
     """(variant wall, cold wall, ratio) in this process, models already loaded: the
-    median of 3 one-scene variants (each after the rows before it, sharing a cache)
-    over the median of 3 cold renders of those rows (each with an empty cache). One
+    median of 5 one-scene variants (each after the rows before it, sharing a cache)
+    over the median of 5 cold renders of those rows (each with an empty cache). One
     sample of each swings by 2x on a shared 2-core machine. --quick: one of each."""
     import statistics
 
-    from reelgraph.engine import Cache, Engine, MemoryCache
+    from reelgraph.engine import Cache, Engine, MemoryCache, Registry
     from reelgraph.engine.workflow import load_workflow
 
     wf = load_workflow(WORKFLOW)
     size = _size_params(quick)
+    # One registry, as a session that renders again has (the editor's server, a
+    # batch): finding the node packs anew took ~8 ms of every render.
+    registry = Registry.discover()
 
     def render(cache: Cache, name: str, city: str) -> float:
-        with Engine(cache=cache, out_dir=tmp / f"variant-{name}") as engine:
+        with Engine(registry, cache=cache, out_dir=tmp / f"variant-{name}") as engine:
             t = time.perf_counter()
             result = engine.run(wf, params={"name": name, "city": city, **size})
             wall = time.perf_counter() - t
@@ -228,10 +231,16 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
 
     shared = Cache(MemoryCache())
     render(shared, *PEOPLE[0])  # unmeasured: also loads the voice model and imports
-    rows = PEOPLE[1 : 2 if quick else 4]
-    # scene 1 differs from the rows before; scenes 2-3 are cached
-    variant = statistics.median(render(shared, *row) for row in rows)
-    cold = statistics.median(render(Cache(MemoryCache()), *row) for row in rows)
+    variants: list[float] = []
+    colds: list[float] = []
+    # In pairs: each row as a variant (scene 1 differs from the rows before, scenes 2-3
+    # are cached), then the same row cold. A shared machine's speed drifts by tens of
+    # percent over seconds; all variants first and all cold renders after measured
+    # that drift as much as the variant's cost.
+    for row in PEOPLE[1 : 2 if quick else 6]:
+        variants.append(render(shared, *row))
+        colds.append(render(Cache(MemoryCache()), *row))
+    variant, cold = statistics.median(variants), statistics.median(colds)
     return variant, cold, variant / cold
 
 
