@@ -184,6 +184,49 @@ def test_one_changed_scene_of_five_renders_and_encodes_only_that_scene(tmp_path)
     assert decoded_hashes(sc.path) == hb
 
 
+def test_renders_side_by_side_encode_each_shared_segment_once(tmp_path):
+    """Two variants encoded at once on one store (a batch's rows in threads): a segment
+    both need is encoded by one of them while the other waits for its packets."""
+    import threading
+
+    seconds = [1.0, 1.5, 1.0, 1.2, 1.0]
+    store = SegmentStore(Cache(MemoryCache()))
+    counters = [Counting(), Counting()]
+    videos = [
+        explainer_like(seconds, [s, 2, 3, 4, 5], c) for s, c in zip((1, 10), counters, strict=True)
+    ]
+    stats: list = [None, None]
+    start = threading.Barrier(2)
+
+    def encode(k: int) -> None:
+        start.wait()
+        stats[k] = encode_video(
+            videos[k], tmp_path / f"{k}.mp4", preset="ultrafast", store=store, lanes=1
+        )
+
+    threads = [threading.Thread(target=encode, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a, b = stats
+    # Only scene 1 and the crossfade after it differ: everything else, encoded once.
+    ranges = plan_segments(videos[0])
+    assert ranges == plan_segments(videos[1])
+    same = [r for r in ranges if videos[0].segment_key(*r) == videos[1].segment_key(*r)]
+    shared = sum(y - x for x, y in same)
+    assert 0 < shared < videos[0].frame_count
+    assert a.encoded_frames + b.encoded_frames == 2 * videos[0].frame_count - shared
+    assert a.reused_frames + b.reused_frames == shared
+    for k in (0, 1):
+        cold = encode_video(
+            explainer_like(seconds, [(1, 10)[k], 2, 3, 4, 5]),
+            tmp_path / f"cold{k}.mp4",
+            preset="ultrafast",
+        )
+        assert decoded_hashes(stats[k].path) == decoded_hashes(cold.path)
+
+
 @pytest.mark.slow
 def test_segmented_file_decodes_like_its_segments_and_close_to_the_source(tmp_path):
     v = explainer_like([1.0, 0.6, 1.3, 0.8, 1.0], [1, 2, 3, 4, 5])

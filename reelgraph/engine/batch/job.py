@@ -73,6 +73,7 @@ class CountingCache:
         # reaches them directly, and that is no node execution.
         self.memory = inner.memory
         self.disk = inner.disk
+        self.flights = inner.flights  # encoders claim their segments through it
         self.plan_keys = plan_keys
         self.puts: list[str] = []
         self.seen: dict[str, Result] = {}
@@ -166,6 +167,13 @@ def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -
                 engine.plan(Workflow(workflow, None))
         except Exception:
             pass  # a workflow that does not plan fails in its rows, with the reason
+    warm_nodes(registry, workflow)
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def warm_nodes(registry: Registry, workflow: dict[str, Any] | None) -> None:
+    """The `warm` hook of each node in `workflow`, from its literal inputs (a voice
+    loaded): a head start only, so a hook that fails is passed over."""
     nodes = (workflow or {}).get("nodes")
     for spec in nodes.values() if isinstance(nodes, dict) else ():
         nt = registry.get(spec.get("type")) if isinstance(spec, dict) else None
@@ -177,7 +185,6 @@ def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -
             nt.warm(literals)
         except Exception:
             pass  # warming is a head start only: the row reports real problems
-    return f"{os.uname().nodename}:{os.getpid()}"
 
 
 class _Counter:

@@ -21,6 +21,7 @@ and the settings, so another process (a Ray worker) can run it and hand back the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -334,11 +335,25 @@ class SegmentStore:
     def put(self, key: str, seg: EncodedSegment) -> None:
         self.put_value(key, seg.to_value(), seg.nbytes)
 
-    def get_value(self, key: str) -> Any:
-        """A plain value stored with `put_value` (an encoded audio tail), or None."""
+    def _result(self, key: str) -> Any:
         disk = getattr(self.cache, "disk", None)
         hit = disk.get(key) if disk is not None else self.cache.get(key)
-        return hit.values[0] if hit is not None and hit.values else None
+        return hit if hit is not None and hit.values else None
+
+    def get_value(self, key: str) -> Any:
+        """A plain value stored with `put_value` (an encoded audio tail), or None."""
+        hit = self._result(key)
+        return hit.values[0] if hit is not None else None
+
+    def claim(self, key: str) -> contextlib.AbstractContextManager[Any]:
+        """`with store.claim(key) as hit:` hit is what another render stored under `key`
+        while this one waited for it to finish encoding it, or None: then encode and
+        put it inside the block (renders side by side share a cache's flights: a
+        batch's rows encode a shared segment once)."""
+        flights = getattr(self.cache, "flights", None)
+        if flights is None:
+            return contextlib.nullcontext(None)
+        return flights.claim(key, self._result, lambda: False)
 
     def put_value(self, key: str, value: Any, nbytes: int) -> None:
         from ..cache import Result
@@ -438,18 +453,42 @@ def encode_video(
             reused.add(i)
         return seg
 
+    waited: set[int] = set()  # another render encoded them while this one waited
+    stored: set[int] = set()  # put into the store by the lane that encoded them
+
+    def shared(i: int, make: Callable[[], EncodedSegment]) -> EncodedSegment:
+        """Segment i, made on a lane unless another render (a batch row beside this
+        one) is encoding the same segment now: then its packets, once stored."""
+        key = keys[i]
+        if store is None or key is None:
+            return make()
+        with store.claim(key) as hit:
+            seg = cached(i) if hit is not None else None
+            if seg is not None:
+                waited.add(i)
+                return seg
+            seg = make()
+            store.put(key, seg)
+            stored.add(i)
+            return seg
+
     def kept(i: int, seg: EncodedSegment) -> EncodedSegment:
-        if i not in reused:
-            stats.encoded_frames += seg.frames
-            if store is not None and keys[i] is not None:
-                store.put(keys[i], seg)  # type: ignore[arg-type]
+        if i in reused:
+            return seg
+        if i in waited:
+            stats.reused_frames += seg.frames
+            stats.reused_segments += 1
+            return seg
+        stats.encoded_frames += seg.frames
+        if i not in stored and store is not None and keys[i] is not None:
+            store.put(keys[i], seg)  # type: ignore[arg-type]  # a runner's segment
         return seg
 
     lanes = encode_lanes() if lanes is None else max(1, lanes)
     # frames a lane renders at a time: 8 for one lane, fewer for more, so the frames in
     # flight (at 720p, ~60 MB a lane with 8) stay the same whatever the lanes
     chunk = chunk or max(2, 8 // lanes)
-    segs = _in_lanes(video, ranges, settings, source, kept, report_done, lanes, chunk)
+    segs = _in_lanes(video, ranges, settings, source, kept, report_done, lanes, chunk, shared)
     stats.reused_audio_seconds = _mux(
         path, video, segs, ranges, settings, metadata, cues, audio_bitrate, store
     )
@@ -490,6 +529,7 @@ def _in_lanes(
     report_done: Callable[[int], None],
     lanes: int,
     chunk: int,
+    shared: Callable[[int, Callable[[], EncodedSegment]], EncodedSegment] | None = None,
 ) -> Iterator[EncodedSegment]:
     """The segments in order, those not given by `source` encoded `lanes` at a time on
     worker threads while earlier ones are muxed. `kept(i, seg)` and progress run on
@@ -514,7 +554,10 @@ def _in_lanes(
             with lock:
                 lane_frames[i] = k
 
-        return encode_segment(video, a, b, settings, chunk=chunk, progress=report)
+        def make() -> EncodedSegment:
+            return encode_segment(video, a, b, settings, chunk=chunk, progress=report)
+
+        return shared(i, make) if shared is not None else make()
 
     ahead: dict[int, EncodedSegment | Future[EncodedSegment]] = {}
     pool = ThreadPoolExecutor(lanes, thread_name_prefix="reelgraph-encode")
@@ -815,61 +858,77 @@ class _AudioEncoder:
         ).hex()
 
     def _run(self, k: int) -> None:
-        import av
-
-        first, zeros, keep_from, keep_to = self._parts[k]
-        tail = k > 0
-        stop = self.want if keep_to > self.want else min(self.want, keep_to + AUDIO_TAIL)
         try:
-            key = self._tail_key(first) if tail and self.store is not None else None
-            if key is not None:
-                hit = self.store.get_value(key)
-                if isinstance(hit, list) and len(hit) == 2 and hit[0] == AUDIO_TAIL_FORMAT:
-                    packets = [(int(p) + keep_from, int(n), bytes(d)) for p, n, d in hit[1]]
-                    self.reused_seconds = (self.want - keep_from) / self.rate
-                    self._publish(k, packets, float("inf"), done=True)
-                    return
-            cc = self._codec()
-            rate = self.time_base.denominator
-            resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
-            made: list[tuple[int, int, bytes]] = []  # a tail's packets, to store
-
-            def kept(packets: Any) -> list[tuple[int, int, bytes]]:
-                # (pts on the track's clock, duration, data) of this part's packets
-                out = []
-                for p in packets:
-                    pts = int(p.pts) + first - zeros
-                    if keep_from <= pts < keep_to:
-                        out.append((pts, int(p.duration or AAC_FRAME), bytes(p)))
-                return out
-
-            pos = first - zeros  # the next sample fed (below 0: a zero before the track)
-            while pos < stop and not self._stop:
-                b = min(stop, pos + self.STEP)
-                block = self._block(pos, b) if pos >= 0 else self._padded_block(pos, b)
-                fr = av.AudioFrame.from_ndarray(block, format="fltp", layout=self.layout)
-                fr.sample_rate = self.rate
-                fr.pts = pos - first + zeros
-                fr.time_base = Fraction(1, self.rate)
-                packets = kept(p for rf in resampler.resample(fr) for p in cc.encode(rf))
-                pos = b
-                if tail:
-                    made += packets
-                self._publish(k, packets, pos / self.rate)
-            if self._stop:
+            key = self._tail_key(self._parts[k][0]) if k and self.store is not None else None
+            if key is None:
+                self._encode(k)
                 return
-            packets = kept(p for rf in resampler.resample(None) for p in cc.encode(rf))
-            packets += kept(cc.encode(None))
-            if key is not None:
-                made += packets
-                value = [AUDIO_TAIL_FORMAT, [[p - keep_from, n, d] for p, n, d in made]]
-                self.store.put_value(key, value, sum(len(d) + 32 for _, _, d in made))
-            self._publish(k, packets, float("inf"), done=True)
+            # One render encodes a tail at a time: a batch row beside this one that
+            # is encoding the same tail is waited for, and its packets taken.
+            with self.store.claim(key):
+                if not self._reuse(k, key):
+                    made = self._encode(k)
+                    if made is not None:
+                        keep_from = self._parts[k][2]
+                        value = [AUDIO_TAIL_FORMAT, [[p - keep_from, n, d] for p, n, d in made]]
+                        self.store.put_value(key, value, sum(len(d) + 32 for _, _, d in made))
         except BaseException as e:  # handed to the muxing thread by take()
             with self._cond:
                 self._error = e
                 self._done[k] = True
                 self._cond.notify_all()
+
+    def _reuse(self, k: int, key: str) -> bool:
+        """Part k's packets from the store, if a render before encoded the same tail."""
+        hit = self.store.get_value(key)
+        if not (isinstance(hit, list) and len(hit) == 2 and hit[0] == AUDIO_TAIL_FORMAT):
+            return False
+        keep_from = self._parts[k][2]
+        packets = [(int(p) + keep_from, int(n), bytes(d)) for p, n, d in hit[1]]
+        self.reused_seconds = (self.want - keep_from) / self.rate
+        self._publish(k, packets, float("inf"), done=True)
+        return True
+
+    def _encode(self, k: int) -> list[tuple[int, int, bytes]] | None:
+        """Encodes part k, publishing its packets as they come; returns them all (None
+        when stopped early)."""
+        import av
+
+        first, zeros, keep_from, keep_to = self._parts[k]
+        stop = self.want if keep_to > self.want else min(self.want, keep_to + AUDIO_TAIL)
+        cc = self._codec()
+        rate = self.time_base.denominator
+        resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=rate)
+        made: list[tuple[int, int, bytes]] = []
+
+        def kept(packets: Any) -> list[tuple[int, int, bytes]]:
+            # (pts on the track's clock, duration, data) of this part's packets
+            out = []
+            for p in packets:
+                pts = int(p.pts) + first - zeros
+                if keep_from <= pts < keep_to:
+                    out.append((pts, int(p.duration or AAC_FRAME), bytes(p)))
+            return out
+
+        pos = first - zeros  # the next sample fed (below 0: a zero before the track)
+        while pos < stop:
+            if self._stop:
+                return None
+            b = min(stop, pos + self.STEP)
+            block = self._block(pos, b) if pos >= 0 else self._padded_block(pos, b)
+            fr = av.AudioFrame.from_ndarray(block, format="fltp", layout=self.layout)
+            fr.sample_rate = self.rate
+            fr.pts = pos - first + zeros
+            fr.time_base = Fraction(1, self.rate)
+            packets = kept(p for rf in resampler.resample(fr) for p in cc.encode(rf))
+            pos = b
+            made += packets
+            self._publish(k, packets, pos / self.rate)
+        packets = kept(p for rf in resampler.resample(None) for p in cc.encode(rf))
+        packets += kept(cc.encode(None))
+        made += packets
+        self._publish(k, packets, float("inf"), done=True)
+        return made
 
     def _publish(self, k: int, packets: list[Any], until: float, done: bool = False) -> None:
         with self._cond:
