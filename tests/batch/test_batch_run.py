@@ -238,3 +238,26 @@ def test_a_row_killed_while_publishing_is_redone_under_its_own_name(
         "batch.json",
         *(f["name"] for r in doc["rows"] for f in r["files"]),
     }
+
+
+def test_rows_side_by_side_do_the_shared_work_once(tmp_path: Path, greetings: Path) -> None:
+    """Two rows at a time, the second starting while the first (the pilot) encodes:
+    every row executes and encodes exactly what it does one row at a time."""
+    people = [("Ada", "London"), ("Alan", "Leeds"), ("Grace", "Arlington"), ("Ken", "Murray Hill")]
+    rows = write_csv(tmp_path / "people.csv", [{"name": n, "city": c} for n, c in people])
+    counts = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}"
+        code = main(
+            ["batch", str(greetings), str(rows), "--out", str(out), "--cache-dir",
+             str(tmp_path / f"cache{workers}"), "--workers", workers, "-q"]
+        )  # fmt: skip
+        assert code == 0
+        counts[workers] = [
+            (r["row"], r["node_executions"], r["encoded_frames"], r["frames"])
+            for r in manifest(out)["rows"]
+        ]
+    assert counts["2"] == counts["1"]
+    first, *others = counts["1"]
+    assert all(0 < encoded < frames for _, _, encoded, frames in others)
+    assert all(n < first[1] for _, n, _, _ in others)

@@ -173,8 +173,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         except ExecutorError as exc:
             _say(f"error: {exc}")
             return EXIT_NONE_VALID
+    # Before the first voice loads (the prewarm below may load it): its thread count is
+    # fixed for the process's life.
+    side_by_side = (args.workers or 1) > 1 if args.executor == "local" else args.executor == "ray"
     try:
-        return _plan_and_run(args, workflow, rows, out_dir, cache_dir, executor)
+        with one_voice_thread_a_call(side_by_side and executor is not None):
+            if executor is not None:
+                executor.prewarm(workflow.doc)
+            return _plan_and_run(args, workflow, rows, out_dir, cache_dir, executor)
     finally:
         if executor is not None:
             executor.close()
@@ -242,17 +248,15 @@ def _plan_and_run(
     progress = BatchProgress(todo, quiet=args.quiet)
     # SIGTERM stops the batch the way Ctrl+C does: running rows end, the manifest is kept.
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    side_by_side = executor.workers > 1 if args.executor == "local" else args.executor == "ray"
     try:
-        with one_voice_thread_a_call(side_by_side):
-            summary = run_batch(
-                plan,
-                executor,
-                cache_dir=cache_dir,
-                cpu_workers=cpu_workers,
-                pilot_cpu_workers=cpus if args.executor == "local" else None,
-                progress=progress,
-            )
+        summary = run_batch(
+            plan,
+            executor,
+            cache_dir=cache_dir,
+            cpu_workers=cpu_workers,
+            pilot_cpu_workers=cpus if args.executor == "local" else None,
+            progress=progress,
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     t = summary.totals

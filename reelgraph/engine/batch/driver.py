@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from ..errors import WorkflowError
 from ..graph import plan_run
 from ..registry import Registry
 from ..workflow import Workflow
-from .job import RowJob, RowOutcome
+from .job import ENCODE_TYPES, RowJob, RowOutcome
 from .manifest import intact, load_manifest, row_fingerprint, write_manifest
 from .naming import assign_stems, check_template, default_template, template_fields
 from .outputs import STAGING, existing_stems, final_names, publish
@@ -321,6 +321,28 @@ def run_batch(
         running: dict[Future[Any], RowEntry] = {}
         cancelled = False
         handed_over = False  # every row is with the executor
+        pilot = todo[0].number if todo and executor.needs_pilot else None
+        # Set when the pilot starts encoding (executors whose rows share flights): its
+        # speech and pictures are in the cache by then and its segments claimed, and
+        # the row after it speaks its own scene while the pilot encodes, on the core
+        # the pilot's encode leaves idle.
+        pilot_encoding: Future[None] | None = (
+            Future() if pilot is not None and executor.shares_flights and len(todo) > 1 else None
+        )
+
+        def pilot_listener(base: Callable[[Any], None] | None) -> Callable[[Any], None]:
+            def listen(ev: Any) -> None:
+                if (
+                    ev.type == "node.started"
+                    and ev.data.get("node_type") in ENCODE_TYPES
+                    and pilot_encoding is not None
+                ):
+                    with contextlib.suppress(InvalidStateError):
+                        pilot_encoding.set_result(None)
+                if base is not None:
+                    base(ev)
+
+            return listen
 
         def submit_ready() -> None:
             nonlocal handed_over
@@ -346,6 +368,8 @@ def run_batch(
                 if progress is not None:
                     progress.row_submitted(e.number, e.stem, not executor.reports_events)
                     listener = lambda ev, n=e.number: progress.event(n, ev)  # noqa: E731
+                if n == pilot and pilot_encoding is not None:
+                    listener = pilot_listener(listener)
                 running[executor.submit(job, listener)] = e
             if not waiting and not handed_over:
                 handed_over = True
@@ -394,9 +418,15 @@ def run_batch(
             while running:
                 if should_stop is not None and should_stop() and not cancelled:
                     raise KeyboardInterrupt
-                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                gate = [pilot_encoding] if pilot_encoding is not None else []
+                done, _ = wait([*running, *gate], timeout=0.5, return_when=FIRST_COMPLETED)
+                if pilot_encoding is not None and pilot_encoding.done():
+                    pilot_encoding = None
+                    for d in deps.values():
+                        d.discard(pilot)
                 for fut in done:
-                    finished(fut, running.pop(fut))
+                    if fut in running:
+                        finished(fut, running.pop(fut))
                 if not cancelled:
                     submit_ready()
                 if progress is not None:

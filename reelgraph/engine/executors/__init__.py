@@ -32,6 +32,11 @@ class Executor(ABC):
     needs_pilot = True
     # The listener given to submit() sees the row's engine events (progress per node).
     reports_events = False
+    # Rows run in this process on one cache and its single-flight claims (a row about
+    # to compute or encode what another row is computing waits for it): the rows
+    # after the pilot may start once the pilot is encoding, as everything they share
+    # with it is then done or claimed.
+    shares_flights = False
 
     @abstractmethod
     def submit(self, job: Any, listener: Callable[[Any], None] | None = None) -> Future[Any]: ...
@@ -40,6 +45,11 @@ class Executor(ABC):
         """Before the first row: get workers ready for this workflow (imports, voices),
         as many as `rows` rows can keep busy. Executors whose workers share the
         driver's process need nothing (the default is a no-op)."""
+
+    def prewarm(self, workflow: dict[str, Any]) -> None:  # noqa: B027
+        """As soon as the workflow is known, before its rows are checked: an executor
+        whose rows run in this process may start loading what the workflow's nodes
+        load (a voice) in the background. The default does nothing."""
 
     def all_submitted(self) -> None:  # noqa: B027
         """The batch has handed over its last row: an executor may free what the rows

@@ -10,12 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..batch.job import RowJob, RowOutcome, execute_row, execute_row_elsewhere
+from ..batch.job import RowJob, RowOutcome, execute_row, execute_row_elsewhere, warm_nodes
 from ..cache import Cache, DiskCache, MemoryCache
 from ..context import CancelToken
 from ..registry import Registry
@@ -25,6 +26,7 @@ from . import Executor
 class ThreadExecutor(Executor):
     name = "local"
     reports_events = True
+    shares_flights = True
 
     def __init__(self, *, workers: int = 1, cache_dir: str | None = None):
         self.workers = max(1, workers)
@@ -33,6 +35,21 @@ class ThreadExecutor(Executor):
         self.cache = Cache(MemoryCache(), disk)
         self.token = CancelToken()
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="reelgraph-row")
+        self._prewarm: threading.Thread | None = None
+
+    def prewarm(self, workflow: dict[str, Any]) -> None:
+        # The voice loads (~0.5 s) while the rows are checked, not in the first row's
+        # critical path. numpy first, here: its first import in two threads at once
+        # can fail in one of them.
+        import numpy  # noqa: F401
+
+        self._prewarm = threading.Thread(
+            target=warm_nodes,
+            args=(self.registry, workflow),
+            name="reelgraph-prewarm",
+            daemon=True,
+        )
+        self._prewarm.start()
 
     def submit(
         self, job: RowJob, listener: Callable[[Any], None] | None = None
@@ -51,6 +68,10 @@ class ThreadExecutor(Executor):
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        # A voice still loading when the interpreter exits aborts it (onnxruntime's
+        # threads): a batch with nothing left to do waits for the load to end.
+        if self._prewarm is not None:
+            self._prewarm.join()
         self.cache.flush()
 
 
