@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..batch.job import execute_row, worker_state
+from ..batch.job import execute_row, warm_nodes, worker_state
 from ..context import CancelToken
 from ..media.encoder import process_cores
 from . import Executor, ExecutorError
@@ -375,6 +375,10 @@ class RayExecutor(Executor):
 
     name = "ray"
     shares_staging = False
+    # The rows after the pilot may start while it encodes: on the driver only, which
+    # shares the pilot's cache and claims; Ray gets rows once the pilot is done (its
+    # workers see only what the pilot has written to the disk cache).
+    shares_flights = True
 
     def __init__(
         self, *, address: str | None = None, workers: int = 0, cache_dir: str | None = None
@@ -405,7 +409,9 @@ class RayExecutor(Executor):
         self._closing = False  # no more rows for Ray: the batch ends, or Ray is let go
         self._all_in = False  # the batch has handed over every row
         self._on_ray = 0  # rows on Ray now (the RowWorker's and tasks)
+        self._pilot_done = False  # Ray takes no row before the pilot has finished
         self._release: threading.Thread | None = None
+        self._prewarm: threading.Thread | None = None
         local = (not address or address == LOCAL) and not ray_running_here()
         self._here = (
             ThreadPoolExecutor(self._here_lanes, thread_name_prefix="reelgraph-row")
@@ -482,6 +488,21 @@ class RayExecutor(Executor):
         with self._lock:
             self._actor, self._actor_slots = actor, slots
 
+    def prewarm(self, workflow: dict[str, Any]) -> None:
+        # The driver renders rows while a Ray of its own starts: its voice loads while
+        # the rows are checked, as the local executor's does. (A joined Ray's workers
+        # warm themselves in `warm`.)
+        if self._here is None:
+            return
+        import numpy  # noqa: F401  # first in this thread: see ThreadExecutor.prewarm
+
+        def run() -> None:
+            registry, _ = worker_state(self.cache_dir, everything_to_disk=False)
+            warm_nodes(registry, workflow)
+
+        self._prewarm = threading.Thread(target=run, name="reelgraph-prewarm", daemon=True)
+        self._prewarm.start()
+
     def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
         # On a Ray of our own this names the workflow the RowWorker warms up for.
         # Elsewhere: one warm-up task per worker that will get a row, started before
@@ -520,7 +541,8 @@ class RayExecutor(Executor):
     def _run_here(self, job: Any, listener: Callable[[Any], None] | None) -> Future[Any]:
         assert self._here is not None
 
-        if self._rows_here == 1:
+        pilot = self._rows_here == 1
+        if pilot:
             # The pilot gets this machine's CPUs, as the local executor's does: what
             # Ray's start-up leaves of them. Later rows share them, one lane each.
             job.cpu_workers = max(job.cpu_workers, os.cpu_count() or 1)
@@ -534,7 +556,12 @@ class RayExecutor(Executor):
                     job, registry=registry, cache=cache, cancel=self._token, listener=listener
                 )
             finally:
+                if pilot:
+                    with self._lock:
+                        self._pilot_done = True
                 self._take_next_here()
+                if pilot:
+                    self._feed_ray()
 
         return self._here.submit(run)
 
@@ -577,6 +604,8 @@ class RayExecutor(Executor):
             with self._lock:
                 if self._closing or self._token.cancelled:
                     return
+                if not self._ready or (self._here is not None and not self._pilot_done):
+                    return  # fed once Ray is up (`_when_up`) and the pilot has ended
                 k = next(
                     (i for i, (job, _, _) in enumerate(self._pending) if not self._actor_full(job)),
                     None,
@@ -671,6 +700,8 @@ class RayExecutor(Executor):
             self._doc_known.set()
         if self._here is not None:
             self._here.shutdown(wait=True, cancel_futures=True)
+        if self._prewarm is not None:
+            self._prewarm.join()  # a voice still loading at exit aborts the interpreter
         if release is not None:
             release.join()
             return
