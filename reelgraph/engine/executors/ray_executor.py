@@ -220,6 +220,14 @@ class RaySegmentRunner:
         self._remote: Any = None
 
     @property
+    def shares_flights(self) -> bool:  # type: ignore[override]
+        """On a Ray of its own the driver renders the pilot: the rows after it may
+        start while it encodes, on the driver only, which shares its cache and claims
+        (Ray gets rows once the pilot is done: its workers see only what the pilot has
+        written to the disk cache). A joined Ray runs the pilot as a task."""
+        return self._here is not None
+
+    @property
     def ray(self) -> Any:
         self._ray.wait()
         return self._ray.ray
@@ -375,10 +383,6 @@ class RayExecutor(Executor):
 
     name = "ray"
     shares_staging = False
-    # The rows after the pilot may start while it encodes: on the driver only, which
-    # shares the pilot's cache and claims; Ray gets rows once the pilot is done (its
-    # workers see only what the pilot has written to the disk cache).
-    shares_flights = True
 
     def __init__(
         self, *, address: str | None = None, workers: int = 0, cache_dir: str | None = None

@@ -462,8 +462,10 @@ def encode_video(
         key = keys[i]
         if store is None or key is None:
             return make()
-        with store.claim(key) as hit:
-            seg = cached(i) if hit is not None else None
+        with store.claim(key):
+            # stored by another render meanwhile: it waited for that one, or that one
+            # stored it between this render's look-up and now
+            seg = cached(i)
             if seg is not None:
                 waited.add(i)
                 return seg
