@@ -171,6 +171,22 @@ def warm_worker(cache_dir: str | None, workflow: dict[str, Any] | None = None) -
     return f"{os.uname().nodename}:{os.getpid()}"
 
 
+def warm_in_background(
+    registry: Callable[[], Registry], workflow: dict[str, Any]
+) -> threading.Thread:
+    """`warm_nodes` on a thread of its own (the voice loads while the batch checks its
+    rows); join it before the process exits: a voice still loading then aborts the
+    interpreter (onnxruntime's threads)."""
+    # numpy first, here: its first import in two threads at once can fail in one
+    import numpy  # noqa: F401
+
+    thread = threading.Thread(
+        target=lambda: warm_nodes(registry(), workflow), name="reelgraph-prewarm", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def warm_nodes(registry: Registry, workflow: dict[str, Any] | None) -> None:
     """The `warm` hook of each node in `workflow`, from its literal inputs (a voice
     loaded): a head start only, so a hook that fails is passed over."""

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..batch.job import RowJob, RowOutcome, execute_row, execute_row_elsewhere, warm_nodes
+from ..batch.job import RowJob, RowOutcome, execute_row, execute_row_elsewhere, warm_in_background
 from ..cache import Cache, DiskCache, MemoryCache
 from ..context import CancelToken
 from ..registry import Registry
@@ -39,17 +39,8 @@ class ThreadExecutor(Executor):
 
     def prewarm(self, workflow: dict[str, Any]) -> None:
         # The voice loads (~0.5 s) while the rows are checked, not in the first row's
-        # critical path. numpy first, here: its first import in two threads at once
-        # can fail in one of them.
-        import numpy  # noqa: F401
-
-        self._prewarm = threading.Thread(
-            target=warm_nodes,
-            args=(self.registry, workflow),
-            name="reelgraph-prewarm",
-            daemon=True,
-        )
-        self._prewarm.start()
+        # critical path.
+        self._prewarm = warm_in_background(lambda: self.registry, workflow)
 
     def submit(
         self, job: RowJob, listener: Callable[[Any], None] | None = None
@@ -68,9 +59,7 @@ class ThreadExecutor(Executor):
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        # A voice still loading when the interpreter exits aborts it (onnxruntime's
-        # threads): a batch with nothing left to do waits for the load to end.
-        if self._prewarm is not None:
+        if self._prewarm is not None:  # a batch with nothing left to do waits for it
             self._prewarm.join()
         self.cache.flush()
 

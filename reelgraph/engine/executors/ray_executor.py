@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..batch.job import execute_row, warm_nodes, worker_state
+from ..batch.job import execute_row, warm_in_background, worker_state
 from ..context import CancelToken
 from ..media.encoder import process_cores
 from . import Executor, ExecutorError
@@ -498,14 +498,9 @@ class RayExecutor(Executor):
         # warm themselves in `warm`.)
         if self._here is None:
             return
-        import numpy  # noqa: F401  # first in this thread: see ThreadExecutor.prewarm
-
-        def run() -> None:
-            registry, _ = worker_state(self.cache_dir, everything_to_disk=False)
-            warm_nodes(registry, workflow)
-
-        self._prewarm = threading.Thread(target=run, name="reelgraph-prewarm", daemon=True)
-        self._prewarm.start()
+        self._prewarm = warm_in_background(
+            lambda: worker_state(self.cache_dir, everything_to_disk=False)[0], workflow
+        )
 
     def warm(self, workflow: dict[str, Any], rows: int | None = None) -> None:
         # On a Ray of our own this names the workflow the RowWorker warms up for.
@@ -705,7 +700,7 @@ class RayExecutor(Executor):
         if self._here is not None:
             self._here.shutdown(wait=True, cancel_futures=True)
         if self._prewarm is not None:
-            self._prewarm.join()  # a voice still loading at exit aborts the interpreter
+            self._prewarm.join()  # see warm_in_background
         if release is not None:
             release.join()
             return

@@ -863,13 +863,13 @@ class _AudioEncoder:
         try:
             key = self._tail_key(self._parts[k][0]) if k and self.store is not None else None
             if key is None:
-                self._encode(k)
+                self._encode(k, keep=False)
                 return
             # One render encodes a tail at a time: a batch row beside this one that
             # is encoding the same tail is waited for, and its packets taken.
             with self.store.claim(key):
                 if not self._reuse(k, key):
-                    made = self._encode(k)
+                    made = self._encode(k, keep=True)
                     if made is not None:
                         keep_from = self._parts[k][2]
                         value = [AUDIO_TAIL_FORMAT, [[p - keep_from, n, d] for p, n, d in made]]
@@ -891,9 +891,10 @@ class _AudioEncoder:
         self._publish(k, packets, float("inf"), done=True)
         return True
 
-    def _encode(self, k: int) -> list[tuple[int, int, bytes]] | None:
-        """Encodes part k, publishing its packets as they come; returns them all (None
-        when stopped early)."""
+    def _encode(self, k: int, keep: bool) -> list[tuple[int, int, bytes]] | None:
+        """Encodes part k, publishing its packets as they come; with `keep`, returns
+        them all (a tail to store; a long track's other parts are not held twice).
+        None when stopped early."""
         import av
 
         first, zeros, keep_from, keep_to = self._parts[k]
@@ -924,11 +925,13 @@ class _AudioEncoder:
             fr.time_base = Fraction(1, self.rate)
             packets = kept(p for rf in resampler.resample(fr) for p in cc.encode(rf))
             pos = b
-            made += packets
+            if keep:
+                made += packets
             self._publish(k, packets, pos / self.rate)
         packets = kept(p for rf in resampler.resample(None) for p in cc.encode(rf))
         packets += kept(cc.encode(None))
-        made += packets
+        if keep:
+            made += packets
         self._publish(k, packets, float("inf"), done=True)
         return made
 
