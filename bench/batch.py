@@ -7,10 +7,14 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     fresh disk cache; node executions and encoded frames from its summary, against
     what N cold, independent runs would do (node_executions_naive, encoded_frames_naive).
 (b) naive_wall_s: the same N rows as N `reelgraph run --set ...` processes one after
-    the other, sharing a fresh disk cache (what a shell loop does today).
+    the other, sharing a fresh disk cache (what a shell loop does today). naive_cpu_s:
+    their CPU seconds; speedup_cpu_vs_naive = naive_cpu_s / batch_cpu_s (the local
+    batch's CPU seconds), the same comparison in a measure that a busy machine moves
+    much less than the wall times.
 (c) variant_cost_ratio: in one process with its models loaded, the wall of a variant
     rendered after other rows (only scene 1 differs) over a cold render of it
-    (medians of 5 each, measured in pairs: a variant, then the same row cold).
+    (medians of 5 each, measured in pairs: a variant, then the same row cold);
+    variant_cost_ratio_cpu: the same with the process's CPU seconds over each render.
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
 (e) ray_wall_s: the same batch with `--executor ray`: a local Ray of 2 CPUs that the
     batch starts (in the background, while its driver renders rows) and stops;
@@ -20,8 +24,8 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     ray_joined_wall_s, the batch joining a Ray started beforehand with `ray start
     --head` (not timed), ray_joined_vs_local and ray_joined_rows (rows as Ray
     tasks). Both Rays keep to a RAY_TMPDIR of the bench's own.
-    batch_cpu_s and ray_cpu_s: CPU seconds (user + system) of each batch's whole
-    process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
+    batch_cpu_s: CPU seconds (user + system) of the local batch process; ray_cpu_s:
+    those of the Ray batch's whole process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
     the driver, Ray's workers (rows, warm-ups) and Ray's own processes (GCS, raylet,
     its agents; a Ray the batch starts has no monitors or API server, see
     executors/ray_lean.py). On a shared machine the wall times
@@ -188,9 +192,16 @@ def _batch(
     return wall, summary, cache, cpu_s
 
 
-def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int]:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int, float]:
+    """Wall seconds, plan nodes executed, and CPU seconds of the N processes."""
     cache = tmp / "cache-naive"
     executed = 0
+    cpu = _children_cpu()
     t = time.perf_counter()
     for i, row in enumerate(rows):
         sets = [a for k, v in row.items() for a in ("--set", f"{k}={v}")]
@@ -202,14 +213,16 @@ def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int]:
         if proc.returncode != 0:
             raise SystemExit(f"run {i} failed:\n{proc.stderr[-3000:]}")
         executed += len(json.loads(proc.stdout.strip().splitlines()[-1])["executed"])
-    return time.perf_counter() - t, executed
+    return time.perf_counter() - t, executed, _children_cpu() - cpu
 
 
-def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
-    """(variant wall, cold wall, ratio) in this process, models already loaded: the
-    median of 5 one-scene variants (each after the rows before it, sharing a cache)
-    over the median of 5 cold renders of those rows (each with an empty cache). One
-    sample of each swings by 2x on a shared 2-core machine. --quick: one of each."""
+def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float, float]:
+    """(variant wall, cold wall, ratio, CPU ratio) in this process, models already
+    loaded: the median of 5 one-scene variants (each after the rows before it, sharing
+    a cache) over the median of 5 cold renders of those rows (each with an empty
+    cache). One sample of each swings by 2x on a shared 2-core machine. The CPU ratio:
+    the same medians of this process's CPU seconds (all its threads) over each
+    render, which swing much less. --quick: one of each."""
     import statistics
 
     from reelgraph.engine import Cache, Engine, MemoryCache, Registry
@@ -221,18 +234,18 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
     # batch): finding the node packs anew took ~8 ms of every render.
     registry = Registry.discover()
 
-    def render(cache: Cache, name: str, city: str) -> float:
+    def render(cache: Cache, name: str, city: str) -> tuple[float, float]:
         with Engine(registry, cache=cache, out_dir=tmp / f"variant-{name}") as engine:
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             result = engine.run(wf, params={"name": name, "city": city, **size})
-            wall = time.perf_counter() - t
+            wall, cpu = time.perf_counter() - t, time.process_time() - cpu
         assert result.ok, result.failed
-        return wall
+        return wall, cpu
 
     shared = Cache(MemoryCache())
     render(shared, *PEOPLE[0])  # unmeasured: also loads the voice model and imports
-    variants: list[float] = []
-    colds: list[float] = []
+    variants: list[tuple[float, float]] = []
+    colds: list[tuple[float, float]] = []
     # In pairs: each row as a variant (scene 1 differs from the rows before, scenes 2-3
     # are cached), then the same row cold. A shared machine's speed drifts by tens of
     # percent over seconds; all variants first and all cold renders after measured
@@ -240,8 +253,9 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float]:
     for row in PEOPLE[1 : 2 if quick else 6]:
         variants.append(render(shared, *row))
         colds.append(render(Cache(MemoryCache()), *row))
-    variant, cold = statistics.median(variants), statistics.median(colds)
-    return variant, cold, variant / cold
+    variant, cold = (statistics.median(w for w, _ in v) for v in (variants, colds))
+    variant_cpu, cold_cpu = (statistics.median(c for _, c in v) for v in (variants, colds))
+    return variant, cold, variant / cold, variant_cpu / cold_cpu
 
 
 def _ray_env(ray_tmp: Path) -> dict[str, str]:
@@ -291,18 +305,25 @@ def main() -> None:
             w.writeheader()
             w.writerows(rows)
 
-        batch_wall, summary, cache, local_cpu = _batch(tmp, rows_csv, "local", "--workers", "2")
+        cpu_before = _children_cpu()
+        batch_wall, summary, cache, _ = _batch(tmp, rows_csv, "local", "--workers", "2")
+        # The local batch is one process, waited for: its CPU seconds exactly (the
+        # psutil samples miss its last tenth of a second).
+        batch_cpu = _children_cpu() - cpu_before
         peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         totals = summary["totals"]
         disk_mb = _folder_mb(cache)
         _say(f"(a) batch: {batch_wall:.1f} s; {totals['node_executions']} node executions "
              f"(independent runs: {totals['node_executions_naive']}); "
              f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
-        naive_wall, naive_executed = _naive(tmp, rows)
+        naive_wall, naive_executed, naive_cpu = _naive(tmp, rows)
         _say(f"(b) {n} separate runs sharing a disk cache: {naive_wall:.1f} s "
-             f"({naive_executed} plan nodes executed); speedup {naive_wall / batch_wall:.2f}x")  # fmt: skip
-        variant, cold, ratio = _variant_cost(tmp, args.quick)
-        _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f}")
+             f"({naive_executed} plan nodes executed); speedup {naive_wall / batch_wall:.2f}x; "
+             f"CPU {naive_cpu:.1f} s against the batch's {batch_cpu:.1f} s "
+             f"({naive_cpu / batch_cpu:.2f}x)")  # fmt: skip
+        variant, cold, ratio, cpu_ratio = _variant_cost(tmp, args.quick)
+        _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f} "
+             f"(CPU seconds: {cpu_ratio:.2f})")  # fmt: skip
         _say(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
         ray_wall = joined_wall = None
         ray_rows = joined_rows = None
@@ -327,7 +348,7 @@ def main() -> None:
                          f"CPU {sum(ray_cpu.values()):.1f} s (driver {ray_cpu['driver']:.1f}, "
                          f"Ray workers {ray_cpu['worker']:.1f}, Ray's own processes "
                          f"{ray_cpu['ray']:.1f}) against the local batch's "
-                         f"{sum(local_cpu.values()):.1f} s")  # fmt: skip
+                         f"{batch_cpu:.1f} s")  # fmt: skip
                     if not args.quick:
                         joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
                         _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
@@ -349,6 +370,7 @@ def main() -> None:
                 "encoded_frames": totals["encoded_frames"],
                 "encoded_frames_naive": totals["encoded_frames_naive"],
                 "variant_cost_ratio": round(ratio, 3),
+                "variant_cost_ratio_cpu": round(cpu_ratio, 3),
                 "disk_mb_per_variant": round(disk_mb / n, 2),
                 "ray_wall_s": round(ray_wall, 2) if ray_wall is not None else None,
                 "ray_workers": 2 if ray_wall is not None else 0,
@@ -360,10 +382,12 @@ def main() -> None:
                     round(joined_wall / batch_wall, 2) if joined_wall is not None else None
                 ),
                 "ray_joined_rows": joined_rows,
-                "batch_cpu_s": round(sum(local_cpu.values()), 2),
+                "batch_cpu_s": round(batch_cpu, 2),
+                "naive_cpu_s": round(naive_cpu, 2),
+                "speedup_cpu_vs_naive": round(naive_cpu / batch_cpu, 2),
                 "ray_cpu_s": round(sum(ray_cpu.values()), 2) if ray_cpu else None,
                 "ray_cpu_vs_local": (
-                    round(sum(ray_cpu.values()) / sum(local_cpu.values()), 2) if ray_cpu else None
+                    round(sum(ray_cpu.values()) / batch_cpu, 2) if ray_cpu else None
                 ),
                 "ray_cpu_by_kind": ray_cpu or None,
                 "bench_wall_s": round(time.perf_counter() - T0, 1),
