@@ -30,7 +30,7 @@ from ..graph import plan_run
 from ..registry import Registry
 from ..workflow import Workflow
 from .job import ENCODE_TYPES, RowJob, RowOutcome
-from .manifest import intact, load_manifest, row_fingerprint, write_manifest
+from .manifest import ManifestWriter, intact, load_manifest, row_fingerprint
 from .naming import assign_stems, check_template, default_template, template_fields
 from .outputs import STAGING, existing_stems, final_names, publish
 from .progress import BatchProgress
@@ -311,9 +311,11 @@ def run_batch(
             "problems": [p.to_dict() for p in plan.problems],
         }
 
+        manifest = ManifestWriter(out_dir)
+
         def save() -> None:
             doc["rows"] = [e.record for e in plan.entries.values()]
-            write_manifest(out_dir, doc)
+            manifest.write(doc)
 
         save()
         deps = _dependencies(todo, executor.needs_pilot)
