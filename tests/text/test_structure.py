@@ -168,3 +168,33 @@ def test_scene_records_keep_their_analysis_through_the_disk_cache():
     assert (back.tone, back.rate, back.mood, back.language) == (s.tone, s.rate, s.mood, "en")
     old = Scene(0, "t", "n", "v")  # a record without analysis (older cache entries)
     assert unpackb(packb(old)) == old and old.rate == 1.0 and old.tone == "neutral"
+
+
+SHORT_SENTENCES = [
+    ("Welcome to our channel! Today we look at three tips.", "en"),
+    ("Willkommen auf unserem Kanal! Heute zeigen wir drei Tipps.", "de"),
+    ("Commandez aujourd'hui et profitez de la livraison gratuite.", "fr"),
+    ("Pide hoy y recibe el envío gratis.", "es"),
+    ("Obrigado por assistir, até a próxima semana.", "pt"),
+    ("Zamów dzisiaj i otrzymaj darmową wysyłkę.", "pl"),
+    ("Закажите сегодня и получите бесплатную доставку.", "ru"),
+]
+
+
+def test_a_short_sentence_is_told_without_the_accurate_models(monkeypatch):
+    """A sentence too short for lingua's trigram-only rule (what a Speak node with the
+    `auto` voice is given) is placed by the trigram models when they are sure, without
+    the accurate detector's 1- to 5-gram models (~2 s and ~260 MB per process); an
+    unsure one still gets the accurate answer."""
+    from reelgraph.nodes.script import languages
+
+    monkeypatch.setattr(languages, "_DETECTORS", {})
+    assert [languages.detect_language(t) for t, _ in SHORT_SENTENCES] == [
+        lang for _, lang in SHORT_SENTENCES
+    ]
+    assert False not in languages._DETECTORS  # the accurate detector was never built
+    # Sure or not, the answer is the accurate detector's on these sentences.
+    accurate = languages._detector(False)
+    for text, lang in SHORT_SENTENCES:
+        found = accurate.detect_language_of(languages._letters_sample(text))
+        assert languages._BY_LINGUA[found.name] == lang
