@@ -143,8 +143,3 @@ class ManifestWriter:
         # UTF-8 with a BOM: spreadsheet programs then read accents right.
         csv_text = "\ufeff" + _csv_header() + "".join(c for _, c in texts)
         atomic_write(self.out_dir / MANIFEST_CSV, csv_text.encode())
-
-
-def write_manifest(out_dir: Path, doc: dict[str, Any]) -> None:
-    """One save of the manifest (a batch keeps a ManifestWriter for its many saves)."""
-    ManifestWriter(out_dir).write(doc)
