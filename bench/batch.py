@@ -13,7 +13,8 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     much less than the wall times.
 (c) variant_cost_ratio: in one process with its models loaded, the wall of a variant
     rendered after other rows (only scene 1 differs) over a cold render of it
-    (medians of 5 each, measured in pairs: a variant, then the same row cold);
+    (medians of 5 each, measured in pairs: a variant, then the same row cold, with an
+    empty cache and none of the voice's pieces kept, nodes/spoken_pieces.py);
     variant_cost_ratio_cpu: the same with the process's CPU seconds over each render.
 (d) disk_mb_per_variant: the batch's disk cache folder size / N.
 (e) ray_wall_s: the same batch with `--executor ray`: a local Ray of 2 CPUs that the
@@ -31,6 +32,12 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     executors/ray_lean.py). On a shared machine the wall times
     swing with what else runs; the CPU seconds much less.
 (f) peak_rss_mb: peak resident memory of the batch process.
+(g) repeat_*: a customer list as it comes (40 rows, --quick 6: each one of 10 first
+    names and one of 8 cities, so rows share sentences of the greeting but rarely a
+    whole row), as a local batch from an empty cache, with the pieces the voice has
+    said re-used (nodes/spoken_pieces.py) and with every piece spoken anew
+    (REELGRAPH_SPOKEN_PIECES=0): repeat_wall_s, repeat_wall_s_pieces_off,
+    repeat_speedup (their ratio), repeat_cpu_s and repeat_cpu_s_pieces_off.
 
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
 the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
@@ -83,6 +90,45 @@ def _rows(n: int, quick: bool) -> list[dict[str, object]]:
         }
         for i, (name, city) in enumerate(PEOPLE[i % len(PEOPLE)] for i in range(n))
     ]
+
+
+def _customer_rows(n: int, quick: bool) -> list[dict[str, object]]:
+    """A customer list as it comes: first names and cities repeat (each row draws one
+    of 10 first names and one of 8 cities, seeded), so rows share whole sentences of
+    the greeting's first scene ("Hi Ada!", "... in Leeds.") but rarely the whole row."""
+    import random
+
+    rng = random.Random(11)
+    names = [name for name, _ in PEOPLE[:10]]
+    cities = [city for _, city in PEOPLE[:8]]
+    size = _size_params(quick)
+    return [{"name": rng.choice(names), "city": rng.choice(cities), **size} for _ in range(n)]
+
+
+def _write_rows(path: Path, rows: list[dict[str, object]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def _repeated_names(tmp: Path, quick: bool) -> tuple[int, float, float, float, float]:
+    """(rows, wall, wall with every piece spoken by the model, CPU, CPU likewise) of a
+    local batch of a customer list (`_customer_rows`): what re-using the pieces the
+    voice has said (nodes/spoken_pieces.py) saves on real lists. The run without is
+    REELGRAPH_SPOKEN_PIECES=0; both start from an empty cache."""
+    rows = _customer_rows(6 if quick else 40, quick)
+    rows_csv = _write_rows(tmp / "customers.csv", rows)
+    out: dict[str, tuple[float, float]] = {}
+    for tag, flag in (("pieces-off", "0"), ("pieces", "1")):
+        cpu = _children_cpu()
+        wall, _, _, _ = _batch(
+            tmp, rows_csv, f"customers-{tag}", "--workers", "2",
+            env={**os.environ, "REELGRAPH_SPOKEN_PIECES": flag},
+        )  # fmt: skip
+        out[tag] = (wall, _children_cpu() - cpu)
+    return len(rows), out["pieces"][0], out["pieces-off"][0], out["pieces"][1], out["pieces-off"][1]
 
 
 def _cli(*args: str) -> list[str]:
@@ -227,6 +273,7 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float, float]:
 
     from reelgraph.engine import Cache, Engine, MemoryCache, Registry
     from reelgraph.engine.workflow import load_workflow
+    from reelgraph.nodes.spoken_pieces import SPOKEN
 
     wf = load_workflow(WORKFLOW)
     size = _size_params(quick)
@@ -252,6 +299,9 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float, float]:
     # that drift as much as the variant's cost.
     for row in PEOPLE[1 : 2 if quick else 6]:
         variants.append(render(shared, *row))
+        # cold: an empty cache, and none of the pieces the voice has said kept either
+        # (the variant just said this row's sentences: spoken_pieces.py)
+        SPOKEN.clear()
         colds.append(render(Cache(MemoryCache()), *row))
     variant, cold = (statistics.median(w for w, _ in v) for v in (variants, colds))
     variant_cpu, cold_cpu = (statistics.median(c for _, c in v) for v in (variants, colds))
@@ -299,11 +349,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="rg-bench-batch-") as d:
         tmp = Path(d)
-        rows_csv = tmp / "rows.csv"
-        with open(rows_csv, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        rows_csv = _write_rows(tmp / "rows.csv", rows)
 
         cpu_before = _children_cpu()
         batch_wall, summary, cache, _ = _batch(tmp, rows_csv, "local", "--workers", "2")
@@ -358,6 +404,10 @@ def main() -> None:
                 finally:
                     shutil.rmtree(ray_tmp, ignore_errors=True)
         _say(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
+        rep_rows, rep_wall, rep_wall_off, rep_cpu, rep_cpu_off = _repeated_names(tmp, args.quick)
+        _say(f"(g) a customer list of {rep_rows} rows with repeated first names and cities: "
+             f"{rep_wall:.1f} s, {rep_wall_off:.1f} s with every sentence spoken anew "
+             f"({rep_wall_off / rep_wall:.2f}x); CPU {rep_cpu:.1f} s against {rep_cpu_off:.1f} s")  # fmt: skip
     print(
         json.dumps(
             {
@@ -390,6 +440,12 @@ def main() -> None:
                     round(sum(ray_cpu.values()) / batch_cpu, 2) if ray_cpu else None
                 ),
                 "ray_cpu_by_kind": ray_cpu or None,
+                "repeat_rows": rep_rows,
+                "repeat_wall_s": round(rep_wall, 2),
+                "repeat_wall_s_pieces_off": round(rep_wall_off, 2),
+                "repeat_speedup": round(rep_wall_off / rep_wall, 2),
+                "repeat_cpu_s": round(rep_cpu, 2),
+                "repeat_cpu_s_pieces_off": round(rep_cpu_off, 2),
                 "bench_wall_s": round(time.perf_counter() - T0, 1),
             }
         )

@@ -27,6 +27,7 @@ from reelgraph.media import (
 from reelgraph.models import compiled_dir
 
 from .speech_pieces import PIECE_CHARS, synthesis_pieces
+from .spoken_pieces import SPOKEN, piece_key
 from .voice_admission import CHARS_AT_ONCE, VoiceAdmission
 
 DEFAULT_VOICE = "en_US-joe-medium"
@@ -348,15 +349,21 @@ def _synthesize_sentences(
     spoken clause by clause (speech_pieces.py: a call's memory grows with its audio),
     its pieces' chunks in order. Pieces are independent, so they run on up to
     `sentence_workers()` threads (the model runs outside the GIL; Piper locks its
-    phonemizer), each call admitted by the process's model slots."""
+    phonemizer), each call admitted by the process's model slots. A piece this process
+    has said before with the same settings is not spoken again (spoken_pieces.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
     slots = model_slots()
     pieces = [(k, p) for k, s in enumerate(sentences) for p in synthesis_pieces(s, piece_chars)]
+    threads = voice_threads()
 
-    def one(text: str) -> list[Any]:
+    def say(text: str) -> list[Any]:
         with slots.admit(len(text)):
             return list(pv.synthesize(text, cfg, include_alignments=True))
+
+    def one(text: str) -> list[Any]:
+        # a piece said before, in any scene or row, is its audio again (spoken_pieces.py)
+        return SPOKEN.get_or_speak(piece_key(pv, text, cfg, threads), pv, lambda: say(text))
 
     out: list[list[Any]] = [[] for _ in sentences]
     workers = min(sentence_workers(), len(pieces))

@@ -78,11 +78,14 @@ class CallLengths:
 def spoken():
     """LONG spoken as shipped (in pieces) and whole (one call a sentence), with the
     longest model input of each."""
+    from reelgraph.nodes.spoken_pieces import SPOKEN
+
     pv = tts.load_piper(tts.DEFAULT_VOICE)
     real = pv.session
     out = {}
     try:
         for name, chars in (("pieces", PIECE_CHARS), ("whole", 10**6)):
+            SPOKEN.clear()  # every call counted is the model's
             pv.session = CallLengths(real)
             clip, timings = tts.speak_piper(LONG, tts.DEFAULT_VOICE, 1.0, True, 0.2, None, chars)
             out[name] = (clip, timings, max(pv.session.lengths), len(pv.session.lengths))
@@ -243,9 +246,11 @@ def test_model_calls_share_a_text_budget_in_the_order_they_ask():
 
 def test_speech_is_held_at_16_bits_and_the_same_text_gives_the_same_codes():
     from reelgraph.media import Pcm16Audio
+    from reelgraph.nodes.spoken_pieces import SPOKEN
 
     text = "Streamed, not stored. The same words, the same samples."
     one, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
+    SPOKEN.clear()  # the model speaks it again, not the kept pieces
     two, _ = tts.speak_piper(text, tts.DEFAULT_VOICE, 1.0, True, 0.2)
     assert isinstance(one, Pcm16Audio) and one.nbytes == 2 * one.frames
     assert np.array_equal(one.codes, two.codes)
@@ -261,7 +266,10 @@ def test_a_sentence_sounds_the_same_alone_and_beside_other_calls():
         "A script is split into scenes at each heading, and every scene gets a card.",
         "The result is a video file that plays anywhere.",
     ]
+    from reelgraph.nodes.spoken_pieces import SPOKEN
+
     alone, _ = tts.speak_piper(sentence, tts.DEFAULT_VOICE, 1.0, True, 0.0)
+    SPOKEN.clear()  # spoken by the model again, beside the others
     with ThreadPoolExecutor(3) as pool:
         beside = [
             pool.submit(tts.speak_piper, t, tts.DEFAULT_VOICE, 1.0, True, 0.0) for t in others
