@@ -26,11 +26,11 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     --head` (not timed), ray_joined_vs_local and ray_joined_rows (rows as Ray
     tasks). Both Rays keep to a RAY_TMPDIR of the bench's own.
     batch_cpu_s: CPU seconds (user + system) of the local batch process; ray_cpu_s:
-    those of the Ray batch's whole process tree, sampled with psutil; ray_cpu_by_kind splits the Ray batch's into
-    the driver, Ray's workers (rows, warm-ups) and Ray's own processes (GCS, raylet,
-    its agents; a Ray the batch starts has no monitors or API server, see
-    executors/ray_lean.py). On a shared machine the wall times
-    swing with what else runs; the CPU seconds much less.
+    those of the Ray batch's whole process tree, sampled with psutil; ray_cpu_by_kind
+    splits them into the driver, Ray's workers (rows, warm-ups) and Ray's own
+    processes (GCS, raylet, its agents; a Ray the batch starts has no monitors or API
+    server, see executors/ray_lean.py). On a shared machine the wall times swing with
+    what else runs; the CPU seconds much less.
 (f) peak_rss_mb: peak resident memory of the batch process.
 (g) repeat_*: a customer list as it comes (40 rows, --quick 6: each one of 10 first
     names and one of 8 cities, so rows share sentences of the greeting but rarely a

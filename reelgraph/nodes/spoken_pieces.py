@@ -19,24 +19,26 @@ so stay; a long narration, whose pieces rarely repeat, costs at most the budget.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from reelgraph.engine.cache import MemoryCache, Result, SingleFlight
 
 SPOKEN_PIECES_BYTES = 16 << 20
 # "0": every piece is spoken by the model (to compare, or to rule the reuse out)
 SPOKEN_PIECES_ENV = "REELGRAPH_SPOKEN_PIECES"
 
 
-def piece_key(voice: Any, text: str, cfg: Any, threads: int) -> tuple[Any, ...] | None:
+def piece_key(voice: Any, text: str, cfg: Any, threads: int) -> str | None:
     """What a piece's audio depends on (the voice, the text, every synthesis setting,
     the model call's threads), or None when it is not the same twice (noise)."""
     if getattr(cfg, "noise_scale", None) != 0.0 or getattr(cfg, "noise_w_scale", None) != 0.0:
         return None
     settings = tuple((f.name, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
-    return (id(voice), text, settings, threads)
+    material = repr((id(voice), text, settings, threads)).encode()
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
 def _nbytes(chunks: list[Any]) -> int:
@@ -50,83 +52,53 @@ def _nbytes(chunks: list[Any]) -> int:
 
 
 class SpokenPieces:
-    """An LRU of pieces' model output (Piper's chunks), bounded in bytes, thread-safe.
-    A piece being spoken by one caller is waited for by the others that need it
-    (rows side by side in a batch greet the same name at once), not spoken twice.
+    """Pieces' model output (Piper's chunks) in a byte-bounded LRU (the engine's
+    MemoryCache), thread-safe. A piece being spoken by one caller is waited for by the
+    others that need it (rows side by side in a batch greet the same name at once),
+    not spoken twice (the engine's SingleFlight).
 
     The chunks are shared by every caller: they must be read, never changed (tts
     scales and joins copies of the samples)."""
 
     def __init__(self, max_bytes: int = SPOKEN_PIECES_BYTES):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, list[Any], int]] = OrderedDict()
-        self._making: dict[tuple[Any, ...], threading.Event] = {}
-        self._lock = threading.Lock()
+        # every piece is far below the memory tier's "large" size (1 MiB: ~12 s)
+        self._memory = MemoryCache(max_bytes, max_large_bytes=max_bytes)
+        self._flights = SingleFlight()
+        self.misses = 0  # pieces the model spoke and that were kept
 
-    def _hit(self, key: tuple[Any, ...], voice: Any) -> list[Any] | None:
-        item = self._entries.get(key)
-        # the voice object itself, not only its id: a voice loaded anew gets a new one
-        if item is None or item[0] is not voice:
-            return None
-        self._entries.move_to_end(key)
-        return item[1]
+    @property
+    def max_bytes(self) -> int:
+        return self._memory.max_bytes
 
-    def _put(self, key: tuple[Any, ...], voice: Any, chunks: list[Any]) -> None:
-        size = _nbytes(chunks)
-        if size > self.max_bytes:
-            return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.bytes -= old[2]
-        self._entries[key] = (voice, chunks, size)
-        self.bytes += size
-        while self.bytes > self.max_bytes:
-            _, (_, _, dropped) = self._entries.popitem(last=False)
-            self.bytes -= dropped
+    @property
+    def bytes(self) -> int:
+        return self._memory.bytes
+
+    def _kept(self, hit: Result | None, voice: Any) -> list[Any] | None:
+        # the voice object itself, not only its id: a voice loaded anew is another one
+        return hit.values[1] if hit is not None and hit.values[0] is voice else None
 
     def get_or_speak(
-        self, key: tuple[Any, ...] | None, voice: Any, speak: Callable[[], list[Any]]
+        self, key: str | None, voice: Any, speak: Callable[[], list[Any]]
     ) -> list[Any]:
         """The chunks for `key`: kept, being spoken by another caller (waited for), or
         spoken now by `speak()` and kept. A None key is spoken and not kept."""
         if key is None or os.environ.get(SPOKEN_PIECES_ENV, "1") == "0":
             return speak()
-        with self._lock:
-            hit = self._hit(key, voice)
-            if hit is not None:
-                self.hits += 1
-                return hit
-            making = self._making.get(key)
-            mine = making is None
-            if mine:
-                making = self._making[key] = threading.Event()
-        assert making is not None
-        if not mine:
-            making.wait()
-            with self._lock:
-                hit = self._hit(key, voice)
-                if hit is not None:
-                    self.hits += 1
-                    return hit
-            return speak()  # the other caller failed, or its piece is already gone
-        try:
-            chunks = speak()
-            with self._lock:
-                self.misses += 1
-                self._put(key, voice, chunks)
+        chunks = self._kept(self._memory.get(key), voice)
+        if chunks is not None:
             return chunks
-        finally:
-            with self._lock:
-                self._making.pop(key, None)
-            making.set()
+        with self._flights.claim(key, self._memory.get, lambda: False) as other:
+            chunks = self._kept(other, voice)
+            if chunks is not None:
+                return chunks
+            chunks = speak()
+            self._memory.put(key, Result((voice, chunks)), nbytes=_nbytes(chunks))
+            self.misses += 1
+            return chunks
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.bytes = 0
+        self._memory.clear()
 
 
 SPOKEN = SpokenPieces()
