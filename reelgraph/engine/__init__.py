@@ -4,7 +4,7 @@ This package is the public API node packs and the server use. It imports no
 torch, aiohttp or model code at load time.
 """
 
-from .cache import Cache, DiskCache, MemoryCache, Result, default_cache_dir
+from .cache import Cache, DiskCache, MemoryCache, Result, SingleFlight, default_cache_dir
 from .context import CancelToken, Context
 from .errors import Cancelled, Issue, NodeInputError, WorkflowError
 from .fingerprint import NotARegularFile, file_fingerprint
@@ -96,6 +96,7 @@ __all__ = [
     "Scene",
     "Scenes",
     "Seed",
+    "SingleFlight",
     "Subtitles",
     "Text",
     "Video",

@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from reelgraph.engine.cache import MemoryCache, Result, SingleFlight
+from reelgraph import MemoryCache, Result, SingleFlight
 
 SPOKEN_PIECES_BYTES = 16 << 20
 # "0": every piece is spoken by the model (to compare, or to rule the reuse out)
