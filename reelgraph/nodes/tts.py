@@ -29,6 +29,7 @@ from reelgraph.models import compiled_dir
 from .speech_pieces import PIECE_CHARS, synthesis_pieces
 from .spoken_pieces import SPOKEN, piece_key
 from .voice_admission import CHARS_AT_ONCE, VoiceAdmission
+from .voice_layout import blocked_layout_for, lift_decoder, processor_tag
 
 DEFAULT_VOICE = "en_US-joe-medium"
 AUTO_VOICE = "auto"  # a voice for the text's language (see script/voices.py)
@@ -162,9 +163,11 @@ def piper_session_options() -> Any:
 COMPILED_VOICE_FORMAT = 1
 
 
-def compiled_voice_path(model: Path) -> Path:
+def compiled_voice_path(model: Path, blocked: bool = False) -> Path:
     """Where the compiled form of a voice file is kept: its name says which file (path,
-    size, mtime), which onnxruntime and piper made it, and for which machine type."""
+    size, mtime), which onnxruntime and piper made it, and for which machine type;
+    `blocked`: the form with the decoder in the blocked layout (voice_layout.py), which
+    is specific to the processor's features too."""
     import hashlib
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -178,6 +181,8 @@ def compiled_voice_path(model: Path) -> Path:
     st = model.stat()
     ident = (str(model.resolve()), st.st_size, st.st_mtime_ns, onnxruntime.__version__)
     ident += (piper_version, platform.machine(), COMPILED_VOICE_FORMAT)
+    if blocked:
+        ident += ("blocked", processor_tag())
     tag = hashlib.blake2b(repr(ident).encode(), digest_size=10).hexdigest()
     return compiled_dir() / "voices" / f"{model.stem}-{tag}.onnx"
 
@@ -202,7 +207,8 @@ def _open_piper(model: Path, config: Path) -> Any:
         from piper.voice import ESPEAK_DATA_DIR
     except ImportError:
         return PiperVoice.load(model, config, include_alignments=True)
-    compiled = compiled_voice_path(model)
+    blocked = blocked_layout_for(voice_threads())
+    compiled = compiled_voice_path(model, blocked)
     session = None
     if compiled.is_file():
         try:
@@ -222,9 +228,12 @@ def _open_piper(model: Path, config: Path) -> Any:
             add_alignment_output(proto)
         except ValueError:
             pass  # the file already has the alignment output
+        # one-thread sessions: the decoder in the blocked layout (voice_layout.py), which
+        # only onnxruntime's full optimisations make, and only for this processor
+        lifted = blocked and lift_decoder(proto) > 0
         model_bytes = proto.SerializeToString()
         del proto
-        session = _optimise_and_save(model_bytes, compiled)
+        session = _optimise_and_save(model_bytes, compiled, full=lifted)
         # onnxruntime's Python session keeps the bytes it was made from for the life
         # of the process (60 MB for this voice; only a change of providers would read
         # them again, and this session stays on the CPU); it holds its own weights.
@@ -248,25 +257,32 @@ def _session(source: str | bytes, level: Any, save_to: Path | None = None) -> An
     opts.graph_optimization_level = level
     if save_to is not None:
         opts.optimized_model_filepath = str(save_to)
+        if level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL:
+            # its warning that the saved graph fits this processor only: the file's name
+            # says which processor (compiled_voice_path)
+            opts.log_severity_level = 3
     return onnxruntime.InferenceSession(
         source, sess_options=opts, providers=["CPUExecutionProvider"]
     )
 
 
-def _optimise_and_save(graph: bytes, compiled: Path) -> Any:
+def _optimise_and_save(graph: bytes, compiled: Path, full: bool = False) -> Any:
     """A session of `graph` with onnxruntime's portable (extended: not layout or
-    instruction-set specific) optimisations, saved to `compiled` on the way when its
-    folder is writable. A failure to save leaves no file and still gives a session."""
+    instruction-set specific) optimisations, or with `full` all of them (the blocked
+    layout too: that file is only for this processor), saved to `compiled` on the way
+    when its folder is writable. A failure to save leaves no file and still gives a
+    session."""
     import onnxruntime
 
-    extended = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    levels = onnxruntime.GraphOptimizationLevel
+    level = levels.ORT_ENABLE_ALL if full else levels.ORT_ENABLE_EXTENDED
     part = compiled.with_name(f".{compiled.stem}.{os.getpid()}.{threading.get_ident()}.part.onnx")
     try:
         compiled.parent.mkdir(parents=True, exist_ok=True)
-        made = _session(graph, extended, save_to=part)
+        made = _session(graph, level, save_to=part)
     except Exception:  # an unwritable folder, a full disk: this run goes on without
         _remove(part)
-        return _session(graph, extended)
+        return _session(graph, level)
     try:
         os.replace(part, compiled)
     except OSError:

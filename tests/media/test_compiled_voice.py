@@ -20,12 +20,21 @@ SENTENCES = [
 
 
 def _speak(voice) -> list[np.ndarray]:
+    return [audio for audio, _ in _speak_with_timings(voice)]
+
+
+def _speak_with_timings(voice) -> list[tuple[np.ndarray, list[tuple[str, int]]]]:
+    """Each sentence's samples, and its phonemes with how many samples each lasts."""
     from piper import SynthesisConfig
 
     cfg = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
-    return [
-        np.concatenate([c.audio_float_array for c in voice.synthesize(s, cfg)]) for s in SENTENCES
-    ]
+    out = []
+    for s in SENTENCES:
+        chunks = list(voice.synthesize(s, cfg, include_alignments=True))
+        audio = np.concatenate([c.audio_float_array for c in chunks])
+        timings = [(a.phoneme, a.num_samples) for c in chunks for a in c.phoneme_alignments or []]
+        out.append((audio, timings))
+    return out
 
 
 def _in_memory_voice():
@@ -58,6 +67,9 @@ def _in_memory_voice():
 @pytest.fixture()
 def compiled_here(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv(COMPILED_ENV, str(tmp_path / "compiled"))
+    # the portable form (two-thread sessions) unless a test asks for one thread, also on
+    # a one-core machine, where one thread would be the default
+    monkeypatch.setenv("REELGRAPH_VOICE_THREADS", "2")
     return tmp_path / "compiled"
 
 
@@ -111,3 +123,36 @@ def test_a_folder_that_cannot_be_made_still_gives_a_voice(tmp_path, monkeypatch)
     voice = tts._open_piper(model, config)
     assert _speak(voice)[0].size > 0
     assert not (blocker / "compiled").exists()
+
+
+def test_a_one_thread_voice_keeps_its_decoder_in_the_blocked_layout(compiled_here, monkeypatch):
+    """One-thread sessions (a batch's rows) get the decoder lifted to 2-D convolutions
+    in onnxruntime's blocked layout (voice_layout.py), saved apart from the portable
+    form under a name that says which processor. The phoneme timings are the model's
+    exactly; the samples differ from the 1-D graph's in the last bits only."""
+    import onnx
+
+    monkeypatch.setenv("REELGRAPH_VOICE_THREADS", "1")
+    model, config = (Path(p) for p in tts.piper_files(tts.DEFAULT_VOICE))
+    target = tts.compiled_voice_path(model, blocked=True)
+    assert target != tts.compiled_voice_path(model)
+
+    first = tts._open_piper(model, config)
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+    stamp = target.stat().st_mtime_ns
+    again = tts._open_piper(model, config)
+    assert target.stat().st_mtime_ns == stamp  # opened, not made again
+    saved = onnx.load(str(target), load_external_data=False)
+    blocked = [n for n in saved.graph.node if n.domain == "com.microsoft.nchwc"]
+    assert sum(n.op_type == "Conv" for n in blocked) >= 15  # the decoder's convolutions
+    del saved
+
+    reference = _speak_with_timings(_in_memory_voice())  # 1-D, one thread
+    got, got_again = _speak_with_timings(first), _speak_with_timings(again)
+    for (audio, timings), (audio2, timings2), (ref, ref_timings) in zip(
+        got, got_again, reference, strict=True
+    ):
+        assert np.array_equal(audio, audio2) and timings == timings2
+        assert timings == ref_timings and len(timings) > 30
+        assert audio.shape == ref.shape
+        assert float(np.max(np.abs(audio - ref))) < 1e-4 < float(np.max(np.abs(ref)))
