@@ -49,6 +49,17 @@ class _NotMainThreadWarning(logging.Filter):
         return "SIGTERM handler is not set" not in record.getMessage()
 
 
+class _TokenAuthNotice(logging.Filter):
+    """A Ray that `ray.init()` starts has token authentication on by default (Ray
+    2.60 does), and Ray says so on every start, with how to turn it off. On a Ray
+    the batch starts for itself that is what it should have (only processes given
+    the token reach it), so the notice is left out; a Ray it joins is left as it
+    is, and so is what Ray says of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token authentication is enabled" not in record.getMessage()
+
+
 def require_ray(what: str) -> None:
     """ExecutorError when Ray is not installed (found without importing it)."""
     import importlib.util
@@ -157,8 +168,15 @@ class RayStart:
             if self.started_here and self._system_config:
                 # Only for a Ray of our own: a cluster someone else runs keeps its settings.
                 kwargs["_system_config"] = dict(self._system_config)
-            with lean_local_ray() if self.started_here else contextlib.nullcontext():
-                self.ray.init(**kwargs)
+            notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+            quiet_notice = _TokenAuthNotice()
+            if self.started_here:
+                notice.addFilter(quiet_notice)
+            try:
+                with lean_local_ray() if self.started_here else contextlib.nullcontext():
+                    self.ray.init(**kwargs)
+            finally:
+                notice.removeFilter(quiet_notice)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
             self.connected_here = True
