@@ -39,6 +39,13 @@ first scene's title and narration, through {name} and {city}). Measured in one r
     (REELGRAPH_SPOKEN_PIECES=0): repeat_wall_s, repeat_wall_s_pieces_off,
     repeat_speedup (their ratio), repeat_cpu_s and repeat_cpu_s_pieces_off.
 
+Repeats (full run: 3, `--repeat`; --quick: 1): (a), (b) and (e) run that many times,
+interleaved (a batch, the N runs, the Ray batch, then again), each from an empty cache;
+batch_wall_s, naive_wall_s, ray_wall_s and the CPU seconds are the medians, and
+speedup_vs_naive, ray_vs_local and the CPU ratios are ratios of medians. The machine's
+speed drifts by tens of percent over minutes, so one sample of each measured the drift
+as much as the batch. The samples are in *_runs.
+
 Each line says when it was printed (seconds since the bench started); bench_wall_s is
 the whole bench. `--quick`: 2 variants at 160x90, 2 fps, (c) from one render of each
 kind: under a minute on 2 cores. Most of it is fixed cost: starting processes, and in
@@ -56,6 +63,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -243,16 +251,17 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _naive(tmp: Path, rows: list[dict[str, object]]) -> tuple[float, int, float]:
-    """Wall seconds, plan nodes executed, and CPU seconds of the N processes."""
-    cache = tmp / "cache-naive"
+def _naive(tmp: Path, rows: list[dict[str, object]], tag: str = "") -> tuple[float, int, float]:
+    """Wall seconds, plan nodes executed, and CPU seconds of the N processes (from an
+    empty cache of their own, `tag`)."""
+    cache = tmp / f"cache-naive{tag}"
     executed = 0
     cpu = _children_cpu()
     t = time.perf_counter()
     for i, row in enumerate(rows):
         sets = [a for k, v in row.items() for a in ("--set", f"{k}={v}")]
         proc = subprocess.run(
-            _cli("run", str(WORKFLOW), *sets, "--out", str(tmp / f"naive-{i}"),
+            _cli("run", str(WORKFLOW), *sets, "--out", str(tmp / f"naive{tag}-{i}"),
                  "--cache-dir", str(cache), "--json", "-q"),
             capture_output=True, text=True,
         )  # fmt: skip
@@ -269,7 +278,6 @@ def _variant_cost(tmp: Path, quick: bool) -> tuple[float, float, float, float]:
     cache). One sample of each swings by 2x on a shared 2-core machine. The CPU ratio:
     the same medians of this process's CPU seconds (all its threads) over each
     render, which swing much less. --quick: one of each."""
-    import statistics
 
     from reelgraph.engine import Cache, Engine, MemoryCache, Registry
     from reelgraph.engine.workflow import load_workflow
@@ -340,7 +348,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 variants, 160x90, 2 fps")
     ap.add_argument("--variants", type=int, default=None)
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray batch")
+    ap.add_argument(
+        "--repeat", type=int, default=None, help="runs of (a), (b), (e) (default 3, --quick 1)"
+    )
     args = ap.parse_args()
+    repeat = max(1, args.repeat or (1 if args.quick else 3))
     n = args.variants or (2 if args.quick else 20)
     rows = _rows(n, args.quick)
     size = _size_params(args.quick)
@@ -351,58 +363,96 @@ def main() -> None:
         tmp = Path(d)
         rows_csv = _write_rows(tmp / "rows.csv", rows)
 
-        cpu_before = _children_cpu()
-        batch_wall, summary, cache, _ = _batch(tmp, rows_csv, "local", "--workers", "2")
-        # The local batch is one process, waited for: its CPU seconds exactly (the
-        # psutil samples miss its last tenth of a second).
-        batch_cpu = _children_cpu() - cpu_before
-        peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        totals = summary["totals"]
-        disk_mb = _folder_mb(cache)
-        _say(f"(a) batch: {batch_wall:.1f} s; {totals['node_executions']} node executions "
-             f"(independent runs: {totals['node_executions_naive']}); "
-             f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
-        naive_wall, naive_executed, naive_cpu = _naive(tmp, rows)
-        _say(f"(b) {n} separate runs sharing a disk cache: {naive_wall:.1f} s "
-             f"({naive_executed} plan nodes executed); speedup {naive_wall / batch_wall:.2f}x; "
-             f"CPU {naive_cpu:.1f} s against the batch's {batch_cpu:.1f} s "
-             f"({naive_cpu / batch_cpu:.2f}x)")  # fmt: skip
+        # (a), (b) and (e) `repeat` times, interleaved; medians below
+        batch_walls: list[float] = []
+        batch_cpus: list[float] = []
+        naive_walls: list[float] = []
+        naive_cpus: list[float] = []
+        ray_walls: list[float] = []
+        ray_cpus: list[dict[str, float]] = []
+        ray_rows_runs: list[int] = []
+        ray_ok = False
+        if not args.no_ray:
+            try:
+                import ray  # noqa: F401
+
+                ray_ok = True
+            except ImportError:
+                _say('(e) skipped: pip install "reelgraph[ray]"')
+        # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
+        ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
+        try:
+            for k in range(repeat):
+                run = f" (run {k + 1} of {repeat})" if repeat > 1 else ""
+                cpu_before = _children_cpu()
+                wall, run_summary, run_cache, _ = _batch(
+                    tmp, rows_csv, f"local-{k}", "--workers", "2"
+                )
+                # The local batch is one process, waited for: its CPU seconds exactly
+                # (the psutil samples miss its last tenth of a second).
+                batch_walls.append(wall)
+                batch_cpus.append(_children_cpu() - cpu_before)
+                if k == 0:
+                    summary, cache = run_summary, run_cache
+                    peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                    totals = summary["totals"]
+                    disk_mb = _folder_mb(cache)
+                _say(f"(a) batch{run}: {wall:.1f} s, CPU {batch_cpus[-1]:.1f} s; "
+                     f"{totals['node_executions']} node executions "
+                     f"(independent runs: {totals['node_executions_naive']}); "
+                     f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
+                naive_wall, naive_executed, naive_cpu = _naive(tmp, rows, f"-{k}")
+                naive_walls.append(naive_wall)
+                naive_cpus.append(naive_cpu)
+                _say(f"(b) {n} separate runs sharing a disk cache{run}: {naive_wall:.1f} s "
+                     f"({naive_executed} plan nodes executed); speedup {naive_wall / wall:.2f}x; "
+                     f"CPU {naive_cpu:.1f} s against the batch's {batch_cpus[-1]:.1f} s "
+                     f"({naive_cpu / batch_cpus[-1]:.2f}x)")  # fmt: skip
+                if ray_ok:
+                    ray_wall, ray_summary, _, cpu = _batch(
+                        tmp, rows_csv, f"ray-{k}", "--executor", "ray", "--workers", "2",
+                        env=_ray_env(ray_tmp),
+                    )  # fmt: skip
+                    ray_walls.append(ray_wall)
+                    ray_cpus.append(cpu)
+                    ray_rows = ray_summary["rows_elsewhere"]
+                    ray_rows_runs.append(ray_rows)
+                    _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops){run}: "
+                         f"{ray_wall:.1f} s, {ray_wall / wall:.2f}x the local batch; "
+                         f"{ray_rows} of {n} rows on Ray's worker, the rest on the driver; "
+                         f"CPU {sum(cpu.values()):.1f} s (driver {cpu['driver']:.1f}, "
+                         f"Ray workers {cpu['worker']:.1f}, Ray's own processes "
+                         f"{cpu['ray']:.1f}) against the local batch's "
+                         f"{batch_cpus[-1]:.1f} s")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(ray_tmp, ignore_errors=True)
+            raise
+        batch_wall, batch_cpu = statistics.median(batch_walls), statistics.median(batch_cpus)
+        naive_wall, naive_cpu = statistics.median(naive_walls), statistics.median(naive_cpus)
+        if repeat > 1:
+            _say(f"(a)-(b) medians of {repeat}: batch {batch_wall:.1f} s, {n} runs "
+                 f"{naive_wall:.1f} s: speedup {naive_wall / batch_wall:.2f}x")  # fmt: skip
         variant, cold, ratio, cpu_ratio = _variant_cost(tmp, args.quick)
         _say(f"(c) one-scene variant {variant:.2f} s vs cold {cold:.2f} s: ratio {ratio:.2f} "
              f"(CPU seconds: {cpu_ratio:.2f})")  # fmt: skip
         _say(f"(d) disk cache {disk_mb:.1f} MB for {n} variants: {disk_mb / n:.2f} MB a variant")
-        ray_wall = joined_wall = None
-        ray_rows = joined_rows = None
-        ray_cpu: dict[str, float] = {}
-        if not args.no_ray:
-            try:
-                import ray  # noqa: F401
-            except ImportError:
-                _say('(e) skipped: pip install "reelgraph[ray]"')
-            else:
-                # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
-                ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
-                try:
-                    ray_wall, ray_summary, _, ray_cpu = _batch(
-                        tmp, rows_csv, "ray", "--executor", "ray", "--workers", "2",
-                        env=_ray_env(ray_tmp),
-                    )  # fmt: skip
-                    ray_rows = ray_summary["rows_elsewhere"]
-                    _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops): "
-                         f"{ray_wall:.1f} s, {ray_wall / batch_wall:.2f}x the local batch; "
-                         f"{ray_rows} of {n} rows on Ray's worker, the rest on the driver; "
-                         f"CPU {sum(ray_cpu.values()):.1f} s (driver {ray_cpu['driver']:.1f}, "
-                         f"Ray workers {ray_cpu['worker']:.1f}, Ray's own processes "
-                         f"{ray_cpu['ray']:.1f}) against the local batch's "
-                         f"{batch_cpu:.1f} s")  # fmt: skip
-                    if not args.quick:
-                        joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
-                        _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
-                             f"not timed): {joined_wall:.1f} s, "
-                             f"{joined_wall / batch_wall:.2f}x the local batch; "
-                             f"{joined_rows} of {n} rows on Ray's workers")  # fmt: skip
-                finally:
-                    shutil.rmtree(ray_tmp, ignore_errors=True)
+        ray_wall = statistics.median(ray_walls) if ray_walls else None
+        ray_rows = round(statistics.median(ray_rows_runs)) if ray_rows_runs else None
+        ray_cpu: dict[str, float] = (
+            {kind: round(statistics.median(c[kind] for c in ray_cpus), 2) for kind in ray_cpus[0]}
+            if ray_cpus
+            else {}
+        )
+        joined_wall = joined_rows = None
+        try:
+            if ray_ok and not args.quick:
+                joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
+                _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
+                     f"not timed): {joined_wall:.1f} s, "
+                     f"{joined_wall / batch_wall:.2f}x the local batch; "
+                     f"{joined_rows} of {n} rows on Ray's workers")  # fmt: skip
+        finally:
+            shutil.rmtree(ray_tmp, ignore_errors=True)
         _say(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
         rep_rows, rep_wall, rep_wall_off, rep_cpu, rep_cpu_off = _repeated_names(tmp, args.quick)
         _say(f"(g) a customer list of {rep_rows} rows with repeated first names and cities: "
@@ -412,6 +462,7 @@ def main() -> None:
         json.dumps(
             {
                 "variants": n,
+                "repeat": repeat,
                 "batch_wall_s": round(batch_wall, 2),
                 "naive_wall_s": round(naive_wall, 2),
                 "speedup_vs_naive": round(naive_wall / batch_wall, 2),
@@ -446,6 +497,10 @@ def main() -> None:
                 "repeat_speedup": round(rep_wall_off / rep_wall, 2),
                 "repeat_cpu_s": round(rep_cpu, 2),
                 "repeat_cpu_s_pieces_off": round(rep_cpu_off, 2),
+                "batch_wall_s_runs": [round(w, 2) for w in batch_walls],
+                "naive_wall_s_runs": [round(w, 2) for w in naive_walls],
+                "ray_wall_s_runs": [round(w, 2) for w in ray_walls] or None,
+                "ray_rows_runs": ray_rows_runs or None,
                 "bench_wall_s": round(time.perf_counter() - T0, 1),
             }
         )
