@@ -19,7 +19,6 @@ from reelgraph import (
     Audio,
     Bool,
     Combo,
-    Context,
     Float,
     Image,
     Int,
@@ -276,15 +275,15 @@ def image_to_clip(
     pan_y: Annotated[float, Float(-1.0, 1.0, 0.05)] = 0.0,
     easing: Annotated[str, Combo(EASINGS)] = "ease_in_out",
     vary: Annotated[bool, Bool()] = False,
-    ctx: Context = None,
 ) -> Any:
     """A still image as a clip with Ken Burns motion: zoom from `zoom_start` to
     `zoom_end` and drift (`pan_x`, `pan_y` in -1..1 of the free room), eased.
     With `audio` linked the clip lasts the audio's length plus `tail` seconds of
     silence (rounded up to whole frames, the audio padded to match) and carries it;
     otherwise it lasts `duration`. Width/height 0 keep the image size. `vary` picks
-    zoom in or out and the drift direction per clip from its seed (same input, same
-    motion), so a sequence of cards does not move identically."""
+    zoom in or out and the drift direction per clip from what the clip shows (the
+    image's pixels, the size, the length and these settings: same clip, same motion),
+    so a sequence of cards does not move identically."""
     if image.shape[0] < 1:
         raise NodeInputError("image", "empty image batch")
     packed = isinstance(image, PixelImage) and image.packed
@@ -301,14 +300,14 @@ def image_to_clip(
             "the clip would last 0 seconds: give a duration above 0",
         )
     count = max(1, math.ceil(seconds * fps - 1e-6))
-    if vary and ctx is not None:
-        rng = ctx.rng
+    pixels_key = image.frame_digest(0) if packed else array_key(src)
+    if vary:
+        rng = _motion_rng(pixels_key, (w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing))
         if rng.random() < 0.5:
             zoom_start, zoom_end = zoom_end, zoom_start
         pan_x = abs(pan_x or 0.3) * rng.choice((-1, 1))
         pan_y = rng.choice((-0.5, 0.0, 0.5)) * abs(pan_x)
     clip_audio = fit_audio(audio, count / fps) if audio is not None else None
-    pixels_key = image.frame_digest(0) if packed else array_key(src)
     held = PackedFrame(image, 0, pixels_key) if packed else None
     render = ken_burns_renderer(
         src, w, h, count, zoom_start, zoom_end, pan_x, pan_y, easing, packed=held, size=(sh, sw)
@@ -318,6 +317,17 @@ def image_to_clip(
     return ProceduralVideo(
         render, fps=fps, width=w, height=h, frame_count=count, audio=clip_audio, key=key
     )
+
+
+def _motion_rng(pixels_key: bytes, settings: tuple[Any, ...]) -> Any:
+    """`vary`'s draws for a clip, seeded by what the clip shows. Not the node's seed
+    (`ctx.rng`, from its cache key): that covers the code of every node upstream, so
+    an edit to the voice's code, say, flipped every card's motion."""
+    import hashlib
+    import random
+
+    seed = hashlib.blake2b(pixels_key + repr(settings).encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(seed, "big"))
 
 
 @node("video.Concat", category="video/edit", outputs={"video": VIDEO})
