@@ -62,7 +62,6 @@ import csv
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -359,8 +358,12 @@ def main() -> None:
     _say(
         f"{n} variants of {WORKFLOW.name} at {size['width']}x{size['height']}, {size['fps']:g} fps"
     )
-    with tempfile.TemporaryDirectory(prefix="rg-bench-batch-") as d:
-        tmp = Path(d)
+    # The Ray folder is short: Ray's Unix sockets live under it (at most 107 bytes a path).
+    with (
+        tempfile.TemporaryDirectory(prefix="rg-bench-batch-") as d,
+        tempfile.TemporaryDirectory(prefix="rg-ray-", dir="/tmp") as ray_d,
+    ):
+        tmp, ray_tmp = Path(d), Path(ray_d)
         rows_csv = _write_rows(tmp / "rows.csv", rows)
 
         # (a), (b) and (e) `repeat` times, interleaved; medians below
@@ -379,54 +382,45 @@ def main() -> None:
                 ray_ok = True
             except ImportError:
                 _say('(e) skipped: pip install "reelgraph[ray]"')
-        # Short: Ray's Unix sockets live under it (at most 107 bytes a path).
-        ray_tmp = Path(tempfile.mkdtemp(prefix="rg-ray-", dir="/tmp"))
-        try:
-            for k in range(repeat):
-                run = f" (run {k + 1} of {repeat})" if repeat > 1 else ""
-                cpu_before = _children_cpu()
-                wall, run_summary, run_cache, _ = _batch(
-                    tmp, rows_csv, f"local-{k}", "--workers", "2"
-                )
-                # The local batch is one process, waited for: its CPU seconds exactly
-                # (the psutil samples miss its last tenth of a second).
-                batch_walls.append(wall)
-                batch_cpus.append(_children_cpu() - cpu_before)
-                if k == 0:
-                    summary, cache = run_summary, run_cache
-                    peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-                    totals = summary["totals"]
-                    disk_mb = _folder_mb(cache)
-                _say(f"(a) batch{run}: {wall:.1f} s, CPU {batch_cpus[-1]:.1f} s; "
-                     f"{totals['node_executions']} node executions "
-                     f"(independent runs: {totals['node_executions_naive']}); "
-                     f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
-                naive_wall, naive_executed, naive_cpu = _naive(tmp, rows, f"-{k}")
-                naive_walls.append(naive_wall)
-                naive_cpus.append(naive_cpu)
-                _say(f"(b) {n} separate runs sharing a disk cache{run}: {naive_wall:.1f} s "
-                     f"({naive_executed} plan nodes executed); speedup {naive_wall / wall:.2f}x; "
-                     f"CPU {naive_cpu:.1f} s against the batch's {batch_cpus[-1]:.1f} s "
-                     f"({naive_cpu / batch_cpus[-1]:.2f}x)")  # fmt: skip
-                if ray_ok:
-                    ray_wall, ray_summary, _, cpu = _batch(
-                        tmp, rows_csv, f"ray-{k}", "--executor", "ray", "--workers", "2",
-                        env=_ray_env(ray_tmp),
-                    )  # fmt: skip
-                    ray_walls.append(ray_wall)
-                    ray_cpus.append(cpu)
-                    ray_rows = ray_summary["rows_elsewhere"]
-                    ray_rows_runs.append(ray_rows)
-                    _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops){run}: "
-                         f"{ray_wall:.1f} s, {ray_wall / wall:.2f}x the local batch; "
-                         f"{ray_rows} of {n} rows on Ray's worker, the rest on the driver; "
-                         f"CPU {sum(cpu.values()):.1f} s (driver {cpu['driver']:.1f}, "
-                         f"Ray workers {cpu['worker']:.1f}, Ray's own processes "
-                         f"{cpu['ray']:.1f}) against the local batch's "
-                         f"{batch_cpus[-1]:.1f} s")  # fmt: skip
-        except BaseException:
-            shutil.rmtree(ray_tmp, ignore_errors=True)
-            raise
+        for k in range(repeat):
+            run = f" (run {k + 1} of {repeat})" if repeat > 1 else ""
+            cpu_before = _children_cpu()
+            wall, summary, cache, _ = _batch(tmp, rows_csv, f"local-{k}", "--workers", "2")
+            # The local batch is one process, waited for: its CPU seconds exactly
+            # (the psutil samples miss its last tenth of a second).
+            batch_walls.append(wall)
+            batch_cpus.append(_children_cpu() - cpu_before)
+            if k == 0:  # the counts and the disk of the first batch (every run's are the same)
+                peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                totals = summary["totals"]
+                disk_mb = _folder_mb(cache)
+            _say(f"(a) batch{run}: {wall:.1f} s, CPU {batch_cpus[-1]:.1f} s; "
+                 f"{totals['node_executions']} node executions "
+                 f"(independent runs: {totals['node_executions_naive']}); "
+                 f"{totals['encoded_frames']} frames encoded (independent: {totals['encoded_frames_naive']})")  # fmt: skip
+            naive_wall, naive_executed, naive_cpu = _naive(tmp, rows, f"-{k}")
+            naive_walls.append(naive_wall)
+            naive_cpus.append(naive_cpu)
+            _say(f"(b) {n} separate runs sharing a disk cache{run}: {naive_wall:.1f} s "
+                 f"({naive_executed} plan nodes executed); speedup {naive_wall / wall:.2f}x; "
+                 f"CPU {naive_cpu:.1f} s against the batch's {batch_cpus[-1]:.1f} s "
+                 f"({naive_cpu / batch_cpus[-1]:.2f}x)")  # fmt: skip
+            if ray_ok:
+                ray_wall, ray_summary, _, cpu = _batch(
+                    tmp, rows_csv, f"ray-{k}", "--executor", "ray", "--workers", "2",
+                    env=_ray_env(ray_tmp),
+                )  # fmt: skip
+                ray_walls.append(ray_wall)
+                ray_cpus.append(cpu)
+                ray_rows = ray_summary["rows_elsewhere"]
+                ray_rows_runs.append(ray_rows)
+                _say(f"(e) Ray batch (a local Ray of 2 CPUs that it starts and stops){run}: "
+                     f"{ray_wall:.1f} s, {ray_wall / wall:.2f}x the local batch; "
+                     f"{ray_rows} of {n} rows on Ray's worker, the rest on the driver; "
+                     f"CPU {sum(cpu.values()):.1f} s (driver {cpu['driver']:.1f}, "
+                     f"Ray workers {cpu['worker']:.1f}, Ray's own processes "
+                     f"{cpu['ray']:.1f}) against the local batch's "
+                     f"{batch_cpus[-1]:.1f} s")  # fmt: skip
         batch_wall, batch_cpu = statistics.median(batch_walls), statistics.median(batch_cpus)
         naive_wall, naive_cpu = statistics.median(naive_walls), statistics.median(naive_cpus)
         if repeat > 1:
@@ -444,15 +438,12 @@ def main() -> None:
             else {}
         )
         joined_wall = joined_rows = None
-        try:
-            if ray_ok and not args.quick:
-                joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
-                _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
-                     f"not timed): {joined_wall:.1f} s, "
-                     f"{joined_wall / batch_wall:.2f}x the local batch; "
-                     f"{joined_rows} of {n} rows on Ray's workers")  # fmt: skip
-        finally:
-            shutil.rmtree(ray_tmp, ignore_errors=True)
+        if ray_ok and not args.quick:
+            joined_wall, joined_rows = _joined_ray_batch(tmp, rows_csv, ray_tmp)
+            _say(f"(e') Ray batch joining a Ray already running (ray start --head, "
+                 f"not timed): {joined_wall:.1f} s, "
+                 f"{joined_wall / batch_wall:.2f}x the local batch; "
+                 f"{joined_rows} of {n} rows on Ray's workers")  # fmt: skip
         _say(f"(f) peak RSS of the batch process: {peak_rss:.0f} MB")
         rep_rows, rep_wall, rep_wall_off, rep_cpu, rep_cpu_off = _repeated_names(tmp, args.quick)
         _say(f"(g) a customer list of {rep_rows} rows with repeated first names and cities: "

@@ -103,6 +103,13 @@ def lift_decoder(model: Any, scope: str = DECODER_SCOPE) -> int:
             nodes.append(reshape("Unsqueeze", name, lifted[name]))
         return lifted[name]
 
+    def emit(node: Any, ins: list[str], attrs: dict[str, Any]) -> None:
+        """`node` on 4-D inputs, and its 3-D result squeezed out for whoever reads it."""
+        out = fresh(f"{node.output[0]}/4d")
+        nodes.append(helper.make_node(node.op_type, ins, [out], name=node.name, **attrs))
+        lifted[node.output[0]] = out
+        nodes.append(reshape("Squeeze", out, node.output[0]))
+
     for node in graph.node:
         inputs = [i for i in node.input if i]
         if _liftable_conv(node, scope, weights):
@@ -116,11 +123,7 @@ def lift_decoder(model: Any, scope: str = DECODER_SCOPE) -> int:
             attrs = {
                 a.name: _lifted_attr(a.name, helper.get_attribute_value(a)) for a in node.attribute
             }
-            ins = [as_4d(node.input[0]), new_weights[weight], *node.input[2:]]
-            out = fresh(f"{node.output[0]}/4d")
-            nodes.append(helper.make_node(node.op_type, ins, [out], name=node.name, **attrs))
-            lifted[node.output[0]] = out
-            nodes.append(reshape("Squeeze", out, node.output[0]))
+            emit(node, [as_4d(node.input[0]), new_weights[weight], *node.input[2:]], attrs)
             count += 1
             continue
         if (
@@ -131,11 +134,7 @@ def lift_decoder(model: Any, scope: str = DECODER_SCOPE) -> int:
             and all(i in lifted or i in scalars for i in inputs)
         ):
             attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-            out = fresh(f"{node.output[0]}/4d")
-            ins = [lifted.get(i, i) for i in node.input]
-            nodes.append(helper.make_node(node.op_type, ins, [out], name=node.name, **attrs))
-            lifted[node.output[0]] = out
-            nodes.append(reshape("Squeeze", out, node.output[0]))
+            emit(node, [lifted.get(i, i) for i in node.input], attrs)
             continue
         nodes.append(node)
     if not count:
@@ -149,8 +148,10 @@ def lift_decoder(model: Any, scope: str = DECODER_SCOPE) -> int:
     nodes = [n for n in nodes if id(n) not in unread]
     del graph.node[:]
     graph.node.extend(nodes)
+    # the 1-D weights that only the lifted convolutions read (not another initializer
+    # the graph leaves unread: one that is also a graph input must stay)
     used = {i for n in graph.node for i in n.input}
-    kept = [t for t in graph.initializer if t.name in used]
+    kept = [t for t in graph.initializer if t.name in used or t.name not in new_weights]
     del graph.initializer[:]
     graph.initializer.extend(kept)
     made = {o for n in graph.node for o in n.output} | {i.name for i in graph.input}
