@@ -29,6 +29,7 @@ from reelgraph.models import compiled_dir
 from .speech_pieces import PIECE_CHARS, synthesis_pieces
 from .spoken_pieces import SPOKEN, piece_key
 from .voice_admission import CHARS_AT_ONCE, VoiceAdmission
+from .voice_arena import ReleasingSession
 from .voice_layout import blocked_layout_for, lift_decoder, processor_tag
 
 DEFAULT_VOICE = "en_US-joe-medium"
@@ -295,29 +296,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass  # not there, or where nothing can be (a file in the way of the folder)
-
-
-class ReleasingSession:
-    """An onnxruntime session whose runs give their arena memory back when they end.
-
-    onnxruntime's CPU arena grows to the largest run it has seen (a long sentence, or
-    two sentences at once) and keeps it for the life of the process: eight scenes of
-    bench/data/long_article.md left 250 MB of it held (through the whole encode that
-    follows); with arena shrinkage the chunks a run used are freed after it, and 70 MB
-    stay, for ~2% more CPU."""
-
-    def __init__(self, session: Any):
-        import onnxruntime
-
-        self._session = session
-        self._options = onnxruntime.RunOptions()
-        self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-
-    def run(self, output_names: Any, feeds: Any, run_options: Any = None) -> Any:
-        return self._session.run(output_names, feeds, run_options or self._options)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
 
 
 def load_piper(voice: str) -> Any:
