@@ -92,14 +92,7 @@ SURE_ON_TRIGRAMS = 0.95
 def detect_language(text: str, default: str = DEFAULT_LANGUAGE, quick: bool = False) -> str:
     """The ISO code of the text's language, or `default` when there is too little
     text to tell (one short word) or it is not a language we know."""
-    return _detect_sample(_letters_sample(text), default, quick)
-
-
-# The same sample is told again and again: a batch's rows split the same script with
-# one name changed, so every scene but the changed one is a text seen before (lingua
-# took ~5 ms a row of the 3-scene greeting). The answer depends on the sample alone.
-@functools.lru_cache(maxsize=1024)
-def _detect_sample(sample: str, default: str, quick: bool) -> str:
+    sample = _letters_sample(text)
     if len(sample) < 3:
         return default
     script = dominant_script(sample)
