@@ -135,6 +135,8 @@ def test_the_driver_runs_rows_while_its_local_ray_starts(
     keep = Keep()
     auth_log = logging.getLogger("ray._private.authentication.authentication_token_setup")
     auth_log.addHandler(keep)
+    worker_log = logging.getLogger("ray._private.worker")  # where Ray says it started
+    worker_log.addHandler(keep)
     try:
         rc = main(
             [*common, "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c2"),
@@ -144,8 +146,11 @@ def test_the_driver_runs_rows_while_its_local_ray_starts(
         stop.set()
         killer.join(5)
         auth_log.removeHandler(keep)
-    # a Ray of the batch's own has token auth on; Ray's notice of it is left out
+        worker_log.removeHandler(keep)
+    # a Ray of the batch's own has token auth on; Ray's notice of it is left out, and
+    # so is its line that it started one (it broke into the progress, past -q)
     assert not [m for m in said if "Token authentication is enabled" in m], said
+    assert not [m for m in said if m.startswith("Started a local Ray instance")], said
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0, summary
     assert killed, "the RowWorker was not seen running a row"

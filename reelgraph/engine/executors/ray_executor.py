@@ -49,6 +49,16 @@ class _NotMainThreadWarning(logging.Filter):
         return "SIGTERM handler is not set" not in record.getMessage()
 
 
+class _StartNotice(logging.Filter):
+    """Ray logs a line when `ray.init()` has started a local Ray ("Started a local
+    Ray instance."), in its own format, in the middle of the batch's progress and
+    past `-q`. A Ray the batch starts for itself is its own business (the manifest
+    names the executor); what Ray says of a Ray it joins is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Started a local Ray instance")
+
+
 class _TokenAuthNotice(logging.Filter):
     """A Ray that `ray.init()` starts has token authentication on by default (Ray
     2.60 does), and Ray says so on every start, with how to turn it off. On a Ray
@@ -169,14 +179,16 @@ class RayStart:
                 # Only for a Ray of our own: a cluster someone else runs keeps its settings.
                 kwargs["_system_config"] = dict(self._system_config)
             notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
-            quiet_notice = _TokenAuthNotice()
+            quiet_notice, quiet_start = _TokenAuthNotice(), _StartNotice()
             if self.started_here:
                 notice.addFilter(quiet_notice)
+                log.addFilter(quiet_start)
             try:
                 with lean_local_ray() if self.started_here else contextlib.nullcontext():
                     self.ray.init(**kwargs)
             finally:
                 notice.removeFilter(quiet_notice)
+                log.removeFilter(quiet_start)
             # ray.shutdown() in stop(): stops a Ray started here, or only disconnects
             # this driver from one it joined.
             self.connected_here = True
