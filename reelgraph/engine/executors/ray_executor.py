@@ -41,33 +41,16 @@ def _encode_segment(video: Any, start: int, stop: int, settings: Any) -> Any:
     return encode_segment(video, start, stop, settings)
 
 
-class _NotMainThreadWarning(logging.Filter):
-    """Ray warns when `ray.init` runs off the main thread that it set no SIGTERM
-    handler; our commands install their own, so the warning only alarms people."""
+class _LeftOut(logging.Filter):
+    """Drops the records of a logger whose message contains `text` (what Ray says
+    that only alarms or clutters; each use says why)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "SIGTERM handler is not set" not in record.getMessage()
-
-
-class _StartNotice(logging.Filter):
-    """Ray logs a line when `ray.init()` has started a local Ray ("Started a local
-    Ray instance."), in its own format, in the middle of the batch's progress and
-    past `-q`. A Ray the batch starts for itself is its own business (the manifest
-    names the executor); what Ray says of a Ray it joins is left as it is."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Started a local Ray instance")
-
-
-class _TokenAuthNotice(logging.Filter):
-    """A Ray that `ray.init()` starts has token authentication on by default (Ray
-    2.60 does), and Ray says so on every start, with how to turn it off. On a Ray
-    the batch starts for itself that is what it should have (only processes given
-    the token reach it), so the notice is left out; a Ray it joins is left as it
-    is, and so is what Ray says of it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Token authentication is enabled" not in record.getMessage()
+        return self.text not in record.getMessage()
 
 
 def require_ray(what: str) -> None:
@@ -159,7 +142,9 @@ class RayStart:
         self._thread.start()
 
     def _start(self, kwargs: dict[str, Any]) -> None:
-        quiet = _NotMainThreadWarning()
+        # Ray warns when `ray.init` runs off the main thread that it set no SIGTERM
+        # handler; our commands install their own, so the warning only alarms people.
+        quiet = _LeftOut("SIGTERM handler is not set")
         log = logging.getLogger("ray._private.worker")  # where that record is made
         log.addFilter(quiet)
         try:
@@ -179,7 +164,13 @@ class RayStart:
                 # Only for a Ray of our own: a cluster someone else runs keeps its settings.
                 kwargs["_system_config"] = dict(self._system_config)
             notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
-            quiet_notice, quiet_start = _TokenAuthNotice(), _StartNotice()
+            # A Ray that `ray.init()` starts for the batch itself (only there; what Ray
+            # says of a Ray it joins is left as it is): its token authentication is on
+            # by default (Ray 2.60), which is what it should have (only processes given
+            # the token reach it), and Ray says so on every start; and its line that it
+            # started one came in Ray's own format between the progress lines, past -q.
+            quiet_notice = _LeftOut("Token authentication is enabled")
+            quiet_start = _LeftOut("Started a local Ray instance")
             if self.started_here:
                 notice.addFilter(quiet_notice)
                 log.addFilter(quiet_start)
